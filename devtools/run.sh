@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The xenfront authors
+#
+# The project's front door (see README.md):
+#   devtools/run.sh demo    install, build, run the demo
+#   devtools/run.sh test    install, build and run the whole test suite:
+#                           a normal build and an AddressSanitizer+UBSan build
+#   devtools/run.sh build   install and build (build/)
+# Options for test: --quick (normal build only), -k EXPR (pytest selection).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+PY=/usr/bin/python3 # Debian's python3, which has python3-pytest
+
+build() { # build DIR [meson options...]
+	local dir=$1
+	shift
+	if [[ ! -f "$dir/build.ninja" ]]; then
+		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || {
+			cat "$dir.setup.log" >&2
+			return 1
+		}
+	fi
+	ninja -C "$dir" >"$dir.ninja.log" 2>&1 || {
+		grep -E -A8 'FAILED|error' "$dir.ninja.log" >&2 || cat "$dir.ninja.log" >&2
+		return 1
+	}
+	echo "run: built $dir"
+}
+
+suite() { # suite DIR [sanitize] [pytest args...]
+	local dir=$1 sanitize=$2
+	shift 2
+	echo "run: unit tests ($dir)"
+	meson test -C "$dir" --print-errorlogs || return 1
+	echo "run: system tests ($dir)"
+	XENFRONT_BUILD_DIR="$ROOT/$dir" XENFRONT_SANITIZE="$sanitize" \
+		"$PY" -m pytest -p no:cacheprovider -q test/system "$@" || return 1
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+build)
+	devtools/setup.sh
+	build build
+	;;
+demo)
+	devtools/setup.sh
+	build build
+	exec devtools/demo.sh "$ROOT/build"
+	;;
+test)
+	quick=
+	pyargs=()
+	while [[ $# -gt 0 ]]; do
+		case "$1" in
+		--quick) quick=1 ;;
+		-k) pyargs+=(-k "$2"); shift ;;
+		*) echo "run: unknown option $1" >&2; exit 2 ;;
+		esac
+		shift
+	done
+	devtools/setup.sh
+	failed=
+	devtools/check-format.sh || failed+=" format"
+	if build build; then
+		suite build "" "${pyargs[@]}" || failed+=" normal"
+	else
+		failed+=" normal-build"
+	fi
+	if [[ -z "$quick" ]]; then
+		if build build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+			-Dcpp_args=-fno-sanitize-recover=undefined -Dc_args=-fno-sanitize-recover=undefined; then
+			suite build-asan 1 "${pyargs[@]}" || failed+=" asan"
+		else
+			failed+=" asan-build"
+		fi
+	fi
+	if [[ -n "$failed" ]]; then
+		echo "XENFRONT TESTS FAILED:$failed"
+		exit 1
+	fi
+	echo "XENFRONT TESTS PASSED (builds: build${quick:+}${quick:- build-asan})"
+	;;
+*)
+	sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+	;;
+esac

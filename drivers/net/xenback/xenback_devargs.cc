@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+#include "xenback.h"
+
+#include <array>
+
+#include "devargs.h"
+#include "xenback_devargs.h"
+
+namespace xenback
+{
+namespace
+{
+
+bool parse_domid(std::string_view value, Config &config, std::string &why)
+{
+	uint64_t domid = 0;
+	/* Domain 0 cannot be the guest of a dom0 backend. */
+	if (!xen::parse_uint(value, 1, max_guest_domid, domid, why))
+		return false;
+	config.domid = static_cast<uint32_t>(domid);
+	return true;
+}
+
+bool parse_vif(std::string_view value, Config &config, std::string &why)
+{
+	uint64_t vif = 0;
+	if (!xen::parse_uint(value, 0, max_vif_index, vif, why))
+		return false;
+	config.vif = static_cast<uint32_t>(vif);
+	return true;
+}
+
+#define XENBACK_SPEC(key, syntax, help) xen::DevargSpec<Config>{#key, syntax, parse_##key},
+constexpr std::array devarg_specs{XENBACK_DEVARGS(XENBACK_SPEC)};
+#undef XENBACK_SPEC
+
+} // namespace
+
+bool parse_config(const char *args, Config &config, std::string &error)
+{
+	if (!xen::parse_devargs<Config>(args, devarg_specs, config, error))
+		return false;
+	if (!config.domid) {
+		error = "devarg 'domid' is required (domid=<uint>: the guest's domain id)";
+		return false;
+	}
+	return true;
+}
+
+} // namespace xenback

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+#include "xenfront.h"
+
+#include <array>
+
+#include "devargs.h"
+#include "xenfront_devargs.h"
+
+namespace xenfront
+{
+namespace
+{
+
+bool parse_vif(std::string_view value, Config &config, std::string &why)
+{
+	uint64_t vif = 0;
+	if (!xen::parse_uint(value, 0, max_vif_index, vif, why))
+		return false;
+	config.vif = static_cast<uint32_t>(vif);
+	return true;
+}
+
+#define XENFRONT_SPEC(key, syntax, help) xen::DevargSpec<Config>{#key, syntax, parse_##key},
+constexpr std::array devarg_specs{XENFRONT_DEVARGS(XENFRONT_SPEC)};
+#undef XENFRONT_SPEC
+
+} // namespace
+
+bool parse_config(const char *args, Config &config, std::string &error)
+{
+	return xen::parse_devargs<Config>(args, devarg_specs, config, error);
+}
+
+} // namespace xenfront

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+#ifndef XENFRONT_DEVARGS_H
+#define XENFRONT_DEVARGS_H
+
+/* The devargs of net_xenfront, one X(key, syntax, help) each. This list
+ * drives RTE_PMD_REGISTER_PARAM_STRING (xenfront_register.c), the parser
+ * (xenfront_devargs.cc) and doc/guides/nics/xenfront.rst (checked by a test).
+ * Plain C so the registration file can expand it. */
+#define XENFRONT_DEVARGS(X)                                                                        \
+	X(vif, "<uint>", "index N of the vif in this domain's device/vif/N (default 0)")
+
+#define XENFRONT_PARAM_ONE(key, syntax, help) #key "=" syntax " "
+#define XENFRONT_PARAM_STRING XENFRONT_DEVARGS(XENFRONT_PARAM_ONE)
+
+#endif

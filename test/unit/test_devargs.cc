@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+
+/* Devargs of both drivers: good values land in the config, every bad one is
+ * refused with a message that names the key and value. */
+
+#include <gtest/gtest.h>
+
+#include "devargs.h"
+#include "xenback.h"
+#include "xenfront.h"
+
+namespace
+{
+
+TEST(ParseUint, AcceptsDecimalAndHexInRange)
+{
+	uint64_t v = 0;
+	std::string why;
+	EXPECT_TRUE(xen::parse_uint("0", 0, 10, v, why));
+	EXPECT_EQ(v, 0u);
+	EXPECT_TRUE(xen::parse_uint("10", 0, 10, v, why));
+	EXPECT_EQ(v, 10u);
+	EXPECT_TRUE(xen::parse_uint("0x1f", 0, 100, v, why));
+	EXPECT_EQ(v, 31u);
+}
+
+TEST(ParseUint, RefusesJunkSignsAndRange)
+{
+	uint64_t v = 7;
+	std::string why;
+	for (const char *bad :
+	     {"", "-1", "+1", "1x", "x1", " 1", "1 ", "0x", "11", "99999999999999999999999"}) {
+		EXPECT_FALSE(xen::parse_uint(bad, 0, 10, v, why)) << bad;
+		EXPECT_EQ(why, "expected an integer from 0 to 10") << bad;
+		EXPECT_EQ(v, 7u) << "value written on failure for " << bad;
+	}
+	EXPECT_FALSE(xen::parse_uint("1", 2, 10, v, why));
+}
+
+TEST(ParseBool, OnlyZeroOrOne)
+{
+	bool b = false;
+	std::string why;
+	EXPECT_TRUE(xen::parse_bool("1", b, why));
+	EXPECT_TRUE(b);
+	EXPECT_TRUE(xen::parse_bool("0", b, why));
+	EXPECT_FALSE(b);
+	for (const char *bad : {"", "2", "yes", "true", "01"})
+		EXPECT_FALSE(xen::parse_bool(bad, b, why)) << bad;
+}
+
+TEST(XenfrontDevargs, DefaultsWithoutArgs)
+{
+	xenfront::Config config;
+	std::string error;
+	EXPECT_TRUE(xenfront::parse_config(nullptr, config, error));
+	EXPECT_TRUE(xenfront::parse_config("", config, error));
+	EXPECT_EQ(config.vif, 0u);
+}
+
+TEST(XenfrontDevargs, Vif)
+{
+	xenfront::Config config;
+	std::string error;
+	ASSERT_TRUE(xenfront::parse_config("vif=3", config, error)) << error;
+	EXPECT_EQ(config.vif, 3u);
+	ASSERT_TRUE(xenfront::parse_config("vif=65535", config, error)) << error;
+	EXPECT_EQ(config.vif, 65535u);
+}
+
+struct BadCase {
+	const char *args;
+	const char *message;
+};
+
+TEST(XenfrontDevargs, RefusedByName)
+{
+	const BadCase cases[] = {
+		{"bogus=1", "unknown devarg 'bogus' (valid: vif)"},
+		{"vif=0,bogus=1", "unknown devarg 'bogus' (valid: vif)"},
+		{"vif=abc", "devarg vif='abc' is invalid: expected an integer from 0 to 65535"},
+		{"vif=65536", "devarg vif='65536' is invalid: expected an integer from 0 to 65535"},
+		{"vif=-1", "devarg vif='-1' is invalid: expected an integer from 0 to 65535"},
+		{"vif=1,vif=2", "devarg 'vif' given more than once"},
+		{"vif=", "devarg 'vif' needs a value (vif=<uint>)"},
+		{"vif", "devarg 'vif' needs a value (vif=<uint>)"},
+	};
+	for (const auto &c : cases) {
+		xenfront::Config config;
+		std::string error;
+		EXPECT_FALSE(xenfront::parse_config(c.args, config, error)) << c.args;
+		EXPECT_EQ(error, c.message) << c.args;
+	}
+}
+
+TEST(XenbackDevargs, DomidRequiredVifOptional)
+{
+	xenback::Config config;
+	std::string error;
+	EXPECT_FALSE(xenback::parse_config("", config, error));
+	EXPECT_EQ(error, "devarg 'domid' is required (domid=<uint>: the guest's domain id)");
+	EXPECT_FALSE(xenback::parse_config("vif=1", config, error));
+
+	ASSERT_TRUE(xenback::parse_config("domid=5,vif=2", config, error)) << error;
+	EXPECT_EQ(config.domid, 5u);
+	EXPECT_EQ(config.vif, 2u);
+}
+
+TEST(XenbackDevargs, RefusedByName)
+{
+	const BadCase cases[] = {
+		{"domid=1,bogus=1", "unknown devarg 'bogus' (valid: domid, vif)"},
+		{"domid=0", "devarg domid='0' is invalid: expected an integer from 1 to 32751"},
+		{"domid=32752",
+		 "devarg domid='32752' is invalid: expected an integer from 1 to 32751"},
+		{"domid=1,vif=x", "devarg vif='x' is invalid: expected an integer from 0 to 65535"},
+		{"domid=1,domid=2", "devarg 'domid' given more than once"},
+	};
+	for (const auto &c : cases) {
+		xenback::Config config;
+		std::string error;
+		EXPECT_FALSE(xenback::parse_config(c.args, config, error)) << c.args;
+		EXPECT_EQ(error, c.message) << c.args;
+	}
+}
+
+} // namespace
