@@ -20,7 +20,7 @@ std::optional<Store> Store::open(std::string &error) noexcept
 	xs_handle *handle = xs_open(0);
 	if (handle == nullptr) {
 		const char *path = std::getenv("XENSTORED_PATH");
-		if (path != nullptr)
+		if (path != nullptr && *path != '\0')
 			error = std::string("no xenstore reachable at XENSTORED_PATH=") + path +
 				" (" + std::strerror(errno) + ")";
 		else

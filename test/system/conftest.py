@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The xenfront authors
+"""Shared fixtures of the system tests: where the build is, and how to run
+DPDK applications (dpdk-testpmd) with our drivers without hugepages."""
+
+import os
+import pathlib
+import subprocess
+import uuid
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def build_dir() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("XENFRONT_BUILD_DIR", ROOT / "build")).resolve()
+
+
+def sanitized() -> bool:
+    """True when the build under test has ASan+UBSan (see devtools/run.sh)."""
+    return os.environ.get("XENFRONT_SANITIZE", "") == "1"
+
+
+def sanitizer_env() -> dict:
+    """Environment that lets an uninstrumented program (dpdk-testpmd) load
+    our instrumented drivers: the runtimes preloaded, leak checks off for
+    DPDK's own allocations, UB fatal."""
+    if not sanitized():
+        return {}
+    libs = []
+    for name in ("libasan.so", "libubsan.so"):
+        path = subprocess.run(["gcc", "-print-file-name=" + name], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        libs.append(path)
+    return {
+        "LD_PRELOAD": " ".join(libs),
+        "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=99",
+        "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:exitcode=98",
+    }
+
+
+class Build:
+    def __init__(self, path: pathlib.Path):
+        self.path = path
+        self.xenfront = path / "drivers/net/xenfront/librte_net_xenfront.so"
+        self.xenback = path / "drivers/net/xenback/librte_net_xenback.so"
+
+    def eal_args(self, prefix: str, *drivers: pathlib.Path) -> list:
+        """EAL arguments for one DPDK process of a test: no hugepages, no
+        PCI, its own file prefix, and our drivers loaded with -d."""
+        args = ["--no-huge", "-m", "1024", "--no-pci", "--file-prefix", prefix,
+                "--log-level", "lib.eal:warning"]
+        for d in drivers:
+            args += ["-d", str(d)]
+        return args
+
+
+@pytest.fixture(scope="session")
+def build() -> Build:
+    b = Build(build_dir())
+    for lib in (b.xenfront, b.xenback):
+        if not lib.exists():
+            pytest.fail(f"{lib} is missing: build first (devtools/run.sh build)")
+    return b
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A DPDK --file-prefix unique to this test."""
+    return "xft" + uuid.uuid4().hex[:10]
+
+
+def run_testpmd(build: Build, eal: list, app: list, env: dict = None, stdin: str = "",
+                timeout: float = 60) -> subprocess.CompletedProcess:
+    """Runs dpdk-testpmd to completion, feeding `stdin` to its prompt.
+    An `env` value of None removes that variable."""
+    full_env = dict(os.environ)
+    full_env.update(sanitizer_env())
+    for key, value in (env or {}).items():
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = value
+    return subprocess.run(["dpdk-testpmd"] + eal + ["--"] + app, input=stdin,
+                          capture_output=True, text=True, env=full_env, timeout=timeout)

@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The xenfront authors
+"""Both PMDs load into dpdk-testpmd and fail probing with one precise line
+when there is nothing to drive or the devargs are wrong."""
+
+import subprocess
+
+import pytest
+
+from conftest import run_testpmd
+
+# testpmd only warns "No probed ethernet devices" and carries on with zero
+# ports; --nb-ports=1 makes it exit non-zero when our port failed to probe.
+APP = ["--nb-ports=1", "-i"]
+
+
+def no_store_env():
+    # Neither a xenstored socket nor /dev/xen/xenbus: as on a host without Xen.
+    return {"XENSTORED_PATH": "/nonexistent/xenstored/socket"}
+
+
+@pytest.mark.parametrize("driver,vdev,line", [
+    ("xenfront", "net_xenfront0,vif=0",
+     "net_xenfront0: no xenstore reachable at XENSTORED_PATH=/nonexistent/xenstored/socket"),
+    ("xenback", "net_xenback0,domid=1,vif=0",
+     "net_xenback0: no xenstore reachable at XENSTORED_PATH=/nonexistent/xenstored/socket"),
+])
+def test_no_store_reachable(build, prefix, driver, vdev, line):
+    lib = getattr(build, driver)
+    r = run_testpmd(build, build.eal_args(prefix, lib) + ["--vdev", vdev], APP,
+                    env=no_store_env(), stdin="quit\n")
+    out = r.stdout + r.stderr
+    assert line + " (No such file or directory)" in out, out
+    assert "Invalid port 1" in out, out
+    assert r.returncode != 0
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_no_store_without_xenstored_path(build, prefix, value):
+    """Without XENSTORED_PATH (unset or empty) the message tells the user both
+    ways out."""
+    r = run_testpmd(build, build.eal_args(prefix, build.xenfront) +
+                    ["--vdev", "net_xenfront0"], APP, env={"XENSTORED_PATH": value},
+                    stdin="quit\n")
+    out = r.stdout + r.stderr
+    assert ("net_xenfront0: no xenstore reachable (set XENSTORED_PATH or run inside "
+            "a Xen guest)") in out, out
+    assert r.returncode != 0
+
+
+@pytest.mark.parametrize("driver,vdev,line", [
+    ("xenfront", "net_xenfront0,bogus=1", "net_xenfront0: unknown devarg 'bogus' (valid: vif)"),
+    ("xenfront", "net_xenfront0,vif=x",
+     "net_xenfront0: devarg vif='x' is invalid: expected an integer from 0 to 65535"),
+    ("xenback", "net_xenback0,vif=0",
+     "net_xenback0: devarg 'domid' is required (domid=<uint>: the guest's domain id)"),
+    ("xenback", "net_xenback0,domid=1,bogus=1",
+     "net_xenback0: unknown devarg 'bogus' (valid: domid, vif)"),
+])
+def test_bad_devargs_named(build, prefix, driver, vdev, line):
+    lib = getattr(build, driver)
+    r = run_testpmd(build, build.eal_args(prefix, lib) + ["--vdev", vdev], APP,
+                    env=no_store_env(), stdin="quit\n")
+    out = r.stdout + r.stderr
+    assert line in out, out
+    # The devargs are refused before the store is even looked for.
+    assert "xenstore" not in out, out
+    assert r.returncode != 0
+
+
+def test_pmdinfo_lists_both_drivers(build):
+    import json
+    r = subprocess.run(["/usr/bin/python3", "/usr/bin/dpdk-pmdinfo.py",
+                        str(build.xenfront), str(build.xenback)],
+                       capture_output=True, text=True, check=True)
+    info = {d["name"]: d for d in json.loads(r.stdout)}
+    assert info["net_xenfront"]["params"].split() == ["vif=<uint>"]
+    assert info["net_xenback"]["params"].split() == ["domid=<uint>", "vif=<uint>"]
