@@ -83,7 +83,9 @@ test)
 		echo "XENFRONT TESTS FAILED:$failed"
 		exit 1
 	fi
-	echo "XENFRONT TESTS PASSED (builds: build${quick:+}${quick:- build-asan})"
+	builds="build"
+	[[ -n "$quick" ]] || builds+=" build-asan"
+	echo "XENFRONT TESTS PASSED (builds: $builds)"
 	;;
 *)
 	sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//'
