@@ -4,8 +4,10 @@
 #include "store.h"
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <poll.h>
 
 /* libxenstore's header has no extern "C" of its own. */
 extern "C" {
@@ -14,6 +16,73 @@ extern "C" {
 
 namespace xen
 {
+
+const char *state_name(XenbusState state) noexcept
+{
+	switch (state) {
+	case XenbusState::Unknown:
+		return "Unknown";
+	case XenbusState::Initialising:
+		return "Initialising";
+	case XenbusState::InitWait:
+		return "InitWait";
+	case XenbusState::Initialised:
+		return "Initialised";
+	case XenbusState::Connected:
+		return "Connected";
+	case XenbusState::Closing:
+		return "Closing";
+	case XenbusState::Closed:
+		return "Closed";
+	case XenbusState::Reconfiguring:
+		return "Reconfiguring";
+	case XenbusState::Reconfigured:
+		return "Reconfigured";
+	}
+	return "invalid";
+}
+
+namespace
+{
+
+std::optional<std::string> read_raw(xs_handle *h, uint32_t tx, const std::string &path) noexcept
+{
+	unsigned int len = 0;
+	void *value = xs_read(h, tx, path.c_str(), &len);
+	if (value == nullptr)
+		return std::nullopt;
+	std::string result(static_cast<char *>(value), len);
+	std::free(value);
+	return result;
+}
+
+bool parse_decimal(std::string_view text, uint64_t max, uint64_t &out) noexcept
+{
+	uint64_t v = 0;
+	auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 10);
+	if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v > max)
+		return false;
+	out = v;
+	return true;
+}
+
+} // namespace
+
+bool Transaction::write(const std::string &path, std::string_view value) noexcept
+{
+	return xs_write(handle_, id_, path.c_str(), value.data(),
+			static_cast<unsigned int>(value.size()));
+}
+
+bool Transaction::remove(const std::string &path) noexcept
+{
+	return xs_rm(handle_, id_, path.c_str()) || errno == ENOENT;
+}
+
+std::optional<std::string> Transaction::read(const std::string &path) const noexcept
+{
+	return read_raw(handle_, id_, path);
+}
 
 std::optional<Store> Store::open(std::string &error) noexcept
 {
@@ -35,8 +104,7 @@ Store &Store::operator=(Store &&other) noexcept
 {
 	if (this != &other) {
 		xs_close(handle_);
-		handle_ = other.handle_;
-		other.handle_ = nullptr;
+		handle_ = std::exchange(other.handle_, nullptr);
 	}
 	return *this;
 }
@@ -46,16 +114,143 @@ Store::~Store()
 	xs_close(handle_);
 }
 
-std::optional<std::string> Store::read(std::string_view path) const noexcept
+std::optional<std::string> Store::read(const std::string &path) const noexcept
 {
-	std::string p(path);
-	unsigned int len = 0;
-	void *value = xs_read(handle_, XBT_NULL, p.c_str(), &len);
-	if (value == nullptr)
+	return read_raw(handle_, XBT_NULL, path);
+}
+
+std::optional<uint64_t> Store::read_uint(const std::string &path, uint64_t max,
+					 bool &malformed) const noexcept
+{
+	auto text = read(path);
+	if (!text)
 		return std::nullopt;
-	std::string result(static_cast<char *>(value), len);
-	std::free(value);
+	uint64_t v = 0;
+	if (!parse_decimal(*text, max, v)) {
+		malformed = true;
+		return std::nullopt;
+	}
+	return v;
+}
+
+bool Store::read_flag(const std::string &path, bool absent, bool &malformed) const noexcept
+{
+	auto text = read(path);
+	if (!text)
+		return absent;
+	if (*text == "0" || *text == "1")
+		return *text == "1";
+	malformed = true;
+	return absent;
+}
+
+std::optional<XenbusState> Store::read_state(const std::string &dir) const noexcept
+{
+	bool malformed = false;
+	auto v = read_uint(dir + "/state", static_cast<uint64_t>(XenbusState::Reconfigured),
+			   malformed);
+	if (!v)
+		return std::nullopt;
+	return static_cast<XenbusState>(*v);
+}
+
+bool Store::write(const std::string &path, std::string_view value) noexcept
+{
+	return xs_write(handle_, XBT_NULL, path.c_str(), value.data(),
+			static_cast<unsigned int>(value.size()));
+}
+
+bool Store::remove(const std::string &path) noexcept
+{
+	return xs_rm(handle_, XBT_NULL, path.c_str()) || errno == ENOENT;
+}
+
+std::optional<std::vector<std::string>> Store::directory(const std::string &path) const noexcept
+{
+	unsigned int num = 0;
+	char **entries = xs_directory(handle_, XBT_NULL, path.c_str(), &num);
+	if (entries == nullptr)
+		return std::nullopt;
+	std::vector<std::string> result(entries, entries + num);
+	std::free(entries);
 	return result;
+}
+
+bool Store::switch_state(const std::string &dir, XenbusState state) noexcept
+{
+	return write(dir + "/state", std::to_string(static_cast<int>(state)));
+}
+
+bool Store::transact(const std::function<bool(Transaction &)> &body, std::string &error) noexcept
+{
+	/* xenstored answers EAGAIN when another writer touched what we read;
+	 * Linux's xenbus drivers retry without bound, we give up after a while. */
+	constexpr int max_attempts = 100;
+	for (int attempt = 0; attempt < max_attempts; attempt++) {
+		xs_transaction_t id = xs_transaction_start(handle_);
+		if (id == XBT_NULL) {
+			error = std::string("cannot start a xenstore transaction: ") +
+				std::strerror(errno);
+			return false;
+		}
+		Transaction tx(handle_, id);
+		if (!body(tx)) {
+			int err = errno;
+			xs_transaction_end(handle_, id, true);
+			if (error.empty())
+				error = std::string("xenstore transaction failed: ") +
+					std::strerror(err);
+			return false;
+		}
+		if (xs_transaction_end(handle_, id, false))
+			return true;
+		if (errno != EAGAIN) {
+			error = std::string("cannot commit a xenstore transaction: ") +
+				std::strerror(errno);
+			return false;
+		}
+	}
+	error = "xenstore transaction kept conflicting (EAGAIN) after 100 attempts";
+	return false;
+}
+
+bool Store::watch(const std::string &path, const std::string &token) noexcept
+{
+	return xs_watch(handle_, path.c_str(), token.c_str());
+}
+
+bool Store::unwatch(const std::string &path, const std::string &token) noexcept
+{
+	return xs_unwatch(handle_, path.c_str(), token.c_str());
+}
+
+int Store::watch_fd() const noexcept
+{
+	return xs_fileno(handle_);
+}
+
+std::vector<std::string> Store::pending_watch_paths() noexcept
+{
+	std::vector<std::string> paths;
+	for (;;) {
+		char **event = xs_check_watch(handle_);
+		if (event == nullptr)
+			break;
+		paths.emplace_back(event[XS_WATCH_PATH]);
+		std::free(event);
+	}
+	return paths;
+}
+
+bool Store::wait_watch(Clock::time_point deadline) noexcept
+{
+	auto now = Clock::now();
+	if (now >= deadline)
+		return false;
+	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+	pollfd pfd{watch_fd(), POLLIN, 0};
+	int n = poll(&pfd, 1, static_cast<int>(ms) + 1);
+	return n > 0;
 }
 
 } // namespace xen

@@ -5,25 +5,64 @@
 
 /* A connection to xenstore through the real libxenstore: the guest's
  * /dev/xen/xenbus on Xen, or a xenstored-protocol socket named by
- * XENSTORED_PATH (xensim). Move-only; the destructor closes it. */
+ * XENSTORED_PATH (xensim). Move-only; the destructor closes it.
+ * Control path only. */
 
+#include <chrono>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 struct xs_handle;
 
 namespace xen
 {
 
+/* xenbus states, from xen/io/xenbus.h. */
+enum class XenbusState : int {
+	Unknown = 0,
+	Initialising = 1,
+	InitWait = 2,
+	Initialised = 3,
+	Connected = 4,
+	Closing = 5,
+	Closed = 6,
+	Reconfiguring = 7,
+	Reconfigured = 8,
+};
+const char *state_name(XenbusState state) noexcept;
+
+class Store;
+
+/* Writes inside one xenstore transaction (see Store::transact). */
+class Transaction
+{
+public:
+	bool write(const std::string &path, std::string_view value) noexcept;
+	bool remove(const std::string &path) noexcept;
+	std::optional<std::string> read(const std::string &path) const noexcept;
+
+private:
+	friend class Store;
+	Transaction(xs_handle *h, uint32_t id) noexcept : handle_(h), id_(id) {}
+	xs_handle *handle_;
+	uint32_t id_;
+};
+
 class Store
 {
 public:
+	using Clock = std::chrono::steady_clock;
+
 	/* Opens the default connection. On failure returns nullopt and puts
 	 * in `error` what a user can do about it. */
 	static std::optional<Store> open(std::string &error) noexcept;
 
-	Store(Store &&other) noexcept : handle_(other.handle_) { other.handle_ = nullptr; }
+	Store(Store &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
 	Store &operator=(Store &&other) noexcept;
 	Store(const Store &) = delete;
 	Store &operator=(const Store &) = delete;
@@ -33,7 +72,36 @@ public:
 
 	/* Value of `path` (absolute, or relative to this domain's home),
 	 * nullopt if absent or unreadable (errno set). */
-	std::optional<std::string> read(std::string_view path) const noexcept;
+	std::optional<std::string> read(const std::string &path) const noexcept;
+	/* An unsigned decimal value no larger than `max`; nullopt if absent.
+	 * A present but malformed value sets `malformed`. */
+	std::optional<uint64_t> read_uint(const std::string &path, uint64_t max,
+					  bool &malformed) const noexcept;
+	/* A feature flag: absent means `absent`; "0"/"1" otherwise (anything
+	 * else sets `malformed` and reads as `absent`). */
+	bool read_flag(const std::string &path, bool absent, bool &malformed) const noexcept;
+	std::optional<XenbusState> read_state(const std::string &dir) const noexcept;
+
+	bool write(const std::string &path, std::string_view value) noexcept;
+	bool remove(const std::string &path) noexcept;
+	/* Children of `path`; nullopt if it does not exist. */
+	std::optional<std::vector<std::string>> directory(const std::string &path) const noexcept;
+	/* Writes `dir`/state. */
+	bool switch_state(const std::string &dir, XenbusState state) noexcept;
+
+	/* Runs `body` in a transaction, retrying on EAGAIN (a conflicting
+	 * writer) up to a bound. False with `error` set if it never commits or
+	 * `body` returns false. */
+	bool transact(const std::function<bool(Transaction &)> &body, std::string &error) noexcept;
+
+	/* Watches: the fd is readable when an event may be pending. */
+	bool watch(const std::string &path, const std::string &token) noexcept;
+	bool unwatch(const std::string &path, const std::string &token) noexcept;
+	int watch_fd() const noexcept;
+	/* Drains pending watch events without blocking; returns fired paths. */
+	std::vector<std::string> pending_watch_paths() noexcept;
+	/* Waits until a watch fires or `deadline`; false on timeout. */
+	bool wait_watch(Clock::time_point deadline) noexcept;
 
 private:
 	explicit Store(xs_handle *handle) noexcept : handle_(handle) {}
