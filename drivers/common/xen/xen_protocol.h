@@ -11,9 +11,10 @@
 #include <cstdint>
 #include <cstring>
 
-/* Tools-level interface: ring.h then leaves the barriers to us. */
+/* The build defines __XEN_TOOLS__ (meson.build): at the tools interface
+ * version ring.h leaves the barriers to us. */
 #ifndef __XEN_TOOLS__
-#define __XEN_TOOLS__ 1
+#error "build with -D__XEN_TOOLS__=1"
 #endif
 
 /* ring.h's barriers. xen_mb orders the producer-index store before the

@@ -3,21 +3,159 @@
  */
 #pragma once
 
+/* Internal state of net_xenfront.
+ *
+ * Shared with the data path (plain structs, in rte_malloc memory):
+ * Adapter (dev_private), RxQueue, TxQueue. Process-private C++ owners of
+ * the store, grants and event channels live in Control (xenfront_xenbus.h),
+ * reached through dev->process_private.
+ *
+ * Control path ↔ data path: each queue has one generation word written by
+ * the control thread (QueueSync::ctrl_gen) and acknowledged by the data path
+ * (dp_gen). Odd means "disconnected: do not touch the ring"; the control
+ * path re-initialises a ring only after the data path acknowledged the odd
+ * generation (or the port is stopped), and publishes the next even value
+ * with release once the ring is ready again. */
+
 #include <cstdint>
 #include <string>
+
+#include <rte_common.h>
+#include <rte_dev.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include "netif_ring.h"
+
+struct rte_eth_dev;
+struct xenevtchn_handle;
 
 namespace xenfront
 {
 
 /* Xen device ids are small integers; netfront's vif handle is one. */
 constexpr uint32_t max_vif_index = 65535;
+constexpr unsigned ring_size = xen::rx_ring_size; /* 256, both rings */
+constexpr unsigned default_burst = 32;
+/* One queue pair until multi-queue lands. */
+constexpr uint16_t max_queue_pairs = 1;
+constexpr uint32_t default_connect_timeout_ms = 10000;
 
 /* What the devargs ask for (see xenfront_devargs.h). */
 struct Config {
 	uint32_t vif = 0;
+	uint32_t connect_timeout_ms = default_connect_timeout_ms;
 };
 
 /* Parses net_xenfront devargs strictly; false with a message naming the key. */
 bool parse_config(const char *args, Config &config, std::string &error);
+
+struct QueueSync {
+	alignas(RTE_CACHE_LINE_SIZE) uint32_t ctrl_gen; /* control → data path */
+	alignas(RTE_CACHE_LINE_SIZE) uint32_t dp_gen;   /* data path → control */
+};
+
+/* Where a data-path notification goes: the event channel of this ring. */
+struct Notifier {
+	xenevtchn_handle *handle; /* process-private; set by the control path */
+	uint32_t port;
+};
+
+/* Counters of one rx queue; the per-queue xstats are these fields. */
+struct RxStats {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t errors; /* packets the backend marked as errors */
+	uint64_t mbuf_alloc_failed;
+	uint64_t notifications;  /* event-channel kicks sent for new buffers */
+	uint64_t bad_responses;  /* ids/sizes/offsets that break netif.h */
+	uint64_t oversize;       /* longer than the configured frame size */
+	uint64_t too_many_slots; /* more than XEN_NETIF_NR_SLOTS_MIN fragments */
+	uint64_t extra_info;     /* extra-info slots seen (and ignored) */
+};
+
+struct TxStats {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t errors;  /* backend answered ERROR/DROPPED */
+	uint64_t dropped; /* refused here: oversize or malformed mbuf */
+	uint64_t notifications;
+	uint64_t ring_full; /* bursts cut short for lack of slots */
+	uint64_t bad_responses;
+};
+
+struct RxQueue {
+	/* Hot: touched every burst. */
+	xen::RxFrontRing ring;
+	uint8_t *pages; /* page i is the buffer with request id i */
+	struct rte_mempool *mp;
+	uint16_t nb_desc;    /* buffers posted (a power of two ≤ 256) */
+	uint16_t nb_to_post; /* ids in to_post[] */
+	uint16_t data_room;  /* mbuf data room after headroom */
+	uint32_t max_frame;  /* longest frame accepted */
+	bool broken;         /* the backend broke the protocol */
+	Notifier notify;
+	RxStats stats;
+	uint16_t port_id;
+	uint16_t queue_id;
+
+	/* Buffer bookkeeping, indexed by request id. */
+	uint32_t grefs[ring_size];
+	uint16_t to_post[ring_size];        /* ids consumed, to repost */
+	uint16_t posted_at[ring_size];      /* id posted at ring position & mask */
+	uint8_t outstanding[ring_size];     /* 1 while the backend owns the buffer */
+	netif_rx_response slots[ring_size]; /* private copies of one packet's slots */
+
+	QueueSync sync;
+};
+
+struct TxQueue {
+	xen::TxFrontRing ring;
+	uint8_t *pages; /* page i is the buffer with request id i */
+	uint16_t nb_desc;
+	uint16_t nb_free; /* ids in free_ids[] */
+	uint32_t max_frame;
+	bool broken;
+	bool sg; /* backend accepts multi-slot packets */
+	Notifier notify;
+	TxStats stats;
+	uint16_t port_id;
+	uint16_t queue_id;
+
+	uint32_t grefs[ring_size];
+	uint16_t free_ids[ring_size];
+	uint8_t inflight[ring_size];
+
+	QueueSync sync;
+};
+
+class Control;
+
+/* dev_private. */
+struct Adapter {
+	rte_ether_addr mac;
+	uint32_t vif_mtu;   /* the vif's "mtu" node, 1500 if absent */
+	uint32_t max_frame; /* set at configure: mtu + L2 overhead */
+	Config config;
+	char name[RTE_DEV_NAME_MAX_LEN];
+};
+
+/* Data path (xenfront_rx.cc, xenfront_tx.cc). */
+extern "C" uint16_t xenfront_rx_burst(void *rxq, rte_mbuf **pkts, uint16_t nb_pkts);
+extern "C" uint16_t xenfront_tx_burst(void *txq, rte_mbuf **pkts, uint16_t nb_pkts);
+
+/* Ring (re)initialisation, by the control path while the data path keeps
+ * off the ring: an empty ring with every rx buffer posted. */
+void rx_queue_reset(RxQueue &q) noexcept;
+void tx_queue_reset(TxQueue &q) noexcept;
+
+/* Returns true when the data path may use the queue now. */
+static inline bool queue_usable(QueueSync &sync) noexcept
+{
+	uint32_t gen = __atomic_load_n(&sync.ctrl_gen, __ATOMIC_ACQUIRE);
+	if (unlikely(gen != sync.dp_gen))
+		__atomic_store_n(&sync.dp_gen, gen, __ATOMIC_RELEASE);
+	return (gen & 1) == 0;
+}
 
 } // namespace xenfront

@@ -22,6 +22,15 @@ bool parse_vif(std::string_view value, Config &config, std::string &why)
 	return true;
 }
 
+bool parse_connect_timeout(std::string_view value, Config &config, std::string &why)
+{
+	uint64_t ms = 0;
+	if (!xen::parse_uint(value, 1, 600000, ms, why))
+		return false;
+	config.connect_timeout_ms = static_cast<uint32_t>(ms);
+	return true;
+}
+
 #define XENFRONT_SPEC(key, syntax, help) xen::DevargSpec<Config>{#key, syntax, parse_##key},
 constexpr std::array devarg_specs{XENFRONT_DEVARGS(XENFRONT_SPEC)};
 #undef XENFRONT_SPEC

@@ -9,7 +9,9 @@
  * (xenfront_devargs.cc) and doc/guides/nics/xenfront.rst (checked by a test).
  * Plain C so the registration file can expand it. */
 #define XENFRONT_DEVARGS(X)                                                                        \
-	X(vif, "<uint>", "index N of the vif in this domain's device/vif/N (default 0)")
+	X(vif, "<uint>", "index N of the vif in this domain's device/vif/N (default 0)")           \
+	X(connect_timeout, "<ms>",                                                                 \
+	  "how long probe and start wait for each backend step, 1 to 600000 ms (default 10000)")
 
 #define XENFRONT_PARAM_ONE(key, syntax, help) #key "=" syntax " "
 #define XENFRONT_PARAM_STRING XENFRONT_DEVARGS(XENFRONT_PARAM_ONE)

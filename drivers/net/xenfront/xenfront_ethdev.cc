@@ -2,40 +2,532 @@
  * Copyright(c) 2026 The xenfront authors
  */
 
-/* Device probe/remove and ethdev ops of net_xenfront. */
-
-#include "xenfront.h"
+/* Probe/remove and the ethdev ops of net_xenfront. */
 
 #include <cerrno>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 
 #include <bus_vdev_driver.h>
+#include <ethdev_driver.h>
+#include <ethdev_vdev.h>
 #include <rte_bus_vdev.h>
+#include <rte_malloc.h>
 
-#include "store.h"
+#include "xenfront.h"
 #include "xenfront_logs.h"
+#include "xenfront_xenbus.h"
+
+namespace xenfront
+{
+namespace
+{
+
+/* L2 overhead over the MTU: Ethernet header and one VLAN tag (no CRC on a
+ * paravirtual link). */
+constexpr uint32_t l2_overhead = RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN;
+
+Adapter &adapter(rte_eth_dev *dev)
+{
+	return *static_cast<Adapter *>(dev->data->dev_private);
+}
+Control &control(rte_eth_dev *dev)
+{
+	return *static_cast<Control *>(dev->process_private);
+}
+
+uint32_t max_mtu(rte_eth_dev *dev)
+{
+	/* Without feature-sg a frame must fit one page (Linux netfront: the
+	 * MTU is capped at ETH_DATA_LEN without NETIF_F_SG). */
+	uint32_t mtu = adapter(dev).vif_mtu;
+	if (!control(dev).features().sg)
+		mtu = RTE_MIN(mtu, static_cast<uint32_t>(xen::page_size - l2_overhead));
+	return mtu;
+}
+
+int dev_configure(rte_eth_dev *dev) noexcept
+{
+	Adapter &a = adapter(dev);
+	const rte_eth_conf &conf = dev->data->dev_conf;
+	uint16_t nb_rx = dev->data->nb_rx_queues;
+	uint16_t nb_tx = dev->data->nb_tx_queues;
+	if (nb_rx != nb_tx) {
+		XF_INIT_LOG(ERR, a.name,
+			    "netif queues come in pairs: configure as many rx as tx queues "
+			    "(got %u rx, %u tx)",
+			    nb_rx, nb_tx);
+		return -EINVAL;
+	}
+	if (conf.rxmode.mq_mode & RTE_ETH_MQ_RX_RSS_FLAG && nb_rx > 1) {
+		XF_INIT_LOG(ERR, a.name, "RSS is not supported yet");
+		return -ENOTSUP;
+	}
+	a.max_frame = dev->data->mtu + l2_overhead;
+	control(dev).set_nb_queue_pairs(nb_rx);
+	return 0;
+}
+
+int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
+{
+	Control &c = control(dev);
+	uint16_t pairs = static_cast<uint16_t>(
+		RTE_MIN(static_cast<uint32_t>(max_queue_pairs), c.features().max_queues));
+	info->max_rx_queues = pairs;
+	info->max_tx_queues = pairs;
+	info->max_mac_addrs = 1;
+	info->min_mtu = RTE_ETHER_MIN_MTU;
+	info->max_mtu = static_cast<uint16_t>(max_mtu(dev));
+	info->max_rx_pktlen = max_mtu(dev) + l2_overhead;
+	info->min_rx_bufsize = RTE_ETHER_MIN_LEN;
+	info->rx_desc_lim = {.nb_max = ring_size,
+			     .nb_min = 1,
+			     .nb_align = 1,
+			     .nb_seg_max = 0,
+			     .nb_mtu_seg_max = 0};
+	info->tx_desc_lim = {.nb_max = ring_size,
+			     .nb_min = 1,
+			     .nb_align = 1,
+			     .nb_seg_max = UINT16_MAX,
+			     .nb_mtu_seg_max = UINT16_MAX};
+	info->default_rxportconf.ring_size = ring_size;
+	info->default_txportconf.ring_size = ring_size;
+	info->default_rxportconf.burst_size = default_burst;
+	info->default_txportconf.burst_size = default_burst;
+	info->default_rxportconf.nb_queues = 1;
+	info->default_txportconf.nb_queues = 1;
+	/* Received packets are copied into chains of the application's mbufs;
+	 * transmitted chains are copied into the granted pages. */
+	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER;
+	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	info->speed_capa = RTE_ETH_LINK_SPEED_FIXED;
+	return 0;
+}
+
+void free_rx_queue(rte_eth_dev *dev, uint16_t qid)
+{
+	auto *q = static_cast<RxQueue *>(dev->data->rx_queues[qid]);
+	if (q == nullptr)
+		return;
+	control(dev).release_rx_queue(qid);
+	rte_free(q);
+	dev->data->rx_queues[qid] = nullptr;
+}
+
+void free_tx_queue(rte_eth_dev *dev, uint16_t qid)
+{
+	auto *q = static_cast<TxQueue *>(dev->data->tx_queues[qid]);
+	if (q == nullptr)
+		return;
+	control(dev).release_tx_queue(qid);
+	rte_free(q);
+	dev->data->tx_queues[qid] = nullptr;
+}
+
+int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned int socket,
+		   const rte_eth_rxconf *conf, rte_mempool *mp) noexcept
+{
+	Adapter &a = adapter(dev);
+	uint64_t offloads = conf->offloads | dev->data->dev_conf.rxmode.offloads;
+	uint32_t room = rte_pktmbuf_data_room_size(mp);
+	if (room <= RTE_PKTMBUF_HEADROOM) {
+		XF_INIT_LOG(ERR, a.name, "rx queue %u: mempool %s has no data room", qid, mp->name);
+		return -EINVAL;
+	}
+	room -= RTE_PKTMBUF_HEADROOM;
+	if (room < a.max_frame && !(offloads & RTE_ETH_RX_OFFLOAD_SCATTER)) {
+		XF_INIT_LOG(ERR, a.name,
+			    "rx queue %u: mbufs of %u bytes cannot hold a %u-byte frame; enable "
+			    "RTE_ETH_RX_OFFLOAD_SCATTER or use larger mbufs",
+			    qid, room, a.max_frame);
+		return -EINVAL;
+	}
+	free_rx_queue(dev, qid);
+	auto *q = static_cast<RxQueue *>(
+		rte_zmalloc_socket("xenfront_rxq", sizeof(RxQueue), RTE_CACHE_LINE_SIZE, socket));
+	if (q == nullptr)
+		return -ENOMEM;
+	q->mp = mp;
+	q->nb_desc = nb_desc;
+	q->data_room = static_cast<uint16_t>(RTE_MIN(room, UINT16_MAX));
+	q->max_frame = a.max_frame;
+	q->port_id = dev->data->port_id;
+	q->queue_id = qid;
+	std::string error;
+	if (!control(dev).setup_rx_queue(qid, *q, error)) {
+		XF_INIT_LOG(ERR, a.name, "rx queue %u: %s", qid, error.c_str());
+		rte_free(q);
+		return -ENOSPC;
+	}
+	dev->data->rx_queues[qid] = q;
+	return 0;
+}
+
+int tx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned int socket,
+		   const rte_eth_txconf *) noexcept
+{
+	Adapter &a = adapter(dev);
+	free_tx_queue(dev, qid);
+	auto *q = static_cast<TxQueue *>(
+		rte_zmalloc_socket("xenfront_txq", sizeof(TxQueue), RTE_CACHE_LINE_SIZE, socket));
+	if (q == nullptr)
+		return -ENOMEM;
+	q->nb_desc = nb_desc;
+	q->max_frame = a.max_frame;
+	q->port_id = dev->data->port_id;
+	q->queue_id = qid;
+	std::string error;
+	if (!control(dev).setup_tx_queue(qid, *q, error)) {
+		XF_INIT_LOG(ERR, a.name, "tx queue %u: %s", qid, error.c_str());
+		rte_free(q);
+		return -ENOSPC;
+	}
+	dev->data->tx_queues[qid] = q;
+	return 0;
+}
+
+void rx_queue_release(rte_eth_dev *dev, uint16_t qid) noexcept
+{
+	free_rx_queue(dev, qid);
+}
+void tx_queue_release(rte_eth_dev *dev, uint16_t qid) noexcept
+{
+	free_tx_queue(dev, qid);
+}
+
+int dev_start(rte_eth_dev *dev) noexcept
+{
+	Adapter &a = adapter(dev);
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		static_cast<RxQueue *>(dev->data->rx_queues[i])->max_frame = a.max_frame;
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+		static_cast<TxQueue *>(dev->data->tx_queues[i])->max_frame = a.max_frame;
+	std::string error;
+	if (!control(dev).connect(dev, error)) {
+		XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
+		return -EIO;
+	}
+	control(dev).set_data_path_running(true);
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+	return 0;
+}
+
+int dev_stop(rte_eth_dev *dev) noexcept
+{
+	Control &c = control(dev);
+	c.set_data_path_running(false);
+	c.disconnect();
+	rte_eth_link link{};
+	rte_eth_linkstatus_set(dev, &link);
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+	return 0;
+}
+
+int dev_close(rte_eth_dev *dev) noexcept
+{
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return 0;
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		free_rx_queue(dev, i);
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+		free_tx_queue(dev, i);
+	auto *c = static_cast<Control *>(dev->process_private);
+	if (c != nullptr) {
+		c->disconnect();
+		delete c;
+	}
+	dev->process_private = nullptr;
+	/* mac_addrs points into dev_private: ethdev must not free it alone. */
+	dev->data->mac_addrs = nullptr;
+	return 0;
+}
+
+int link_update(rte_eth_dev *, int) noexcept
+{
+	/* The control thread keeps dev_link current from the backend's state
+	 * and carrier. */
+	return 0;
+}
+
+/* The backend delivers whatever dom0's switch forwards to the vif and
+ * netfront has no receive filter of its own: promiscuous and all-multicast
+ * are always on and cannot be turned off. */
+int promiscuous_enable(rte_eth_dev *) noexcept
+{
+	return 0;
+}
+int promiscuous_disable(rte_eth_dev *) noexcept
+{
+	return -ENOTSUP;
+}
+int allmulticast_enable(rte_eth_dev *) noexcept
+{
+	return 0;
+}
+int allmulticast_disable(rte_eth_dev *) noexcept
+{
+	return -ENOTSUP;
+}
+
+int mac_addr_set(rte_eth_dev *, rte_ether_addr *) noexcept
+{
+	/* As Linux netfront (eth_mac_addr): the address is the guest's to set;
+	 * whether dom0 accepts frames from it is the backend's policy. */
+	return 0;
+}
+
+int mtu_set(rte_eth_dev *dev, uint16_t mtu) noexcept
+{
+	Adapter &a = adapter(dev);
+	uint32_t frame = mtu + l2_overhead;
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++) {
+		auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]);
+		if (q != nullptr && q->data_room < frame &&
+		    !(dev->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER)) {
+			XF_INIT_LOG(ERR, a.name,
+				    "MTU %u needs %u-byte frames, more than rx queue %u's mbufs "
+				    "hold; enable RTE_ETH_RX_OFFLOAD_SCATTER",
+				    mtu, frame, i);
+			return -EINVAL;
+		}
+	}
+	a.max_frame = frame;
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		if (auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]))
+			q->max_frame = frame;
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+		if (auto *q = static_cast<TxQueue *>(dev->data->tx_queues[i]))
+			q->max_frame = frame;
+	return 0;
+}
+
+int stats_get(rte_eth_dev *dev, rte_eth_stats *stats) noexcept
+{
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++) {
+		auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]);
+		if (q == nullptr)
+			continue;
+		const RxStats &s = q->stats;
+		stats->ipackets += s.packets;
+		stats->ibytes += s.bytes;
+		stats->ierrors += s.errors + s.bad_responses + s.oversize + s.too_many_slots;
+		stats->rx_nombuf += s.mbuf_alloc_failed;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			stats->q_ipackets[i] = s.packets;
+			stats->q_ibytes[i] = s.bytes;
+			stats->q_errors[i] =
+				s.errors + s.bad_responses + s.oversize + s.too_many_slots;
+		}
+	}
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++) {
+		auto *q = static_cast<TxQueue *>(dev->data->tx_queues[i]);
+		if (q == nullptr)
+			continue;
+		const TxStats &s = q->stats;
+		stats->opackets += s.packets;
+		stats->obytes += s.bytes;
+		stats->oerrors += s.errors + s.dropped + s.bad_responses;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			stats->q_opackets[i] = s.packets;
+			stats->q_obytes[i] = s.bytes;
+		}
+	}
+	return 0;
+}
+
+int stats_reset(rte_eth_dev *dev) noexcept
+{
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		if (auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]))
+			q->stats = RxStats{};
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+		if (auto *q = static_cast<TxQueue *>(dev->data->tx_queues[i]))
+			q->stats = TxStats{};
+	return 0;
+}
+
+/* Per-queue xstats: rx_q<N>_<name>, tx_q<N>_<name>. */
+struct XstatField {
+	const char *name;
+	size_t offset;
+};
+constexpr XstatField rx_xstats[] = {
+	{"packets", offsetof(RxStats, packets)},
+	{"bytes", offsetof(RxStats, bytes)},
+	{"errors", offsetof(RxStats, errors)},
+	{"mbuf_alloc_failed", offsetof(RxStats, mbuf_alloc_failed)},
+	{"notifications", offsetof(RxStats, notifications)},
+	{"bad_responses", offsetof(RxStats, bad_responses)},
+	{"oversize", offsetof(RxStats, oversize)},
+	{"too_many_slots", offsetof(RxStats, too_many_slots)},
+	{"extra_info", offsetof(RxStats, extra_info)},
+};
+constexpr XstatField tx_xstats[] = {
+	{"packets", offsetof(TxStats, packets)},
+	{"bytes", offsetof(TxStats, bytes)},
+	{"errors", offsetof(TxStats, errors)},
+	{"dropped", offsetof(TxStats, dropped)},
+	{"notifications", offsetof(TxStats, notifications)},
+	{"ring_full", offsetof(TxStats, ring_full)},
+	{"bad_responses", offsetof(TxStats, bad_responses)},
+};
+constexpr unsigned nb_rx_xstats = RTE_DIM(rx_xstats);
+constexpr unsigned nb_tx_xstats = RTE_DIM(tx_xstats);
+
+unsigned xstats_count(rte_eth_dev *dev)
+{
+	return dev->data->nb_rx_queues * nb_rx_xstats + dev->data->nb_tx_queues * nb_tx_xstats;
+}
+
+int xstats_get_names(rte_eth_dev *dev, rte_eth_xstat_name *names, unsigned int size) noexcept
+{
+	unsigned n = xstats_count(dev);
+	if (names == nullptr || size < n)
+		return static_cast<int>(n);
+	unsigned k = 0;
+	for (uint16_t q = 0; q < dev->data->nb_rx_queues; q++)
+		for (const auto &f : rx_xstats)
+			std::snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "rx_q%u_%s", q,
+				      f.name);
+	for (uint16_t q = 0; q < dev->data->nb_tx_queues; q++)
+		for (const auto &f : tx_xstats)
+			std::snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "tx_q%u_%s", q,
+				      f.name);
+	return static_cast<int>(n);
+}
+
+int xstats_get(rte_eth_dev *dev, rte_eth_xstat *xstats, unsigned int size) noexcept
+{
+	unsigned n = xstats_count(dev);
+	if (xstats == nullptr || size < n)
+		return static_cast<int>(n);
+	unsigned k = 0;
+	for (uint16_t q = 0; q < dev->data->nb_rx_queues; q++) {
+		auto *rxq = static_cast<const RxQueue *>(dev->data->rx_queues[q]);
+		for (const auto &f : rx_xstats) {
+			uint64_t v = 0;
+			if (rxq != nullptr)
+				std::memcpy(&v,
+					    reinterpret_cast<const uint8_t *>(&rxq->stats) +
+						    f.offset,
+					    sizeof(v));
+			xstats[k] = {k, v};
+			k++;
+		}
+	}
+	for (uint16_t q = 0; q < dev->data->nb_tx_queues; q++) {
+		auto *txq = static_cast<const TxQueue *>(dev->data->tx_queues[q]);
+		for (const auto &f : tx_xstats) {
+			uint64_t v = 0;
+			if (txq != nullptr)
+				std::memcpy(&v,
+					    reinterpret_cast<const uint8_t *>(&txq->stats) +
+						    f.offset,
+					    sizeof(v));
+			xstats[k] = {k, v};
+			k++;
+		}
+	}
+	return static_cast<int>(n);
+}
+
+int xstats_reset(rte_eth_dev *dev) noexcept
+{
+	return stats_reset(dev);
+}
+
+/* Assigned in eth_dev_ops declaration order (C++ designated initializers
+ * would have to name every member). */
+eth_dev_ops make_ops()
+{
+	eth_dev_ops ops{};
+	ops.dev_configure = dev_configure;
+	ops.dev_start = dev_start;
+	ops.dev_stop = dev_stop;
+	ops.dev_close = dev_close;
+	ops.link_update = link_update;
+	ops.promiscuous_enable = promiscuous_enable;
+	ops.promiscuous_disable = promiscuous_disable;
+	ops.allmulticast_enable = allmulticast_enable;
+	ops.allmulticast_disable = allmulticast_disable;
+	ops.mac_addr_set = mac_addr_set;
+	ops.mtu_set = mtu_set;
+	ops.stats_get = stats_get;
+	ops.stats_reset = stats_reset;
+	ops.xstats_get = xstats_get;
+	ops.xstats_reset = xstats_reset;
+	ops.xstats_get_names = xstats_get_names;
+	ops.dev_infos_get = dev_infos_get;
+	ops.rx_queue_setup = rx_queue_setup;
+	ops.rx_queue_release = rx_queue_release;
+	ops.tx_queue_setup = tx_queue_setup;
+	ops.tx_queue_release = tx_queue_release;
+	return ops;
+}
+const eth_dev_ops xenfront_ops = make_ops();
+
+} // namespace
+} // namespace xenfront
 
 using namespace xenfront;
 
 extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 {
 	const char *name = rte_vdev_device_name(vdev);
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
+		XF_INIT_LOG(ERR, name, "secondary processes are not supported");
+		return -ENOTSUP;
+	}
 	Config config;
 	std::string error;
 	if (!parse_config(rte_vdev_device_args(vdev), config, error)) {
 		XF_INIT_LOG(ERR, name, "%s", error.c_str());
 		return -EINVAL;
 	}
-	auto store = xen::Store::open(error);
-	if (!store) {
+	std::unique_ptr<Control> control = Control::probe(name, config, error);
+	if (!control) {
 		XF_INIT_LOG(ERR, name, "%s", error.c_str());
 		return -ENODEV;
 	}
-	XF_INIT_LOG(ERR, name, "vif %u: the data path is not implemented yet", config.vif);
-	return -ENOTSUP;
+	rte_eth_dev *dev = rte_eth_vdev_allocate(vdev, sizeof(Adapter));
+	if (dev == nullptr) {
+		XF_INIT_LOG(ERR, name, "cannot allocate an ethdev port");
+		return -ENOMEM;
+	}
+	Adapter &a = *static_cast<Adapter *>(dev->data->dev_private);
+	a.config = config;
+	a.mac = control->mac();
+	a.vif_mtu = control->mtu();
+	a.max_frame = RTE_ETHER_MTU + l2_overhead;
+	std::snprintf(a.name, sizeof(a.name), "%s", name);
+	dev->data->mac_addrs = &a.mac;
+	dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
+	dev->dev_ops = &xenfront_ops;
+	dev->rx_pkt_burst = xenfront_rx_burst;
+	dev->tx_pkt_burst = xenfront_tx_burst;
+	XF_INIT_LOG(INFO, name,
+		    "vif %u: %s, backend %s (domain %u), mac " RTE_ETHER_ADDR_PRT_FMT ", mtu %u",
+		    config.vif, control->front_dir().c_str(), control->back_dir().c_str(),
+		    control->backend_domid().value(), RTE_ETHER_ADDR_BYTES(&a.mac), a.vif_mtu);
+	dev->process_private = control.release();
+	rte_eth_dev_probing_finish(dev);
+	return 0;
 }
 
 extern "C" int xenfront_remove(rte_vdev_device *vdev) noexcept
 {
-	(void)vdev;
-	return 0;
+	rte_eth_dev *dev = rte_eth_dev_allocated(rte_vdev_device_name(vdev));
+	if (dev == nullptr)
+		return 0;
+	if (dev->data->dev_started)
+		rte_eth_dev_stop(dev->data->port_id);
+	return rte_eth_dev_close(dev->data->port_id);
 }

@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+
+/* Receive path: netif rx responses → mbufs.
+ *
+ * Every rx buffer is a whole granted page (netback fills it from offset 0),
+ * granted once at queue set-up and reposted with the same grant reference.
+ * A response's data is copied into the application's mbufs and its page is
+ * reposted at once, so the data path makes no grant calls and holds no mbuf
+ * across bursts. Completions are matched by response id (netif.h asks a
+ * backend to answer in the request's slot, but we do not rely on it); only
+ * extra-info slots, which carry no id, release the buffer posted at their
+ * ring position, as netif.h specifies. */
+
+#include "xenfront.h"
+
+#include <cstring>
+
+#include <rte_branch_prediction.h>
+#include <rte_memcpy.h>
+#include <rte_prefetch.h>
+
+extern "C" {
+#include <xenevtchn.h>
+}
+
+#include "xenfront_logs.h"
+
+namespace xenfront
+{
+namespace
+{
+
+constexpr unsigned rx_batch = 64; /* packets per bulk mbuf allocation */
+
+/* One packet's slots, copied once out of the shared ring into the queue's
+ * private `slots` array and checked there: nothing is read twice from
+ * memory the backend can still write. */
+struct RxPacket {
+	RING_IDX first;  /* ring index of the first slot */
+	RING_IDX end;    /* one past the last slot */
+	uint32_t length; /* sum of the fragment sizes */
+	uint16_t nb_frags;
+	uint16_t nb_extras; /* extra-info slots right after the first fragment */
+	bool error;         /* a fragment reported NETIF_RSP_ERROR/DROPPED */
+	bool bad;           /* the response breaks the protocol */
+	bool too_many;      /* more fragments than XEN_NETIF_NR_SLOTS_MIN */
+};
+
+enum class Scan { complete, incomplete };
+
+inline void release_buffer(RxQueue &q, uint16_t id) noexcept
+{
+	q.outstanding[id] = 0;
+	q.to_post[q.nb_to_post++] = id;
+}
+
+inline bool is_extra_slot(const RxPacket &pkt, unsigned k) noexcept
+{
+	return k >= 1 && k <= pkt.nb_extras;
+}
+
+/* Walks the packet starting at `cons`: the first fragment, its extra-info
+ * slots, then fragments while NETRXF_more_data is set (netif.h "Guest
+ * receive"). Incomplete when the backend has not produced all of it yet.
+ * The packet can never outgrow the ring: i stays below prod, and prod - cons
+ * is bounded by the overflow check of the burst. */
+Scan scan_packet(RxQueue &q, RING_IDX cons, RING_IDX prod, RxPacket &pkt) noexcept
+{
+	pkt = RxPacket{cons, cons, 0, 0, 0, false, false, false};
+	RING_IDX i = cons;
+	for (;;) {
+		netif_rx_response &rsp = q.slots[i - cons];
+		rsp = q.ring.copy_response(i);
+		if (unlikely(rsp.id >= q.nb_desc || !q.outstanding[rsp.id]))
+			pkt.bad = true;
+		else if (unlikely(rsp.status < 0))
+			pkt.error = true;
+		else if (unlikely(rsp.offset + static_cast<uint32_t>(rsp.status) > xen::page_size))
+			pkt.bad = true;
+		else
+			pkt.length += static_cast<uint32_t>(rsp.status);
+		/* Linux netfront drops a packet of more than XEN_NETIF_NR_SLOTS_MIN
+		 * fragments; consume the chain to its end and drop it. */
+		if (unlikely(++pkt.nb_frags > XEN_NETIF_NR_SLOTS_MIN))
+			pkt.too_many = true;
+		uint16_t flags = rsp.flags;
+		i++;
+		if (i - cons == 1 && (flags & NETRXF_extra_info)) {
+			bool more = true;
+			while (more) {
+				if (i == prod)
+					return Scan::incomplete;
+				netif_rx_response &slot = q.slots[i - cons];
+				slot = q.ring.copy_response(i);
+				netif_extra_info extra;
+				static_assert(sizeof(extra) == sizeof(slot));
+				std::memcpy(&extra, &slot, sizeof(extra));
+				more = extra.flags & XEN_NETIF_EXTRA_FLAG_MORE;
+				pkt.nb_extras++;
+				i++;
+			}
+		}
+		if (!(flags & NETRXF_more_data))
+			break;
+		if (i == prod)
+			return Scan::incomplete;
+	}
+	pkt.end = i;
+	return Scan::complete;
+}
+
+/* Releases every buffer of a scanned packet: fragments by their id,
+ * extra-info slots by the id posted at their ring position. */
+void release_packet(RxQueue &q, const RxPacket &pkt) noexcept
+{
+	for (unsigned k = 0; k < pkt.end - pkt.first; k++) {
+		bool extra = is_extra_slot(pkt, k);
+		uint16_t id = extra ? q.posted_at[(pkt.first + k) & xen::RxFrontRing::mask]
+				    : q.slots[k].id;
+		if (id < q.nb_desc && q.outstanding[id])
+			release_buffer(q, id);
+		else if (!extra && !pkt.bad)
+			q.stats.bad_responses++; /* the same id twice in one packet */
+	}
+	q.stats.extra_info += pkt.nb_extras;
+}
+
+/* Copies a scanned, valid packet into `head` (chaining more mbufs when it
+ * does not fit one). False if an mbuf could not be allocated. */
+bool copy_packet(RxQueue &q, const RxPacket &pkt, rte_mbuf *head) noexcept
+{
+	rte_mbuf *seg = head;
+	uint32_t room = q.data_room;
+	uint8_t *dst = rte_pktmbuf_mtod(seg, uint8_t *);
+	for (unsigned k = 0; k < pkt.end - pkt.first; k++) {
+		if (is_extra_slot(pkt, k))
+			continue;
+		const netif_rx_response &rsp = q.slots[k];
+		const uint8_t *src = q.pages + size_t(rsp.id) * xen::page_size + rsp.offset;
+		uint32_t left = static_cast<uint32_t>(rsp.status);
+		while (left > 0) {
+			if (room == 0) {
+				rte_mbuf *next = rte_pktmbuf_alloc(q.mp);
+				if (unlikely(next == nullptr))
+					return false;
+				seg->next = next;
+				head->nb_segs++;
+				seg = next;
+				room = q.data_room;
+				dst = rte_pktmbuf_mtod(seg, uint8_t *);
+			}
+			uint32_t n = RTE_MIN(left, room);
+			rte_memcpy(dst, src, n);
+			dst += n;
+			src += n;
+			left -= n;
+			room -= n;
+			seg->data_len = static_cast<uint16_t>(seg->data_len + n);
+		}
+	}
+	head->pkt_len = pkt.length;
+	head->port = q.port_id;
+	return true;
+}
+
+/* Reposts the released buffers with their grant references. */
+void repost(RxQueue &q) noexcept
+{
+	uint16_t n = RTE_MIN(q.nb_to_post, static_cast<uint16_t>(q.ring.free_requests()));
+	for (uint16_t k = 0; k < n; k++) {
+		uint16_t id = q.to_post[k];
+		RING_IDX pos = q.ring.req_prod_pvt();
+		netif_rx_request *req = q.ring.next_request();
+		req->id = id;
+		req->gref = q.grefs[id];
+		q.posted_at[pos & xen::RxFrontRing::mask] = id;
+		q.outstanding[id] = 1;
+	}
+	/* Keep any the ring had no room for (a backend that answered more
+	 * than it was given) at the front of the list. */
+	q.nb_to_post = static_cast<uint16_t>(q.nb_to_post - n);
+	for (uint16_t k = 0; k < q.nb_to_post; k++)
+		q.to_post[k] = q.to_post[n + k];
+	if (n > 0 && q.ring.push_requests()) {
+		xenevtchn_notify(q.notify.handle, q.notify.port);
+		q.stats.notifications++;
+	}
+}
+
+void mark_broken(RxQueue &q, const char *why, RING_IDX value) noexcept
+{
+	q.stats.bad_responses++;
+	if (!q.broken)
+		XF_DRV_LOG(ERR, "xenfront", "port %u rx queue %u: %s (%u); queue stopped",
+			   q.port_id, q.queue_id, why, value);
+	q.broken = true;
+}
+
+uint16_t rx_batch_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, RING_IDX prod) noexcept
+{
+	RING_IDX cons = q.ring.rsp_cons();
+	unsigned avail = prod - cons;
+	uint16_t want = static_cast<uint16_t>(RTE_MIN(static_cast<unsigned>(nb_pkts), avail));
+	rte_mbuf *heads[rx_batch];
+	if (unlikely(rte_pktmbuf_alloc_bulk(q.mp, heads, want) != 0)) {
+		q.stats.mbuf_alloc_failed += want;
+		return 0;
+	}
+	uint16_t nb_rx = 0;
+	uint16_t used = 0;
+	uint64_t bytes = 0;
+	while (cons != prod && used < want) {
+		RxPacket pkt;
+		if (scan_packet(q, cons, prod, pkt) == Scan::incomplete)
+			break;
+		if (likely(!pkt.bad && !pkt.error && !pkt.too_many && pkt.length <= q.max_frame &&
+			   pkt.length > 0)) {
+			if (pkt.end != prod) {
+				/* The next packet's data, while we copy this one. */
+				netif_rx_response next = q.ring.copy_response(pkt.end);
+				if (next.id < q.nb_desc)
+					rte_prefetch0(q.pages + size_t(next.id) * xen::page_size +
+						      next.offset);
+			}
+			rte_mbuf *m = heads[used];
+			if (unlikely(!copy_packet(q, pkt, m))) {
+				/* Keep the head for reuse, free the chained segments. */
+				if (m->next != nullptr)
+					rte_pktmbuf_free(m->next);
+				rte_pktmbuf_reset(m);
+				q.stats.mbuf_alloc_failed++;
+				break;
+			}
+			used++;
+			pkts[nb_rx++] = m;
+			bytes += pkt.length;
+		} else if (pkt.bad) {
+			q.stats.bad_responses++;
+		} else if (pkt.too_many) {
+			q.stats.too_many_slots++;
+		} else if (pkt.error || pkt.length == 0) {
+			q.stats.errors++;
+		} else {
+			q.stats.oversize++;
+		}
+		release_packet(q, pkt);
+		cons = pkt.end;
+	}
+	q.ring.set_rsp_cons(cons);
+	if (used < want)
+		rte_pktmbuf_free_bulk(heads + used, want - used);
+	q.stats.packets += nb_rx;
+	q.stats.bytes += bytes;
+	return nb_rx;
+}
+
+} // namespace
+
+void rx_queue_reset(RxQueue &q) noexcept
+{
+	q.nb_to_post = 0;
+	for (uint16_t id = 0; id < q.nb_desc; id++) {
+		q.outstanding[id] = 0;
+		q.to_post[q.nb_to_post++] = id;
+	}
+	q.broken = false;
+	/* The caller formatted the shared ring; post every buffer. */
+	uint16_t n = q.nb_to_post;
+	for (uint16_t k = 0; k < n; k++) {
+		uint16_t id = q.to_post[k];
+		RING_IDX pos = q.ring.req_prod_pvt();
+		netif_rx_request *req = q.ring.next_request();
+		req->id = id;
+		req->gref = q.grefs[id];
+		q.posted_at[pos & xen::RxFrontRing::mask] = id;
+		q.outstanding[id] = 1;
+	}
+	q.nb_to_post = 0;
+	q.ring.push_requests();
+}
+
+extern "C" uint16_t xenfront_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	RxQueue &q = *static_cast<RxQueue *>(queue);
+	if (unlikely(!queue_usable(q.sync) || q.broken))
+		return 0;
+	RING_IDX prod = q.ring.rsp_prod();
+	if (prod == q.ring.rsp_cons())
+		return 0;
+	if (unlikely(q.ring.rsp_prod_overflow(prod))) {
+		mark_broken(q, "backend's response producer index ran past the ring", prod);
+		return 0;
+	}
+	uint16_t nb_rx = 0;
+	while (nb_rx < nb_pkts && q.ring.rsp_cons() != prod) {
+		uint16_t n = static_cast<uint16_t>(RTE_MIN(nb_pkts - nb_rx, rx_batch));
+		uint16_t got = rx_batch_burst(q, pkts + nb_rx, n, prod);
+		nb_rx += got;
+		if (got < n)
+			break;
+	}
+	repost(q);
+	return nb_rx;
+}
+
+} // namespace xenfront

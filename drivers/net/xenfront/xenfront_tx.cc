@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+
+/* Transmit path: mbufs → netif tx requests.
+ *
+ * Each request id owns one page granted at queue set-up. A packet is copied
+ * into the pages of as many free ids as it needs (one per 4 KiB) and its
+ * mbufs are freed in bulk at the end of the burst, so no mbuf is held while
+ * the backend works and nothing is granted or revoked here. A slot is
+ * claimed only when both an id and a ring slot are free, requests are
+ * written in ring order and published once per burst, and the backend is
+ * notified only when its req_event asks (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY).
+ * Responses are matched by id: Linux netback completes out of order. */
+
+#include "xenfront.h"
+
+#include <rte_branch_prediction.h>
+#include <rte_ether.h>
+#include <rte_memcpy.h>
+
+extern "C" {
+#include <xenevtchn.h>
+}
+
+#include "xenfront_logs.h"
+
+namespace xenfront
+{
+namespace
+{
+
+constexpr unsigned tx_batch = 64; /* mbufs freed per bulk call */
+
+void mark_broken(TxQueue &q, const char *why, RING_IDX value) noexcept
+{
+	q.stats.bad_responses++;
+	if (!q.broken)
+		XF_DRV_LOG(ERR, "xenfront", "port %u tx queue %u: %s (%u); queue stopped",
+			   q.port_id, q.queue_id, why, value);
+	q.broken = true;
+}
+
+/* Takes back the ids the backend has answered. */
+void reclaim(TxQueue &q) noexcept
+{
+	RING_IDX prod = q.ring.rsp_prod();
+	RING_IDX cons = q.ring.rsp_cons();
+	if (prod == cons)
+		return;
+	if (unlikely(q.ring.rsp_prod_overflow(prod))) {
+		mark_broken(q, "backend's response producer index ran past the ring", prod);
+		return;
+	}
+	for (; cons != prod; cons++) {
+		netif_tx_response rsp = q.ring.copy_response(cons);
+		/* Extra-info slots are answered with NETIF_RSP_NULL and no id
+		 * (Linux netback make_tx_response). */
+		if (rsp.status == NETIF_RSP_NULL)
+			continue;
+		if (unlikely(rsp.id >= q.nb_desc || !q.inflight[rsp.id])) {
+			q.stats.bad_responses++;
+			continue;
+		}
+		if (unlikely(rsp.status != NETIF_RSP_OKAY))
+			q.stats.errors++;
+		q.inflight[rsp.id] = 0;
+		q.free_ids[q.nb_free++] = rsp.id;
+	}
+	q.ring.set_rsp_cons(cons);
+}
+
+/* Copies `m` into the pages of `nb_slots` free ids and writes its requests. */
+void enqueue(TxQueue &q, const rte_mbuf *m, unsigned nb_slots) noexcept
+{
+	const uint32_t total = m->pkt_len;
+	const rte_mbuf *seg = m;
+	const uint8_t *src = rte_pktmbuf_mtod(seg, const uint8_t *);
+	uint32_t seg_left = seg->data_len;
+	uint32_t left = total;
+	for (unsigned s = 0; s < nb_slots; s++) {
+		uint16_t id = q.free_ids[--q.nb_free];
+		q.inflight[id] = 1;
+		uint8_t *dst = q.pages + size_t(id) * xen::page_size;
+		uint32_t chunk = RTE_MIN(left, static_cast<uint32_t>(xen::page_size));
+		uint32_t todo = chunk;
+		while (todo > 0) {
+			while (seg_left == 0) {
+				seg = seg->next;
+				src = rte_pktmbuf_mtod(seg, const uint8_t *);
+				seg_left = seg->data_len;
+			}
+			uint32_t n = RTE_MIN(todo, seg_left);
+			rte_memcpy(dst, src, n);
+			dst += n;
+			src += n;
+			todo -= n;
+			seg_left -= n;
+		}
+		left -= chunk;
+		netif_tx_request *req = q.ring.next_request();
+		req->gref = q.grefs[id];
+		req->offset = 0;
+		req->flags = left > 0 ? NETTXF_more_data : 0;
+		req->id = id;
+		/* netif.h: the first slot carries the whole packet's size. */
+		req->size = static_cast<uint16_t>(s == 0 ? total : chunk);
+	}
+}
+
+} // namespace
+
+void tx_queue_reset(TxQueue &q) noexcept
+{
+	q.nb_free = 0;
+	for (uint16_t id = 0; id < q.nb_desc; id++) {
+		q.inflight[id] = 0;
+		q.free_ids[q.nb_free++] = static_cast<uint16_t>(q.nb_desc - 1 - id);
+	}
+	q.broken = false;
+}
+
+extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	TxQueue &q = *static_cast<TxQueue *>(queue);
+	if (unlikely(!queue_usable(q.sync) || q.broken))
+		return 0;
+	reclaim(q);
+
+	rte_mbuf *done[tx_batch];
+	unsigned nb_done = 0;
+	uint16_t nb_tx = 0;
+	uint64_t bytes = 0;
+	unsigned packets = 0;
+	bool reclaimed_again = false;
+	while (nb_tx < nb_pkts) {
+		rte_mbuf *m = pkts[nb_tx];
+		uint32_t len = m->pkt_len;
+		unsigned nb_slots = (len + xen::page_size - 1) / xen::page_size;
+		/* Netback refuses frames shorter than an Ethernet header and a
+		 * multi-slot packet from a frontend without feature-sg. */
+		if (unlikely(len < RTE_ETHER_HDR_LEN || len > q.max_frame ||
+			     (nb_slots > 1 && !q.sg))) {
+			q.stats.dropped++;
+		} else {
+			if (unlikely(nb_slots > q.nb_free || nb_slots > q.ring.free_requests())) {
+				if (!reclaimed_again) {
+					reclaimed_again = true;
+					reclaim(q);
+					continue;
+				}
+				q.stats.ring_full++;
+				break;
+			}
+			enqueue(q, m, nb_slots);
+			packets++;
+			bytes += len;
+		}
+		done[nb_done++] = m;
+		nb_tx++;
+		if (nb_done == tx_batch) {
+			rte_pktmbuf_free_bulk(done, nb_done);
+			nb_done = 0;
+		}
+	}
+	if (nb_done > 0)
+		rte_pktmbuf_free_bulk(done, nb_done);
+	if (packets > 0 && q.ring.push_requests()) {
+		xenevtchn_notify(q.notify.handle, q.notify.port);
+		q.stats.notifications++;
+	}
+	q.stats.packets += packets;
+	q.stats.bytes += bytes;
+	return nb_tx;
+}
+
+} // namespace xenfront

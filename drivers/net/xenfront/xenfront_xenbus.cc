@@ -1,0 +1,707 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+
+/* The xenbus side of net_xenfront, in the order Linux xen-netfront follows
+ * (netfront_probe, talk_to_netback, xennet_connect, xennet_remove):
+ *   probe:   read backend/backend-id/mac/mtu from device/vif/N; if another
+ *            frontend left the vif connected, Closing → Closed →
+ *            Initialising; wait for the backend's InitWait; read its features.
+ *   start:   format the rings, post rx buffers, allocate event channels,
+ *            write the ring refs, channels and our features in one
+ *            transaction, switch to Connected, wait for the backend's
+ *            Connected.
+ *   watcher: follows the backend's state and carrier; when the backend
+ *            leaves Connected (restarted), stops the data path, goes
+ *            Closing → Closed → Initialising and connects again.
+ *   close:   Closing, wait, Closed, wait, delete the keys we wrote. */
+
+#include "xenfront_xenbus.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <thread>
+#include <unistd.h>
+
+#include <ethdev_driver.h>
+#include <rte_lcore.h>
+
+#include "xenfront_logs.h"
+
+namespace xenfront
+{
+
+using xen::XenbusState;
+using namespace std::chrono_literals;
+
+namespace
+{
+
+/* Linux netfront waits XENNET_TIMEOUT (5 s) for each step of a teardown. */
+constexpr auto teardown_step_timeout = 5s;
+/* How long the control path waits for the data path to step off a ring. */
+constexpr auto quiesce_timeout = 2s;
+
+/* Keys a netif frontend writes (netif.h); ours are deleted on close. */
+constexpr const char *frontend_keys[] = {
+	"tx-ring-ref",
+	"rx-ring-ref",
+	"event-channel",
+	"event-channel-tx",
+	"event-channel-rx",
+	"request-rx-copy",
+	"feature-rx-notify",
+	"feature-sg",
+	"feature-gso-tcpv4",
+	"feature-gso-tcpv6",
+	"feature-ipv6-csum-offload",
+	"feature-no-csum-offload",
+	"multi-queue-num-queues",
+};
+
+bool parse_mac(const std::string &text, rte_ether_addr &mac) noexcept
+{
+	unsigned b[6];
+	char tail;
+	if (text.size() != 17 || std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0],
+					     &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
+		return false;
+	for (int i = 0; i < 6; i++)
+		mac.addr_bytes[i] = static_cast<uint8_t>(b[i]);
+	return rte_is_valid_assigned_ether_addr(&mac);
+}
+
+} // namespace
+
+Control::Control(std::string name, const Config &config, xen::Store store, xen::Gntshr gntshr,
+		 xen::Evtchn evtchn)
+	: name_(std::move(name)), config_(config), store_(std::move(store)),
+	  gntshr_(std::move(gntshr)), evtchn_(std::move(evtchn))
+{
+}
+
+Control::~Control()
+{
+	stop_watcher();
+	if (stop_fd_ >= 0)
+		close(stop_fd_);
+}
+
+std::unique_ptr<Control> Control::probe(const char *name, const Config &config,
+					std::string &error) noexcept
+{
+	auto store = xen::Store::open(error);
+	if (!store)
+		return nullptr;
+	auto gntshr = xen::Gntshr::open(error);
+	if (!gntshr)
+		return nullptr;
+	auto evtchn = xen::Evtchn::open(error);
+	if (!evtchn)
+		return nullptr;
+	std::unique_ptr<Control> c(new (std::nothrow) Control(
+		name, config, std::move(*store), std::move(*gntshr), std::move(*evtchn)));
+	if (c == nullptr) {
+		error = "out of memory";
+		return nullptr;
+	}
+	if (!c->read_vif(error))
+		return nullptr;
+	auto deadline = Clock::now() + std::chrono::milliseconds(config.connect_timeout_ms);
+	if (!c->take_over(deadline)) {
+		error = "cannot write " + c->front_dir_ + "/state: " + std::strerror(errno);
+		return nullptr;
+	}
+	XenbusState seen;
+	if (!c->wait_backend(deadline, {XenbusState::InitWait}, seen)) {
+		error = "backend " + c->back_dir_ + " did not reach InitWait within " +
+			std::to_string(config.connect_timeout_ms) + " ms (state " +
+			xen::state_name(seen) + "): is the backend running?" + c->backend_error();
+		return nullptr;
+	}
+	if (!c->read_backend_features(error))
+		return nullptr;
+	return c;
+}
+
+bool Control::read_vif(std::string &error) noexcept
+{
+	std::string rel = "device/vif/" + std::to_string(config_.vif);
+	bool malformed = false;
+	auto domid = store_.read_uint("domid", 0x7fef, malformed);
+	front_dir_ = domid ? "/local/domain/" + std::to_string(*domid) + "/" + rel : rel;
+
+	auto backend = store_.read(front_dir_ + "/backend");
+	if (!backend) {
+		error = "vif " + std::to_string(config_.vif) + " not found: cannot read " +
+			front_dir_ + "/backend (" + std::strerror(errno) + "); is there a vif " +
+			std::to_string(config_.vif) + " for this domain?";
+		return false;
+	}
+	if (backend->empty() || (*backend)[0] != '/') {
+		error = front_dir_ + "/backend is '" + *backend + "', not an absolute path";
+		return false;
+	}
+	back_dir_ = *backend;
+	auto backend_id = store_.read_uint(front_dir_ + "/backend-id", 0x7fef, malformed);
+	if (!backend_id) {
+		auto raw = store_.read(front_dir_ + "/backend-id");
+		error = front_dir_ + "/backend-id is " +
+			(raw ? "'" + *raw + "', not a domain id" : std::string("missing"));
+		return false;
+	}
+	backend_domid_ = xen::DomId(static_cast<uint16_t>(*backend_id));
+
+	auto mac = store_.read(front_dir_ + "/mac");
+	if (!mac || !parse_mac(*mac, mac_)) {
+		error = front_dir_ + "/mac is " +
+			(mac ? "'" + *mac + "', not a unicast MAC address"
+			     : std::string("missing"));
+		return false;
+	}
+	/* netif.h "MTU": absent means 1500. */
+	auto mtu = store_.read_uint(front_dir_ + "/mtu", 65535 - RTE_ETHER_HDR_LEN, malformed);
+	if (malformed || (mtu && *mtu < RTE_ETHER_MIN_MTU)) {
+		error = front_dir_ + "/mtu is '" + store_.read(front_dir_ + "/mtu").value_or("") +
+			"', not an MTU from 68 to 65521";
+		return false;
+	}
+	mtu_ = mtu ? static_cast<uint32_t>(*mtu) : RTE_ETHER_MTU;
+	return true;
+}
+
+bool Control::read_backend_features(std::string &error) noexcept
+{
+	std::string bad;
+	auto flag = [&](const char *key, bool absent) {
+		bool malformed = false;
+		bool v = store_.read_flag(back_dir_ + "/" + key, absent, malformed);
+		if (malformed && bad.empty())
+			bad = back_dir_ + "/" + key + " is '" +
+			      store_.read(back_dir_ + "/" + key).value_or("") + "', not 0 or 1";
+		return v;
+	};
+	BackendFeatures f;
+	f.sg = flag("feature-sg", false);
+	f.rx_copy = flag("feature-rx-copy", false);
+	f.split_event_channels = flag("feature-split-event-channels", false);
+	f.gso_tcpv4 = flag("feature-gso-tcpv4", false);
+	f.gso_tcpv6 = flag("feature-gso-tcpv6", false);
+	f.ipv6_csum_offload = flag("feature-ipv6-csum-offload", false);
+	f.no_csum_offload = flag("feature-no-csum-offload", false);
+	f.multicast_control = flag("feature-multicast-control", false);
+	f.ctrl_ring = flag("feature-ctrl-ring", false);
+	bool malformed = false;
+	auto maxq = store_.read_uint(back_dir_ + "/multi-queue-max-queues", 65535, malformed);
+	if (malformed && bad.empty())
+		bad = back_dir_ + "/multi-queue-max-queues is '" +
+		      store_.read(back_dir_ + "/multi-queue-max-queues").value_or("") +
+		      "', not a number";
+	f.max_queues = maxq && *maxq > 0 ? static_cast<uint32_t>(*maxq) : 1;
+	if (!bad.empty()) {
+		error = bad;
+		return false;
+	}
+	/* Linux netfront: "backend does not support copying receive path". */
+	if (!f.rx_copy) {
+		error = "backend " + back_dir_ +
+			" does not offer feature-rx-copy=1; xenfront needs the copying "
+			"receive path";
+		return false;
+	}
+	features_ = f;
+	return true;
+}
+
+std::string Control::backend_error() const noexcept
+{
+	/* xenbus_dev_fatal() in a Linux backend writes error/<backend path>/error
+	 * in the backend's domain. */
+	auto err = store_.read("/local/domain/" + backend_domid_.str() + "/error" + back_dir_ +
+			       "/error");
+	if (!err)
+		err = store_.read(back_dir_ + "/error");
+	return err ? " (backend error: " + *err + ")" : "";
+}
+
+bool Control::wait_backend(Clock::time_point deadline, std::initializer_list<XenbusState> states,
+			   XenbusState &seen) noexcept
+{
+	const std::string token = "xenfront-wait";
+	store_.watch(back_dir_ + "/state", token);
+	bool reached = false;
+	for (;;) {
+		store_.pending_watch_paths();
+		auto s = store_.read_state(back_dir_);
+		seen = s.value_or(XenbusState::Unknown);
+		for (XenbusState want : states)
+			if (seen == want)
+				reached = true;
+		if (reached || !store_.wait_watch(deadline))
+			break;
+	}
+	store_.unwatch(back_dir_ + "/state", token);
+	store_.pending_watch_paths();
+	return reached;
+}
+
+bool Control::take_over(Clock::time_point deadline) noexcept
+{
+	auto ours = store_.read_state(front_dir_).value_or(XenbusState::Unknown);
+	if (ours == XenbusState::Initialising)
+		return true;
+	if (ours != XenbusState::Closed && ours != XenbusState::Unknown) {
+		XF_INIT_LOG(NOTICE, name_.c_str(),
+			    "%s is in state %s (another frontend's?); taking it over: "
+			    "Closing, Closed, Initialising",
+			    front_dir_.c_str(), xen::state_name(ours));
+		XenbusState seen;
+		if (ours != XenbusState::Closing) {
+			if (!store_.switch_state(front_dir_, XenbusState::Closing))
+				return false;
+			wait_backend(std::min(deadline, Clock::now() + teardown_step_timeout),
+				     {XenbusState::Closing, XenbusState::Closed,
+				      XenbusState::InitWait, XenbusState::Initialising,
+				      XenbusState::Unknown},
+				     seen);
+		}
+		if (!store_.switch_state(front_dir_, XenbusState::Closed))
+			return false;
+		wait_backend(std::min(deadline, Clock::now() + teardown_step_timeout),
+			     {XenbusState::Closed, XenbusState::InitWait, XenbusState::Initialising,
+			      XenbusState::Unknown},
+			     seen);
+	}
+	return store_.switch_state(front_dir_, XenbusState::Initialising);
+}
+
+bool Control::setup_rx_queue(uint16_t qid, RxQueue &q, std::string &error) noexcept
+{
+	if (qid >= resources_.size())
+		resources_.resize(qid + 1);
+	if (qid >= rxqs_.size())
+		rxqs_.resize(qid + 1, nullptr);
+	QueueResources &r = resources_[qid];
+	r.rx_ring.reset();
+	r.rx_buffers.reset();
+	r.rx_ring = xen::SharedPages::share(gntshr_, backend_domid_, 1, true, error);
+	if (!r.rx_ring)
+		return false;
+	/* The backend copies received packets into these (grant copy). */
+	r.rx_buffers = xen::SharedPages::share(gntshr_, backend_domid_, q.nb_desc, true, error);
+	if (!r.rx_buffers) {
+		r.rx_ring.reset();
+		return false;
+	}
+	q.pages = r.rx_buffers->page(0);
+	for (uint16_t i = 0; i < q.nb_desc; i++)
+		q.grefs[i] = r.rx_buffers->ref(i).value();
+	q.sync.ctrl_gen = generation_ | 1;
+	q.sync.dp_gen = q.sync.ctrl_gen;
+	rxqs_[qid] = &q;
+	return true;
+}
+
+bool Control::setup_tx_queue(uint16_t qid, TxQueue &q, std::string &error) noexcept
+{
+	if (qid >= resources_.size())
+		resources_.resize(qid + 1);
+	if (qid >= txqs_.size())
+		txqs_.resize(qid + 1, nullptr);
+	QueueResources &r = resources_[qid];
+	r.tx_ring.reset();
+	r.tx_buffers.reset();
+	r.tx_ring = xen::SharedPages::share(gntshr_, backend_domid_, 1, true, error);
+	if (!r.tx_ring)
+		return false;
+	/* The backend only reads transmitted packets. */
+	r.tx_buffers = xen::SharedPages::share(gntshr_, backend_domid_, q.nb_desc, false, error);
+	if (!r.tx_buffers) {
+		r.tx_ring.reset();
+		return false;
+	}
+	q.pages = r.tx_buffers->page(0);
+	for (uint16_t i = 0; i < q.nb_desc; i++)
+		q.grefs[i] = r.tx_buffers->ref(i).value();
+	q.sync.ctrl_gen = generation_ | 1;
+	q.sync.dp_gen = q.sync.ctrl_gen;
+	txqs_[qid] = &q;
+	return true;
+}
+
+void Control::release_rx_queue(uint16_t qid) noexcept
+{
+	if (qid < rxqs_.size())
+		rxqs_[qid] = nullptr;
+	if (qid < resources_.size()) {
+		resources_[qid].rx_ring.reset();
+		resources_[qid].rx_buffers.reset();
+	}
+}
+
+void Control::release_tx_queue(uint16_t qid) noexcept
+{
+	if (qid < txqs_.size())
+		txqs_[qid] = nullptr;
+	if (qid < resources_.size()) {
+		resources_[qid].tx_ring.reset();
+		resources_[qid].tx_buffers.reset();
+	}
+}
+
+void Control::set_data_path_running(bool running) noexcept
+{
+	data_path_running_.store(running, std::memory_order_seq_cst);
+}
+
+void Control::quiesce_queues() noexcept
+{
+	generation_ |= 1;
+	if ((generation_ & 1) == 0)
+		generation_++;
+	auto tell = [&](QueueSync &sync) {
+		__atomic_store_n(&sync.ctrl_gen, generation_, __ATOMIC_SEQ_CST);
+	};
+	for (RxQueue *q : rxqs_)
+		if (q != nullptr)
+			tell(q->sync);
+	for (TxQueue *q : txqs_)
+		if (q != nullptr)
+			tell(q->sync);
+	/* Wait until every polled queue has stepped off its ring (pairs with
+	 * the release store in queue_usable()), unless the port is stopped. */
+	auto deadline = Clock::now() + quiesce_timeout;
+	auto acked = [&](QueueSync &sync) {
+		return __atomic_load_n(&sync.dp_gen, __ATOMIC_ACQUIRE) == generation_;
+	};
+	for (;;) {
+		bool all = true;
+		for (RxQueue *q : rxqs_)
+			all = all && (q == nullptr || acked(q->sync));
+		for (TxQueue *q : txqs_)
+			all = all && (q == nullptr || acked(q->sync));
+		if (all || !data_path_running_.load(std::memory_order_seq_cst))
+			return;
+		if (Clock::now() > deadline) {
+			XF_DRV_LOG(WARNING, name_.c_str(),
+				   "data path did not step off the rings within 2 s; is every "
+				   "queue polled? resetting them anyway");
+			return;
+		}
+		std::this_thread::sleep_for(100us);
+	}
+}
+
+void Control::publish_queues() noexcept
+{
+	generation_++;
+	for (RxQueue *q : rxqs_)
+		if (q != nullptr)
+			__atomic_store_n(&q->sync.ctrl_gen, generation_, __ATOMIC_RELEASE);
+	for (TxQueue *q : txqs_)
+		if (q != nullptr)
+			__atomic_store_n(&q->sync.ctrl_gen, generation_, __ATOMIC_RELEASE);
+}
+
+bool Control::write_keys(std::string &error) noexcept
+{
+	const bool split = features_.split_event_channels;
+	QueueResources &r = resources_[0];
+	auto body = [&](xen::Transaction &tx) {
+		auto key = [&](const char *k) { return front_dir_ + "/" + k; };
+		/* Keys a previous frontend may have left that would contradict ours. */
+		for (const char *k : frontend_keys)
+			if (!tx.remove(key(k)))
+				return false;
+		bool ok = tx.write(key("tx-ring-ref"), r.tx_ring->ref(0).str()) &&
+			  tx.write(key("rx-ring-ref"), r.rx_ring->ref(0).str());
+		if (split)
+			ok = ok && tx.write(key("event-channel-tx"), r.port_tx->port().str()) &&
+			     tx.write(key("event-channel-rx"), r.port_rx->port().str());
+		else
+			ok = ok && tx.write(key("event-channel"), r.port_tx->port().str());
+		/* Linux netback requires both (netif.h "feature-rx-notify"). */
+		ok = ok && tx.write(key("request-rx-copy"), "1") &&
+		     tx.write(key("feature-rx-notify"), "1") &&
+		     tx.write(key("feature-sg"), features_.sg ? "1" : "0");
+		/* No receive offloads yet: ask for complete checksums and no GSO. */
+		ok = ok && tx.write(key("feature-no-csum-offload"), "1") &&
+		     tx.write(key("feature-ipv6-csum-offload"), "0") &&
+		     tx.write(key("feature-gso-tcpv4"), "0") &&
+		     tx.write(key("feature-gso-tcpv6"), "0") &&
+		     tx.write(key("multi-queue-num-queues"), "1");
+		return ok;
+	};
+	if (!store_.transact(body, error)) {
+		error = "cannot write the connection keys under " + front_dir_ + ": " + error;
+		return false;
+	}
+	return true;
+}
+
+void Control::remove_keys() noexcept
+{
+	for (const char *k : frontend_keys)
+		store_.remove(front_dir_ + "/" + k);
+}
+
+bool Control::carrier() const noexcept
+{
+	/* netif.h "Link state": absent means up. */
+	bool malformed = false;
+	return store_.read_flag(back_dir_ + "/carrier", true, malformed);
+}
+
+void Control::update_link(rte_eth_dev *dev, bool up) noexcept
+{
+	rte_eth_link link{};
+	link.link_speed = RTE_ETH_SPEED_NUM_10G;
+	link.link_duplex = RTE_ETH_LINK_FULL_DUPLEX;
+	link.link_autoneg = RTE_ETH_LINK_FIXED;
+	link.link_status = up ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
+	int old = rte_eth_linkstatus_set(dev, &link);
+	bool changed = (old == 0) != !up; /* returns 0 if the link was down */
+	if (!changed)
+		return;
+	XF_DRV_LOG(NOTICE, name_.c_str(), "link %s", up ? "up" : "down");
+	if (dev->data->dev_conf.intr_conf.lsc)
+		rte_eth_dev_callback_process(dev, RTE_ETH_EVENT_INTR_LSC, nullptr);
+}
+
+bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::string &error) noexcept
+{
+	if (!take_over(deadline)) {
+		error = "cannot write " + front_dir_ + "/state: " + std::strerror(errno);
+		return false;
+	}
+	XenbusState seen;
+	if (!wait_backend(deadline, {XenbusState::InitWait}, seen)) {
+		error = "backend " + back_dir_ + " did not reach InitWait (state " +
+			xen::state_name(seen) + ")" + backend_error();
+		return false;
+	}
+	if (!read_backend_features(error))
+		return false;
+	if (resources_.empty() || !resources_[0].tx_ring || !resources_[0].rx_ring) {
+		error = "no queue pair set up";
+		return false;
+	}
+
+	/* The data path is off the rings (odd generation): format them. */
+	for (size_t i = 0; i < resources_.size(); i++) {
+		QueueResources &r = resources_[i];
+		RxQueue *rxq = i < rxqs_.size() ? rxqs_[i] : nullptr;
+		TxQueue *txq = i < txqs_.size() ? txqs_[i] : nullptr;
+		if (rxq == nullptr || txq == nullptr) {
+			error = "queue pair " + std::to_string(i) + " is not fully set up";
+			return false;
+		}
+		r.port_rx.reset();
+		r.port_tx.reset();
+		r.port_tx = xen::BoundPort::alloc_unbound(evtchn_, backend_domid_, error);
+		if (!r.port_tx)
+			return false;
+		if (features_.split_event_channels) {
+			r.port_rx = xen::BoundPort::alloc_unbound(evtchn_, backend_domid_, error);
+			if (!r.port_rx)
+				return false;
+		}
+		std::memset(r.rx_ring->page(0), 0, xen::page_size);
+		std::memset(r.tx_ring->page(0), 0, xen::page_size);
+		rxq->ring.init(r.rx_ring->page(0));
+		txq->ring.init(r.tx_ring->page(0));
+		rx_queue_reset(*rxq);
+		tx_queue_reset(*txq);
+		txq->sg = features_.sg;
+		txq->notify = Notifier{evtchn_.get(), r.port_tx->port().value()};
+		rxq->notify = Notifier{evtchn_.get(),
+				       (r.port_rx ? r.port_rx : r.port_tx)->port().value()};
+	}
+	if (!write_keys(error))
+		return false;
+	if (!store_.switch_state(front_dir_, XenbusState::Connected)) {
+		error = "cannot write " + front_dir_ + "/state: " + std::strerror(errno);
+		return false;
+	}
+	if (!wait_backend(deadline,
+			  {XenbusState::Connected, XenbusState::Closing, XenbusState::Closed},
+			  seen) ||
+	    seen != XenbusState::Connected) {
+		error = "backend " + back_dir_ + " did not connect (state " +
+			xen::state_name(seen) + ")" + backend_error();
+		return false;
+	}
+	connected_ = true;
+	publish_queues();
+	XF_INIT_LOG(INFO, name_.c_str(), "connected to %s (%s event channels, sg %s)",
+		    back_dir_.c_str(), features_.split_event_channels ? "split" : "one",
+		    features_.sg ? "on" : "off");
+	update_link(dev, carrier());
+	return true;
+}
+
+bool Control::connect(rte_eth_dev *dev, std::string &error) noexcept
+{
+	auto deadline = Clock::now() + std::chrono::milliseconds(config_.connect_timeout_ms);
+	if (!handshake(dev, deadline, error)) {
+		/* Leave nothing half-configured: back to Initialising, keys gone. */
+		remove_keys();
+		for (QueueResources &r : resources_) {
+			r.port_tx.reset();
+			r.port_rx.reset();
+		}
+		store_.switch_state(front_dir_, XenbusState::Closing);
+		store_.switch_state(front_dir_, XenbusState::Closed);
+		store_.switch_state(front_dir_, XenbusState::Initialising);
+		return false;
+	}
+	return start_watcher(dev, error);
+}
+
+void Control::disconnect() noexcept
+{
+	stop_watcher();
+	quiesce_queues();
+	if (connected_) {
+		XenbusState seen;
+		store_.switch_state(front_dir_, XenbusState::Closing);
+		wait_backend(Clock::now() + teardown_step_timeout,
+			     {XenbusState::Closing, XenbusState::Closed, XenbusState::Unknown,
+			      XenbusState::InitWait},
+			     seen);
+		store_.switch_state(front_dir_, XenbusState::Closed);
+		wait_backend(Clock::now() + teardown_step_timeout,
+			     {XenbusState::Closed, XenbusState::Unknown, XenbusState::InitWait},
+			     seen);
+	} else {
+		store_.switch_state(front_dir_, XenbusState::Closed);
+	}
+	remove_keys();
+	connected_ = false;
+	for (QueueResources &r : resources_) {
+		r.port_tx.reset();
+		r.port_rx.reset();
+	}
+}
+
+bool Control::start_watcher(rte_eth_dev *dev, std::string &error) noexcept
+{
+	if (watcher_running_)
+		return true;
+	if (stop_fd_ < 0)
+		stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (stop_fd_ < 0) {
+		error = std::string("eventfd: ") + std::strerror(errno);
+		return false;
+	}
+	if (!store_.watch(back_dir_, "xenfront-backend")) {
+		error = "cannot watch " + back_dir_ + ": " + std::strerror(errno);
+		return false;
+	}
+	struct Args {
+		Control *self;
+		rte_eth_dev *dev;
+	};
+	auto *args = new (std::nothrow) Args{this, dev};
+	if (args == nullptr) {
+		error = "out of memory";
+		return false;
+	}
+	char thread_name[RTE_MAX_THREAD_NAME_LEN];
+	std::snprintf(thread_name, sizeof(thread_name), "xf-ctl-%u", dev->data->port_id);
+	int rc = rte_ctrl_thread_create(
+		&watcher_, thread_name, nullptr,
+		[](void *arg) -> void * {
+			auto *a = static_cast<Args *>(arg);
+			Control *self = a->self;
+			rte_eth_dev *d = a->dev;
+			delete a;
+			self->watch_backend(d);
+			return nullptr;
+		},
+		args);
+	if (rc != 0) {
+		delete args;
+		error = std::string("cannot start the control thread: ") + std::strerror(-rc);
+		return false;
+	}
+	watcher_running_ = true;
+	return true;
+}
+
+void Control::stop_watcher() noexcept
+{
+	if (!watcher_running_)
+		return;
+	uint64_t one = 1;
+	if (write(stop_fd_, &one, sizeof(one)) < 0)
+		XF_DRV_LOG(WARNING, name_.c_str(), "cannot wake the control thread: %s",
+			   std::strerror(errno));
+	pthread_join(watcher_, nullptr);
+	watcher_running_ = false;
+	store_.unwatch(back_dir_, "xenfront-backend");
+	uint64_t drain;
+	while (read(stop_fd_, &drain, sizeof(drain)) > 0) {
+	}
+}
+
+void Control::watch_backend(rte_eth_dev *dev) noexcept
+{
+	pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}};
+	for (;;) {
+		/* Poll also on a period: a missed watch must not wedge us. */
+		int n = poll(fds, 2, 1000);
+		if (n > 0 && (fds[0].revents & POLLIN))
+			return;
+		store_.pending_watch_paths();
+		auto state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+		if (connected_ && state == XenbusState::Connected) {
+			update_link(dev, carrier());
+			continue;
+		}
+		if (connected_) {
+			/* The backend left Connected: it closed or restarted. */
+			XF_DRV_LOG(NOTICE, name_.c_str(),
+				   "backend %s went %s; reconnecting when it returns",
+				   back_dir_.c_str(), xen::state_name(state));
+			update_link(dev, false);
+			quiesce_queues();
+			connected_ = false;
+			XenbusState seen;
+			store_.switch_state(front_dir_, XenbusState::Closing);
+			wait_backend(Clock::now() + teardown_step_timeout,
+				     {XenbusState::Closing, XenbusState::Closed,
+				      XenbusState::Unknown, XenbusState::InitWait,
+				      XenbusState::Initialising},
+				     seen);
+			store_.switch_state(front_dir_, XenbusState::Closed);
+			for (QueueResources &r : resources_) {
+				r.port_tx.reset();
+				r.port_rx.reset();
+			}
+			store_.switch_state(front_dir_, XenbusState::Initialising);
+			state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+		}
+		if (state == XenbusState::InitWait) {
+			std::string error;
+			auto deadline = Clock::now() +
+					std::chrono::milliseconds(config_.connect_timeout_ms);
+			if (!handshake(dev, deadline, error)) {
+				XF_DRV_LOG(ERR, name_.c_str(), "reconnecting failed: %s",
+					   error.c_str());
+				connected_ = false;
+				for (QueueResources &r : resources_) {
+					r.port_tx.reset();
+					r.port_rx.reset();
+				}
+				store_.switch_state(front_dir_, XenbusState::Closed);
+				store_.switch_state(front_dir_, XenbusState::Initialising);
+			}
+		}
+	}
+}
+
+} // namespace xenfront

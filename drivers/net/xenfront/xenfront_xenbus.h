@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+#pragma once
+
+/* The control path of net_xenfront: the xenbus handshake with the backend,
+ * as Linux xen-netfront does it, and the process-private owners of the
+ * store connection, grants and event channels. */
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <pthread.h>
+#include <string>
+#include <vector>
+
+#include "evtchn.h"
+#include "grant.h"
+#include "store.h"
+#include "xenfront.h"
+
+namespace xenfront
+{
+
+/* The backend's feature-* keys (netif.h), as read at InitWait. */
+struct BackendFeatures {
+	bool sg = false;
+	bool rx_copy = false;
+	bool split_event_channels = false;
+	bool gso_tcpv4 = false;
+	bool gso_tcpv6 = false;
+	bool ipv6_csum_offload = false;
+	bool no_csum_offload = false;
+	bool multicast_control = false;
+	bool ctrl_ring = false;
+	uint32_t max_queues = 1;
+};
+
+/* Grants and ports of one queue pair. Shared pages are granted once, at
+ * queue set-up; ports are allocated afresh at each connection. */
+struct QueueResources {
+	std::optional<xen::SharedPages> rx_ring;
+	std::optional<xen::SharedPages> rx_buffers;
+	std::optional<xen::SharedPages> tx_ring;
+	std::optional<xen::SharedPages> tx_buffers;
+	std::optional<xen::BoundPort> port_tx; /* or the only port */
+	std::optional<xen::BoundPort> port_rx; /* split event channels */
+};
+
+class Control
+{
+public:
+	using Clock = std::chrono::steady_clock;
+
+	/* Finds the vif, takes it over if another frontend left it connected,
+	 * and waits (bounded) for its backend to offer its features. */
+	static std::unique_ptr<Control> probe(const char *name, const Config &config,
+					      std::string &error) noexcept;
+	~Control();
+
+	const std::string &front_dir() const { return front_dir_; }
+	const std::string &back_dir() const { return back_dir_; }
+	const BackendFeatures &features() const { return features_; }
+	xen::DomId backend_domid() const { return backend_domid_; }
+	const rte_ether_addr &mac() const { return mac_; }
+	uint32_t mtu() const { return mtu_; }
+
+	/* Grants the rings and buffers of a queue pair (rte_malloc'd queues). */
+	bool setup_rx_queue(uint16_t qid, RxQueue &q, std::string &error) noexcept;
+	bool setup_tx_queue(uint16_t qid, TxQueue &q, std::string &error) noexcept;
+	void release_rx_queue(uint16_t qid) noexcept;
+	void release_tx_queue(uint16_t qid) noexcept;
+	void set_nb_queue_pairs(uint16_t n) noexcept { resources_.resize(n); }
+
+	/* Connects (from dev_start), bounded by the connect timeout, and
+	 * starts following the backend. */
+	bool connect(rte_eth_dev *dev, std::string &error) noexcept;
+	bool connected() const noexcept { return connected_; }
+	/* Data path running (between dev_start and dev_stop). */
+	void set_data_path_running(bool running) noexcept;
+	/* Closing → Closed, our keys deleted, ports unbound (from dev_stop and
+	 * dev_close); dev_start connects again from there. */
+	void disconnect() noexcept;
+
+private:
+	Control(std::string name, const Config &config, xen::Store store, xen::Gntshr gntshr,
+		xen::Evtchn evtchn);
+	bool read_vif(std::string &error) noexcept;
+	bool read_backend_features(std::string &error) noexcept;
+	bool take_over(Clock::time_point deadline) noexcept;
+	bool wait_backend(Clock::time_point deadline,
+			  std::initializer_list<xen::XenbusState> states,
+			  xen::XenbusState &seen) noexcept;
+	bool handshake(rte_eth_dev *dev, Clock::time_point deadline, std::string &error) noexcept;
+	bool write_keys(std::string &error) noexcept;
+	void remove_keys() noexcept;
+	void quiesce_queues() noexcept;
+	void publish_queues() noexcept;
+	void update_link(rte_eth_dev *dev, bool up) noexcept;
+	bool carrier() const noexcept;
+	std::string backend_error() const noexcept;
+
+	/* The watcher thread follows the backend after the first connection:
+	 * its state (reconnecting when it restarts) and carrier. */
+	bool start_watcher(rte_eth_dev *dev, std::string &error) noexcept;
+	void stop_watcher() noexcept;
+	void watch_backend(rte_eth_dev *dev) noexcept;
+
+	std::string name_;
+	Config config_;
+	xen::Store store_;
+	xen::Gntshr gntshr_;
+	xen::Evtchn evtchn_;
+	std::string front_dir_;
+	std::string back_dir_;
+	xen::DomId backend_domid_;
+	BackendFeatures features_;
+	rte_ether_addr mac_{};
+	uint32_t mtu_ = RTE_ETHER_MTU;
+
+	std::vector<QueueResources> resources_;
+	std::vector<RxQueue *> rxqs_;
+	std::vector<TxQueue *> txqs_;
+	uint32_t generation_ = 1; /* odd: disconnected (see QueueSync) */
+	bool connected_ = false;
+	std::atomic<bool> data_path_running_{false};
+
+	pthread_t watcher_{};
+	bool watcher_running_ = false;
+	int stop_fd_ = -1;
+};
+
+} // namespace xenfront
