@@ -84,3 +84,30 @@ def run_testpmd(build: Build, eal: list, app: list, env: dict = None, stdin: str
             full_env[key] = value
     return subprocess.run(["dpdk-testpmd"] + eal + ["--"] + app, input=stdin,
                           capture_output=True, text=True, env=full_env, timeout=timeout)
+
+
+# ---- xensim (store daemon and toolstack) ----
+
+@pytest.fixture
+def xensim(tmp_path):
+    """A running xensim instance in a fresh directory under /dev/shm
+    (tmpfs, so grant pages are RAM), stopped at teardown even if the test
+    fails. With XENFRONT_SANITIZE=1 a sanitizer report from one of its
+    daemons fails the test."""
+    import shutil
+    import tempfile
+
+    from xensim_env import XenSim
+
+    sim = XenSim(build_dir(), sanitize=sanitized())
+    if not sim.exe.exists():
+        pytest.fail(f"{sim.exe} is missing: build first (ninja -C {build_dir()})")
+    inst = pathlib.Path(tempfile.mkdtemp(prefix="xensim-test.", dir="/dev/shm"))
+    try:
+        sim.start(inst, reports=tmp_path / "sanitizer")
+        yield sim
+    finally:
+        sim.stop()
+        shutil.rmtree(inst, ignore_errors=True)
+    reports = sim.sanitizer_reports()
+    assert not reports, f"sanitizer reports from the xensim daemons: {reports}"

@@ -49,7 +49,7 @@ def test_no_store_without_xenstored_path(build, prefix, value):
 
 
 @pytest.mark.parametrize("driver,vdev,line", [
-    ("xenfront", "net_xenfront0,bogus=1", "net_xenfront0: unknown devarg 'bogus' (valid: vif)"),
+    ("xenfront", "net_xenfront0,bogus=1", "net_xenfront0: unknown devarg 'bogus' (valid: vif, connect_timeout)"),
     ("xenfront", "net_xenfront0,vif=x",
      "net_xenfront0: devarg vif='x' is invalid: expected an integer from 0 to 65535"),
     ("xenback", "net_xenback0,vif=0",
@@ -74,5 +74,5 @@ def test_pmdinfo_lists_both_drivers(build):
                         str(build.xenfront), str(build.xenback)],
                        capture_output=True, text=True, check=True)
     info = {d["name"]: d for d in json.loads(r.stdout)}
-    assert info["net_xenfront"]["params"].split() == ["vif=<uint>"]
+    assert info["net_xenfront"]["params"].split() == ["vif=<uint>", "connect_timeout=<ms>"]
     assert info["net_xenback"]["params"].split() == ["domid=<uint>", "vif=<uint>"]

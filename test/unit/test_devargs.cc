@@ -78,8 +78,8 @@ struct BadCase {
 TEST(XenfrontDevargs, RefusedByName)
 {
 	const BadCase cases[] = {
-		{"bogus=1", "unknown devarg 'bogus' (valid: vif)"},
-		{"vif=0,bogus=1", "unknown devarg 'bogus' (valid: vif)"},
+		{"bogus=1", "unknown devarg 'bogus' (valid: vif, connect_timeout)"},
+		{"vif=0,bogus=1", "unknown devarg 'bogus' (valid: vif, connect_timeout)"},
 		{"vif=abc", "devarg vif='abc' is invalid: expected an integer from 0 to 65535"},
 		{"vif=65536", "devarg vif='65536' is invalid: expected an integer from 0 to 65535"},
 		{"vif=-1", "devarg vif='-1' is invalid: expected an integer from 0 to 65535"},
@@ -93,6 +93,18 @@ TEST(XenfrontDevargs, RefusedByName)
 		EXPECT_FALSE(xenfront::parse_config(c.args, config, error)) << c.args;
 		EXPECT_EQ(error, c.message) << c.args;
 	}
+}
+
+TEST(XenfrontDevargs, ConnectTimeout)
+{
+	xenfront::Config config;
+	std::string error;
+	EXPECT_EQ(config.connect_timeout_ms, 10000u);
+	ASSERT_TRUE(xenfront::parse_config("connect_timeout=250", config, error)) << error;
+	EXPECT_EQ(config.connect_timeout_ms, 250u);
+	EXPECT_FALSE(xenfront::parse_config("connect_timeout=0", config, error));
+	EXPECT_EQ(error, "devarg connect_timeout='0' is invalid: expected an integer from 1 to "
+			 "600000");
 }
 
 TEST(XenbackDevargs, DomidRequiredVifOptional)
