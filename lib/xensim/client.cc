@@ -191,7 +191,8 @@ std::optional<Reply> Connection::call(proto::Msg req, std::span<const std::uint6
 			return std::nullopt;
 		}
 		r.items.resize(r.msg.count);
-		std::memcpy(r.items.data(), buf.data() + sizeof(proto::Msg), payload);
+		if (payload > 0)
+			std::memcpy(r.items.data(), buf.data() + sizeof(proto::Msg), payload);
 	}
 	if (r.msg.err != 0) {
 		errno = r.msg.err;

@@ -229,7 +229,8 @@ bool Server::serve(int fd)
 	if (payload != req.count * sizeof(std::uint64_t) || req.count > kMaxRpcItems)
 		return false;
 	std::vector<std::uint64_t> items(req.count);
-	std::memcpy(items.data(), buf_.data() + sizeof(req), payload);
+	if (payload > 0)
+		std::memcpy(items.data(), buf_.data() + sizeof(req), payload);
 	return dispatch(fd, conns_[fd], req, items, fds);
 }
 
