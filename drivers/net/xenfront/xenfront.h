@@ -10,12 +10,8 @@
  * the store, grants and event channels live in Control (xenfront_xenbus.h),
  * reached through dev->process_private.
  *
- * Control path ↔ data path: each queue has one generation word written by
- * the control thread (QueueSync::ctrl_gen) and acknowledged by the data path
- * (dp_gen). Odd means "disconnected: do not touch the ring"; the control
- * path re-initialises a ring only after the data path acknowledged the odd
- * generation (or the port is stopped), and publishes the next even value
- * with release once the ring is ready again. */
+ * The control path and the data path share one generation word per queue
+ * (common/xen/queue_sync.h). */
 
 #include <cstdint>
 #include <string>
@@ -26,9 +22,9 @@
 #include <rte_mbuf.h>
 
 #include "netif_ring.h"
+#include "queue_sync.h"
 
 struct rte_eth_dev;
-struct xenevtchn_handle;
 
 namespace xenfront
 {
@@ -49,17 +45,6 @@ struct Config {
 
 /* Parses net_xenfront devargs strictly; false with a message naming the key. */
 bool parse_config(const char *args, Config &config, std::string &error);
-
-struct QueueSync {
-	alignas(RTE_CACHE_LINE_SIZE) uint32_t ctrl_gen; /* control → data path */
-	alignas(RTE_CACHE_LINE_SIZE) uint32_t dp_gen;   /* data path → control */
-};
-
-/* Where a data-path notification goes: the event channel of this ring. */
-struct Notifier {
-	xenevtchn_handle *handle; /* process-private; set by the control path */
-	uint32_t port;
-};
 
 /* Counters of one rx queue; the per-queue xstats are these fields. */
 struct RxStats {
@@ -94,7 +79,7 @@ struct RxQueue {
 	uint16_t data_room;  /* mbuf data room after headroom */
 	uint32_t max_frame;  /* longest frame accepted */
 	bool broken;         /* the backend broke the protocol */
-	Notifier notify;
+	xen::Notifier notify;
 	RxStats stats;
 	uint16_t port_id;
 	uint16_t queue_id;
@@ -106,7 +91,7 @@ struct RxQueue {
 	uint8_t outstanding[ring_size];     /* 1 while the backend owns the buffer */
 	netif_rx_response slots[ring_size]; /* private copies of one packet's slots */
 
-	QueueSync sync;
+	xen::QueueSync sync;
 };
 
 struct TxQueue {
@@ -117,7 +102,7 @@ struct TxQueue {
 	uint32_t max_frame;
 	bool broken;
 	bool sg; /* backend accepts multi-slot packets */
-	Notifier notify;
+	xen::Notifier notify;
 	TxStats stats;
 	uint16_t port_id;
 	uint16_t queue_id;
@@ -126,7 +111,7 @@ struct TxQueue {
 	uint16_t free_ids[ring_size];
 	uint8_t inflight[ring_size];
 
-	QueueSync sync;
+	xen::QueueSync sync;
 };
 
 class Control;
@@ -148,14 +133,5 @@ extern "C" uint16_t xenfront_tx_burst(void *txq, rte_mbuf **pkts, uint16_t nb_pk
  * off the ring: an empty ring with every rx buffer posted. */
 void rx_queue_reset(RxQueue &q) noexcept;
 void tx_queue_reset(TxQueue &q) noexcept;
-
-/* Returns true when the data path may use the queue now. */
-static inline bool queue_usable(QueueSync &sync) noexcept
-{
-	uint32_t gen = __atomic_load_n(&sync.ctrl_gen, __ATOMIC_ACQUIRE);
-	if (unlikely(gen != sync.dp_gen))
-		__atomic_store_n(&sync.dp_gen, gen, __ATOMIC_RELEASE);
-	return (gen & 1) == 0;
-}
 
 } // namespace xenfront

@@ -299,8 +299,7 @@ bool Control::setup_rx_queue(uint16_t qid, RxQueue &q, std::string &error) noexc
 	q.pages = r.rx_buffers->page(0);
 	for (uint16_t i = 0; i < q.nb_desc; i++)
 		q.grefs[i] = r.rx_buffers->ref(i).value();
-	q.sync.ctrl_gen = generation_ | 1;
-	q.sync.dp_gen = q.sync.ctrl_gen;
+	xen::queue_sync_init(q.sync, generation_);
 	rxqs_[qid] = &q;
 	return true;
 }
@@ -326,8 +325,7 @@ bool Control::setup_tx_queue(uint16_t qid, TxQueue &q, std::string &error) noexc
 	q.pages = r.tx_buffers->page(0);
 	for (uint16_t i = 0; i < q.nb_desc; i++)
 		q.grefs[i] = r.tx_buffers->ref(i).value();
-	q.sync.ctrl_gen = generation_ | 1;
-	q.sync.dp_gen = q.sync.ctrl_gen;
+	xen::queue_sync_init(q.sync, generation_);
 	txqs_[qid] = &q;
 	return true;
 }
@@ -362,9 +360,7 @@ void Control::quiesce_queues() noexcept
 	generation_ |= 1;
 	if ((generation_ & 1) == 0)
 		generation_++;
-	auto tell = [&](QueueSync &sync) {
-		__atomic_store_n(&sync.ctrl_gen, generation_, __ATOMIC_SEQ_CST);
-	};
+	auto tell = [&](xen::QueueSync &sync) { xen::queue_tell(sync, generation_); };
 	for (RxQueue *q : rxqs_)
 		if (q != nullptr)
 			tell(q->sync);
@@ -374,8 +370,8 @@ void Control::quiesce_queues() noexcept
 	/* Wait until every polled queue has stepped off its ring (pairs with
 	 * the release store in queue_usable()), unless the port is stopped. */
 	auto deadline = Clock::now() + quiesce_timeout;
-	auto acked = [&](QueueSync &sync) {
-		return __atomic_load_n(&sync.dp_gen, __ATOMIC_ACQUIRE) == generation_;
+	auto acked = [&](const xen::QueueSync &sync) {
+		return xen::queue_acknowledged(sync, generation_);
 	};
 	for (;;) {
 		bool all = true;
@@ -400,10 +396,10 @@ void Control::publish_queues() noexcept
 	generation_++;
 	for (RxQueue *q : rxqs_)
 		if (q != nullptr)
-			__atomic_store_n(&q->sync.ctrl_gen, generation_, __ATOMIC_RELEASE);
+			xen::queue_publish(q->sync, generation_);
 	for (TxQueue *q : txqs_)
 		if (q != nullptr)
-			__atomic_store_n(&q->sync.ctrl_gen, generation_, __ATOMIC_RELEASE);
+			xen::queue_publish(q->sync, generation_);
 }
 
 bool Control::write_keys(std::string &error) noexcept
@@ -516,9 +512,9 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 		rx_queue_reset(*rxq);
 		tx_queue_reset(*txq);
 		txq->sg = features_.sg;
-		txq->notify = Notifier{evtchn_.get(), r.port_tx->port().value()};
-		rxq->notify = Notifier{evtchn_.get(),
-				       (r.port_rx ? r.port_rx : r.port_tx)->port().value()};
+		txq->notify = xen::Notifier{evtchn_.get(), r.port_tx->port().value()};
+		rxq->notify = xen::Notifier{evtchn_.get(),
+					    (r.port_rx ? r.port_rx : r.port_tx)->port().value()};
 	}
 	if (!write_keys(error))
 		return false;
