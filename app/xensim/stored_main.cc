@@ -978,15 +978,18 @@ int Daemon::run()
 				on_writable(c);
 		}
 		/* Replies and events queued above go out now; a connection
-		 * that was blocked on its quota may read again. */
+		 * that was blocked on its quota of outstanding replies may
+		 * process what it has already read. */
 		for (auto &[id, c] : conns_) {
-			if (c->closing)
-				continue;
-			flush(*c);
-			if (!c->closing && !blocked(*c) && !c->in.empty())
-				process_input(*c);
-			if (!c->closing)
+			while (!c->closing) {
 				flush(*c);
+				if (c->closing || blocked(*c))
+					break;
+				const std::size_t before = c->in.size();
+				process_input(*c);
+				if (c->in.size() == before)
+					break;
+			}
 			update_interest(*c);
 		}
 		reap();
