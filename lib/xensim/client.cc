@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -105,15 +106,37 @@ std::optional<Env> Env::from_environment()
 	return env;
 }
 
+bool unix_address(const std::string &path, sockaddr_un &addr, UniqueFd &dir_holder)
+{
+	addr = sockaddr_un{};
+	addr.sun_family = AF_UNIX;
+	std::string p = path;
+	if (p.size() >= sizeof(addr.sun_path)) {
+		const std::size_t slash = p.rfind('/');
+		if (slash == std::string::npos) {
+			errno = ENAMETOOLONG;
+			return false;
+		}
+		dir_holder = UniqueFd(
+			::open(p.substr(0, slash).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+		if (!dir_holder)
+			return false;
+		p = "/proc/self/fd/" + std::to_string(dir_holder.get()) + p.substr(slash);
+		if (p.size() >= sizeof(addr.sun_path)) {
+			errno = ENAMETOOLONG;
+			return false;
+		}
+	}
+	std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
+	return true;
+}
+
 std::unique_ptr<Connection> Connection::open(const std::string &path, bool cloexec)
 {
 	sockaddr_un addr{};
-	addr.sun_family = AF_UNIX;
-	if (path.size() >= sizeof(addr.sun_path)) {
-		errno = ENAMETOOLONG;
+	UniqueFd dir;
+	if (!unix_address(path, addr, dir))
 		return nullptr;
-	}
-	std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
 	UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | (cloexec ? SOCK_CLOEXEC : 0), 0));
 	if (!fd)
 		return nullptr;

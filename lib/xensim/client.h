@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include <sys/un.h>
+
 #include "proto.h"
 #include "shm.h"
 
@@ -86,6 +88,13 @@ struct Env {
 	static std::optional<Env> from_environment();
 	std::string socket_path() const { return dir + "/hv/hv.sock"; }
 };
+
+/*
+ * The address of the unix socket at `path`. A path longer than sun_path
+ * is reached through /proc/self/fd/<dir fd>/<name>, with the directory fd
+ * kept open in `dir_holder` until connect() or bind() is done. Sets errno.
+ */
+bool unix_address(const std::string &path, ::sockaddr_un &addr, UniqueFd &dir_holder);
 
 /* A reply: header, items (or JSON bytes for Status) and received fds. */
 struct Reply {

@@ -10,10 +10,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
 
 #include "hv_harness.h"
 
@@ -274,4 +277,116 @@ TEST(XensimEvtchn, DyingProcessClosesItsPorts)
 	EXPECT_EQ(xenevtchn_pending(fe2), port);
 	xenevtchn_close(fe2);
 	xenevtchn_close(be);
+}
+
+TEST(XensimEvtchn, FdopenTakesOverAHandleOpenedWithoutCloexec)
+{
+	Hvd hv;
+	Pair p;
+	connect(p, 1, 2);
+	/* What a daemon that re-executes itself does: keep the fd, fdopen it. */
+	as_domain(1);
+	xenevtchn_handle *keep = xenevtchn_open(nullptr, XENEVTCHN_NO_CLOEXEC);
+	ASSERT_NE(keep, nullptr);
+	EXPECT_EQ(::fcntl(xenevtchn_fd(keep), F_GETFD) & FD_CLOEXEC, 0);
+	const int port = xenevtchn_bind_unbound_port(keep, 2);
+	ASSERT_GT(port, 0);
+	EXPECT_EQ(xenevtchn_fdopen(nullptr, xenevtchn_fd(keep), XENEVTCHN_NO_CLOEXEC), nullptr);
+	EXPECT_EQ(errno, EINVAL);
+	xenevtchn_handle *adopted = xenevtchn_fdopen(nullptr, ::dup(xenevtchn_fd(keep)), 0);
+	ASSERT_NE(adopted, nullptr);
+	/* The old handle going away no longer closes the port. */
+	xenevtchn_close(keep);
+	EXPECT_EQ(hv.domain(1, "evtchn_ports"), 2);
+	as_domain(2);
+	xenevtchn_handle *peer = xenevtchn_open(nullptr, 0);
+	const int pport = xenevtchn_bind_interdomain(peer, 1, port);
+	ASSERT_GT(pport, 0);
+	ASSERT_EQ(xenevtchn_notify(peer, pport), 0);
+	ASSERT_TRUE(readable(xenevtchn_fd(adopted), 1000));
+	EXPECT_EQ(xenevtchn_pending(adopted), port);
+	EXPECT_EQ(xenevtchn_unmask(adopted, port), 0);
+	EXPECT_EQ(xenevtchn_notify(adopted, port), 0);
+	xenevtchn_close(adopted);
+	EXPECT_EQ(hv.domain(1, "evtchn_ports"), 1);
+	/* An fd that is no handle's eventfd. */
+	const int stranger = ::eventfd(0, 0);
+	EXPECT_EQ(xenevtchn_fdopen(nullptr, stranger, 0), nullptr);
+	EXPECT_EQ(errno, EBADF);
+	::close(stranger);
+	xenevtchn_close(peer);
+}
+
+TEST(XensimEvtchn, InstanceDirectoryLongerThanASocketPath)
+{
+	char tmpl[] = "/tmp/xensim-long-XXXXXX";
+	ASSERT_NE(::mkdtemp(tmpl), nullptr);
+	std::string dir = tmpl;
+	dir += "/" + std::string(90, 'd');
+	ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+	const pid_t hvd = ::fork();
+	if (hvd == 0) {
+		::execl(XENSIM_HVD_PATH, "xensim-hvd", "--dir", dir.c_str(), nullptr);
+		::_exit(127);
+	}
+	ASSERT_TRUE(eventually([&] { return ::access((dir + "/hv/ready").c_str(), F_OK) == 0; }));
+	::setenv("XENSIM_DIR", dir.c_str(), 1);
+	as_domain(1);
+	xenevtchn_handle *h = xenevtchn_open(nullptr, 0);
+	EXPECT_NE(h, nullptr) << std::strerror(errno);
+	EXPECT_GT(xenevtchn_bind_unbound_port(h, 0), 0);
+	xenevtchn_close(h);
+	::kill(hvd, SIGTERM);
+	EXPECT_EQ(join(hvd), 0);
+	std::system(("rm -rf '" + std::string(tmpl) + "'").c_str());
+}
+
+TEST(XensimEvtchn, NoLostWakeupsUnderConcurrentNotifies)
+{
+	Hvd hv;
+	constexpr int kSenders = 4, kPortsEach = 16, kNotifies = 20000;
+	as_domain(1);
+	xenevtchn_handle *rx = xenevtchn_open(nullptr, 0);
+	ASSERT_NE(rx, nullptr);
+	std::vector<int> rports;
+	for (int i = 0; i < kSenders * kPortsEach; i++)
+		rports.push_back(xenevtchn_bind_unbound_port(rx, 2));
+	/* seq[port]: bumped by a sender before each notify; seen: by the receiver. */
+	std::vector<std::atomic<long>> seq(4096), seen(4096);
+	std::atomic<bool> done{false};
+	std::vector<std::thread> senders;
+	as_domain(2);
+	for (int s = 0; s < kSenders; s++) {
+		xenevtchn_handle *tx = xenevtchn_open(nullptr, 0);
+		ASSERT_NE(tx, nullptr);
+		std::vector<std::pair<int, int>> ports; /* (tx port, rx port) */
+		for (int i = 0; i < kPortsEach; i++) {
+			const int r = rports[s * kPortsEach + i];
+			ports.emplace_back(xenevtchn_bind_interdomain(tx, 1, r), r);
+		}
+		senders.emplace_back([tx, ports, &seq] {
+			for (int n = 0; n < kNotifies; n++) {
+				const auto &[t, r] = ports[n % ports.size()];
+				seq[r].fetch_add(1);
+				xenevtchn_notify(tx, t);
+			}
+			xenevtchn_close(tx);
+		});
+	}
+	std::thread receiver([rx, &seq, &seen, &done] {
+		while (!done || readable(xenevtchn_fd(rx), 200)) {
+			if (!readable(xenevtchn_fd(rx), 10))
+				continue;
+			const int p = xenevtchn_pending(rx);
+			seen[p] = seq[p].load(); /* before unmask: later notifies re-deliver */
+			xenevtchn_unmask(rx, p);
+		}
+	});
+	for (auto &t : senders)
+		t.join();
+	done = true;
+	receiver.join();
+	for (int r : rports)
+		EXPECT_EQ(seen[r].load(), seq[r].load()) << "port " << r;
+	xenevtchn_close(rx);
 }

@@ -108,13 +108,12 @@ bool Server::setup()
 	}
 	const std::string sock = hv + "/hv.sock";
 	sockaddr_un addr{};
-	addr.sun_family = AF_UNIX;
-	if (sock.size() >= sizeof(addr.sun_path)) {
-		std::fprintf(stderr, "xensim-hvd: socket path too long (max %zu bytes): %s\n",
-			     sizeof(addr.sun_path) - 1, sock.c_str());
+	UniqueFd dir_holder;
+	if (!unix_address(sock, addr, dir_holder)) {
+		std::fprintf(stderr, "xensim-hvd: cannot address %s: %s\n", sock.c_str(),
+			     std::strerror(errno));
 		return false;
 	}
-	std::memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
 	/* Refuse to steal the socket of an hvd that is still serving. */
 	{
 		UniqueFd probe(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
