@@ -123,7 +123,8 @@ TEST(XenbackDevargs, DomidRequiredVifOptional)
 TEST(XenbackDevargs, RefusedByName)
 {
 	const BadCase cases[] = {
-		{"domid=1,bogus=1", "unknown devarg 'bogus' (valid: domid, vif)"},
+		{"domid=1,bogus=1", "unknown devarg 'bogus' (valid: domid, vif, style, sg, "
+				    "rx_copy, split_event_channels)"},
 		{"domid=0", "devarg domid='0' is invalid: expected an integer from 1 to 32751"},
 		{"domid=32752",
 		 "devarg domid='32752' is invalid: expected an integer from 1 to 32751"},

@@ -3,9 +3,29 @@
  */
 #pragma once
 
+/* Internal state of net_xenback, the dom0-side PMD that serves one guest's
+ * vif the way Linux xen-netback does.
+ *
+ * Naming follows the ethdev view: the port's RxQueue receives what the
+ * guest transmits (the netif tx ring), its TxQueue sends what the guest
+ * receives (the netif rx ring). Plain structs shared with the data path;
+ * process-private owners in Control (xenback_xenbus.h). */
+
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include <rte_common.h>
+#include <rte_dev.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include "netif_ring.h"
+#include "queue_sync.h"
+
+extern "C" {
+#include <xengnttab.h>
+}
 
 namespace xenback
 {
@@ -13,13 +33,97 @@ namespace xenback
 /* DOMID_FIRST_RESERVED in xen.h is 0x7ff0; guests are below it. */
 constexpr uint32_t max_guest_domid = 0x7fef;
 constexpr uint32_t max_vif_index = 65535;
+constexpr unsigned ring_size = xen::tx_ring_size;
+constexpr uint16_t max_queue_pairs = 1;
+constexpr unsigned default_burst = 32;
+/* Grant-copy segments one burst may build: a slot of up to 4 KiB lands in
+ * at most three mbuf pieces of 2 KiB, and a burst covers at most a ring. */
+constexpr unsigned max_copy_segs = 3 * ring_size;
+
+enum class NotifyStyle { interrupt, poll };
 
 struct Config {
 	std::optional<uint32_t> domid; /* required */
 	uint32_t vif = 0;
+	NotifyStyle style = NotifyStyle::interrupt;
+	bool sg = true;
+	bool rx_copy = true;
+	bool split_event_channels = true;
 };
 
 /* Parses net_xenback devargs strictly, including the required keys. */
 bool parse_config(const char *args, Config &config, std::string &error);
+
+struct RxStats { /* guest transmit → port receive */
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t errors; /* packets answered NETIF_RSP_ERROR */
+	uint64_t mbuf_alloc_failed;
+	uint64_t copy_errors;   /* grant-copy segments that failed */
+	uint64_t notifications; /* event-channel kicks to the frontend */
+	uint64_t wakeups;       /* frontend kicks taken (interrupt style) */
+	uint64_t fatal_errors;  /* requests that disable the vif */
+	uint64_t multicast_ops; /* XEN_NETIF_EXTRA_TYPE_MCAST_* requests */
+};
+
+struct TxStats { /* port transmit → guest receive */
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t dropped;   /* too large for the frontend */
+	uint64_t ring_full; /* bursts cut short: no frontend buffers */
+	uint64_t copy_errors;
+	uint64_t notifications;
+	uint64_t fatal_errors;
+};
+
+/* The app's receive queue: consumes the guest's tx ring (mapped). */
+struct RxQueue {
+	xen::TxBackRing ring;
+	xengnttab_handle *gnttab; /* process-private, for grant copy */
+	uint16_t guest;           /* frontend domain id */
+	uint16_t data_room;
+	uint32_t max_frame;
+	bool interrupt_style;
+	bool armed;  /* req_event armed: the frontend will kick */
+	bool broken; /* the frontend broke the protocol */
+	struct rte_mempool *mp;
+	xen::Notifier notify; /* tx-side event channel */
+	int wake_fd;          /* xenevtchn_fd of that channel's handle */
+	RxStats stats;
+	uint16_t port_id;
+	uint16_t queue_id;
+
+	xengnttab_grant_copy_segment_t segs[max_copy_segs];
+	xen::QueueSync sync;
+};
+
+/* The app's transmit queue: fills the buffers the guest posts on its rx
+ * ring (mapped) with grant copy. */
+struct TxQueue {
+	xen::RxBackRing ring;
+	xengnttab_handle *gnttab;
+	uint16_t guest;
+	bool guest_sg; /* frontend accepts multi-slot packets */
+	bool interrupt_style;
+	bool broken;
+	xen::Notifier notify; /* rx-side event channel */
+	TxStats stats;
+	uint16_t port_id;
+	uint16_t queue_id;
+
+	xengnttab_grant_copy_segment_t segs[max_copy_segs];
+	xen::QueueSync sync;
+};
+
+/* dev_private. */
+struct Adapter {
+	rte_ether_addr mac;
+	uint32_t max_frame;
+	Config config;
+	char name[RTE_DEV_NAME_MAX_LEN];
+};
+
+extern "C" uint16_t xenback_rx_burst(void *rxq, rte_mbuf **pkts, uint16_t nb_pkts);
+extern "C" uint16_t xenback_tx_burst(void *txq, rte_mbuf **pkts, uint16_t nb_pkts);
 
 } // namespace xenback

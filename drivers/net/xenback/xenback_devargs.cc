@@ -32,6 +32,31 @@ bool parse_vif(std::string_view value, Config &config, std::string &why)
 	return true;
 }
 
+bool parse_style(std::string_view value, Config &config, std::string &why)
+{
+	if (value == "interrupt" || value == "poll") {
+		config.style = value == "poll" ? NotifyStyle::poll : NotifyStyle::interrupt;
+		return true;
+	}
+	why = "expected interrupt or poll";
+	return false;
+}
+
+bool parse_sg(std::string_view value, Config &config, std::string &why)
+{
+	return xen::parse_bool(value, config.sg, why);
+}
+
+bool parse_rx_copy(std::string_view value, Config &config, std::string &why)
+{
+	return xen::parse_bool(value, config.rx_copy, why);
+}
+
+bool parse_split_event_channels(std::string_view value, Config &config, std::string &why)
+{
+	return xen::parse_bool(value, config.split_event_channels, why);
+}
+
 #define XENBACK_SPEC(key, syntax, help) xen::DevargSpec<Config>{#key, syntax, parse_##key},
 constexpr std::array devarg_specs{XENBACK_DEVARGS(XENBACK_SPEC)};
 #undef XENBACK_SPEC

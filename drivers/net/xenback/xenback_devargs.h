@@ -5,10 +5,18 @@
 #define XENBACK_DEVARGS_H
 
 /* The devargs of net_xenback, one X(key, syntax, help) each; drives
- * RTE_PMD_REGISTER_PARAM_STRING, the parser and the documentation. */
+ * RTE_PMD_REGISTER_PARAM_STRING, the parser and the documentation. The
+ * feature switches turn off what Linux netback would advertise, so that a
+ * frontend's fallbacks can be tested. */
 #define XENBACK_DEVARGS(X)                                                                         \
 	X(domid, "<uint>", "domain id of the guest whose vif this port serves (required)")         \
-	X(vif, "<uint>", "index N of that guest's vif, backend/vif/<domid>/N (default 0)")
+	X(vif, "<uint>", "index N of that guest's vif, backend/vif/<domid>/N (default 0)")         \
+	X(style, "interrupt|poll",                                                                 \
+	  "interrupt: ask the frontend for notifications when idle, as Linux netback does; "       \
+	  "poll: never ask (default interrupt)")                                                   \
+	X(sg, "0|1", "advertise feature-sg: multi-slot packets (default 1)")                       \
+	X(rx_copy, "0|1", "advertise feature-rx-copy (default 1; 0 makes frontends refuse)")       \
+	X(split_event_channels, "0|1", "advertise feature-split-event-channels (default 1)")
 
 #define XENBACK_PARAM_ONE(key, syntax, help) #key "=" syntax " "
 #define XENBACK_PARAM_STRING XENBACK_DEVARGS(XENBACK_PARAM_ONE)

@@ -2,41 +2,397 @@
  * Copyright(c) 2026 The xenfront authors
  */
 
-/* Device probe/remove and ethdev ops of net_xenback. */
-
-#include "xenback.h"
+/* Probe/remove and the ethdev ops of net_xenback. */
 
 #include <cerrno>
+#include <cstddef>
+#include <cstdio>
+#include <memory>
 
 #include <bus_vdev_driver.h>
+#include <ethdev_driver.h>
+#include <ethdev_vdev.h>
 #include <rte_bus_vdev.h>
+#include <rte_malloc.h>
 
-#include "store.h"
+#include "xenback.h"
 #include "xenback_logs.h"
+#include "xenback_xenbus.h"
+#include "xstats.h"
+
+namespace xenback
+{
+namespace
+{
+
+constexpr uint32_t l2_overhead = RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN;
+/* Linux netback's own address (vifX.Y): the guest's MAC is the guest's. */
+constexpr rte_ether_addr backend_mac = {{0xfe, 0xff, 0xff, 0xff, 0xff, 0xff}};
+
+Adapter &adapter(rte_eth_dev *dev)
+{
+	return *static_cast<Adapter *>(dev->data->dev_private);
+}
+Control &control(rte_eth_dev *dev)
+{
+	return *static_cast<Control *>(dev->process_private);
+}
+
+int dev_configure(rte_eth_dev *dev) noexcept
+{
+	Adapter &a = adapter(dev);
+	if (dev->data->nb_rx_queues != dev->data->nb_tx_queues) {
+		XB_INIT_LOG(ERR, a.name, "configure as many rx as tx queues (got %u rx, %u tx)",
+			    dev->data->nb_rx_queues, dev->data->nb_tx_queues);
+		return -EINVAL;
+	}
+	a.max_frame = dev->data->mtu + l2_overhead;
+	return 0;
+}
+
+int dev_infos_get(rte_eth_dev *, rte_eth_dev_info *info) noexcept
+{
+	info->max_rx_queues = max_queue_pairs;
+	info->max_tx_queues = max_queue_pairs;
+	info->max_mac_addrs = 1;
+	info->min_mtu = RTE_ETHER_MIN_MTU;
+	info->max_mtu = static_cast<uint16_t>(xen::max_packet_size - l2_overhead);
+	info->max_rx_pktlen = xen::max_packet_size;
+	info->min_rx_bufsize = RTE_ETHER_MIN_LEN;
+	/* Our queues hold no descriptors of their own: the frontend's ring
+	 * (256 slots) is the limit, whatever is configured here. */
+	info->rx_desc_lim = {
+		.nb_max = 4096, .nb_min = 1, .nb_align = 1, .nb_seg_max = 0, .nb_mtu_seg_max = 0};
+	info->tx_desc_lim = {.nb_max = 4096,
+			     .nb_min = 1,
+			     .nb_align = 1,
+			     .nb_seg_max = UINT16_MAX,
+			     .nb_mtu_seg_max = UINT16_MAX};
+	info->default_rxportconf.ring_size = ring_size;
+	info->default_txportconf.ring_size = ring_size;
+	info->default_rxportconf.burst_size = default_burst;
+	info->default_txportconf.burst_size = default_burst;
+	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER;
+	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	info->speed_capa = RTE_ETH_LINK_SPEED_FIXED;
+	return 0;
+}
+
+void free_queues(rte_eth_dev *dev)
+{
+	control(dev).detach_queues();
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++) {
+		rte_free(dev->data->rx_queues[i]);
+		dev->data->rx_queues[i] = nullptr;
+	}
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++) {
+		rte_free(dev->data->tx_queues[i]);
+		dev->data->tx_queues[i] = nullptr;
+	}
+}
+
+int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t, unsigned int socket,
+		   const rte_eth_rxconf *conf, rte_mempool *mp) noexcept
+{
+	Adapter &a = adapter(dev);
+	uint32_t room = rte_pktmbuf_data_room_size(mp);
+	uint64_t offloads = conf->offloads | dev->data->dev_conf.rxmode.offloads;
+	if (room <= RTE_PKTMBUF_HEADROOM || (room - RTE_PKTMBUF_HEADROOM < a.max_frame &&
+					     !(offloads & RTE_ETH_RX_OFFLOAD_SCATTER))) {
+		XB_INIT_LOG(ERR, a.name,
+			    "rx queue %u: mbufs of mempool %s cannot hold a %u-byte frame; "
+			    "enable RTE_ETH_RX_OFFLOAD_SCATTER or use larger mbufs",
+			    qid, mp->name, a.max_frame);
+		return -EINVAL;
+	}
+	auto *q = static_cast<RxQueue *>(
+		rte_zmalloc_socket("xenback_rxq", sizeof(RxQueue), RTE_CACHE_LINE_SIZE, socket));
+	if (q == nullptr)
+		return -ENOMEM;
+	q->mp = mp;
+	q->data_room = static_cast<uint16_t>(RTE_MIN(room - RTE_PKTMBUF_HEADROOM, UINT16_MAX));
+	q->max_frame = a.max_frame;
+	q->port_id = dev->data->port_id;
+	q->queue_id = qid;
+	void *old = dev->data->rx_queues[qid];
+	control(dev).attach_rx_queue(q);
+	rte_free(old);
+	dev->data->rx_queues[qid] = q;
+	return 0;
+}
+
+int tx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t, unsigned int socket,
+		   const rte_eth_txconf *) noexcept
+{
+	auto *q = static_cast<TxQueue *>(
+		rte_zmalloc_socket("xenback_txq", sizeof(TxQueue), RTE_CACHE_LINE_SIZE, socket));
+	if (q == nullptr)
+		return -ENOMEM;
+	q->port_id = dev->data->port_id;
+	q->queue_id = qid;
+	void *old = dev->data->tx_queues[qid];
+	control(dev).attach_tx_queue(q);
+	rte_free(old);
+	dev->data->tx_queues[qid] = q;
+	return 0;
+}
+
+int dev_start(rte_eth_dev *dev) noexcept
+{
+	Adapter &a = adapter(dev);
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		static_cast<RxQueue *>(dev->data->rx_queues[i])->max_frame = a.max_frame;
+	control(dev).set_port_started(true);
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+	return 0;
+}
+
+int dev_stop(rte_eth_dev *dev) noexcept
+{
+	/* The frontend stays connected; its rings simply are not served. */
+	control(dev).set_port_started(false);
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+	return 0;
+}
+
+int dev_close(rte_eth_dev *dev) noexcept
+{
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return 0;
+	auto *c = static_cast<Control *>(dev->process_private);
+	if (c != nullptr) {
+		c->shutdown();
+		free_queues(dev);
+		delete c;
+	}
+	dev->process_private = nullptr;
+	/* mac_addrs points into dev_private: ethdev must not free it alone. */
+	dev->data->mac_addrs = nullptr;
+	return 0;
+}
+
+int link_update(rte_eth_dev *, int) noexcept
+{
+	return 0;
+}
+
+/* A backend port sees everything its guest sends. */
+int promiscuous_enable(rte_eth_dev *) noexcept
+{
+	return 0;
+}
+int promiscuous_disable(rte_eth_dev *) noexcept
+{
+	return -ENOTSUP;
+}
+int allmulticast_enable(rte_eth_dev *) noexcept
+{
+	return 0;
+}
+int allmulticast_disable(rte_eth_dev *) noexcept
+{
+	return -ENOTSUP;
+}
+
+int mtu_set(rte_eth_dev *dev, uint16_t mtu) noexcept
+{
+	Adapter &a = adapter(dev);
+	a.max_frame = mtu + l2_overhead;
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		if (auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]))
+			q->max_frame = a.max_frame;
+	return 0;
+}
+
+int stats_get(rte_eth_dev *dev, rte_eth_stats *stats) noexcept
+{
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++) {
+		auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]);
+		if (q == nullptr)
+			continue;
+		const RxStats &s = q->stats;
+		stats->ipackets += s.packets;
+		stats->ibytes += s.bytes;
+		stats->ierrors += s.errors + s.fatal_errors;
+		stats->rx_nombuf += s.mbuf_alloc_failed;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			stats->q_ipackets[i] = s.packets;
+			stats->q_ibytes[i] = s.bytes;
+			stats->q_errors[i] = s.errors + s.fatal_errors;
+		}
+	}
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++) {
+		auto *q = static_cast<TxQueue *>(dev->data->tx_queues[i]);
+		if (q == nullptr)
+			continue;
+		const TxStats &s = q->stats;
+		stats->opackets += s.packets;
+		stats->obytes += s.bytes;
+		stats->oerrors += s.dropped + s.copy_errors + s.fatal_errors;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			stats->q_opackets[i] = s.packets;
+			stats->q_obytes[i] = s.bytes;
+		}
+	}
+	return 0;
+}
+
+int stats_reset(rte_eth_dev *dev) noexcept
+{
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		if (auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]))
+			q->stats = RxStats{};
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+		if (auto *q = static_cast<TxQueue *>(dev->data->tx_queues[i]))
+			q->stats = TxStats{};
+	return 0;
+}
+
+constexpr xen::XstatField rx_xstats[] = {
+	{"packets", offsetof(RxStats, packets)},
+	{"bytes", offsetof(RxStats, bytes)},
+	{"errors", offsetof(RxStats, errors)},
+	{"mbuf_alloc_failed", offsetof(RxStats, mbuf_alloc_failed)},
+	{"copy_errors", offsetof(RxStats, copy_errors)},
+	{"notifications", offsetof(RxStats, notifications)},
+	{"wakeups", offsetof(RxStats, wakeups)},
+	{"fatal_errors", offsetof(RxStats, fatal_errors)},
+	{"multicast_ops", offsetof(RxStats, multicast_ops)},
+};
+constexpr xen::XstatField tx_xstats[] = {
+	{"packets", offsetof(TxStats, packets)},
+	{"bytes", offsetof(TxStats, bytes)},
+	{"dropped", offsetof(TxStats, dropped)},
+	{"ring_full", offsetof(TxStats, ring_full)},
+	{"copy_errors", offsetof(TxStats, copy_errors)},
+	{"notifications", offsetof(TxStats, notifications)},
+	{"fatal_errors", offsetof(TxStats, fatal_errors)},
+};
+
+unsigned xstats_count(rte_eth_dev *dev)
+{
+	return dev->data->nb_rx_queues * RTE_DIM(rx_xstats) +
+	       dev->data->nb_tx_queues * RTE_DIM(tx_xstats);
+}
+
+int xstats_get_names(rte_eth_dev *dev, rte_eth_xstat_name *names, unsigned int size) noexcept
+{
+	unsigned n = xstats_count(dev);
+	if (names == nullptr || size < n)
+		return static_cast<int>(n);
+	unsigned k = xen::xstat_names(names, 0, "rx", dev->data->nb_rx_queues, rx_xstats);
+	xen::xstat_names(names, k, "tx", dev->data->nb_tx_queues, tx_xstats);
+	return static_cast<int>(n);
+}
+
+int xstats_get(rte_eth_dev *dev, rte_eth_xstat *xstats, unsigned int size) noexcept
+{
+	unsigned n = xstats_count(dev);
+	if (xstats == nullptr || size < n)
+		return static_cast<int>(n);
+	unsigned k = xen::xstat_values(
+		xstats, 0, dev->data->nb_rx_queues, rx_xstats, [&](uint16_t q) -> const void * {
+			auto *p = static_cast<RxQueue *>(dev->data->rx_queues[q]);
+			return p ? &p->stats : nullptr;
+		});
+	xen::xstat_values(xstats, k, dev->data->nb_tx_queues, tx_xstats,
+			  [&](uint16_t q) -> const void * {
+				  auto *p = static_cast<TxQueue *>(dev->data->tx_queues[q]);
+				  return p ? &p->stats : nullptr;
+			  });
+	return static_cast<int>(n);
+}
+
+int xstats_reset(rte_eth_dev *dev) noexcept
+{
+	return stats_reset(dev);
+}
+
+/* Assigned in eth_dev_ops declaration order. */
+eth_dev_ops make_ops()
+{
+	eth_dev_ops ops{};
+	ops.dev_configure = dev_configure;
+	ops.dev_start = dev_start;
+	ops.dev_stop = dev_stop;
+	ops.dev_close = dev_close;
+	ops.link_update = link_update;
+	ops.promiscuous_enable = promiscuous_enable;
+	ops.promiscuous_disable = promiscuous_disable;
+	ops.allmulticast_enable = allmulticast_enable;
+	ops.allmulticast_disable = allmulticast_disable;
+	ops.mtu_set = mtu_set;
+	ops.stats_get = stats_get;
+	ops.stats_reset = stats_reset;
+	ops.xstats_get = xstats_get;
+	ops.xstats_reset = xstats_reset;
+	ops.xstats_get_names = xstats_get_names;
+	ops.dev_infos_get = dev_infos_get;
+	ops.rx_queue_setup = rx_queue_setup;
+	ops.tx_queue_setup = tx_queue_setup;
+	return ops;
+}
+const eth_dev_ops xenback_ops = make_ops();
+
+} // namespace
+} // namespace xenback
 
 using namespace xenback;
 
 extern "C" int xenback_probe(rte_vdev_device *vdev) noexcept
 {
 	const char *name = rte_vdev_device_name(vdev);
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
+		XB_INIT_LOG(ERR, name, "secondary processes are not supported");
+		return -ENOTSUP;
+	}
 	Config config;
 	std::string error;
 	if (!parse_config(rte_vdev_device_args(vdev), config, error)) {
 		XB_INIT_LOG(ERR, name, "%s", error.c_str());
 		return -EINVAL;
 	}
-	auto store = xen::Store::open(error);
-	if (!store) {
+	rte_eth_dev *dev = rte_eth_vdev_allocate(vdev, sizeof(Adapter));
+	if (dev == nullptr) {
+		XB_INIT_LOG(ERR, name, "cannot allocate an ethdev port");
+		return -ENOMEM;
+	}
+	Adapter &a = *static_cast<Adapter *>(dev->data->dev_private);
+	a.config = config;
+	a.mac = backend_mac;
+	a.max_frame = RTE_ETHER_MTU + l2_overhead;
+	std::snprintf(a.name, sizeof(a.name), "%s", name);
+	dev->data->mac_addrs = &a.mac;
+	dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
+	dev->dev_ops = &xenback_ops;
+	dev->rx_pkt_burst = xenback_rx_burst;
+	dev->tx_pkt_burst = xenback_tx_burst;
+	std::unique_ptr<Control> control = Control::probe(name, config, dev, error);
+	if (!control) {
 		XB_INIT_LOG(ERR, name, "%s", error.c_str());
+		dev->data->mac_addrs = nullptr;
+		rte_eth_dev_release_port(dev);
 		return -ENODEV;
 	}
-	XB_INIT_LOG(ERR, name, "domain %u vif %u: the backend is not implemented yet",
-		    *config.domid, config.vif);
-	return -ENOTSUP;
+	XB_INIT_LOG(INFO, name, "serving %s for %s", control->back_dir().c_str(),
+		    control->front_dir().c_str());
+	dev->process_private = control.release();
+	rte_eth_dev_probing_finish(dev);
+	return 0;
 }
 
 extern "C" int xenback_remove(rte_vdev_device *vdev) noexcept
 {
-	(void)vdev;
-	return 0;
+	rte_eth_dev *dev = rte_eth_dev_allocated(rte_vdev_device_name(vdev));
+	if (dev == nullptr)
+		return 0;
+	if (dev->data->dev_started)
+		rte_eth_dev_stop(dev->data->port_id);
+	return rte_eth_dev_close(dev->data->port_id);
 }

@@ -19,6 +19,7 @@
 #include "xenfront.h"
 #include "xenfront_logs.h"
 #include "xenfront_xenbus.h"
+#include "xstats.h"
 
 namespace xenfront
 {
@@ -222,8 +223,7 @@ int dev_stop(rte_eth_dev *dev) noexcept
 	Control &c = control(dev);
 	c.set_data_path_running(false);
 	c.disconnect();
-	rte_eth_link link{};
-	rte_eth_linkstatus_set(dev, &link);
+	xen::set_link(dev, false);
 	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
 		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
 	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
@@ -355,11 +355,7 @@ int stats_reset(rte_eth_dev *dev) noexcept
 }
 
 /* Per-queue xstats: rx_q<N>_<name>, tx_q<N>_<name>. */
-struct XstatField {
-	const char *name;
-	size_t offset;
-};
-constexpr XstatField rx_xstats[] = {
+constexpr xen::XstatField rx_xstats[] = {
 	{"packets", offsetof(RxStats, packets)},
 	{"bytes", offsetof(RxStats, bytes)},
 	{"errors", offsetof(RxStats, errors)},
@@ -370,7 +366,7 @@ constexpr XstatField rx_xstats[] = {
 	{"too_many_slots", offsetof(RxStats, too_many_slots)},
 	{"extra_info", offsetof(RxStats, extra_info)},
 };
-constexpr XstatField tx_xstats[] = {
+constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},
 	{"bytes", offsetof(TxStats, bytes)},
 	{"errors", offsetof(TxStats, errors)},
@@ -379,63 +375,34 @@ constexpr XstatField tx_xstats[] = {
 	{"ring_full", offsetof(TxStats, ring_full)},
 	{"bad_responses", offsetof(TxStats, bad_responses)},
 };
-constexpr unsigned nb_rx_xstats = RTE_DIM(rx_xstats);
-constexpr unsigned nb_tx_xstats = RTE_DIM(tx_xstats);
-
-unsigned xstats_count(rte_eth_dev *dev)
-{
-	return dev->data->nb_rx_queues * nb_rx_xstats + dev->data->nb_tx_queues * nb_tx_xstats;
-}
 
 int xstats_get_names(rte_eth_dev *dev, rte_eth_xstat_name *names, unsigned int size) noexcept
 {
-	unsigned n = xstats_count(dev);
+	unsigned n = dev->data->nb_rx_queues * RTE_DIM(rx_xstats) +
+		     dev->data->nb_tx_queues * RTE_DIM(tx_xstats);
 	if (names == nullptr || size < n)
 		return static_cast<int>(n);
-	unsigned k = 0;
-	for (uint16_t q = 0; q < dev->data->nb_rx_queues; q++)
-		for (const auto &f : rx_xstats)
-			std::snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "rx_q%u_%s", q,
-				      f.name);
-	for (uint16_t q = 0; q < dev->data->nb_tx_queues; q++)
-		for (const auto &f : tx_xstats)
-			std::snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "tx_q%u_%s", q,
-				      f.name);
+	unsigned k = xen::xstat_names(names, 0, "rx", dev->data->nb_rx_queues, rx_xstats);
+	xen::xstat_names(names, k, "tx", dev->data->nb_tx_queues, tx_xstats);
 	return static_cast<int>(n);
 }
 
 int xstats_get(rte_eth_dev *dev, rte_eth_xstat *xstats, unsigned int size) noexcept
 {
-	unsigned n = xstats_count(dev);
+	unsigned n = dev->data->nb_rx_queues * RTE_DIM(rx_xstats) +
+		     dev->data->nb_tx_queues * RTE_DIM(tx_xstats);
 	if (xstats == nullptr || size < n)
 		return static_cast<int>(n);
-	unsigned k = 0;
-	for (uint16_t q = 0; q < dev->data->nb_rx_queues; q++) {
-		auto *rxq = static_cast<const RxQueue *>(dev->data->rx_queues[q]);
-		for (const auto &f : rx_xstats) {
-			uint64_t v = 0;
-			if (rxq != nullptr)
-				std::memcpy(&v,
-					    reinterpret_cast<const uint8_t *>(&rxq->stats) +
-						    f.offset,
-					    sizeof(v));
-			xstats[k] = {k, v};
-			k++;
-		}
-	}
-	for (uint16_t q = 0; q < dev->data->nb_tx_queues; q++) {
-		auto *txq = static_cast<const TxQueue *>(dev->data->tx_queues[q]);
-		for (const auto &f : tx_xstats) {
-			uint64_t v = 0;
-			if (txq != nullptr)
-				std::memcpy(&v,
-					    reinterpret_cast<const uint8_t *>(&txq->stats) +
-						    f.offset,
-					    sizeof(v));
-			xstats[k] = {k, v};
-			k++;
-		}
-	}
+	unsigned k = xen::xstat_values(
+		xstats, 0, dev->data->nb_rx_queues, rx_xstats, [&](uint16_t q) -> const void * {
+			auto *rxq = static_cast<RxQueue *>(dev->data->rx_queues[q]);
+			return rxq ? &rxq->stats : nullptr;
+		});
+	xen::xstat_values(xstats, k, dev->data->nb_tx_queues, tx_xstats,
+			  [&](uint16_t q) -> const void * {
+				  auto *txq = static_cast<TxQueue *>(dev->data->tx_queues[q]);
+				  return txq ? &txq->stats : nullptr;
+			  });
 	return static_cast<int>(n);
 }
 

@@ -30,6 +30,7 @@
 #include <rte_lcore.h>
 
 #include "xenfront_logs.h"
+#include "xstats.h"
 
 namespace xenfront
 {
@@ -218,12 +219,12 @@ bool Control::read_backend_features(std::string &error) noexcept
 
 std::string Control::backend_error() const noexcept
 {
-	/* xenbus_dev_fatal() in a Linux backend writes error/<backend path>/error
-	 * in the backend's domain. */
-	auto err = store_.read("/local/domain/" + backend_domid_.str() + "/error" + back_dir_ +
-			       "/error");
-	if (!err)
-		err = store_.read(back_dir_ + "/error");
+	/* xenbus_dev_fatal() in a Linux backend writes error/<nodename>/error
+	 * under the backend domain's home, where nodename is the backend path
+	 * relative to that home (backend/vif/<domid>/<vif>). */
+	std::string home = "/local/domain/" + backend_domid_.str() + "/";
+	std::string rel = back_dir_.rfind(home, 0) == 0 ? back_dir_.substr(home.size()) : back_dir_;
+	auto err = store_.read(home + "error/" + rel + "/error");
 	return err ? " (backend error: " + *err + ")" : "";
 }
 
@@ -453,18 +454,8 @@ bool Control::carrier() const noexcept
 
 void Control::update_link(rte_eth_dev *dev, bool up) noexcept
 {
-	rte_eth_link link{};
-	link.link_speed = RTE_ETH_SPEED_NUM_10G;
-	link.link_duplex = RTE_ETH_LINK_FULL_DUPLEX;
-	link.link_autoneg = RTE_ETH_LINK_FIXED;
-	link.link_status = up ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
-	int old = rte_eth_linkstatus_set(dev, &link);
-	bool changed = (old == 0) != !up; /* returns 0 if the link was down */
-	if (!changed)
-		return;
-	XF_DRV_LOG(NOTICE, name_.c_str(), "link %s", up ? "up" : "down");
-	if (dev->data->dev_conf.intr_conf.lsc)
-		rte_eth_dev_callback_process(dev, RTE_ETH_EVENT_INTR_LSC, nullptr);
+	if (xen::set_link(dev, up))
+		XF_DRV_LOG(NOTICE, name_.c_str(), "link %s", up ? "up" : "down");
 }
 
 bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::string &error) noexcept

@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+
+/* Guest transmit → port receive, as Linux netback's xenvif_tx_action does
+ * it as far as a frontend can observe: requests are copied out of the
+ * shared ring and checked (slot count, page bounds, sizes), the packet data
+ * is grant-copied into the application's mbufs in one batch per burst, and
+ * every request slot gets one response: the first slot and each fragment
+ * with the packet's status, each extra-info slot with NETIF_RSP_NULL
+ * (make_tx_response). A malformed packet is answered NETIF_RSP_ERROR; a
+ * request netback treats as fatal (a slot crossing its page, too many
+ * slots, an unknown extra type) stops the queue, as xenvif_fatal_tx_err
+ * disables the vif. */
+
+#include "xenback.h"
+
+#include <cstring>
+#include <poll.h>
+
+#include <rte_branch_prediction.h>
+
+extern "C" {
+#include <xenevtchn.h>
+}
+
+#include "xenback_logs.h"
+
+namespace xenback
+{
+namespace
+{
+
+constexpr unsigned max_batch = 64;
+
+/* One packet of a burst: its request slots and where its data lands. */
+struct Pending {
+	rte_mbuf *head;
+	RING_IDX first;    /* first request slot */
+	uint16_t nb_slots; /* request slots, extras included */
+	uint16_t nb_extras;
+	uint16_t first_seg;
+	uint16_t nb_segs;
+	int16_t status; /* NETIF_RSP_OKAY or NETIF_RSP_ERROR */
+};
+
+void fatal(RxQueue &q, const char *why, unsigned value) noexcept
+{
+	q.stats.fatal_errors++;
+	if (!q.broken)
+		XB_DRV_LOG(ERR, "xenback",
+			   "port %u rx queue %u: frontend %u: %s (%u); queue stopped", q.port_id,
+			   q.queue_id, q.guest, why, value);
+	q.broken = true;
+}
+
+/* Allocates mbufs for `len` bytes and the copy segments that fill them from
+ * the packet's slots; false if mbufs or segments ran out. */
+bool plan_copy(RxQueue &q, const netif_tx_request *slots, unsigned nb_data, uint32_t len,
+	       unsigned &nb_segs, Pending &p) noexcept
+{
+	rte_mbuf *head = rte_pktmbuf_alloc(q.mp);
+	if (unlikely(head == nullptr))
+		return false;
+	rte_mbuf *seg = head;
+	uint32_t room = q.data_room;
+	uint8_t *dst = rte_pktmbuf_mtod(seg, uint8_t *);
+	p.head = head;
+	p.first_seg = static_cast<uint16_t>(nb_segs);
+	for (unsigned s = 0; s < nb_data; s++) {
+		const netif_tx_request &req = slots[s];
+		uint32_t offset = req.offset;
+		uint32_t left = req.size;
+		while (left > 0) {
+			if (room == 0) {
+				rte_mbuf *next = rte_pktmbuf_alloc(q.mp);
+				if (unlikely(next == nullptr)) {
+					rte_pktmbuf_free(head);
+					return false;
+				}
+				seg->next = next;
+				head->nb_segs++;
+				seg = next;
+				room = q.data_room;
+				dst = rte_pktmbuf_mtod(seg, uint8_t *);
+			}
+			if (unlikely(nb_segs == max_copy_segs)) {
+				rte_pktmbuf_free(head);
+				return false;
+			}
+			uint32_t n = RTE_MIN(left, room);
+			xengnttab_grant_copy_segment_t &g = q.segs[nb_segs++];
+			g.source.foreign.ref = req.gref;
+			g.source.foreign.offset = static_cast<uint16_t>(offset);
+			g.source.foreign.domid = q.guest;
+			g.dest.virt = dst;
+			g.len = static_cast<uint16_t>(n);
+			g.flags = GNTCOPY_source_gref;
+			g.status = GNTST_okay;
+			dst += n;
+			offset += n;
+			left -= n;
+			room -= n;
+			seg->data_len = static_cast<uint16_t>(seg->data_len + n);
+		}
+	}
+	head->pkt_len = len;
+	head->port = q.port_id;
+	p.nb_segs = static_cast<uint16_t>(nb_segs - p.first_seg);
+	return true;
+}
+
+void wake_taken(RxQueue &q) noexcept
+{
+	/* Interrupt style: the frontend kicked us because req_event was
+	 * armed. Take the event as an interrupt handler would, so the channel
+	 * can fire again. */
+	pollfd pfd{q.wake_fd, POLLIN, 0};
+	while (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN)) {
+		xenevtchn_port_or_error_t port = xenevtchn_pending(q.notify.handle);
+		if (port < 0)
+			break;
+		xenevtchn_unmask(q.notify.handle, static_cast<evtchn_port_t>(port));
+		q.stats.wakeups++;
+	}
+}
+
+} // namespace
+
+extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	RxQueue &q = *static_cast<RxQueue *>(queue);
+	if (unlikely(!xen::queue_usable(q.sync) || q.broken))
+		return 0;
+	RING_IDX prod = q.ring.req_prod();
+	RING_IDX cons = q.ring.req_cons();
+	if (cons == prod) {
+		/* Idle. Linux netback re-arms req_event and sleeps. */
+		if (q.interrupt_style && !q.armed) {
+			q.armed = true;
+			if (!q.ring.final_check_for_requests())
+				return 0;
+			prod = q.ring.req_prod();
+		} else {
+			return 0;
+		}
+	}
+	if (q.armed) {
+		q.armed = false;
+		wake_taken(q);
+	}
+	if (unlikely(q.ring.req_prod_overflow(prod))) {
+		fatal(q, "request producer index ran past the ring", prod);
+		return 0;
+	}
+
+	Pending pending[max_batch];
+	netif_tx_request slots[xen::fatal_tx_slots_per_packet];
+	unsigned nb_pending = 0;
+	unsigned nb_segs = 0;
+	uint16_t limit = RTE_MIN(nb_pkts, static_cast<uint16_t>(max_batch));
+	while (cons != prod && nb_pending < limit) {
+		Pending &p = pending[nb_pending];
+		p = Pending{nullptr, cons, 0, 0, 0, 0, NETIF_RSP_OKAY};
+		slots[0] = q.ring.copy_request(cons);
+		RING_IDX i = cons + 1;
+		bool incomplete = false;
+		bool gso = false;
+		bool mcast = false;
+		if (slots[0].flags & NETTXF_extra_info) {
+			bool more = true;
+			while (more) {
+				if (i == prod) {
+					incomplete = true;
+					break;
+				}
+				netif_tx_request raw = q.ring.copy_request(i);
+				netif_extra_info extra;
+				std::memcpy(&extra, &raw, sizeof(extra));
+				i++;
+				p.nb_extras++;
+				/* netback: an unknown type is fatal; so are more extras
+				 * than there are types. */
+				if (extra.type == XEN_NETIF_EXTRA_TYPE_NONE ||
+				    extra.type >= XEN_NETIF_EXTRA_TYPE_MAX ||
+				    p.nb_extras >= XEN_NETIF_EXTRA_TYPE_MAX) {
+					fatal(q, "bad extra-info type", extra.type);
+					break;
+				}
+				gso |= extra.type == XEN_NETIF_EXTRA_TYPE_GSO;
+				mcast |= extra.type == XEN_NETIF_EXTRA_TYPE_MCAST_ADD ||
+					 extra.type == XEN_NETIF_EXTRA_TYPE_MCAST_DEL;
+				more = extra.flags & XEN_NETIF_EXTRA_FLAG_MORE;
+			}
+		}
+		if (q.broken)
+			break;
+		unsigned nb_data = 1;
+		uint16_t flags = slots[0].flags;
+		while (!incomplete && (flags & NETTXF_more_data)) {
+			if (i == prod) {
+				incomplete = true;
+				break;
+			}
+			if (nb_data == xen::fatal_tx_slots_per_packet) {
+				fatal(q, "too many slots in one packet", nb_data + 1);
+				break;
+			}
+			slots[nb_data] = q.ring.copy_request(i);
+			flags = slots[nb_data].flags;
+			nb_data++;
+			i++;
+		}
+		if (incomplete || q.broken)
+			break; /* wait for the rest, or stop */
+		p.nb_slots = static_cast<uint16_t>(i - cons);
+
+		/* The first slot's size is the whole packet; its own data is
+		 * what the later slots leave (netif.h "Guest transmit"). */
+		uint32_t total = slots[0].size;
+		uint32_t rest = 0;
+		for (unsigned s = 0; s < nb_data; s++) {
+			if (slots[s].offset + static_cast<uint32_t>(s == 0 ? 0 : slots[s].size) >
+			    xen::page_size)
+				fatal(q, "slot crosses its page", slots[s].offset);
+			if (s > 0)
+				rest += slots[s].size;
+		}
+		if (rest > total)
+			fatal(q, "fragments larger than the packet", rest);
+		if (q.broken)
+			break;
+		slots[0].size = static_cast<uint16_t>(total - rest);
+		if (slots[0].offset + static_cast<uint32_t>(slots[0].size) > xen::page_size) {
+			fatal(q, "slot crosses its page", slots[0].offset);
+			break;
+		}
+		cons = i;
+		if (mcast) {
+			/* Dummy request carrying a multicast filter change; we
+			 * do not filter (no feature-multicast-control). */
+			q.stats.multicast_ops++;
+			nb_pending++;
+			continue;
+		}
+		/* Dropped with an error response, as netback's xenvif_tx_err:
+		 * GSO (not advertised yet), too many slots, runt or oversize. */
+		if (gso || nb_data > xen::max_tx_slots_per_packet || total < RTE_ETHER_HDR_LEN ||
+		    total > q.max_frame) {
+			p.status = NETIF_RSP_ERROR;
+			q.stats.errors++;
+			nb_pending++;
+			continue;
+		}
+		if (!plan_copy(q, slots, nb_data, total, nb_segs, p)) {
+			q.stats.mbuf_alloc_failed++;
+			cons = p.first; /* retry this packet next burst */
+			break;
+		}
+		nb_pending++;
+	}
+	q.ring.set_req_cons(cons);
+	if (nb_pending == 0)
+		return 0;
+
+	if (nb_segs > 0 && xengnttab_grant_copy(q.gnttab, nb_segs, q.segs) != 0) {
+		for (unsigned s = 0; s < nb_segs; s++)
+			q.segs[s].status = GNTST_general_error;
+	}
+
+	uint16_t nb_rx = 0;
+	uint64_t bytes = 0;
+	for (unsigned k = 0; k < nb_pending; k++) {
+		Pending &p = pending[k];
+		if (p.head != nullptr) {
+			for (unsigned s = p.first_seg; s < p.first_seg + p.nb_segs; s++)
+				if (unlikely(q.segs[s].status != GNTST_okay)) {
+					p.status = NETIF_RSP_ERROR;
+					q.stats.copy_errors++;
+				}
+			if (likely(p.status == NETIF_RSP_OKAY)) {
+				bytes += p.head->pkt_len;
+				pkts[nb_rx++] = p.head;
+			} else {
+				rte_pktmbuf_free(p.head);
+				q.stats.errors++;
+			}
+		}
+		/* One response per request slot: the first, NULL for each
+		 * extra, then each fragment. */
+		for (unsigned s = 0; s < p.nb_slots; s++) {
+			netif_tx_request req = q.ring.copy_request(p.first + s);
+			netif_tx_response *rsp = q.ring.next_response();
+			bool extra = s >= 1 && s <= p.nb_extras;
+			rsp->id = req.id;
+			rsp->status = extra ? NETIF_RSP_NULL : p.status;
+		}
+	}
+	if (q.ring.push_responses()) {
+		xenevtchn_notify(q.notify.handle, q.notify.port);
+		q.stats.notifications++;
+	}
+	q.stats.packets += nb_rx;
+	q.stats.bytes += bytes;
+	return nb_rx;
+}
+
+} // namespace xenback

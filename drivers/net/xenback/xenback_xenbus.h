@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+#pragma once
+
+/* The control path of net_xenback: the backend half of the xenbus
+ * handshake, as Linux xen-netback's xenbus.c does it, and the
+ * process-private owners of the store, grant mappings and event channels. */
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <pthread.h>
+#include <string>
+
+#include "evtchn.h"
+#include "grant.h"
+#include "store.h"
+#include "xenback.h"
+
+struct rte_eth_dev;
+
+namespace xenback
+{
+
+/* What the frontend asked for in its keys (read when it connects). */
+struct FrontendRequest {
+	xen::GrantRef tx_ring_ref;
+	xen::GrantRef rx_ring_ref;
+	xen::EvtchnPort port_tx;
+	xen::EvtchnPort port_rx; /* == port_tx without split event channels */
+	bool split = false;
+	bool sg = false;
+};
+
+class Control
+{
+public:
+	using Clock = std::chrono::steady_clock;
+
+	/* Finds backend/vif/<domid>/<vif>, writes the features and goes to
+	 * InitWait; starts following the frontend. */
+	static std::unique_ptr<Control> probe(const char *name, const Config &config,
+					      rte_eth_dev *dev, std::string &error) noexcept;
+	~Control();
+
+	const std::string &back_dir() const { return back_dir_; }
+	const std::string &front_dir() const { return front_dir_; }
+
+	void attach_rx_queue(RxQueue *q) noexcept;
+	void attach_tx_queue(TxQueue *q) noexcept;
+	void detach_queues() noexcept;
+	/* Queues exist and are polled: the frontend may be connected. */
+	void set_port_started(bool started) noexcept;
+	/* Disconnects and goes Closed (dev_close). */
+	void shutdown() noexcept;
+
+private:
+	Control(std::string name, const Config &config, rte_eth_dev *dev, xen::Store store,
+		xen::Gnttab gnttab, xen::Evtchn evtchn);
+	bool read_vif(std::string &error) noexcept;
+	bool write_features(std::string &error) noexcept;
+	void set_state(xen::XenbusState target) noexcept;
+	void frontend_changed() noexcept;
+	bool connect(std::string &error) noexcept;
+	bool read_frontend(FrontendRequest &req, std::string &error) noexcept;
+	void disconnect() noexcept;
+	void fatal(const std::string &message) noexcept;
+	void update_link(bool up) noexcept;
+	bool start_thread(std::string &error) noexcept;
+	void stop_thread() noexcept;
+	void run() noexcept;
+	void kick() noexcept;
+
+	std::string name_;
+	Config config_;
+	rte_eth_dev *dev_;
+	xen::Store store_;
+	xen::Gnttab gnttab_;
+	xen::Evtchn evtchn_;
+	std::string home_;     /* /local/domain/<self> */
+	std::string back_dir_; /* <home>/backend/vif/<domid>/<vif> */
+	std::string front_dir_;
+	xen::DomId guest_;
+	xen::XenbusState state_ = xen::XenbusState::Unknown;
+	/* Only a frontend seen leaving Connected after our InitWait connects:
+	 * a stale Connected left by a dead frontend or backend never does. */
+	bool frontend_fresh_ = false;
+
+	RxQueue *rxq_ = nullptr;
+	TxQueue *txq_ = nullptr;
+	std::optional<xen::MappedGrants> tx_ring_;
+	std::optional<xen::MappedGrants> rx_ring_;
+	std::optional<xen::BoundPort> port_tx_;
+	std::optional<xen::BoundPort> port_rx_;
+	uint32_t generation_ = 1;
+	bool connected_ = false;
+	std::atomic<bool> port_started_{false};
+
+	pthread_t thread_{};
+	bool thread_running_ = false;
+	int wake_fd_ = -1;
+	std::atomic<bool> stop_{false};
+	std::mutex mutex_; /* control state: the thread and the ethdev ops */
+};
+
+} // namespace xenback
