@@ -145,9 +145,15 @@ std::unique_ptr<Connection> Connection::open(const std::string &path, bool cloex
 	return std::make_unique<Connection>(std::move(fd));
 }
 
+Connection::Connection(UniqueFd fd) : fd_(std::move(fd)), pid_(::getpid()) {}
+
 std::optional<Reply> Connection::call(proto::Msg req, std::span<const std::uint64_t> items,
 				      int send_fd)
 {
+	if (::getpid() != pid_) {
+		errno = EBADF; /* a handle inherited across fork() */
+		return std::nullopt;
+	}
 	std::lock_guard lock(mutex_);
 	req.count = static_cast<std::uint32_t>(items.size());
 	iovec iov[2] = {{&req, sizeof(req)},

@@ -119,10 +119,17 @@ public:
 	std::optional<Reply> call(proto::Msg req, std::span<const std::uint64_t> items = {},
 				  int send_fd = -1);
 
-	explicit Connection(UniqueFd fd) : fd_(std::move(fd)) {}
+	explicit Connection(UniqueFd fd);
 
 private:
 	UniqueFd fd_;
+	/*
+	 * After fork() the child shares this socket with its parent: its RPCs
+	 * would act on the parent's grants and ports. Only the process that
+	 * opened the handle may call (the child may only close, which then
+	 * releases nothing of the parent's).
+	 */
+	int pid_;
 	std::mutex mutex_; /* one RPC at a time on this connection */
 };
 

@@ -435,3 +435,32 @@ TEST(XensimGrants, HvdExitsCleanlyOnSigterm)
 	EXPECT_EQ(hv.stop(), 0);
 	EXPECT_FALSE(hv.ready());
 }
+
+TEST(XensimGrants, ClosingAnInheritedHandleInAForkedChildLeavesTheParentAlone)
+{
+	Hvd hv;
+	as_domain(1);
+	xengntshr_handle *s = xengntshr_open(nullptr, 0);
+	ASSERT_NE(s, nullptr);
+	std::uint32_t ref;
+	auto *p = static_cast<char *>(xengntshr_share_pages(s, 1, 1, &ref, 1));
+	ASSERT_NE(p, nullptr);
+	xengnttab_handle *t = xengnttab_open(nullptr, 0);
+	ASSERT_NE(t, nullptr);
+	auto *m = static_cast<char *>(xengnttab_map_grant_ref(t, 1, ref, PROT_READ));
+	ASSERT_NE(m, nullptr);
+	/* The only safe operation on an inherited handle is close. */
+	const pid_t child = spawn(1, [s, t] {
+		xengnttab_close(t);
+		xengntshr_close(s);
+		return 0;
+	});
+	EXPECT_EQ(join(child), 0);
+	EXPECT_EQ(hv.domain(1, "grants_shared"), 1);
+	EXPECT_EQ(hv.domain(1, "mappings_held"), 1);
+	p[0] = 'x';
+	EXPECT_EQ(m[0], 'x');
+	xengnttab_close(t);
+	xengntshr_close(s);
+	EXPECT_EQ(hv.domain(1, "grants_shared"), 0);
+}
