@@ -173,3 +173,27 @@ def test_hvd_status_without_a_daemon_fails_clearly(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 1
     assert f"xensim-hvd: no xensim-hvd at {tmp_path}/hv/hv.sock" in r.stderr
+
+
+def test_probe_in_an_instance_started_by_the_toolstack(tmp_path):
+    """The interface with `xensim`: start runs xensim-hvd (with the gntalloc
+    limit passed through), `xensim env --domid N` gives a process what it
+    needs to use the stand-ins, and `xensim status --json` embeds the hvd's
+    view."""
+    from xensim_env import XenSim
+    xs = XenSim(build_dir())
+    if not xs.exe.exists():
+        pytest.skip(f"{xs.exe} is not built")
+    inst = pathlib.Path(tempfile.mkdtemp(prefix="xsabi", dir="/tmp"))
+    try:
+        xs.start(inst, gntalloc_limit=2)
+        r = subprocess.run([str(require(probe_path()))], env=xs.env(5), capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        hv = xs.status()["hv"]
+        assert hv["domains"]["5"]["gntalloc_limit"] == 2
+        assert hv["counters"]["5"]["share_ops"] == 1
+        assert hv["counters"]["5"]["notify_sent"] == 1
+    finally:
+        xs.stop()
+        shutil.rmtree(inst, ignore_errors=True)
