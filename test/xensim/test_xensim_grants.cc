@@ -464,3 +464,53 @@ TEST(XensimGrants, ClosingAnInheritedHandleInAForkedChildLeavesTheParentAlone)
 	xengntshr_close(s);
 	EXPECT_EQ(hv.domain(1, "grants_shared"), 0);
 }
+
+TEST(XensimGrants, MapNotifyClearsTheByteAndSignalsOnUnmap)
+{
+	Hvd hv;
+	/* Domain 1 shares a ring page and offers a port; domain 2 maps it with
+	 * an unmap notification, as a backend does for a frontend's ring. */
+	as_domain(1);
+	xengntshr_handle *s = xengntshr_open(nullptr, 0);
+	xenevtchn_handle *fe = xenevtchn_open(nullptr, 0);
+	ASSERT_TRUE(s && fe);
+	std::uint32_t ref;
+	auto *ring = static_cast<volatile char *>(xengntshr_share_pages(s, 2, 1, &ref, 1));
+	ASSERT_NE(ring, nullptr);
+	const int fport = xenevtchn_bind_unbound_port(fe, 2);
+
+	Channel ch;
+	const pid_t backend = spawn(2, [&ch, ref, fport] {
+		xengnttab_handle *t = xengnttab_open(nullptr, 0);
+		xenevtchn_handle *e = xenevtchn_open(nullptr, 0);
+		if (t == nullptr || e == nullptr)
+			return 10;
+		const int port = xenevtchn_bind_interdomain(e, 1, fport);
+		/* A read-only mapping cannot clear a byte; a foreign port cannot notify. */
+		if (xengnttab_map_grant_ref_notify(t, 1, ref, PROT_READ, 5, port) != nullptr ||
+		    xengnttab_map_grant_ref_notify(t, 1, ref, PROT_READ | PROT_WRITE, 5,
+						   port + 7) != nullptr)
+			return 11;
+		auto *m = static_cast<char *>(
+			xengnttab_map_grant_ref_notify(t, 1, ref, PROT_READ | PROT_WRITE, 5, port));
+		if (m == nullptr)
+			return 12;
+		m[5] = 1; /* "connected" */
+		ch.put(0);
+		if (ch.take() == 1)
+			return xengnttab_unmap(t, m, 1) == 0 ? 0 : 13;
+		return 0; /* or just die: the hvd unmaps and notifies */
+	});
+	ch.recv();
+	EXPECT_EQ(ring[5], 1);
+	EXPECT_FALSE(readable(xenevtchn_fd(fe), 0));
+	ch.send(1);
+	EXPECT_EQ(join(backend), 0);
+	ASSERT_TRUE(readable(xenevtchn_fd(fe), 2000));
+	EXPECT_EQ(xenevtchn_pending(fe), fport);
+	EXPECT_EQ(ring[5], 0);
+	/* The backend's handle closed when it exited: the channel is unbound. */
+	EXPECT_TRUE(eventually([&] { return hv.domain(2, "evtchn_ports") == 0; }));
+	xenevtchn_close(fe);
+	xengntshr_close(s);
+}
