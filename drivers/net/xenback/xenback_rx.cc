@@ -130,7 +130,8 @@ void wake_taken(RxQueue &q) noexcept
 extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
 {
 	RxQueue &q = *static_cast<RxQueue *>(queue);
-	if (unlikely(!xen::queue_usable(q.sync) || q.broken))
+	xen::BurstGuard guard(q.sync);
+	if (unlikely(!guard.usable() || q.broken))
 		return 0;
 	RING_IDX prod = q.ring.req_prod();
 	RING_IDX cons = q.ring.req_cons();

@@ -87,7 +87,8 @@ void plan_copy(TxQueue &q, const rte_mbuf *m, RING_IDX first, unsigned &nb_segs)
 extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
 {
 	TxQueue &q = *static_cast<TxQueue *>(queue);
-	if (unlikely(!xen::queue_usable(q.sync) || q.broken))
+	xen::BurstGuard guard(q.sync);
+	if (unlikely(!guard.usable() || q.broken))
 		return 0;
 	RING_IDX prod = q.ring.req_prod();
 	if (unlikely(q.ring.req_prod_overflow(prod))) {

@@ -300,19 +300,13 @@ void Control::disconnect() noexcept
 	generation_ |= 1;
 	if ((generation_ & 1) == 0)
 		generation_++;
-	xen::queue_tell(rxq_->sync, generation_);
-	xen::queue_tell(txq_->sync, generation_);
-	auto deadline = Clock::now() + quiesce_timeout;
-	while (port_started_.load() && !(xen::queue_acknowledged(rxq_->sync, generation_) &&
-					 xen::queue_acknowledged(txq_->sync, generation_))) {
-		if (Clock::now() > deadline) {
-			XB_DRV_LOG(WARNING, name_.c_str(),
-				   "data path did not step off the rings within 2 s; "
-				   "unmapping them anyway");
-			break;
-		}
-		std::this_thread::sleep_for(100us);
-	}
+	/* A burst lasts microseconds; a queue busy for ~1 s is a wedged lcore. */
+	constexpr uint64_t spins = 100'000'000;
+	bool idle = xen::queue_take_back(rxq_->sync, generation_, spins);
+	idle &= xen::queue_take_back(txq_->sync, generation_, spins);
+	if (!idle)
+		XB_DRV_LOG(WARNING, name_.c_str(),
+			   "a burst did not finish within a second; unmapping the rings anyway");
 	rxq_->ring.detach();
 	txq_->ring.detach();
 	port_tx_.reset();

@@ -210,7 +210,6 @@ int dev_start(rte_eth_dev *dev) noexcept
 		XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
 		return -EIO;
 	}
-	control(dev).set_data_path_running(true);
 	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
 		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
 	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
@@ -221,7 +220,6 @@ int dev_start(rte_eth_dev *dev) noexcept
 int dev_stop(rte_eth_dev *dev) noexcept
 {
 	Control &c = control(dev);
-	c.set_data_path_running(false);
 	c.disconnect();
 	xen::set_link(dev, false);
 	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)

@@ -284,7 +284,8 @@ void rx_queue_reset(RxQueue &q) noexcept
 extern "C" uint16_t xenfront_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
 {
 	RxQueue &q = *static_cast<RxQueue *>(queue);
-	if (unlikely(!xen::queue_usable(q.sync) || q.broken))
+	xen::BurstGuard guard(q.sync);
+	if (unlikely(!guard.usable() || q.broken))
 		return 0;
 	RING_IDX prod = q.ring.rsp_prod();
 	if (prod == q.ring.rsp_cons())

@@ -123,7 +123,8 @@ void tx_queue_reset(TxQueue &q) noexcept
 extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
 {
 	TxQueue &q = *static_cast<TxQueue *>(queue);
-	if (unlikely(!xen::queue_usable(q.sync) || q.broken))
+	xen::BurstGuard guard(q.sync);
+	if (unlikely(!guard.usable() || q.broken))
 		return 0;
 	reclaim(q);
 

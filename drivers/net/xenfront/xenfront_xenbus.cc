@@ -43,8 +43,6 @@ namespace
 
 /* Linux netfront waits XENNET_TIMEOUT (5 s) for each step of a teardown. */
 constexpr auto teardown_step_timeout = 5s;
-/* How long the control path waits for the data path to step off a ring. */
-constexpr auto quiesce_timeout = 2s;
 
 /* Keys a netif frontend writes (netif.h); ours are deleted on close. */
 constexpr const char *frontend_keys[] = {
@@ -351,45 +349,23 @@ void Control::release_tx_queue(uint16_t qid) noexcept
 	}
 }
 
-void Control::set_data_path_running(bool running) noexcept
-{
-	data_path_running_.store(running, std::memory_order_seq_cst);
-}
-
 void Control::quiesce_queues() noexcept
 {
 	generation_ |= 1;
 	if ((generation_ & 1) == 0)
 		generation_++;
-	auto tell = [&](xen::QueueSync &sync) { xen::queue_tell(sync, generation_); };
+	/* A burst lasts microseconds; a queue busy for ~1 s is a wedged lcore. */
+	constexpr uint64_t spins = 100'000'000;
+	bool all = true;
 	for (RxQueue *q : rxqs_)
 		if (q != nullptr)
-			tell(q->sync);
+			all &= xen::queue_take_back(q->sync, generation_, spins);
 	for (TxQueue *q : txqs_)
 		if (q != nullptr)
-			tell(q->sync);
-	/* Wait until every polled queue has stepped off its ring (pairs with
-	 * the release store in queue_usable()), unless the port is stopped. */
-	auto deadline = Clock::now() + quiesce_timeout;
-	auto acked = [&](const xen::QueueSync &sync) {
-		return xen::queue_acknowledged(sync, generation_);
-	};
-	for (;;) {
-		bool all = true;
-		for (RxQueue *q : rxqs_)
-			all = all && (q == nullptr || acked(q->sync));
-		for (TxQueue *q : txqs_)
-			all = all && (q == nullptr || acked(q->sync));
-		if (all || !data_path_running_.load(std::memory_order_seq_cst))
-			return;
-		if (Clock::now() > deadline) {
-			XF_DRV_LOG(WARNING, name_.c_str(),
-				   "data path did not step off the rings within 2 s; is every "
-				   "queue polled? resetting them anyway");
-			return;
-		}
-		std::this_thread::sleep_for(100us);
-	}
+			all &= xen::queue_take_back(q->sync, generation_, spins);
+	if (!all)
+		XF_DRV_LOG(WARNING, name_.c_str(),
+			   "a burst did not finish within a second; resetting the rings anyway");
 }
 
 void Control::publish_queues() noexcept

@@ -77,8 +77,6 @@ public:
 	 * starts following the backend. */
 	bool connect(rte_eth_dev *dev, std::string &error) noexcept;
 	bool connected() const noexcept { return connected_; }
-	/* Data path running (between dev_start and dev_stop). */
-	void set_data_path_running(bool running) noexcept;
 	/* Closing → Closed, our keys deleted, ports unbound (from dev_stop and
 	 * dev_close); dev_start connects again from there. */
 	void disconnect() noexcept;
@@ -124,7 +122,6 @@ private:
 	std::vector<TxQueue *> txqs_;
 	uint32_t generation_ = 1; /* odd: disconnected (see QueueSync) */
 	bool connected_ = false;
-	std::atomic<bool> data_path_running_{false};
 
 	pthread_t watcher_{};
 	bool watcher_running_ = false;
