@@ -413,9 +413,8 @@ Result<std::vector<std::uint64_t>> Hypervisor::map(ClientId c,
 	out.reserve(items.size() + 1);
 	out.push_back(0);
 	for (std::uint64_t it : items) {
-		DomId from{static_cast<std::uint16_t>(it)};
-		if (from.v == kDomidSelf)
-			from = me.id;
+		/* rcu_lock_domain_by_id(): DOMID_SELF is no domain to map from. */
+		const DomId from{static_cast<std::uint16_t>(it)};
 		const auto ref = static_cast<std::uint32_t>(it >> 32);
 		/*
 		 * Xen map_grant_ref(): GNTST_bad_domain, GNTST_bad_gntref, or
