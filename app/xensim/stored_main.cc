@@ -357,8 +357,9 @@ void Daemon::close_conn(Connection &c, const char *why)
 	::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
 	c.fd.reset();
 	c.closing = true;
+	/* c.in stays: the request being processed may still point into it;
+	 * the connection is freed in reap(), after the loop. */
 	c.out.clear();
-	c.in.clear();
 	doomed_ = true;
 }
 
