@@ -70,8 +70,8 @@ inline rte_eth_link paravirtual_link(bool up) noexcept
 inline bool set_link(rte_eth_dev *dev, bool up) noexcept
 {
 	rte_eth_link link = paravirtual_link(up);
-	int old = rte_eth_linkstatus_set(dev, &link); /* 0 if it was down */
-	if ((old == 0) == !up)
+	/* rte_eth_linkstatus_set returns 0 when the status changed. */
+	if (rte_eth_linkstatus_set(dev, &link) != 0)
 		return false;
 	if (dev->data->dev_conf.intr_conf.lsc)
 		rte_eth_dev_callback_process(dev, RTE_ETH_EVENT_INTR_LSC, nullptr);

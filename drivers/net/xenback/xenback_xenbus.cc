@@ -326,6 +326,11 @@ void Control::update_link(bool up) noexcept
 void Control::frontend_changed() noexcept
 {
 	auto front = store_.read_state(front_dir_).value_or(XenbusState::Unknown);
+	if (front != frontend_state_)
+		XB_INIT_LOG(DEBUG, name_.c_str(), "frontend %s: %s -> %s (backend %s)",
+			    front_dir_.c_str(), xen::state_name(frontend_state_),
+			    xen::state_name(front), xen::state_name(state_));
+	frontend_state_ = front;
 	switch (front) {
 	case XenbusState::Initialising:
 		frontend_fresh_ = true;

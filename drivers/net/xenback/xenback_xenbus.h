@@ -85,6 +85,7 @@ private:
 	std::string front_dir_;
 	xen::DomId guest_;
 	xen::XenbusState state_ = xen::XenbusState::Unknown;
+	xen::XenbusState frontend_state_ = xen::XenbusState::Unknown;
 	/* Only a frontend seen leaving Connected after our InitWait connects:
 	 * a stale Connected left by a dead frontend or backend never does. */
 	bool frontend_fresh_ = false;

@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The xenfront authors
+"""dpdk-testpmd driven interactively from a test: start it with our EAL
+arguments, type commands at its prompt, read its answers and counters."""
+
+import os
+import re
+import subprocess
+import threading
+import time
+
+from conftest import sanitizer_env
+
+PROMPT = "testpmd> "
+
+
+class TestPmd:
+    __test__ = False  # not a pytest test class
+    """One interactive dpdk-testpmd process."""
+
+    def __init__(self, eal: list, app: list, env: dict, name: str):
+        full_env = dict(os.environ)
+        full_env.update(sanitizer_env())
+        full_env.update(env)
+        self.name = name
+        # testpmd prints answers with stdio (block-buffered into a pipe) and
+        # its prompt unbuffered: line-buffer stdio so they arrive in order.
+        self.cmd = ["stdbuf", "-oL", "-eL", "dpdk-testpmd"] + eal + ["--", "-i"] + app
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, env=full_env)
+        self.output = ""
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.wait_for(re.escape(PROMPT), timeout=60)
+
+    def _read(self):
+        fd = self.proc.stdout.fileno()
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return
+            with self.lock:
+                self.output += chunk.decode(errors="replace")
+
+    def wait_for(self, pattern: str, timeout: float = 30, start: int = 0) -> re.Match:
+        """Waits until `pattern` appears in the output after offset `start`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                m = re.search(pattern, self.output[start:])
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                time.sleep(0.2)
+                with self.lock:
+                    m = re.search(pattern, self.output[start:])
+                if m:
+                    return m
+                raise AssertionError(f"{self.name} exited ({self.proc.returncode}) before "
+                                     f"printing {pattern!r}:\n{self.output[-4000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name}: no {pattern!r} within {timeout}s:\n"
+                                     f"{self.output[-4000:]}")
+            time.sleep(0.05)
+
+    def command(self, line: str, timeout: float = 30) -> str:
+        """Types `line` and returns what testpmd printed until the next prompt."""
+        with self.lock:
+            start = len(self.output)
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        # testpmd echoes the command; its answer ends at the next prompt.
+        # (Asynchronous messages, e.g. link events, may print a prompt too.)
+        echo = self.wait_for(re.escape(line) + r"\r?\n", timeout=timeout, start=start)
+        begin = start + echo.end()
+        m = self.wait_for(re.escape(PROMPT), timeout=timeout, start=begin)
+        with self.lock:
+            return self.output[begin:begin + m.start()]
+
+    def link_up(self, port: int) -> bool:
+        out = self.command(f"show port info {port}")
+        return re.search(r"Link status:\s+up", out) is not None
+
+    def wait_link(self, port: int, timeout: float = 30):
+        deadline = time.monotonic() + timeout
+        while not self.link_up(port):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name}: port {port} link not up in {timeout}s:\n"
+                                     f"{self.output[-3000:]}")
+            time.sleep(0.2)
+
+    def stats(self, port: int) -> dict:
+        """Basic counters of `port` from `show port stats`."""
+        out = self.command(f"show port stats {port}")
+        s = {}
+        for key, name in (("RX-packets", "ipackets"), ("RX-missed", "imissed"),
+                          ("RX-bytes", "ibytes"), ("RX-errors", "ierrors"),
+                          ("RX-nombuf", "rx_nombuf"), ("TX-packets", "opackets"),
+                          ("TX-errors", "oerrors"), ("TX-bytes", "obytes")):
+            m = re.search(key + r":\s+(\d+)", out)
+            assert m, f"no {key} in {out!r}"
+            s[name] = int(m.group(1))
+        return s
+
+    def xstats(self, port: int) -> dict:
+        out = self.command(f"show port xstats {port}")
+        return {m.group(1): int(m.group(2))
+                for m in re.finditer(r"^(\w+):\s+(\d+)\s*$", out, re.M)}
+
+    def quit(self, timeout: float = 60) -> str:
+        """Quits cleanly (ports stopped and closed) and returns all output."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+            except BrokenPipeError:
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"{self.name} did not quit:\n{self.output[-3000:]}")
+        self.reader.join(timeout=5)
+        return self.output
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(timeout=5)
