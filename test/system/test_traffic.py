@@ -15,21 +15,21 @@ from testpmd import TestPmd
 GUEST_MAC = "00:16:3e:00:01:00"
 
 
-def backend(build: Build, sim, prefix: str, extra_vdevs=(), devargs="", app=()):
+def backend(build: Build, sim, prefix: str, extra_vdevs=(), devargs="", app=(), wrapper=()):
     eal = build.eal_args(prefix + "b", build.xenback) + ["-l", "0,1", "--vdev",
                                                           "net_xenback0,domid=1,vif=0" + devargs]
     for v in extra_vdevs:
         eal += ["--vdev", v]
-    return TestPmd(eal, list(app), sim.env(0), "backend testpmd")
+    return TestPmd(eal, list(app), sim.env(0), "backend testpmd", wrapper)
 
 
-def frontend(build: Build, sim, prefix: str, extra_vdevs=(), devargs="", app=()):
+def frontend(build: Build, sim, prefix: str, extra_vdevs=(), devargs="", app=(), wrapper=()):
     # The forwarding lcore on the other CPU than the backend's.
     eal = build.eal_args(prefix + "f", build.xenfront) + ["--lcores", "0@1,1@0", "--vdev",
                                                            "net_xenfront0,vif=0" + devargs]
     for v in extra_vdevs:
         eal += ["--vdev", v]
-    return TestPmd(eal, list(app), sim.env(1), "frontend testpmd")
+    return TestPmd(eal, list(app), sim.env(1), "frontend testpmd", wrapper)
 
 
 def wait_counter(pmd, port, key, want, timeout=60):

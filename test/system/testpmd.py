@@ -18,14 +18,14 @@ class TestPmd:
     __test__ = False  # not a pytest test class
     """One interactive dpdk-testpmd process."""
 
-    def __init__(self, eal: list, app: list, env: dict, name: str):
+    def __init__(self, eal: list, app: list, env: dict, name: str, wrapper: list = ()):
         full_env = dict(os.environ)
         full_env.update(sanitizer_env())
         full_env.update(env)
         self.name = name
         # testpmd prints answers with stdio (block-buffered into a pipe) and
         # its prompt unbuffered: line-buffer stdio so they arrive in order.
-        self.cmd = ["stdbuf", "-oL", "-eL", "dpdk-testpmd"] + eal + ["--", "-i"] + app
+        self.cmd = list(wrapper) + ["stdbuf", "-oL", "-eL", "dpdk-testpmd"] + eal + ["--", "-i"] + app
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, env=full_env)
         self.output = ""
@@ -107,6 +107,18 @@ class TestPmd:
         out = self.command(f"show port xstats {port}")
         return {m.group(1): int(m.group(2))
                 for m in re.finditer(r"^(\w+):\s+(\d+)\s*$", out, re.M)}
+
+    def mbufs_in_use(self) -> int:
+        """mbufs taken from testpmd's pools: size less what the common pool
+        and the per-lcore caches hold (from dump_mempool)."""
+        out = self.command("dump_mempool")
+        total = 0
+        for block in out.split("mempool <")[1:]:
+            size = int(re.search(r"\bsize=(\d+)", block).group(1))
+            cached = int(re.search(r"total_cache_count=(\d+)", block).group(1))
+            common = int(re.search(r"common_pool_count=(\d+)", block).group(1))
+            total += size - cached - common
+        return total
 
     def quit(self, timeout: float = 60) -> str:
         """Quits cleanly (ports stopped and closed) and returns all output."""
