@@ -11,6 +11,7 @@ ping, then a TCP transfer whose SHA-256 must match at the far end."""
 import hashlib
 import os
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -108,6 +109,10 @@ def test_ping_and_tcp_between_two_kernels(build, xensim, prefix, namespaces, tmp
         assert int(length) == len(data)
         assert digest == hashlib.sha256(data).hexdigest()
 
+        # Stop the frontend first and let the ring drain before counting.
+        front.command("stop")
+        time.sleep(0.5)
+        back.command("stop")
         fx = front.xstats(0)
         bx = back.xstats(0)
         assert fx["rx_q0_bad_responses"] == 0 and fx["tx_q0_bad_responses"] == 0, fx
