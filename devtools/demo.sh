@@ -17,7 +17,7 @@ SECS=${2:-5}
 XENSIM="$BUILD/app/xensim/xensim"
 FRONT_PMD="$BUILD/drivers/net/xenfront/librte_net_xenfront.so"
 BACK_PMD="$BUILD/drivers/net/xenback/librte_net_xenback.so"
-EAL=(--no-huge -m 1024 --no-pci --log-level lib.eal:warning)
+EAL=(--no-huge -m 1024 --no-pci --log-level lib.eal:warning ${DEMO_EAL_EXTRA:-})
 LOGS=$(mktemp -d)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -27,7 +27,7 @@ eval "$("$XENSIM" start)"
 cleanup() {
 	pkill -f "file-prefix demo-$$" 2>/dev/null || true
 	"$XENSIM" stop >/dev/null 2>&1 || true
-	rm -rf "$LOGS"
+	[[ -n "${DEMO_KEEP_LOGS:-}" ]] || rm -rf "$LOGS"
 }
 trap cleanup EXIT
 "$XENSIM" vif-add --domid 1 --vif 0
@@ -38,14 +38,14 @@ xenstore-ls -f "/local/domain/1/device/vif/0"
 backend() { # MODE
 	(eval "$("$XENSIM" env --domid 0)" &&
 		exec dpdk-testpmd "${EAL[@]}" --file-prefix "demo-$$-back" -l 0,1 -d "$BACK_PMD" \
-			--vdev net_xenback0,domid=1,vif=0 -- -a --forward-mode="$1" \
+			--vdev net_xenback0,domid=1,vif=0 -- -a --no-mlockall --forward-mode="$1" \
 			--stats-period 1) >"$LOGS/back.log" 2>&1 &
 	BACK=$!
 }
 frontend() { # MODE
 	(eval "$("$XENSIM" env --domid 1)" &&
 		timeout -s INT "$SECS" dpdk-testpmd "${EAL[@]}" --file-prefix "demo-$$-front" \
-			--lcores 0@1,1@0 -d "$FRONT_PMD" --vdev net_xenfront0,vif=0 -- -a \
+			--lcores 0@1,1@0 -d "$FRONT_PMD" --vdev net_xenfront0,vif=0 -- -a --no-mlockall \
 			--forward-mode="$1" --stats-period 1) >"$LOGS/front.log" 2>&1 || true
 }
 summary() { # LOG

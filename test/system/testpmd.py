@@ -25,7 +25,10 @@ class TestPmd:
         self.name = name
         # testpmd prints answers with stdio (block-buffered into a pipe) and
         # its prompt unbuffered: line-buffer stdio so they arrive in order.
-        self.cmd = list(wrapper) + ["stdbuf", "-oL", "-eL", "dpdk-testpmd"] + eal + ["--", "-i"] + app
+        # --no-mlockall: testpmd otherwise locks (and so populates) all its
+        # --no-huge memory at every "start", which takes seconds here.
+        self.cmd = (list(wrapper) + ["stdbuf", "-oL", "-eL", "dpdk-testpmd"] + eal +
+                    ["--", "-i", "--no-mlockall"] + app)
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, env=full_env)
         self.output = ""
