@@ -138,10 +138,21 @@ class TestPmd:
                 self.proc.wait()
                 raise AssertionError(f"{self.name} did not quit:\n{self.output[-3000:]}")
         self.reader.join(timeout=5)
+        self.check_sanitizers()
+        assert self.proc.returncode == 0, (f"{self.name} exited with {self.proc.returncode}:\n"
+                                           f"{self.output[-3000:]}")
         return self.output
+
+    def check_sanitizers(self):
+        """An ASan or UBSan report in the output fails the test."""
+        for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
+            if marker in self.output:
+                at = self.output.index(marker)
+                raise AssertionError(f"{self.name}: {marker}\n{self.output[at - 200:at + 4000]}")
 
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         self.reader.join(timeout=5)
+        self.check_sanitizers()
