@@ -20,6 +20,7 @@ SDK_FILES=(
 	buildtools/pmdinfogen.py
 	buildtools/coff.py
 	buildtools/gen-pmdinfo-cfile.py
+	doc/guides/nics/features/default.ini
 )
 
 die() { echo "dpdk-sdk: $*" >&2; exit 1; }
@@ -33,7 +34,7 @@ upstream=${installed%%-*}
 	die "libdpdk-dev $installed does not match pkg-config libdpdk $pc_version"
 
 stamp="$OUT/.version"
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$installed" ]]; then
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$installed" && -f "$OUT/doc/default.ini" ]]; then
 	exit 0
 fi
 
@@ -57,11 +58,12 @@ src_version=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)
 [[ "$src_version" == "$installed" ]] ||
 	die "source package is dpdk $src_version but the installed libdpdk-dev is $installed; they must be the same version"
 
-mkdir -p "$OUT/include" "$OUT/buildtools"
+mkdir -p "$OUT/include" "$OUT/buildtools" "$OUT/doc"
 for f in "${SDK_FILES[@]}"; do
 	[[ -f "$src/$f" ]] || die "$f missing from dpdk $src_version source"
 	case "$f" in
 	*.h) install -m 0644 "$src/$f" "$OUT/include/" ;;
+	*.ini) install -m 0644 "$src/$f" "$OUT/doc/" ;; # the features-matrix keys
 	*) install -m 0755 "$src/$f" "$OUT/buildtools/" ;;
 	esac
 done
