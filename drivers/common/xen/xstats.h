@@ -22,36 +22,96 @@ struct XstatField {
 	size_t offset; /* of a uint64_t counter in the queue's stats struct */
 };
 
-/* Writes the names of `nb_queues` queues' counters from index `k` on;
- * returns the next index. */
-inline unsigned xstat_names(rte_eth_xstat_name *names, unsigned k, const char *dir,
-			    uint16_t nb_queues, std::span<const XstatField> fields) noexcept
-{
-	for (uint16_t q = 0; q < nb_queues; q++)
-		for (const auto &f : fields)
-			std::snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "%s_q%u_%s", dir,
-				      q, f.name);
-	return k;
-}
+/* Per-queue counters of a driver whose RxQ and TxQ each hold a `stats`
+ * struct of uint64_t counters, named by the two tables. */
+template <typename RxQ, typename TxQ>
+struct QueueStatsTables {
+	std::span<const XstatField> rx;
+	std::span<const XstatField> tx;
 
-/* Writes the values of the same counters; `stats_of(q)` gives queue q's
- * stats struct or nullptr (reads as zero). */
-template <typename StatsOf>
-unsigned xstat_values(rte_eth_xstat *xstats, unsigned k, uint16_t nb_queues,
-		      std::span<const XstatField> fields, StatsOf stats_of) noexcept
-{
-	for (uint16_t q = 0; q < nb_queues; q++) {
-		const void *stats = stats_of(q);
-		for (const auto &f : fields) {
-			uint64_t v = 0;
-			if (stats != nullptr)
-				std::memcpy(&v, static_cast<const uint8_t *>(stats) + f.offset,
-					    sizeof(v));
-			xstats[k] = {k, v};
-			k++;
-		}
+	unsigned count(const rte_eth_dev *dev) const noexcept
+	{
+		return dev->data->nb_rx_queues * rx.size() + dev->data->nb_tx_queues * tx.size();
 	}
-	return k;
+
+	/* eth_xstats_get_names_t */
+	int names(rte_eth_dev *dev, rte_eth_xstat_name *out, unsigned size) const noexcept
+	{
+		unsigned n = count(dev);
+		if (out == nullptr || size < n)
+			return static_cast<int>(n);
+		unsigned k = 0;
+		k = fill_names(out, k, "rx", dev->data->nb_rx_queues, rx);
+		fill_names(out, k, "tx", dev->data->nb_tx_queues, tx);
+		return static_cast<int>(n);
+	}
+
+	/* eth_xstats_get_t */
+	int values(rte_eth_dev *dev, rte_eth_xstat *out, unsigned size) const noexcept
+	{
+		unsigned n = count(dev);
+		if (out == nullptr || size < n)
+			return static_cast<int>(n);
+		unsigned k = fill_values(out, 0, dev->data->rx_queues, dev->data->nb_rx_queues, rx,
+					 static_cast<RxQ *>(nullptr));
+		fill_values(out, k, dev->data->tx_queues, dev->data->nb_tx_queues, tx,
+			    static_cast<TxQ *>(nullptr));
+		return static_cast<int>(n);
+	}
+
+	/* eth_stats_reset_t and eth_xstats_reset_t */
+	int reset(rte_eth_dev *dev) const noexcept
+	{
+		for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+			if (auto *q = static_cast<RxQ *>(dev->data->rx_queues[i]))
+				q->stats = {};
+		for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+			if (auto *q = static_cast<TxQ *>(dev->data->tx_queues[i]))
+				q->stats = {};
+		return 0;
+	}
+
+private:
+	static unsigned fill_names(rte_eth_xstat_name *out, unsigned k, const char *dir,
+				   uint16_t nb_queues, std::span<const XstatField> fields) noexcept
+	{
+		for (uint16_t q = 0; q < nb_queues; q++)
+			for (const auto &f : fields)
+				std::snprintf(out[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "%s_q%u_%s",
+					      dir, q, f.name);
+		return k;
+	}
+
+	template <typename Q>
+	static unsigned fill_values(rte_eth_xstat *out, unsigned k, void *const *queues,
+				    uint16_t nb_queues, std::span<const XstatField> fields,
+				    Q *) noexcept
+	{
+		for (uint16_t q = 0; q < nb_queues; q++) {
+			const auto *queue = static_cast<const Q *>(queues[q]);
+			for (const auto &f : fields) {
+				uint64_t v = 0;
+				if (queue != nullptr)
+					std::memcpy(
+						&v,
+						reinterpret_cast<const uint8_t *>(&queue->stats) +
+							f.offset,
+						sizeof(v));
+				out[k] = {k, v};
+				k++;
+			}
+		}
+		return k;
+	}
+};
+
+/* Marks every queue of the port started or stopped. */
+inline void set_queue_states(rte_eth_dev *dev, uint8_t state) noexcept
+{
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		dev->data->rx_queue_state[i] = state;
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+		dev->data->tx_queue_state[i] = state;
 }
 
 /* A link that is up or down; paravirtual links report a fixed 10G. */

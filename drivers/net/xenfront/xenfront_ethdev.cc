@@ -210,10 +210,7 @@ int dev_start(rte_eth_dev *dev) noexcept
 		XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
 		return -EIO;
 	}
-	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
-		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
-	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
-		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+	xen::set_queue_states(dev, RTE_ETH_QUEUE_STATE_STARTED);
 	return 0;
 }
 
@@ -222,10 +219,7 @@ int dev_stop(rte_eth_dev *dev) noexcept
 	Control &c = control(dev);
 	c.disconnect();
 	xen::set_link(dev, false);
-	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
-		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
-	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
-		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+	xen::set_queue_states(dev, RTE_ETH_QUEUE_STATE_STOPPED);
 	return 0;
 }
 
@@ -341,17 +335,6 @@ int stats_get(rte_eth_dev *dev, rte_eth_stats *stats) noexcept
 	return 0;
 }
 
-int stats_reset(rte_eth_dev *dev) noexcept
-{
-	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
-		if (auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]))
-			q->stats = RxStats{};
-	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
-		if (auto *q = static_cast<TxQueue *>(dev->data->tx_queues[i]))
-			q->stats = TxStats{};
-	return 0;
-}
-
 /* Per-queue xstats: rx_q<N>_<name>, tx_q<N>_<name>. */
 constexpr xen::XstatField rx_xstats[] = {
 	{"packets", offsetof(RxStats, packets)},
@@ -373,40 +356,23 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"ring_full", offsetof(TxStats, ring_full)},
 	{"bad_responses", offsetof(TxStats, bad_responses)},
 };
+constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 
-int xstats_get_names(rte_eth_dev *dev, rte_eth_xstat_name *names, unsigned int size) noexcept
+int stats_reset(rte_eth_dev *dev) noexcept
 {
-	unsigned n = dev->data->nb_rx_queues * RTE_DIM(rx_xstats) +
-		     dev->data->nb_tx_queues * RTE_DIM(tx_xstats);
-	if (names == nullptr || size < n)
-		return static_cast<int>(n);
-	unsigned k = xen::xstat_names(names, 0, "rx", dev->data->nb_rx_queues, rx_xstats);
-	xen::xstat_names(names, k, "tx", dev->data->nb_tx_queues, tx_xstats);
-	return static_cast<int>(n);
+	return queue_stats.reset(dev);
 }
-
-int xstats_get(rte_eth_dev *dev, rte_eth_xstat *xstats, unsigned int size) noexcept
-{
-	unsigned n = dev->data->nb_rx_queues * RTE_DIM(rx_xstats) +
-		     dev->data->nb_tx_queues * RTE_DIM(tx_xstats);
-	if (xstats == nullptr || size < n)
-		return static_cast<int>(n);
-	unsigned k = xen::xstat_values(
-		xstats, 0, dev->data->nb_rx_queues, rx_xstats, [&](uint16_t q) -> const void * {
-			auto *rxq = static_cast<RxQueue *>(dev->data->rx_queues[q]);
-			return rxq ? &rxq->stats : nullptr;
-		});
-	xen::xstat_values(xstats, k, dev->data->nb_tx_queues, tx_xstats,
-			  [&](uint16_t q) -> const void * {
-				  auto *txq = static_cast<TxQueue *>(dev->data->tx_queues[q]);
-				  return txq ? &txq->stats : nullptr;
-			  });
-	return static_cast<int>(n);
-}
-
 int xstats_reset(rte_eth_dev *dev) noexcept
 {
-	return stats_reset(dev);
+	return queue_stats.reset(dev);
+}
+int xstats_get(rte_eth_dev *dev, rte_eth_xstat *xstats, unsigned int size) noexcept
+{
+	return queue_stats.values(dev, xstats, size);
+}
+int xstats_get_names(rte_eth_dev *dev, rte_eth_xstat_name *names, unsigned int size) noexcept
+{
+	return queue_stats.names(dev, names, size);
 }
 
 /* Assigned in eth_dev_ops declaration order (C++ designated initializers

@@ -165,10 +165,10 @@ bool copy_packet(RxQueue &q, const RxPacket &pkt, rte_mbuf *head) noexcept
 	return true;
 }
 
-/* Reposts the released buffers with their grant references. */
-void repost(RxQueue &q) noexcept
+/* Posts the first `n` ids of to_post[] with their grant references and
+ * keeps the rest at the front of the list. */
+void post_buffers(RxQueue &q, uint16_t n) noexcept
 {
-	uint16_t n = RTE_MIN(q.nb_to_post, static_cast<uint16_t>(q.ring.free_requests()));
 	for (uint16_t k = 0; k < n; k++) {
 		uint16_t id = q.to_post[k];
 		RING_IDX pos = q.ring.req_prod_pvt();
@@ -178,11 +178,17 @@ void repost(RxQueue &q) noexcept
 		q.posted_at[pos & xen::RxFrontRing::mask] = id;
 		q.outstanding[id] = 1;
 	}
-	/* Keep any the ring had no room for (a backend that answered more
-	 * than it was given) at the front of the list. */
 	q.nb_to_post = static_cast<uint16_t>(q.nb_to_post - n);
 	for (uint16_t k = 0; k < q.nb_to_post; k++)
 		q.to_post[k] = q.to_post[n + k];
+}
+
+/* Reposts the released buffers (as many as the ring has room for: a backend
+ * that answered more than it was given leaves the rest for later). */
+void repost(RxQueue &q) noexcept
+{
+	uint16_t n = RTE_MIN(q.nb_to_post, static_cast<uint16_t>(q.ring.free_requests()));
+	post_buffers(q, n);
 	if (n > 0 && q.ring.push_requests()) {
 		xenevtchn_notify(q.notify.handle, q.notify.port);
 		q.stats.notifications++;
@@ -260,24 +266,14 @@ uint16_t rx_batch_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, RING_IDX 
 
 void rx_queue_reset(RxQueue &q) noexcept
 {
+	/* The caller formatted the shared ring; post every buffer. */
 	q.nb_to_post = 0;
 	for (uint16_t id = 0; id < q.nb_desc; id++) {
 		q.outstanding[id] = 0;
 		q.to_post[q.nb_to_post++] = id;
 	}
 	q.broken = false;
-	/* The caller formatted the shared ring; post every buffer. */
-	uint16_t n = q.nb_to_post;
-	for (uint16_t k = 0; k < n; k++) {
-		uint16_t id = q.to_post[k];
-		RING_IDX pos = q.ring.req_prod_pvt();
-		netif_rx_request *req = q.ring.next_request();
-		req->id = id;
-		req->gref = q.grefs[id];
-		q.posted_at[pos & xen::RxFrontRing::mask] = id;
-		q.outstanding[id] = 1;
-	}
-	q.nb_to_post = 0;
+	post_buffers(q, q.nb_to_post);
 	q.ring.push_requests();
 }
 

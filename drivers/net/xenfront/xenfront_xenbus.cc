@@ -277,6 +277,25 @@ bool Control::take_over(Clock::time_point deadline) noexcept
 	return store_.switch_state(front_dir_, XenbusState::Initialising);
 }
 
+bool Control::share_queue_pages(std::optional<xen::SharedPages> &ring,
+				std::optional<xen::SharedPages> &buffers, uint16_t nb_desc,
+				bool backend_writes, uint32_t *grefs, std::string &error) noexcept
+{
+	ring.reset();
+	buffers.reset();
+	ring = xen::SharedPages::share(gntshr_, backend_domid_, 1, true, error);
+	if (!ring)
+		return false;
+	buffers = xen::SharedPages::share(gntshr_, backend_domid_, nb_desc, backend_writes, error);
+	if (!buffers) {
+		ring.reset();
+		return false;
+	}
+	for (uint16_t i = 0; i < nb_desc; i++)
+		grefs[i] = buffers->ref(i).value();
+	return true;
+}
+
 bool Control::setup_rx_queue(uint16_t qid, RxQueue &q, std::string &error) noexcept
 {
 	if (qid >= resources_.size())
@@ -284,20 +303,10 @@ bool Control::setup_rx_queue(uint16_t qid, RxQueue &q, std::string &error) noexc
 	if (qid >= rxqs_.size())
 		rxqs_.resize(qid + 1, nullptr);
 	QueueResources &r = resources_[qid];
-	r.rx_ring.reset();
-	r.rx_buffers.reset();
-	r.rx_ring = xen::SharedPages::share(gntshr_, backend_domid_, 1, true, error);
-	if (!r.rx_ring)
-		return false;
 	/* The backend copies received packets into these (grant copy). */
-	r.rx_buffers = xen::SharedPages::share(gntshr_, backend_domid_, q.nb_desc, true, error);
-	if (!r.rx_buffers) {
-		r.rx_ring.reset();
+	if (!share_queue_pages(r.rx_ring, r.rx_buffers, q.nb_desc, true, q.grefs, error))
 		return false;
-	}
 	q.pages = r.rx_buffers->page(0);
-	for (uint16_t i = 0; i < q.nb_desc; i++)
-		q.grefs[i] = r.rx_buffers->ref(i).value();
 	xen::queue_sync_init(q.sync, generation_);
 	rxqs_[qid] = &q;
 	return true;
@@ -310,20 +319,10 @@ bool Control::setup_tx_queue(uint16_t qid, TxQueue &q, std::string &error) noexc
 	if (qid >= txqs_.size())
 		txqs_.resize(qid + 1, nullptr);
 	QueueResources &r = resources_[qid];
-	r.tx_ring.reset();
-	r.tx_buffers.reset();
-	r.tx_ring = xen::SharedPages::share(gntshr_, backend_domid_, 1, true, error);
-	if (!r.tx_ring)
-		return false;
 	/* The backend only reads transmitted packets. */
-	r.tx_buffers = xen::SharedPages::share(gntshr_, backend_domid_, q.nb_desc, false, error);
-	if (!r.tx_buffers) {
-		r.tx_ring.reset();
+	if (!share_queue_pages(r.tx_ring, r.tx_buffers, q.nb_desc, false, q.grefs, error))
 		return false;
-	}
 	q.pages = r.tx_buffers->page(0);
-	for (uint16_t i = 0; i < q.nb_desc; i++)
-		q.grefs[i] = r.tx_buffers->ref(i).value();
 	xen::queue_sync_init(q.sync, generation_);
 	txqs_[qid] = &q;
 	return true;

@@ -85,6 +85,10 @@ private:
 	Control(std::string name, const Config &config, xen::Store store, xen::Gntshr gntshr,
 		xen::Evtchn evtchn);
 	bool read_vif(std::string &error) noexcept;
+	/* One ring page and `nb_desc` buffer pages, granted to the backend. */
+	bool share_queue_pages(std::optional<xen::SharedPages> &ring,
+			       std::optional<xen::SharedPages> &buffers, uint16_t nb_desc,
+			       bool backend_writes, uint32_t *grefs, std::string &error) noexcept;
 	bool read_backend_features(std::string &error) noexcept;
 	bool take_over(Clock::time_point deadline) noexcept;
 	bool wait_backend(Clock::time_point deadline,
