@@ -78,3 +78,39 @@ def test_pmdinfo_lists_both_drivers(build):
     assert info["net_xenback"]["params"].split() == [
         "domid=<uint>", "vif=<uint>", "style=interrupt|poll", "sg=0|1", "rx_copy=0|1",
         "split_event_channels=0|1"]
+
+
+def test_no_vif_named(build, xensim, prefix):
+    """A store but no vif: each driver names the node it looked for."""
+    xensim.vif_add(2, 0)  # domain 2 exists; domain 1 has no vif
+    front = run_testpmd(build, build.eal_args(prefix, build.xenfront) +
+                        ["--vdev", "net_xenfront0,vif=3"], APP, env=xensim.env(2),
+                        stdin="quit\n")
+    out = front.stdout + front.stderr
+    assert ("net_xenfront0: vif 3 not found: cannot read /local/domain/2/device/vif/3/backend "
+            "(No such file or directory); is there a vif 3 for this domain?") in out, out
+    assert front.returncode == 1
+    back = run_testpmd(build, build.eal_args(prefix + "b", build.xenback) +
+                       ["--vdev", "net_xenback0,domid=1,vif=0"], APP, env=xensim.env(0),
+                       stdin="quit\n")
+    out = back.stdout + back.stderr
+    assert ("net_xenback0: no vif 0 of domain 1: cannot read /local/domain/0/backend/vif/1/0/"
+            "frontend (No such file or directory); create the vif first (xl network-attach, "
+            "or xensim vif-add)") in out, out
+    assert back.returncode == 1
+
+
+def test_backend_not_running_times_out_cleanly(build, xensim, prefix):
+    """A vif whose backend never comes: the probe gives up after
+    connect_timeout, names the backend's path and state, and leaves the
+    frontend's state as the toolstack wrote it."""
+    xensim.vif_add(1, 0)
+    r = run_testpmd(build, build.eal_args(prefix, build.xenfront) +
+                    ["--vdev", "net_xenfront0,vif=0,connect_timeout=300"], APP,
+                    env=xensim.env(1), stdin="quit\n")
+    out = r.stdout + r.stderr
+    assert ("net_xenfront0: backend /local/domain/0/backend/vif/1/0 did not reach InitWait "
+            "within 300 ms (state Initialising): is the backend running?") in out, out
+    assert r.returncode == 1
+    state = xensim.xs(0, "read", "/local/domain/1/device/vif/0/state").stdout.strip()
+    assert state == "1"

@@ -110,19 +110,23 @@ std::unique_ptr<Control> Control::probe(const char *name, const Config &config,
 	if (!c->read_vif(error))
 		return nullptr;
 	auto deadline = Clock::now() + std::chrono::milliseconds(config.connect_timeout_ms);
+	auto before = c->store_.read_state(c->front_dir_).value_or(XenbusState::Unknown);
 	if (!c->take_over(deadline)) {
 		error = "cannot write " + c->front_dir_ + "/state: " + std::strerror(errno);
 		return nullptr;
 	}
 	XenbusState seen;
-	if (!c->wait_backend(deadline, {XenbusState::InitWait}, seen)) {
+	bool ready = c->wait_backend(deadline, {XenbusState::InitWait}, seen);
+	if (!ready)
 		error = "backend " + c->back_dir_ + " did not reach InitWait within " +
 			std::to_string(config.connect_timeout_ms) + " ms (state " +
 			xen::state_name(seen) + "): is the backend running?" + c->backend_error();
+	if (!ready || !c->read_backend_features(error)) {
+		/* Leave no half-taken vif: Closed is "no frontend here". */
+		if (before != XenbusState::Initialising)
+			c->store_.switch_state(c->front_dir_, XenbusState::Closed);
 		return nullptr;
 	}
-	if (!c->read_backend_features(error))
-		return nullptr;
 	return c;
 }
 
