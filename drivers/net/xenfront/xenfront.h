@@ -23,6 +23,7 @@
 
 #include "netif_ring.h"
 #include "queue_sync.h"
+#include "xenfront_offload.h"
 
 struct rte_eth_dev;
 
@@ -67,6 +68,7 @@ struct TxStats {
 	uint64_t notifications;
 	uint64_t ring_full; /* bursts cut short for lack of slots */
 	uint64_t bad_responses;
+	uint64_t offload_refused; /* offloads netif cannot describe (see tx_prepare) */
 };
 
 struct RxQueue {
@@ -79,6 +81,9 @@ struct RxQueue {
 	uint16_t data_room;  /* mbuf data room after headroom */
 	uint32_t max_frame;  /* longest frame accepted */
 	bool broken;         /* the backend broke the protocol */
+	bool l4_csum;        /* RX TCP/UDP checksum offload enabled */
+	bool ipv4_csum;      /* RX IPv4 checksum offload enabled (verified here) */
+	bool lro;            /* RX TCP LRO enabled: GSO packets accepted */
 	xen::Notifier notify;
 	RxStats stats;
 	uint16_t port_id;
@@ -101,7 +106,8 @@ struct TxQueue {
 	uint16_t nb_free; /* ids in free_ids[] */
 	uint32_t max_frame;
 	bool broken;
-	bool sg; /* backend accepts multi-slot packets */
+	bool sg;            /* backend accepts multi-slot packets */
+	TxOffloadCaps caps; /* what the backend completes or segments */
 	xen::Notifier notify;
 	TxStats stats;
 	uint16_t port_id;
@@ -128,6 +134,7 @@ struct Adapter {
 /* Data path (xenfront_rx.cc, xenfront_tx.cc). */
 extern "C" uint16_t xenfront_rx_burst(void *rxq, rte_mbuf **pkts, uint16_t nb_pkts);
 extern "C" uint16_t xenfront_tx_burst(void *txq, rte_mbuf **pkts, uint16_t nb_pkts);
+extern "C" uint16_t xenfront_tx_prepare(void *txq, rte_mbuf **pkts, uint16_t nb_pkts);
 
 /* Ring (re)initialisation, by the control path while the data path keeps
  * off the ring: an empty ring with every rx buffer posted. */

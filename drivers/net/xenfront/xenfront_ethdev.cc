@@ -68,6 +68,7 @@ int dev_configure(rte_eth_dev *dev) noexcept
 	}
 	a.max_frame = dev->data->mtu + l2_overhead;
 	control(dev).set_nb_queue_pairs(nb_rx);
+	control(dev).set_rx_offloads(conf.rxmode.offloads);
 	return 0;
 }
 
@@ -100,9 +101,23 @@ int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 	info->default_rxportconf.nb_queues = 1;
 	info->default_txportconf.nb_queues = 1;
 	/* Received packets are copied into chains of the application's mbufs;
-	 * transmitted chains are copied into the granted pages. */
-	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER;
-	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	 * transmitted chains are copied into the granted pages. Checksums and
+	 * LRO map to netif's NETRXF_* flags and GSO extra; the IPv4 header
+	 * checksum, which netif cannot carry, is verified/computed here. */
+	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER | RTE_ETH_RX_OFFLOAD_IPV4_CKSUM |
+				RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM |
+				RTE_ETH_RX_OFFLOAD_TCP_LRO;
+	info->max_lro_pkt_size = xen::max_packet_size;
+	/* Transmit: offloads the backend's keys allow (netif.h): L4 checksums
+	 * if it completes blank ones for IPv4 or IPv6 (the other family is
+	 * done here), TSO if it segments TCP. */
+	TxOffloadCaps caps = c.tx_offload_caps();
+	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+	if (caps.ipv4_csum || caps.ipv6_csum)
+		info->tx_offload_capa |=
+			RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	if (caps.gso_tcpv4 || caps.gso_tcpv6)
+		info->tx_offload_capa |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
 	info->speed_capa = RTE_ETH_LINK_SPEED_FIXED;
 	return 0;
 }
@@ -152,6 +167,9 @@ int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned in
 		return -ENOMEM;
 	q->mp = mp;
 	q->nb_desc = nb_desc;
+	q->l4_csum = offloads & (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+	q->ipv4_csum = offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	q->lro = offloads & RTE_ETH_RX_OFFLOAD_TCP_LRO;
 	q->data_room = static_cast<uint16_t>(RTE_MIN(room, UINT16_MAX));
 	q->max_frame = a.max_frame;
 	q->port_id = dev->data->port_id;
@@ -355,6 +373,7 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"notifications", offsetof(TxStats, notifications)},
 	{"ring_full", offsetof(TxStats, ring_full)},
 	{"bad_responses", offsetof(TxStats, bad_responses)},
+	{"offload_refused", offsetof(TxStats, offload_refused)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 
@@ -444,6 +463,7 @@ extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 	dev->dev_ops = &xenfront_ops;
 	dev->rx_pkt_burst = xenfront_rx_burst;
 	dev->tx_pkt_burst = xenfront_tx_burst;
+	dev->tx_pkt_prepare = xenfront_tx_prepare;
 	XF_INIT_LOG(INFO, name,
 		    "vif %u: %s, backend %s (domain %u), mac " RTE_ETHER_ADDR_PRT_FMT ", mtu %u",
 		    config.vif, control->front_dir().c_str(), control->back_dir().c_str(),

@@ -18,6 +18,8 @@
 #include <cstring>
 
 #include <rte_branch_prediction.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
@@ -46,6 +48,8 @@ struct RxPacket {
 	bool error;         /* a fragment reported NETIF_RSP_ERROR/DROPPED */
 	bool bad;           /* the response breaks the protocol */
 	bool too_many;      /* more fragments than XEN_NETIF_NR_SLOTS_MIN */
+	uint16_t flags;     /* NETRXF_* of the first fragment */
+	uint16_t gso_size;  /* from a XEN_NETIF_EXTRA_TYPE_GSO extra, 0 if none */
 };
 
 enum class Scan { complete, incomplete };
@@ -68,7 +72,7 @@ inline bool is_extra_slot(const RxPacket &pkt, unsigned k) noexcept
  * is bounded by the overflow check of the burst. */
 Scan scan_packet(RxQueue &q, RING_IDX cons, RING_IDX prod, RxPacket &pkt) noexcept
 {
-	pkt = RxPacket{cons, cons, 0, 0, 0, false, false, false};
+	pkt = RxPacket{cons, cons, 0, 0, 0, false, false, false, 0, 0};
 	RING_IDX i = cons;
 	for (;;) {
 		netif_rx_response &rsp = q.slots[i - cons];
@@ -87,6 +91,8 @@ Scan scan_packet(RxQueue &q, RING_IDX cons, RING_IDX prod, RxPacket &pkt) noexce
 			pkt.too_many = true;
 		uint16_t flags = rsp.flags;
 		i++;
+		if (i - cons == 1)
+			pkt.flags = flags;
 		if (i - cons == 1 && (flags & NETRXF_extra_info)) {
 			bool more = true;
 			while (more) {
@@ -100,6 +106,19 @@ Scan scan_packet(RxQueue &q, RING_IDX cons, RING_IDX prod, RxPacket &pkt) noexce
 				more = extra.flags & XEN_NETIF_EXTRA_FLAG_MORE;
 				pkt.nb_extras++;
 				i++;
+				/* Linux netfront drops a packet with an unknown extra
+				 * type, and netback never sends a GSO size of 0. */
+				if (extra.type == XEN_NETIF_EXTRA_TYPE_NONE ||
+				    extra.type >= XEN_NETIF_EXTRA_TYPE_MAX)
+					pkt.bad = true;
+				else if (extra.type == XEN_NETIF_EXTRA_TYPE_GSO) {
+					if (extra.u.gso.size == 0 ||
+					    (extra.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
+					     extra.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6))
+						pkt.bad = true;
+					else
+						pkt.gso_size = extra.u.gso.size;
+				}
 			}
 		}
 		if (!(flags & NETRXF_more_data))
@@ -183,6 +202,50 @@ void post_buffers(RxQueue &q, uint16_t n) noexcept
 		q.to_post[k] = q.to_post[n + k];
 }
 
+/* IPv4 header checksum, verified in software (netif says nothing of it). */
+uint64_t ipv4_header_check(const rte_mbuf *m) noexcept
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t l2 = RTE_ETHER_HDR_LEN;
+	uint16_t type = static_cast<uint16_t>(p[12] << 8 | p[13]);
+	if (type == RTE_ETHER_TYPE_VLAN && m->data_len >= l2 + 4) {
+		type = static_cast<uint16_t>(p[16] << 8 | p[17]);
+		l2 += 4;
+	}
+	if (type != RTE_ETHER_TYPE_IPV4 || m->data_len < l2 + sizeof(rte_ipv4_hdr))
+		return RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN;
+	const auto *ip = reinterpret_cast<const rte_ipv4_hdr *>(p + l2);
+	uint32_t hlen = rte_ipv4_hdr_len(ip);
+	if (hlen < sizeof(rte_ipv4_hdr) || m->data_len < l2 + hlen)
+		return RTE_MBUF_F_RX_IP_CKSUM_BAD;
+	return rte_raw_cksum(ip, hlen) == 0xffff ? RTE_MBUF_F_RX_IP_CKSUM_GOOD
+						 : RTE_MBUF_F_RX_IP_CKSUM_BAD;
+}
+
+/* netif's receive flags as DPDK's: data_validated means the backend (or
+ * whoever handed it the packet) verified the L4 checksum: GOOD; csum_blank
+ * means the L4 checksum field holds only the pseudo-header sum of a packet
+ * whose integrity is known (Linux CHECKSUM_PARTIAL): NONE, never GOOD, as
+ * DPDK's virtio PMD reports VIRTIO_NET_HDR_F_NEEDS_CSUM. A GSO extra marks a
+ * coalesced packet: LRO with its segment size. */
+void set_rx_offload_flags(const RxQueue &q, const RxPacket &pkt, rte_mbuf *m) noexcept
+{
+	uint64_t ol = 0;
+	if (q.l4_csum) {
+		if (pkt.flags & NETRXF_csum_blank)
+			ol |= RTE_MBUF_F_RX_L4_CKSUM_NONE;
+		else if (pkt.flags & NETRXF_data_validated)
+			ol |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	}
+	if (q.ipv4_csum)
+		ol |= ipv4_header_check(m);
+	if (pkt.gso_size) {
+		ol |= RTE_MBUF_F_RX_LRO;
+		m->tso_segsz = pkt.gso_size;
+	}
+	m->ol_flags |= ol;
+}
+
 /* Reposts the released buffers (as many as the ring has room for: a backend
  * that answered more than it was given leaves the rest for later). */
 void repost(RxQueue &q) noexcept
@@ -221,7 +284,9 @@ uint16_t rx_batch_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, RING_IDX 
 		RxPacket pkt;
 		if (scan_packet(q, cons, prod, pkt) == Scan::incomplete)
 			break;
-		if (likely(!pkt.bad && !pkt.error && !pkt.too_many && pkt.length <= q.max_frame &&
+		/* A coalesced (GSO) packet may exceed the MTU when LRO is on. */
+		uint32_t max_len = pkt.gso_size && q.lro ? xen::max_packet_size : q.max_frame;
+		if (likely(!pkt.bad && !pkt.error && !pkt.too_many && pkt.length <= max_len &&
 			   pkt.length > 0)) {
 			if (pkt.end != prod) {
 				/* The next packet's data, while we copy this one. */
@@ -239,6 +304,9 @@ uint16_t rx_batch_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, RING_IDX 
 				q.stats.mbuf_alloc_failed++;
 				break;
 			}
+			if (pkt.flags & (NETRXF_csum_blank | NETRXF_data_validated) ||
+			    pkt.gso_size || q.ipv4_csum)
+				set_rx_offload_flags(q, pkt, m);
 			used++;
 			pkts[nb_rx++] = m;
 			bytes += pkt.length;

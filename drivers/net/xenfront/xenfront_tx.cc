@@ -15,7 +15,10 @@
 
 #include "xenfront.h"
 
+#include <cstring>
+
 #include <rte_branch_prediction.h>
+#include <rte_errno.h>
 #include <rte_ether.h>
 #include <rte_memcpy.h>
 
@@ -24,6 +27,7 @@ extern "C" {
 }
 
 #include "xenfront_logs.h"
+#include "xenfront_offload.h"
 
 namespace xenfront
 {
@@ -70,8 +74,11 @@ void reclaim(TxQueue &q) noexcept
 	q.ring.set_rsp_cons(cons);
 }
 
-/* Copies `m` into the pages of `nb_slots` free ids and writes its requests. */
-void enqueue(TxQueue &q, const rte_mbuf *m, unsigned nb_slots) noexcept
+/* Copies `m` into the pages of `nb_slots` free ids, applies its offloads to
+ * the copy and writes its requests: the first slot, a GSO extra-info slot if
+ * the packet is to be segmented by the backend, then the other slots
+ * (netif.h "Guest transmit"). */
+void enqueue(TxQueue &q, const rte_mbuf *m, unsigned nb_slots, const TxOffloadPlan *plan) noexcept
 {
 	const uint32_t total = m->pkt_len;
 	const rte_mbuf *seg = m;
@@ -81,7 +88,8 @@ void enqueue(TxQueue &q, const rte_mbuf *m, unsigned nb_slots) noexcept
 	for (unsigned s = 0; s < nb_slots; s++) {
 		uint16_t id = q.free_ids[--q.nb_free];
 		q.inflight[id] = 1;
-		uint8_t *dst = q.pages + size_t(id) * xen::page_size;
+		uint8_t *page = q.pages + size_t(id) * xen::page_size;
+		uint8_t *dst = page;
 		uint32_t chunk = RTE_MIN(left, static_cast<uint32_t>(xen::page_size));
 		uint32_t todo = chunk;
 		while (todo > 0) {
@@ -98,13 +106,31 @@ void enqueue(TxQueue &q, const rte_mbuf *m, unsigned nb_slots) noexcept
 			seg_left -= n;
 		}
 		left -= chunk;
+		uint16_t flags = left > 0 ? NETTXF_more_data : 0;
+		bool gso = false;
+		if (s == 0 && plan != nullptr) {
+			/* The headers are in the first page (checked by the plan). */
+			apply_tx_offload(page, m, *plan);
+			flags |= plan->netif_flags;
+			gso = plan->gso_type != XEN_NETIF_GSO_TYPE_NONE;
+			if (gso)
+				flags |= NETTXF_extra_info;
+		}
 		netif_tx_request *req = q.ring.next_request();
 		req->gref = q.grefs[id];
 		req->offset = 0;
-		req->flags = left > 0 ? NETTXF_more_data : 0;
+		req->flags = flags;
 		req->id = id;
 		/* netif.h: the first slot carries the whole packet's size. */
 		req->size = static_cast<uint16_t>(s == 0 ? total : chunk);
+		if (gso) {
+			netif_extra_info extra{};
+			extra.type = XEN_NETIF_EXTRA_TYPE_GSO;
+			extra.u.gso.size = plan->gso_size;
+			extra.u.gso.type = plan->gso_type;
+			static_assert(sizeof(extra) <= sizeof(netif_tx_request));
+			std::memcpy(q.ring.next_request(), &extra, sizeof(extra));
+		}
 	}
 }
 
@@ -138,13 +164,28 @@ extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_
 		rte_mbuf *m = pkts[nb_tx];
 		uint32_t len = m->pkt_len;
 		unsigned nb_slots = (len + xen::page_size - 1) / xen::page_size;
+		TxOffloadPlan plan;
+		const TxOffloadPlan *offload = nullptr;
+		bool ok = true;
+		if (m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK) {
+			ok = plan_tx_offload(m, q.caps, plan) == 0;
+			offload = &plan;
+		}
+		bool tso = m->ol_flags & RTE_MBUF_F_TX_TCP_SEG;
 		/* Netback refuses frames shorter than an Ethernet header and a
-		 * multi-slot packet from a frontend without feature-sg. */
-		if (unlikely(len < RTE_ETHER_HDR_LEN || len > q.max_frame ||
-			     (nb_slots > 1 && !q.sg))) {
-			q.stats.dropped++;
+		 * multi-slot packet from a frontend without feature-sg; netif
+		 * sizes are 16 bits. A segmentation-offloaded packet may exceed
+		 * the MTU. */
+		if (unlikely(!ok || len < RTE_ETHER_HDR_LEN || len > xen::max_packet_size ||
+			     (len > q.max_frame && !tso) || (nb_slots > 1 && !q.sg))) {
+			if (!ok)
+				q.stats.offload_refused++;
+			else
+				q.stats.dropped++;
 		} else {
-			if (unlikely(nb_slots > q.nb_free || nb_slots > q.ring.free_requests())) {
+			unsigned ring_slots =
+				nb_slots + (offload && plan.gso_type != XEN_NETIF_GSO_TYPE_NONE);
+			if (unlikely(nb_slots > q.nb_free || ring_slots > q.ring.free_requests())) {
 				if (!reclaimed_again) {
 					reclaimed_again = true;
 					reclaim(q);
@@ -153,7 +194,7 @@ extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_
 				q.stats.ring_full++;
 				break;
 			}
-			enqueue(q, m, nb_slots);
+			enqueue(q, m, nb_slots, offload);
 			packets++;
 			bytes += len;
 		}
@@ -173,6 +214,31 @@ extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_
 	q.stats.packets += packets;
 	q.stats.bytes += bytes;
 	return nb_tx;
+}
+
+} // namespace xenfront
+
+namespace xenfront
+{
+
+extern "C" uint16_t xenfront_tx_prepare(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	const TxQueue &q = *static_cast<const TxQueue *>(queue);
+	for (uint16_t i = 0; i < nb_pkts; i++) {
+		TxOffloadPlan plan;
+		int rc = plan_tx_offload(pkts[i], q.caps, plan);
+		if (rc != 0) {
+			rte_errno = -rc;
+			return i;
+		}
+		bool tso = pkts[i]->ol_flags & RTE_MBUF_F_TX_TCP_SEG;
+		if (pkts[i]->pkt_len > xen::max_packet_size ||
+		    (pkts[i]->pkt_len > q.max_frame && !tso)) {
+			rte_errno = EINVAL;
+			return i;
+		}
+	}
+	return nb_pkts;
 }
 
 } // namespace xenfront

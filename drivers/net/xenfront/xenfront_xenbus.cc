@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <ethdev_driver.h>
+#include <rte_ethdev.h>
 #include <rte_lcore.h>
 
 #include "xenfront_logs.h"
@@ -403,11 +404,16 @@ bool Control::write_keys(std::string &error) noexcept
 		ok = ok && tx.write(key("request-rx-copy"), "1") &&
 		     tx.write(key("feature-rx-notify"), "1") &&
 		     tx.write(key("feature-sg"), features_.sg ? "1" : "0");
-		/* No receive offloads yet: ask for complete checksums and no GSO. */
-		ok = ok && tx.write(key("feature-no-csum-offload"), "1") &&
-		     tx.write(key("feature-ipv6-csum-offload"), "0") &&
-		     tx.write(key("feature-gso-tcpv4"), "0") &&
-		     tx.write(key("feature-gso-tcpv6"), "0") &&
+		/* What we accept on receive follows the application's receive
+		 * offloads: blank checksums only if it can take
+		 * RTE_MBUF_F_RX_L4_CKSUM_NONE, GSO packets only with LRO. */
+		const bool csum = rx_offloads_ &
+				  (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+		const bool lro = rx_offloads_ & RTE_ETH_RX_OFFLOAD_TCP_LRO;
+		ok = ok && tx.write(key("feature-no-csum-offload"), csum ? "0" : "1") &&
+		     tx.write(key("feature-ipv6-csum-offload"), csum ? "1" : "0") &&
+		     tx.write(key("feature-gso-tcpv4"), lro ? "1" : "0") &&
+		     tx.write(key("feature-gso-tcpv6"), lro ? "1" : "0") &&
 		     tx.write(key("multi-queue-num-queues"), "1");
 		return ok;
 	};
@@ -422,6 +428,16 @@ void Control::remove_keys() noexcept
 {
 	for (const char *k : frontend_keys)
 		store_.remove(front_dir_ + "/" + k);
+}
+
+TxOffloadCaps Control::tx_offload_caps() const noexcept
+{
+	TxOffloadCaps caps;
+	caps.ipv4_csum = !features_.no_csum_offload;
+	caps.ipv6_csum = features_.ipv6_csum_offload;
+	caps.gso_tcpv4 = features_.gso_tcpv4 && features_.sg;
+	caps.gso_tcpv6 = features_.gso_tcpv6 && features_.sg;
+	return caps;
 }
 
 bool Control::carrier() const noexcept
@@ -482,6 +498,7 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 		rx_queue_reset(*rxq);
 		tx_queue_reset(*txq);
 		txq->sg = features_.sg;
+		txq->caps = tx_offload_caps();
 		txq->notify = xen::Notifier{evtchn_.get(), r.port_tx->port().value()};
 		rxq->notify = xen::Notifier{evtchn_.get(),
 					    (r.port_rx ? r.port_rx : r.port_tx)->port().value()};

@@ -72,6 +72,11 @@ public:
 	void release_rx_queue(uint16_t qid) noexcept;
 	void release_tx_queue(uint16_t qid) noexcept;
 	void set_nb_queue_pairs(uint16_t n) noexcept { resources_.resize(n); }
+	/* The receive offloads the application enabled decide which packets we
+	 * ask the backend for (feature-no-csum-offload, feature-gso-tcpv4/6). */
+	void set_rx_offloads(uint64_t offloads) noexcept { rx_offloads_ = offloads; }
+	/* What the backend completes or segments for us. */
+	TxOffloadCaps tx_offload_caps() const noexcept;
 
 	/* Connects (from dev_start), bounded by the connect timeout, and
 	 * starts following the backend. */
@@ -120,6 +125,7 @@ private:
 	BackendFeatures features_;
 	rte_ether_addr mac_{};
 	uint32_t mtu_ = RTE_ETHER_MTU;
+	uint64_t rx_offloads_ = 0;
 
 	std::vector<QueueResources> resources_;
 	std::vector<RxQueue *> rxqs_;
