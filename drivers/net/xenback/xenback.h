@@ -39,6 +39,9 @@ constexpr unsigned default_burst = 32;
 /* Grant-copy segments one burst may build: a slot of up to 4 KiB lands in
  * at most three mbuf pieces of 2 KiB, and a burst covers at most a ring. */
 constexpr unsigned max_copy_segs = 3 * ring_size;
+/* Received packets kept for the next burst when segmenting a guest's GSO
+ * packet yields more than the application asked for (64 KiB / 536 B MSS). */
+constexpr unsigned stash_size = 128;
 
 enum class NotifyStyle { interrupt, poll };
 
@@ -49,6 +52,10 @@ struct Config {
 	bool sg = true;
 	bool rx_copy = true;
 	bool split_event_channels = true;
+	bool csum = true;
+	bool ipv6_csum = true;
+	bool gso_tcpv4 = true;
+	bool gso_tcpv6 = true;
 };
 
 /* Parses net_xenback devargs strictly, including the required keys. */
@@ -59,11 +66,15 @@ struct RxStats { /* guest transmit → port receive */
 	uint64_t bytes;
 	uint64_t errors; /* packets answered NETIF_RSP_ERROR */
 	uint64_t mbuf_alloc_failed;
-	uint64_t copy_errors;   /* grant-copy segments that failed */
-	uint64_t notifications; /* event-channel kicks to the frontend */
-	uint64_t wakeups;       /* frontend kicks taken (interrupt style) */
-	uint64_t fatal_errors;  /* requests that disable the vif */
-	uint64_t multicast_ops; /* XEN_NETIF_EXTRA_TYPE_MCAST_* requests */
+	uint64_t copy_errors;    /* grant-copy segments that failed */
+	uint64_t notifications;  /* event-channel kicks to the frontend */
+	uint64_t wakeups;        /* frontend kicks taken (interrupt style) */
+	uint64_t fatal_errors;   /* requests that disable the vif */
+	uint64_t multicast_ops;  /* XEN_NETIF_EXTRA_TYPE_MCAST_* requests */
+	uint64_t gso_packets;    /* GSO packets from the guest */
+	uint64_t segmented;      /* segments made here from them (no LRO) */
+	uint64_t csum_completed; /* blank checksums completed here */
+	uint64_t csum_errors;    /* blank checksum or GSO on unparseable headers */
 };
 
 struct TxStats { /* port transmit → guest receive */
@@ -74,6 +85,10 @@ struct TxStats { /* port transmit → guest receive */
 	uint64_t copy_errors;
 	uint64_t notifications;
 	uint64_t fatal_errors;
+	uint64_t gso_packets;     /* sent to the guest as GSO */
+	uint64_t segmented;       /* segments made here (guest without GSO) */
+	uint64_t csum_computed;   /* checksums computed here (guest without blank) */
+	uint64_t offload_refused; /* offloads that could not be honoured */
 };
 
 /* The app's receive queue: consumes the guest's tx ring (mapped). */
@@ -84,8 +99,10 @@ struct RxQueue {
 	uint16_t data_room;
 	uint32_t max_frame;
 	bool interrupt_style;
-	bool armed;  /* req_event armed: the frontend will kick */
-	bool broken; /* the frontend broke the protocol */
+	bool l4_csum; /* RX TCP/UDP checksum offload enabled on the port */
+	bool lro;     /* RX TCP LRO enabled on the port */
+	bool armed;   /* req_event armed: the frontend will kick */
+	bool broken;  /* the frontend broke the protocol */
 	struct rte_mempool *mp;
 	xen::Notifier notify; /* tx-side event channel */
 	int wake_fd;          /* xenevtchn_fd of that channel's handle */
@@ -93,6 +110,9 @@ struct RxQueue {
 	uint16_t port_id;
 	uint16_t queue_id;
 
+	uint16_t stash_head;
+	uint16_t stash_len;
+	rte_mbuf *stash[stash_size];
 	xengnttab_grant_copy_segment_t segs[max_copy_segs];
 	xen::QueueSync sync;
 };
@@ -103,7 +123,11 @@ struct TxQueue {
 	xen::RxBackRing ring;
 	xengnttab_handle *gnttab;
 	uint16_t guest;
-	bool guest_sg; /* frontend accepts multi-slot packets */
+	bool guest_sg;      /* frontend accepts multi-slot packets */
+	bool guest_csum_v4; /* accepts blank checksums: IPv4 */
+	bool guest_csum_v6; /* ... IPv6 */
+	bool guest_gso_v4;  /* accepts GSO packets: TCPv4 */
+	bool guest_gso_v6;  /* ... TCPv6 */
 	bool interrupt_style;
 	bool broken;
 	xen::Notifier notify; /* rx-side event channel */

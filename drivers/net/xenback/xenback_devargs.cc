@@ -57,6 +57,26 @@ bool parse_split_event_channels(std::string_view value, Config &config, std::str
 	return xen::parse_bool(value, config.split_event_channels, why);
 }
 
+bool parse_csum(std::string_view value, Config &config, std::string &why)
+{
+	return xen::parse_bool(value, config.csum, why);
+}
+
+bool parse_ipv6_csum(std::string_view value, Config &config, std::string &why)
+{
+	return xen::parse_bool(value, config.ipv6_csum, why);
+}
+
+bool parse_gso_tcpv4(std::string_view value, Config &config, std::string &why)
+{
+	return xen::parse_bool(value, config.gso_tcpv4, why);
+}
+
+bool parse_gso_tcpv6(std::string_view value, Config &config, std::string &why)
+{
+	return xen::parse_bool(value, config.gso_tcpv6, why);
+}
+
 #define XENBACK_SPEC(key, syntax, help) xen::DevargSpec<Config>{#key, syntax, parse_##key},
 constexpr std::array devarg_specs{XENBACK_DEVARGS(XENBACK_SPEC)};
 #undef XENBACK_SPEC

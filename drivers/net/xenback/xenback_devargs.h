@@ -16,7 +16,11 @@
 	  "poll: never ask (default interrupt)")                                                   \
 	X(sg, "0|1", "advertise feature-sg: multi-slot packets (default 1)")                       \
 	X(rx_copy, "0|1", "advertise feature-rx-copy (default 1; 0 makes frontends refuse)")       \
-	X(split_event_channels, "0|1", "advertise feature-split-event-channels (default 1)")
+	X(split_event_channels, "0|1", "advertise feature-split-event-channels (default 1)")       \
+	X(csum, "0|1", "accept blank IPv4 checksums: feature-no-csum-offload=0 (default 1)")       \
+	X(ipv6_csum, "0|1", "advertise feature-ipv6-csum-offload (default 1)")                     \
+	X(gso_tcpv4, "0|1", "advertise feature-gso-tcpv4 (default 1)")                             \
+	X(gso_tcpv6, "0|1", "advertise feature-gso-tcpv6 (default 1)")
 
 #define XENBACK_PARAM_ONE(key, syntax, help) #key "=" syntax " "
 #define XENBACK_PARAM_STRING XENBACK_DEVARGS(XENBACK_PARAM_ONE)

@@ -72,8 +72,17 @@ int dev_infos_get(rte_eth_dev *, rte_eth_dev_info *info) noexcept
 	info->default_txportconf.ring_size = ring_size;
 	info->default_rxportconf.burst_size = default_burst;
 	info->default_txportconf.burst_size = default_burst;
-	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER;
-	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	/* Receive: a guest's blank checksum is reported (L4_CKSUM_NONE) or
+	 * completed here, its GSO packet delivered whole (LRO) or segmented
+	 * here, whichever the application enabled. Transmit: checksums and TSO
+	 * become netif flags and GSO extras when the guest accepts them, and
+	 * are done here when it does not. */
+	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER | RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
+				RTE_ETH_RX_OFFLOAD_UDP_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_LRO;
+	info->max_lro_pkt_size = xen::max_packet_size;
+	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
+				RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+				RTE_ETH_TX_OFFLOAD_TCP_TSO;
 	info->speed_capa = RTE_ETH_LINK_SPEED_FIXED;
 	return 0;
 }
@@ -110,6 +119,8 @@ int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t, unsigned int socket
 	if (q == nullptr)
 		return -ENOMEM;
 	q->mp = mp;
+	q->l4_csum = offloads & (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+	q->lro = offloads & RTE_ETH_RX_OFFLOAD_TCP_LRO;
 	q->data_room = static_cast<uint16_t>(RTE_MIN(room - RTE_PKTMBUF_HEADROOM, UINT16_MAX));
 	q->max_frame = a.max_frame;
 	q->port_id = dev->data->port_id;
@@ -247,6 +258,10 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"wakeups", offsetof(RxStats, wakeups)},
 	{"fatal_errors", offsetof(RxStats, fatal_errors)},
 	{"multicast_ops", offsetof(RxStats, multicast_ops)},
+	{"gso_packets", offsetof(RxStats, gso_packets)},
+	{"segmented", offsetof(RxStats, segmented)},
+	{"csum_completed", offsetof(RxStats, csum_completed)},
+	{"csum_errors", offsetof(RxStats, csum_errors)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},
@@ -256,6 +271,10 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"copy_errors", offsetof(TxStats, copy_errors)},
 	{"notifications", offsetof(TxStats, notifications)},
 	{"fatal_errors", offsetof(TxStats, fatal_errors)},
+	{"gso_packets", offsetof(TxStats, gso_packets)},
+	{"segmented", offsetof(TxStats, segmented)},
+	{"csum_computed", offsetof(TxStats, csum_computed)},
+	{"offload_refused", offsetof(TxStats, offload_refused)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 

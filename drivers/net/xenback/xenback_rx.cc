@@ -16,6 +16,7 @@
 #include "xenback.h"
 
 #include <cstring>
+#include <netinet/in.h>
 #include <poll.h>
 
 #include <rte_branch_prediction.h>
@@ -24,6 +25,8 @@ extern "C" {
 #include <xenevtchn.h>
 }
 
+#include "net_headers.h"
+#include "xenback_gso.h"
 #include "xenback_logs.h"
 
 namespace xenback
@@ -41,7 +44,9 @@ struct Pending {
 	uint16_t nb_extras;
 	uint16_t first_seg;
 	uint16_t nb_segs;
-	int16_t status; /* NETIF_RSP_OKAY or NETIF_RSP_ERROR */
+	int16_t status;    /* NETIF_RSP_OKAY or NETIF_RSP_ERROR */
+	uint16_t flags;    /* NETTXF_* of the first slot */
+	uint16_t gso_size; /* from a XEN_NETIF_EXTRA_TYPE_GSO extra, 0 if none */
 };
 
 void fatal(RxQueue &q, const char *why, unsigned value) noexcept
@@ -125,6 +130,76 @@ void wake_taken(RxQueue &q) noexcept
 	}
 }
 
+/* Hands a received packet to the application, or keeps it for the next
+ * burst when this one is full (segmentation can turn one packet into many). */
+void deliver(RxQueue &q, rte_mbuf *m, rte_mbuf **pkts, uint16_t nb_pkts, uint16_t &nb_rx,
+	     uint64_t &bytes) noexcept
+{
+	bytes += m->pkt_len;
+	if (nb_rx < nb_pkts) {
+		pkts[nb_rx++] = m;
+		return;
+	}
+	q.stash[(q.stash_head + q.stash_len++) % stash_size] = m;
+}
+
+/* The guest's checksum and GSO requests, as netback turns them into an
+ * skb: a blank checksum (Linux CHECKSUM_PARTIAL) is left to the application
+ * as RTE_MBUF_F_RX_L4_CKSUM_NONE if it enabled receive checksum offload, or
+ * completed here; a GSO packet is delivered whole as RTE_MBUF_F_RX_LRO if it
+ * enabled LRO, or segmented here. Headers netback could not parse make the
+ * packet an error, as skb_checksum_setup() failing drops it there. */
+int16_t finish(RxQueue &q, const Pending &p, rte_mbuf **pkts, uint16_t nb_pkts, uint16_t &nb_rx,
+	       uint64_t &bytes) noexcept
+{
+	rte_mbuf *m = p.head;
+	if (p.gso_size == 0 && !(p.flags & NETTXF_csum_blank)) {
+		if ((p.flags & NETTXF_data_validated) && q.l4_csum)
+			m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+		deliver(q, m, pkts, nb_pkts, nb_rx, bytes);
+		return NETIF_RSP_OKAY;
+	}
+	xen::NetHeaders h;
+	if (!xen::parse_net_headers(m, h) || h.fragment ||
+	    (p.gso_size && h.l4_proto != IPPROTO_TCP)) {
+		q.stats.csum_errors++;
+		return NETIF_RSP_ERROR;
+	}
+	if (p.gso_size == 0) {
+		if (q.l4_csum) {
+			m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_NONE;
+		} else {
+			xen::complete_blank_csum(m, h);
+			q.stats.csum_completed++;
+		}
+		deliver(q, m, pkts, nb_pkts, nb_rx, bytes);
+		return NETIF_RSP_OKAY;
+	}
+	q.stats.gso_packets++;
+	if (q.lro) {
+		m->ol_flags |= RTE_MBUF_F_RX_LRO;
+		m->tso_segsz = p.gso_size;
+		if (q.l4_csum)
+			m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_NONE;
+		else
+			xen::complete_blank_csum(m, h);
+		deliver(q, m, pkts, nb_pkts, nb_rx, bytes);
+		return NETIF_RSP_OKAY;
+	}
+	rte_mbuf *segs[stash_size];
+	unsigned room = stash_size - q.stash_len;
+	int n = segment_tcp(m, h, p.gso_size, q.mp, segs, room);
+	if (n < 0) {
+		q.stats.mbuf_alloc_failed++;
+		return NETIF_RSP_ERROR;
+	}
+	q.stats.segmented += static_cast<unsigned>(n);
+	rte_pktmbuf_free(m);
+	for (int k = 0; k < n; k++)
+		deliver(q, segs[k], pkts, nb_pkts, nb_rx, bytes);
+	return NETIF_RSP_OKAY;
+}
+
 } // namespace
 
 extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
@@ -133,6 +208,16 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	xen::BurstGuard guard(q.sync);
 	if (unlikely(!guard.usable() || q.broken))
 		return 0;
+	/* Segments left over from the last burst go first. */
+	uint16_t nb_rx = 0;
+	uint64_t bytes = 0;
+	while (q.stash_len > 0 && nb_rx < nb_pkts) {
+		pkts[nb_rx++] = q.stash[q.stash_head];
+		q.stash_head = static_cast<uint16_t>((q.stash_head + 1) % stash_size);
+		q.stash_len--;
+	}
+	if (q.stash_len > 0 || nb_rx == nb_pkts)
+		return nb_rx; /* still full: leave the ring for the next burst */
 	RING_IDX prod = q.ring.req_prod();
 	RING_IDX cons = q.ring.req_cons();
 	if (cons == prod) {
@@ -140,10 +225,10 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		if (q.interrupt_style && !q.armed) {
 			q.armed = true;
 			if (!q.ring.final_check_for_requests())
-				return 0;
+				return nb_rx;
 			prod = q.ring.req_prod();
 		} else {
-			return 0;
+			return nb_rx;
 		}
 	}
 	if (q.armed) {
@@ -159,14 +244,14 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	netif_tx_request slots[xen::fatal_tx_slots_per_packet];
 	unsigned nb_pending = 0;
 	unsigned nb_segs = 0;
-	uint16_t limit = RTE_MIN(nb_pkts, static_cast<uint16_t>(max_batch));
+	uint16_t limit =
+		static_cast<uint16_t>(RTE_MIN(nb_pkts - nb_rx, static_cast<int>(max_batch)));
 	while (cons != prod && nb_pending < limit) {
 		Pending &p = pending[nb_pending];
-		p = Pending{nullptr, cons, 0, 0, 0, 0, NETIF_RSP_OKAY};
+		p = Pending{nullptr, cons, 0, 0, 0, 0, NETIF_RSP_OKAY, 0, 0};
 		slots[0] = q.ring.copy_request(cons);
 		RING_IDX i = cons + 1;
 		bool incomplete = false;
-		bool gso = false;
 		bool mcast = false;
 		if (slots[0].flags & NETTXF_extra_info) {
 			bool more = true;
@@ -188,7 +273,19 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 					fatal(q, "bad extra-info type", extra.type);
 					break;
 				}
-				gso |= extra.type == XEN_NETIF_EXTRA_TYPE_GSO;
+				if (extra.type == XEN_NETIF_EXTRA_TYPE_GSO) {
+					/* netback (xenvif_set_skb_gso): fatal. */
+					if (extra.u.gso.size == 0) {
+						fatal(q, "GSO size must not be zero", 0);
+						break;
+					}
+					if (extra.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
+					    extra.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6) {
+						fatal(q, "bad GSO type", extra.u.gso.type);
+						break;
+					}
+					p.gso_size = extra.u.gso.size;
+				}
 				mcast |= extra.type == XEN_NETIF_EXTRA_TYPE_MCAST_ADD ||
 					 extra.type == XEN_NETIF_EXTRA_TYPE_MCAST_DEL;
 				more = extra.flags & XEN_NETIF_EXTRA_FLAG_MORE;
@@ -245,9 +342,11 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 			continue;
 		}
 		/* Dropped with an error response, as netback's xenvif_tx_err:
-		 * GSO (not advertised yet), too many slots, runt or oversize. */
-		if (gso || nb_data > xen::max_tx_slots_per_packet || total < RTE_ETHER_HDR_LEN ||
-		    total > q.max_frame) {
+		 * too many slots, runt, or oversize (a GSO packet may exceed
+		 * the MTU: it is segmented or delivered as LRO). */
+		p.flags = slots[0].flags;
+		if (nb_data > xen::max_tx_slots_per_packet || total < RTE_ETHER_HDR_LEN ||
+		    (total > q.max_frame && p.gso_size == 0)) {
 			p.status = NETIF_RSP_ERROR;
 			q.stats.errors++;
 			nb_pending++;
@@ -262,15 +361,13 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	}
 	q.ring.set_req_cons(cons);
 	if (nb_pending == 0)
-		return 0;
+		return nb_rx;
 
 	if (nb_segs > 0 && xengnttab_grant_copy(q.gnttab, nb_segs, q.segs) != 0) {
 		for (unsigned s = 0; s < nb_segs; s++)
 			q.segs[s].status = GNTST_general_error;
 	}
 
-	uint16_t nb_rx = 0;
-	uint64_t bytes = 0;
 	for (unsigned k = 0; k < nb_pending; k++) {
 		Pending &p = pending[k];
 		if (p.head != nullptr) {
@@ -279,10 +376,9 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 					p.status = NETIF_RSP_ERROR;
 					q.stats.copy_errors++;
 				}
-			if (likely(p.status == NETIF_RSP_OKAY)) {
-				bytes += p.head->pkt_len;
-				pkts[nb_rx++] = p.head;
-			} else {
+			if (likely(p.status == NETIF_RSP_OKAY))
+				p.status = finish(q, p, pkts, nb_pkts, nb_rx, bytes);
+			if (p.status != NETIF_RSP_OKAY) {
 				rte_pktmbuf_free(p.head);
 				q.stats.errors++;
 			}

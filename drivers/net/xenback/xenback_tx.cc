@@ -11,9 +11,18 @@
  * holds and NETRXF_more_data on all but the last. When the frontend has not
  * posted enough buffers the burst stops there; in interrupt style it asks
  * (req_event) to be kicked once enough are posted, as
- * xenvif_rx_ring_slots_available does. */
+ * xenvif_rx_ring_slots_available does.
+ *
+ * Transmit offloads the application asks for become what the guest said it
+ * accepts (feature-no-csum-offload, feature-ipv6-csum-offload,
+ * feature-gso-tcpv4/6): a blank checksum with NETRXF_csum_blank and a GSO
+ * extra slot after the first response (xenvif_rx_extra_slot), or else a
+ * checksum computed here and a packet segmented here. */
 
 #include "xenback.h"
+
+#include <cstring>
+#include <netinet/in.h>
 
 #include <rte_branch_prediction.h>
 
@@ -21,6 +30,8 @@ extern "C" {
 #include <xenevtchn.h>
 }
 
+#include "net_headers.h"
+#include "xenback_gso.h"
 #include "xenback_logs.h"
 
 namespace xenback
@@ -29,13 +40,32 @@ namespace
 {
 
 constexpr unsigned max_batch = 64;
+/* Segments of one TSO mbuf segmented here: 64 KiB at the smallest MSS a
+ * DPDK application would ask for, 1 KiB. */
+constexpr unsigned max_soft_segments = 64;
+
+constexpr uint64_t handled_offloads = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6 |
+				      RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM |
+				      RTE_MBUF_F_TX_UDP_CKSUM | RTE_MBUF_F_TX_TCP_SEG;
 
 struct Sent {
-	RING_IDX first;
-	uint16_t nb_slots;
+	RING_IDX first;   /* first request slot */
+	uint16_t nb_data; /* data slots */
+	bool extra;       /* a GSO extra slot follows the first */
+	uint8_t gso_type;
+	uint16_t gso_size;
+	uint16_t rsp_flags; /* NETRXF_csum_blank | NETRXF_data_validated */
 	uint16_t first_seg;
 	uint16_t nb_segs;
 	uint32_t len;
+};
+
+/* What a packet needs before it is copied, once its offloads are done. */
+struct Prepared {
+	uint8_t gso_type = XEN_NETIF_GSO_TYPE_NONE;
+	uint16_t gso_size = 0;
+	uint16_t rsp_flags = 0;
+	bool segment = false; /* TSO the guest cannot take: segment here */
 };
 
 void fatal(TxQueue &q, const char *why, unsigned value) noexcept
@@ -48,15 +78,21 @@ void fatal(TxQueue &q, const char *why, unsigned value) noexcept
 	q.broken = true;
 }
 
-/* Segments copying `m` into the buffers of slots first..first+nb_slots-1. */
-void plan_copy(TxQueue &q, const rte_mbuf *m, RING_IDX first, unsigned &nb_segs) noexcept
+/* The request slot that carries data slot `k` of packet `s`. */
+RING_IDX data_slot(const Sent &s, unsigned k)
+{
+	return s.first + k + (k > 0 && s.extra);
+}
+
+/* Segments copying `m` into the buffers of its data slots. */
+void plan_copy(TxQueue &q, const rte_mbuf *m, const Sent &s, unsigned &nb_segs) noexcept
 {
 	const rte_mbuf *seg = m;
 	const uint8_t *src = rte_pktmbuf_mtod(seg, const uint8_t *);
 	uint32_t seg_left = seg->data_len;
 	uint32_t left = m->pkt_len;
-	for (RING_IDX slot = first; left > 0; slot++) {
-		netif_rx_request req = q.ring.copy_request(slot);
+	for (unsigned k = 0; left > 0; k++) {
+		netif_rx_request req = q.ring.copy_request(data_slot(s, k));
 		uint32_t offset = 0;
 		uint32_t chunk = RTE_MIN(left, static_cast<uint32_t>(xen::page_size));
 		while (offset < chunk) {
@@ -82,6 +118,44 @@ void plan_copy(TxQueue &q, const rte_mbuf *m, RING_IDX first, unsigned &nb_segs)
 	}
 }
 
+/* Does the offloads `m` asks for in its headers (`m` is writable) and says
+ * what the guest is told; false if they cannot be done. */
+bool prepare_offloads(TxQueue &q, rte_mbuf *m, const xen::NetHeaders &h, Prepared &p) noexcept
+{
+	const uint64_t ol = m->ol_flags;
+	if ((ol & RTE_MBUF_F_TX_IP_CKSUM) && !h.ipv6)
+		xen::write_ipv4_header_csum(m, h);
+	if (ol & RTE_MBUF_F_TX_TCP_SEG) {
+		if (h.l4_proto != IPPROTO_TCP || m->tso_segsz == 0)
+			return false;
+		/* Linux netfront parses only untagged IP for a GSO packet. */
+		if ((h.ipv6 ? q.guest_gso_v6 : q.guest_gso_v4) && !h.vlan) {
+			xen::write_blank_csum(m, h, true);
+			p.gso_type = h.ipv6 ? XEN_NETIF_GSO_TYPE_TCPV6 : XEN_NETIF_GSO_TYPE_TCPV4;
+			p.gso_size = m->tso_segsz;
+			p.rsp_flags = NETRXF_csum_blank | NETRXF_data_validated;
+		} else {
+			p.segment = true;
+		}
+		return true;
+	}
+	if (ol & RTE_MBUF_F_TX_L4_MASK) {
+		uint8_t want = (ol & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM
+				       ? IPPROTO_TCP
+				       : IPPROTO_UDP;
+		if (h.l4_proto != want || h.fragment)
+			return false;
+		if ((h.ipv6 ? q.guest_csum_v6 : q.guest_csum_v4) && !h.vlan) {
+			xen::write_blank_csum(m, h, false);
+			p.rsp_flags = NETRXF_csum_blank | NETRXF_data_validated;
+		} else {
+			xen::write_full_csum(m, h);
+			q.stats.csum_computed++;
+		}
+	}
+	return true;
+}
+
 } // namespace
 
 extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
@@ -97,36 +171,114 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	}
 	RING_IDX cons = q.ring.req_cons();
 
-	Sent sent[max_batch];
-	rte_mbuf *done[max_batch];
+	/* Packets to send: the application's, or segments made here. */
+	Sent sent[max_batch + max_soft_segments];
+	rte_mbuf *done[2 * max_batch + max_soft_segments];
 	unsigned nb_sent = 0;
 	unsigned nb_done = 0;
 	unsigned nb_segs = 0;
 	uint16_t nb_tx = 0;
 	unsigned arm_for = 0; /* slots to wait for, in interrupt style */
+	bool segmented_once = false;
 	uint16_t limit = RTE_MIN(nb_pkts, static_cast<uint16_t>(max_batch));
 	while (nb_tx < limit) {
 		rte_mbuf *m = pkts[nb_tx];
-		uint32_t len = m->pkt_len;
-		unsigned need = (len + xen::page_size - 1) / xen::page_size;
-		/* More than one slot needs the frontend's feature-sg; netif's
-		 * sizes are 16 bits. */
-		if (unlikely(len == 0 || len > xen::max_packet_size || (need > 1 && !q.guest_sg))) {
+		Prepared prep;
+		rte_mbuf *parts[max_soft_segments];
+		unsigned nb_parts = 1;
+		parts[0] = m;
+		if (m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK) {
+			xen::NetHeaders h;
+			bool ok = !(m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK & ~handled_offloads) &&
+				  xen::parse_net_headers(m, h);
+			if (ok && !xen::headers_writable(m, h)) {
+				/* Shared or indirect: fix up a private copy. */
+				rte_mbuf *copy = rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX);
+				if (copy == nullptr)
+					break;
+				copy->ol_flags = m->ol_flags;
+				copy->tso_segsz = m->tso_segsz;
+				done[nb_done++] = m;
+				m = copy;
+				parts[0] = m;
+			}
+			if (!ok || !prepare_offloads(q, m, h, prep)) {
+				q.stats.offload_refused++;
+				done[nb_done++] = m;
+				nb_tx++;
+				continue;
+			}
+			if (prep.segment) {
+				/* One TSO mbuf segmented per burst, so the arrays
+				 * above suffice. */
+				if (segmented_once)
+					break;
+				int n = segment_tcp(m, h, m->tso_segsz, m->pool, parts,
+						    max_soft_segments);
+				if (n < 0) {
+					q.stats.offload_refused++;
+					done[nb_done++] = m;
+					nb_tx++;
+					continue;
+				}
+				segmented_once = true;
+				nb_parts = static_cast<unsigned>(n);
+				q.stats.segmented += nb_parts;
+			}
+		}
+		/* Room for every part, or none of them is sent. A part's copy
+		 * takes at most one segment per slot plus one per mbuf segment. */
+		unsigned need = 0;
+		unsigned copies = 0;
+		bool fits = true;
+		for (unsigned k = 0; k < nb_parts; k++) {
+			uint32_t len = parts[k]->pkt_len;
+			unsigned slots = (len + xen::page_size - 1) / xen::page_size;
+			need += slots + (prep.gso_type != XEN_NETIF_GSO_TYPE_NONE);
+			copies += slots + parts[k]->nb_segs;
+			fits = fits && len > 0 && len <= xen::max_packet_size &&
+			       (slots == 1 || q.guest_sg);
+		}
+		if (unlikely(!fits)) {
 			q.stats.dropped++;
+			for (unsigned k = 0; k < nb_parts; k++)
+				if (parts[k] != m)
+					done[nb_done++] = parts[k];
 			done[nb_done++] = m;
 			nb_tx++;
 			continue;
 		}
-		if (need > prod - cons || nb_segs + need + m->nb_segs > max_copy_segs) {
+		if (need > prod - cons || nb_segs + copies > max_copy_segs) {
 			q.stats.ring_full++;
 			arm_for = need;
+			if (nb_parts > 1)
+				for (unsigned k = 0; k < nb_parts; k++)
+					rte_pktmbuf_free(parts[k]);
 			break;
 		}
-		Sent &s = sent[nb_sent++];
-		s = Sent{cons, static_cast<uint16_t>(need), static_cast<uint16_t>(nb_segs), 0, len};
-		plan_copy(q, m, cons, nb_segs);
-		s.nb_segs = static_cast<uint16_t>(nb_segs - s.first_seg);
-		cons += need;
+		for (unsigned k = 0; k < nb_parts; k++) {
+			rte_mbuf *part = parts[k];
+			Sent &s = sent[nb_sent];
+			nb_sent++;
+			bool gso = prep.gso_type != XEN_NETIF_GSO_TYPE_NONE;
+			unsigned data = (part->pkt_len + xen::page_size - 1) / xen::page_size;
+			s = Sent{cons,
+				 static_cast<uint16_t>(data),
+				 gso,
+				 prep.gso_type,
+				 prep.gso_size,
+				 nb_parts > 1 ? uint16_t(0) : prep.rsp_flags,
+				 static_cast<uint16_t>(nb_segs),
+				 0,
+				 part->pkt_len};
+			plan_copy(q, part, s, nb_segs);
+			s.nb_segs = static_cast<uint16_t>(nb_segs - s.first_seg);
+			cons += data + gso;
+			if (part != m)
+				done[nb_done++] = part;
+		}
+		if (prep.gso_type != XEN_NETIF_GSO_TYPE_NONE)
+			q.stats.gso_packets++;
 		done[nb_done++] = m;
 		nb_tx++;
 	}
@@ -145,16 +297,37 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 					q.stats.copy_errors++;
 				}
 			uint32_t left = s.len;
-			for (unsigned slot = 0; slot < s.nb_slots; slot++) {
-				netif_rx_request req = q.ring.copy_request(s.first + slot);
+			for (unsigned d = 0; d < s.nb_data; d++) {
+				RING_IDX slot = data_slot(s, d);
+				netif_rx_request req = q.ring.copy_request(slot);
 				uint32_t chunk =
 					RTE_MIN(left, static_cast<uint32_t>(xen::page_size));
 				left -= chunk;
 				netif_rx_response *rsp = q.ring.next_response();
 				rsp->id = req.id;
 				rsp->offset = 0;
-				rsp->flags = ok && left > 0 ? NETRXF_more_data : 0;
+				uint16_t flags = ok && left > 0 ? NETRXF_more_data : 0;
+				if (d == 0 && ok)
+					flags |= s.rsp_flags | (s.extra ? NETRXF_extra_info : 0);
+				rsp->flags = flags;
 				rsp->status = ok ? static_cast<int16_t>(chunk) : NETIF_RSP_ERROR;
+				if (d == 0 && s.extra && ok) {
+					/* The extra overlays the next response, in the slot
+					 * of the request it consumed (netif.h "Extra Info"). */
+					netif_extra_info extra{};
+					extra.type = XEN_NETIF_EXTRA_TYPE_GSO;
+					extra.u.gso.size = s.gso_size;
+					extra.u.gso.type = s.gso_type;
+					std::memcpy(q.ring.next_response(), &extra, sizeof(extra));
+				} else if (d == 0 && s.extra) {
+					/* Failed: that slot answers as an error of its own. */
+					netif_rx_request ereq = q.ring.copy_request(s.first + 1);
+					netif_rx_response *ersp = q.ring.next_response();
+					ersp->id = ereq.id;
+					ersp->offset = 0;
+					ersp->flags = 0;
+					ersp->status = NETIF_RSP_ERROR;
+				}
 			}
 			if (ok) {
 				packets++;

@@ -108,20 +108,22 @@ bool Control::read_vif(std::string &error) noexcept
 bool Control::write_features(std::string &error) noexcept
 {
 	/* What Linux netback's netback_probe advertises, minus what this
-	 * backend does not implement yet (GSO, checksum offload, multicast
-	 * control, the control ring, several queues): those keys are absent or
-	 * say 0, which netif.h defines as "not supported". */
+	 * backend does not implement yet (multicast control, the control ring,
+	 * several queues): those keys are absent or say 0, which netif.h
+	 * defines as "not supported". Each feature can be switched off by its
+	 * devarg, so a frontend's fallbacks can be tested. GSO needs sg. */
 	auto body = [&](xen::Transaction &tx) {
 		auto key = [&](const char *k) { return back_dir_ + "/" + k; };
-		return tx.write(key("feature-sg"), config_.sg ? "1" : "0") &&
-		       tx.write(key("feature-rx-copy"), config_.rx_copy ? "1" : "0") &&
+		auto flag = [](bool on) { return on ? "1" : "0"; };
+		return tx.write(key("feature-sg"), flag(config_.sg)) &&
+		       tx.write(key("feature-rx-copy"), flag(config_.rx_copy)) &&
 		       tx.write(key("feature-rx-flip"), "0") &&
 		       tx.write(key("feature-split-event-channels"),
-				config_.split_event_channels ? "1" : "0") &&
-		       tx.write(key("feature-no-csum-offload"), "1") &&
-		       tx.write(key("feature-ipv6-csum-offload"), "0") &&
-		       tx.write(key("feature-gso-tcpv4"), "0") &&
-		       tx.write(key("feature-gso-tcpv6"), "0") &&
+				flag(config_.split_event_channels)) &&
+		       tx.write(key("feature-no-csum-offload"), flag(!config_.csum)) &&
+		       tx.write(key("feature-ipv6-csum-offload"), flag(config_.ipv6_csum)) &&
+		       tx.write(key("feature-gso-tcpv4"), flag(config_.gso_tcpv4 && config_.sg)) &&
+		       tx.write(key("feature-gso-tcpv6"), flag(config_.gso_tcpv6 && config_.sg)) &&
 		       tx.write(key("multi-queue-max-queues"), "1");
 	};
 	if (!store_.transact(body, error)) {
@@ -230,6 +232,13 @@ bool Control::read_frontend(FrontendRequest &req, std::string &error) noexcept
 		return false;
 	}
 	req.sg = store_.read_flag(key("feature-sg"), false, malformed);
+	/* What the guest accepts on receive (netback's read_xenbus_vif_flags):
+	 * blank IPv4 checksums unless feature-no-csum-offload=1, blank IPv6
+	 * ones with feature-ipv6-csum-offload=1, GSO with feature-gso-tcpv4/6. */
+	req.csum_v4 = !store_.read_flag(key("feature-no-csum-offload"), false, malformed);
+	req.csum_v6 = store_.read_flag(key("feature-ipv6-csum-offload"), false, malformed);
+	req.gso_v4 = req.sg && store_.read_flag(key("feature-gso-tcpv4"), false, malformed);
+	req.gso_v6 = req.sg && store_.read_flag(key("feature-gso-tcpv6"), false, malformed);
 	return true;
 }
 
@@ -276,6 +285,10 @@ bool Control::connect(std::string &error) noexcept
 	tq.gnttab = gnttab_.get();
 	tq.guest = guest_.value();
 	tq.guest_sg = req.sg;
+	tq.guest_csum_v4 = req.csum_v4;
+	tq.guest_csum_v6 = req.csum_v6;
+	tq.guest_gso_v4 = req.gso_v4;
+	tq.guest_gso_v6 = req.gso_v6;
 	tq.interrupt_style = interrupt;
 	tq.broken = false;
 	tq.notify = xen::Notifier{evtchn_.get(), rx_port.port().value()};

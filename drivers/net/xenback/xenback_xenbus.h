@@ -33,6 +33,10 @@ struct FrontendRequest {
 	xen::EvtchnPort port_rx; /* == port_tx without split event channels */
 	bool split = false;
 	bool sg = false;
+	bool csum_v4 = false; /* accepts blank checksums (receive side) */
+	bool csum_v6 = false;
+	bool gso_v4 = false; /* accepts GSO packets */
+	bool gso_v6 = false;
 };
 
 class Control
