@@ -172,114 +172,123 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	RING_IDX cons = q.ring.req_cons();
 
 	/* Packets to send: the application's, or segments made here. */
-	Sent sent[max_batch + max_soft_segments];
-	rte_mbuf *done[2 * max_batch + max_soft_segments];
+	Sent sent[max_batch + 2 * max_soft_segments];
+	rte_mbuf *done[2 * max_batch + 2 * max_soft_segments];
 	unsigned nb_sent = 0;
 	unsigned nb_done = 0;
 	unsigned nb_segs = 0;
 	uint16_t nb_tx = 0;
 	unsigned arm_for = 0; /* slots to wait for, in interrupt style */
-	bool segmented_once = false;
 	uint16_t limit = RTE_MIN(nb_pkts, static_cast<uint16_t>(max_batch));
 	while (nb_tx < limit) {
-		rte_mbuf *m = pkts[nb_tx];
+		/* `orig` is the application's; `m`, what we send, may be a
+		 * private copy whose headers we may change; `parts`, segments of
+		 * it made here. Whatever is consumed goes to done[]; what is
+		 * not (a full ring, no mbufs) is left to the application as it
+		 * came, and our own copies of it are freed. */
+		if (nb_done + 2 > RTE_DIM(done) || nb_sent == RTE_DIM(sent))
+			break;
+		rte_mbuf *orig = pkts[nb_tx];
+		rte_mbuf *m = orig;
 		Prepared prep;
 		rte_mbuf *parts[max_soft_segments];
 		unsigned nb_parts = 1;
-		parts[0] = m;
-		if (m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK) {
+		bool segmented = false;
+		bool refused = false;
+		bool retry_later = false;
+		if (orig->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK) {
 			xen::NetHeaders h;
-			bool ok = !(m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK & ~handled_offloads) &&
-				  xen::parse_net_headers(m, h);
-			if (ok && !xen::headers_writable(m, h)) {
-				/* Shared or indirect: fix up a private copy. */
-				rte_mbuf *copy = rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX);
-				if (copy == nullptr)
+			refused =
+				(orig->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK & ~handled_offloads) ||
+				!xen::parse_net_headers(orig, h);
+			if (!refused && !xen::headers_writable(orig, h)) {
+				m = rte_pktmbuf_copy(orig, orig->pool, 0, UINT32_MAX);
+				if (m == nullptr)
 					break;
-				copy->ol_flags = m->ol_flags;
-				copy->tso_segsz = m->tso_segsz;
-				done[nb_done++] = m;
-				m = copy;
-				parts[0] = m;
 			}
-			if (!ok || !prepare_offloads(q, m, h, prep)) {
-				q.stats.offload_refused++;
-				done[nb_done++] = m;
-				nb_tx++;
-				continue;
-			}
-			if (prep.segment) {
-				/* One TSO mbuf segmented per burst, so the arrays
-				 * above suffice. */
-				if (segmented_once)
-					break;
-				int n = segment_tcp(m, h, m->tso_segsz, m->pool, parts,
-						    max_soft_segments);
-				if (n < 0) {
-					q.stats.offload_refused++;
-					done[nb_done++] = m;
-					nb_tx++;
-					continue;
+			refused = refused || !prepare_offloads(q, m, h, prep);
+			if (!refused && prep.segment) {
+				uint32_t hdr = h.l2_len + h.l3_len + h.l4_len;
+				unsigned count = m->pkt_len > hdr
+							 ? (m->pkt_len - hdr + m->tso_segsz - 1) /
+								   m->tso_segsz
+							 : 0;
+				if (count == 0 || count > max_soft_segments) {
+					refused = true;
+				} else if (count > RTE_DIM(sent) - nb_sent ||
+					   nb_done + count + 2 > RTE_DIM(done)) {
+					retry_later = true; /* next burst */
+				} else {
+					int n = segment_tcp(m, h, m->tso_segsz, m->pool, parts,
+							    count);
+					retry_later = n < 0; /* out of mbufs */
+					nb_parts = n < 0 ? 0 : static_cast<unsigned>(n);
+					segmented = n > 0;
 				}
-				segmented_once = true;
-				nb_parts = static_cast<unsigned>(n);
-				q.stats.segmented += nb_parts;
 			}
 		}
+		if (retry_later) {
+			if (m != orig)
+				rte_pktmbuf_free(m);
+			break;
+		}
+		if (!segmented)
+			parts[0] = m;
 		/* Room for every part, or none of them is sent. A part's copy
 		 * takes at most one segment per slot plus one per mbuf segment. */
 		unsigned need = 0;
 		unsigned copies = 0;
-		bool fits = true;
-		for (unsigned k = 0; k < nb_parts; k++) {
+		bool fits = !refused;
+		for (unsigned k = 0; fits && k < nb_parts; k++) {
 			uint32_t len = parts[k]->pkt_len;
 			unsigned slots = (len + xen::page_size - 1) / xen::page_size;
 			need += slots + (prep.gso_type != XEN_NETIF_GSO_TYPE_NONE);
 			copies += slots + parts[k]->nb_segs;
-			fits = fits && len > 0 && len <= xen::max_packet_size &&
-			       (slots == 1 || q.guest_sg);
+			fits = len > 0 && len <= xen::max_packet_size && (slots == 1 || q.guest_sg);
 		}
-		if (unlikely(!fits)) {
-			q.stats.dropped++;
-			for (unsigned k = 0; k < nb_parts; k++)
-				if (parts[k] != m)
-					done[nb_done++] = parts[k];
-			done[nb_done++] = m;
-			nb_tx++;
-			continue;
-		}
-		if (need > prod - cons || nb_segs + copies > max_copy_segs) {
+		if (fits && (need > prod - cons || nb_segs + copies > max_copy_segs)) {
 			q.stats.ring_full++;
 			arm_for = need;
-			if (nb_parts > 1)
-				for (unsigned k = 0; k < nb_parts; k++)
-					rte_pktmbuf_free(parts[k]);
+			if (segmented)
+				rte_pktmbuf_free_bulk(parts, nb_parts);
+			if (m != orig)
+				rte_pktmbuf_free(m);
 			break;
 		}
-		for (unsigned k = 0; k < nb_parts; k++) {
-			rte_mbuf *part = parts[k];
-			Sent &s = sent[nb_sent];
-			nb_sent++;
-			bool gso = prep.gso_type != XEN_NETIF_GSO_TYPE_NONE;
-			unsigned data = (part->pkt_len + xen::page_size - 1) / xen::page_size;
-			s = Sent{cons,
-				 static_cast<uint16_t>(data),
-				 gso,
-				 prep.gso_type,
-				 prep.gso_size,
-				 nb_parts > 1 ? uint16_t(0) : prep.rsp_flags,
-				 static_cast<uint16_t>(nb_segs),
-				 0,
-				 part->pkt_len};
-			plan_copy(q, part, s, nb_segs);
-			s.nb_segs = static_cast<uint16_t>(nb_segs - s.first_seg);
-			cons += data + gso;
-			if (part != m)
-				done[nb_done++] = part;
+		if (fits) {
+			for (unsigned k = 0; k < nb_parts; k++) {
+				rte_mbuf *part = parts[k];
+				Sent &s = sent[nb_sent++];
+				bool gso = prep.gso_type != XEN_NETIF_GSO_TYPE_NONE;
+				unsigned data =
+					(part->pkt_len + xen::page_size - 1) / xen::page_size;
+				s = Sent{cons,
+					 static_cast<uint16_t>(data),
+					 gso,
+					 prep.gso_type,
+					 prep.gso_size,
+					 segmented ? uint16_t(0) : prep.rsp_flags,
+					 static_cast<uint16_t>(nb_segs),
+					 0,
+					 part->pkt_len};
+				plan_copy(q, part, s, nb_segs);
+				s.nb_segs = static_cast<uint16_t>(nb_segs - s.first_seg);
+				cons += data + gso;
+			}
+			q.stats.gso_packets += prep.gso_type != XEN_NETIF_GSO_TYPE_NONE;
+			q.stats.segmented += segmented ? nb_parts : 0;
+		} else if (refused) {
+			q.stats.offload_refused++;
+		} else {
+			q.stats.dropped++;
 		}
-		if (prep.gso_type != XEN_NETIF_GSO_TYPE_NONE)
-			q.stats.gso_packets++;
-		done[nb_done++] = m;
+		/* Freed once the grant copy has read them. */
+		if (segmented)
+			for (unsigned k = 0; k < nb_parts; k++)
+				done[nb_done++] = parts[k];
+		if (m != orig)
+			done[nb_done++] = m;
+		done[nb_done++] = orig;
 		nb_tx++;
 	}
 	if (nb_sent > 0) {

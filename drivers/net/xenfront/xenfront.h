@@ -58,6 +58,8 @@ struct RxStats {
 	uint64_t oversize;       /* longer than the configured frame size */
 	uint64_t too_many_slots; /* more than XEN_NETIF_NR_SLOTS_MIN fragments */
 	uint64_t extra_info;     /* extra-info slots seen (and ignored) */
+	uint64_t gso_packets;    /* GSO extras received (LRO packets) */
+	uint64_t csum_blank;     /* packets with NETRXF_csum_blank */
 };
 
 struct TxStats {

@@ -364,6 +364,8 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"oversize", offsetof(RxStats, oversize)},
 	{"too_many_slots", offsetof(RxStats, too_many_slots)},
 	{"extra_info", offsetof(RxStats, extra_info)},
+	{"gso_packets", offsetof(RxStats, gso_packets)},
+	{"csum_blank", offsetof(RxStats, csum_blank)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},

@@ -305,8 +305,11 @@ uint16_t rx_batch_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, RING_IDX 
 				break;
 			}
 			if (pkt.flags & (NETRXF_csum_blank | NETRXF_data_validated) ||
-			    pkt.gso_size || q.ipv4_csum)
+			    pkt.gso_size || q.ipv4_csum) {
 				set_rx_offload_flags(q, pkt, m);
+				q.stats.gso_packets += pkt.gso_size != 0;
+				q.stats.csum_blank += (pkt.flags & NETRXF_csum_blank) != 0;
+			}
 			used++;
 			pkts[nb_rx++] = m;
 			bytes += pkt.length;
