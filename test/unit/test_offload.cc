@@ -22,6 +22,7 @@
 
 #include "net_headers.h"
 #include "xen_protocol.h"
+#include "rte_pmd_xenfront.h"
 #include "xenfront_offload.h"
 
 namespace
@@ -431,6 +432,35 @@ TEST(NetHeaders, ParseAndHelpers)
 	arp[13] = 0x06;
 	Packet other(arp);
 	EXPECT_FALSE(xen::parse_net_headers(other.m(), h));
+}
+
+} // namespace
+
+namespace
+{
+
+TEST(PublicApi, CompleteCksumOfABlankChecksum)
+{
+	auto bytes = make_packet(false, IPPROTO_UDP, 77);
+	Packet pkt(bytes);
+	xen::NetHeaders h;
+	ASSERT_TRUE(xen::parse_net_headers(pkt.m(), h));
+	xen::write_blank_csum(pkt.m(), h, false);
+	ASSERT_FALSE(l4_csum_valid(pkt.data(), 14, 20, false));
+
+	pkt.m()->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_GOOD; /* nothing to do */
+	EXPECT_EQ(rte_pmd_xenfront_complete_cksum(pkt.m()), 0);
+	EXPECT_FALSE(l4_csum_valid(pkt.data(), 14, 20, false));
+
+	pkt.m()->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
+	EXPECT_EQ(rte_pmd_xenfront_complete_cksum(pkt.m()), 0);
+	EXPECT_TRUE(l4_csum_valid(pkt.data(), 14, 20, false));
+	EXPECT_EQ(pkt.m()->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+
+	rte_mbuf_refcnt_set(pkt.m(), 2);
+	pkt.m()->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
+	EXPECT_EQ(rte_pmd_xenfront_complete_cksum(pkt.m()), -EPERM);
+	rte_mbuf_refcnt_set(pkt.m(), 1);
 }
 
 } // namespace
