@@ -86,14 +86,17 @@ class Frame:
 
 
 def build(ipv6: bool, proto: int, payload: bytes, dst_mac: bytes, src_mac: bytes,
-          seq: int = 1000, good_checksums: bool = False, ip_id: int = 7) -> bytes:
+          seq: int = 1000, good_checksums: bool = False, ip_id: int = 7,
+          tcp_flags: int = 0x18, tcp_options: bytes = b"") -> bytes:
     """A frame; checksums wrong (0x1234: not 0, which UDP over IPv4 reads as
     "no checksum" and testpmd's csum engine then leaves alone) unless
     `good_checksums`."""
     src = bytes(range(0x20, 0x30)) if ipv6 else bytes([10, 1, 0, 1])
     dst = bytes(range(0x40, 0x50)) if ipv6 else bytes([10, 1, 0, 2])
     if proto == TCP:
-        l4 = struct.pack("!HHIIBBHHH", 40000, 5001, seq, 1, 5 << 4, 0x18, 8192, 0x1234, 0) + payload
+        assert len(tcp_options) % 4 == 0
+        l4 = struct.pack("!HHIIBBHHH", 40000, 5001, seq, 1, (5 + len(tcp_options) // 4) << 4,
+                         tcp_flags, 8192, 0x1234, 0) + tcp_options + payload
         csum_at = 16
     else:
         l4 = struct.pack("!HHHH", 40000, 5001, 8 + len(payload), 0x1234) + payload

@@ -5,6 +5,7 @@ come out at the far end (written by a net_pcap port and checked here with an
 independent Internet-checksum implementation)."""
 
 import random
+import time
 
 import pytest
 
@@ -240,3 +241,71 @@ def test_guest_rx_offloads(build, xensim, prefix, tmp_path, front_rx_offloads):
         for got in out:
             assert got.ip_header_ok() and got.l4_ok()
         assert fx["rx_q0_gso_packets"] == 0 and fx["rx_q0_csum_blank"] == 0, fx
+
+
+def test_receive_segment_coalescing(build, xensim, prefix, tmp_path):
+    """rsc=1: consecutive in-order segments of a flow reach the guest as one
+    GSO packet; SYN bypasses; FIN and out-of-order data and changed options
+    end a run; the guest's application gets every byte, in order, and the
+    backend counts each reason."""
+    xensim.vif_add(1, 0)
+    rnd = random.Random(11)
+    ts = bytes([1, 1, 8, 10]) + bytes(8)  # NOP NOP timestamp
+    ts2 = bytes([1, 1, 8, 10]) + bytes([0, 0, 0, 1]) + bytes(4)
+    seq = 1
+    frames = []
+
+    def seg(n, flags=0x10, opts=ts, at=None):
+        nonlocal seq
+        data = packets.payload(rnd, n)
+        frames.append(packets.build(False, packets.TCP, data, GUEST_MAC, PEER_MAC,
+                                    seq=seq if at is None else at, good_checksums=True,
+                                    tcp_flags=flags, tcp_options=opts))
+        if at is None:
+            seq += n
+        return data
+
+    seg(0, flags=0x02)                 # SYN: bypasses
+    seq = 1
+    for _ in range(10):
+        seg(1000)                      # one run...
+    seg(1000, flags=0x18)              # ...ended by PSH (included)
+    for _ in range(4):
+        seg(1000)
+    seg(1000, at=seq + 5000)           # out of order: ends the run
+    for _ in range(3):
+        seg(1000, opts=ts2)            # options changed: a new run
+    seg(500, flags=0x11, opts=ts2)     # FIN: ends the run, sent alone
+    front = back = None
+    try:
+        front, back = start_pair(build, xensim, prefix, tmp_path, APP, APP,
+                                 back_devargs=",rsc=1", back_in=frames)
+        front.command("port stop 0")
+        for o in ("tcp_cksum", "udp_cksum", "tcp_lro", "scatter"):
+            front.command(f"port config 0 rx_offload {o} on")
+        assert "Fail" not in front.command("port start 0", timeout=60)
+        front.wait_link(0)
+        back.wait_link(0)
+        front.command("start")
+        back.command("start")
+        wait_counter(back, 0, "opackets", 1)
+        time.sleep(1)
+        fx = front.xstats(0)
+        bx = back.xstats(0)
+    finally:
+        stop_all(front, back)
+    out = [packets.Frame(f) for f in pcapfile.read(tmp_path / "front_out.pcap")]
+    sent = [packets.Frame(f) for f in frames]
+    # Every byte, in the order sent.
+    assert b"".join(f.payload for f in out) == b"".join(f.payload for f in sent)
+    assert len(out) < len(sent)
+    rsc = {k: v for k, v in bx.items() if "rsc" in k}
+    assert bx["tx_q0_rsc_packets"] == fx["rx_q0_gso_packets"] > 0, (rsc, fx)
+    assert bx["tx_q0_rsc_bypass_syn"] >= 1, rsc
+    assert bx["tx_q0_rsc_flush_fin_rst_urg"] >= 1, rsc
+    assert bx["tx_q0_rsc_flush_out_of_order"] >= 1, rsc
+    assert bx["tx_q0_rsc_flush_mismatch"] >= 1, rsc
+    for f in out:
+        assert f.ip_header_ok()
+    big = [f for f in out if len(f.payload) > 1000]
+    assert big and all(f.l4_blank() for f in big)

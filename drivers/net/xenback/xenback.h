@@ -22,6 +22,7 @@
 
 #include "netif_ring.h"
 #include "queue_sync.h"
+#include "xenback_rsc.h"
 
 extern "C" {
 #include <xengnttab.h>
@@ -56,6 +57,7 @@ struct Config {
 	bool ipv6_csum = true;
 	bool gso_tcpv4 = true;
 	bool gso_tcpv6 = true;
+	bool rsc = false;
 };
 
 /* Parses net_xenback devargs strictly, including the required keys. */
@@ -89,6 +91,7 @@ struct TxStats { /* port transmit → guest receive */
 	uint64_t segmented;       /* segments made here (guest without GSO) */
 	uint64_t csum_computed;   /* checksums computed here (guest without blank) */
 	uint64_t offload_refused; /* offloads that could not be honoured */
+	RscStats rsc;             /* receive segment coalescing (rsc=1) */
 };
 
 /* The app's receive queue: consumes the guest's tx ring (mapped). */
@@ -128,6 +131,7 @@ struct TxQueue {
 	bool guest_csum_v6; /* ... IPv6 */
 	bool guest_gso_v4;  /* accepts GSO packets: TCPv4 */
 	bool guest_gso_v6;  /* ... TCPv6 */
+	bool rsc;           /* coalesce TCP segments toward the guest */
 	bool interrupt_style;
 	bool broken;
 	xen::Notifier notify; /* rx-side event channel */

@@ -77,6 +77,11 @@ bool parse_gso_tcpv6(std::string_view value, Config &config, std::string &why)
 	return xen::parse_bool(value, config.gso_tcpv6, why);
 }
 
+bool parse_rsc(std::string_view value, Config &config, std::string &why)
+{
+	return xen::parse_bool(value, config.rsc, why);
+}
+
 #define XENBACK_SPEC(key, syntax, help) xen::DevargSpec<Config>{#key, syntax, parse_##key},
 constexpr std::array devarg_specs{XENBACK_DEVARGS(XENBACK_SPEC)};
 #undef XENBACK_SPEC

@@ -20,7 +20,9 @@
 	X(csum, "0|1", "accept blank IPv4 checksums: feature-no-csum-offload=0 (default 1)")       \
 	X(ipv6_csum, "0|1", "advertise feature-ipv6-csum-offload (default 1)")                     \
 	X(gso_tcpv4, "0|1", "advertise feature-gso-tcpv4 (default 1)")                             \
-	X(gso_tcpv6, "0|1", "advertise feature-gso-tcpv6 (default 1)")
+	X(gso_tcpv6, "0|1", "advertise feature-gso-tcpv6 (default 1)")                             \
+	X(rsc, "0|1",                                                                              \
+	  "coalesce consecutive TCP segments into GSO packets toward the guest (default 0)")
 
 #define XENBACK_PARAM_ONE(key, syntax, help) #key "=" syntax " "
 #define XENBACK_PARAM_STRING XENBACK_DEVARGS(XENBACK_PARAM_ONE)

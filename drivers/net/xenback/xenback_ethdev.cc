@@ -275,6 +275,13 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"segmented", offsetof(TxStats, segmented)},
 	{"csum_computed", offsetof(TxStats, csum_computed)},
 	{"offload_refused", offsetof(TxStats, offload_refused)},
+	{"rsc_packets", offsetof(TxStats, rsc.packets)},
+	{"rsc_segments", offsetof(TxStats, rsc.segments)},
+	{"rsc_bypass_syn", offsetof(TxStats, rsc.bypass_syn)},
+	{"rsc_flush_fin_rst_urg", offsetof(TxStats, rsc.flush_fin_rst_urg)},
+	{"rsc_flush_out_of_order", offsetof(TxStats, rsc.flush_out_of_order)},
+	{"rsc_flush_mismatch", offsetof(TxStats, rsc.flush_mismatch)},
+	{"rsc_flush_size", offsetof(TxStats, rsc.flush_size)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 

@@ -33,6 +33,7 @@ extern "C" {
 #include "net_headers.h"
 #include "xenback_gso.h"
 #include "xenback_logs.h"
+#include "xenback_rsc.h"
 
 namespace xenback
 {
@@ -188,6 +189,25 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		 * came, and our own copies of it are freed. */
 		if (nb_done + 2 > RTE_DIM(done) || nb_sent == RTE_DIM(sent))
 			break;
+		/* Receive segment coalescing: a run of segments merged into its
+		 * first, if the ring takes the result; the others ride in its
+		 * chain. */
+		unsigned merged = 1;
+		if (q.rsc && q.guest_sg && !(pkts[nb_tx]->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK)) {
+			uint32_t len;
+			unsigned run = rsc_run_length(pkts + nb_tx, limit - nb_tx, q.guest_gso_v4,
+						      q.guest_gso_v6, len, q.stats.rsc);
+			/* Once merged there is no going back: check now that the
+			 * ring and the copy budget take the result. */
+			unsigned slots = (len + xen::page_size - 1) / xen::page_size + 1;
+			unsigned copies = slots;
+			for (unsigned k = 0; k < run; k++)
+				copies += pkts[nb_tx + k]->nb_segs;
+			if (run > 1 && slots <= prod - cons && nb_segs + copies <= max_copy_segs &&
+			    nb_done + 2 <= RTE_DIM(done) &&
+			    rsc_merge(pkts + nb_tx, run, q.stats.rsc))
+				merged = run;
+		}
 		rte_mbuf *orig = pkts[nb_tx];
 		rte_mbuf *m = orig;
 		Prepared prep;
@@ -289,7 +309,7 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		if (m != orig)
 			done[nb_done++] = m;
 		done[nb_done++] = orig;
-		nb_tx++;
+		nb_tx = static_cast<uint16_t>(nb_tx + merged);
 	}
 	if (nb_sent > 0) {
 		if (nb_segs > 0 && xengnttab_grant_copy(q.gnttab, nb_segs, q.segs) != 0)

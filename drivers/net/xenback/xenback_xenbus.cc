@@ -237,8 +237,12 @@ bool Control::read_frontend(FrontendRequest &req, std::string &error) noexcept
 	 * ones with feature-ipv6-csum-offload=1, GSO with feature-gso-tcpv4/6. */
 	req.csum_v4 = !store_.read_flag(key("feature-no-csum-offload"), false, malformed);
 	req.csum_v6 = store_.read_flag(key("feature-ipv6-csum-offload"), false, malformed);
-	req.gso_v4 = req.sg && store_.read_flag(key("feature-gso-tcpv4"), false, malformed);
-	req.gso_v6 = req.sg && store_.read_flag(key("feature-gso-tcpv6"), false, malformed);
+	/* A GSO packet's checksum is blank: without checksum offload a guest
+	 * gets none (netback drops NETIF_F_TSO with NETIF_F_IP_CSUM). */
+	req.gso_v4 = req.sg && req.csum_v4 &&
+		     store_.read_flag(key("feature-gso-tcpv4"), false, malformed);
+	req.gso_v6 = req.sg && req.csum_v6 &&
+		     store_.read_flag(key("feature-gso-tcpv6"), false, malformed);
 	return true;
 }
 
@@ -289,6 +293,7 @@ bool Control::connect(std::string &error) noexcept
 	tq.guest_csum_v6 = req.csum_v6;
 	tq.guest_gso_v4 = req.gso_v4;
 	tq.guest_gso_v6 = req.gso_v6;
+	tq.rsc = config_.rsc;
 	tq.interrupt_style = interrupt;
 	tq.broken = false;
 	tq.notify = xen::Notifier{evtchn_.get(), rx_port.port().value()};

@@ -66,6 +66,14 @@ int dev_configure(rte_eth_dev *dev) noexcept
 		XF_INIT_LOG(ERR, a.name, "RSS is not supported yet");
 		return -ENOTSUP;
 	}
+	if ((conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_LRO) &&
+	    !(conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM)) {
+		XF_INIT_LOG(
+			ERR, a.name,
+			"RTE_ETH_RX_OFFLOAD_TCP_LRO needs RTE_ETH_RX_OFFLOAD_TCP_CKSUM: netif's "
+			"GSO packets carry blank checksums (RTE_MBUF_F_RX_L4_CKSUM_NONE)");
+		return -EINVAL;
+	}
 	a.max_frame = dev->data->mtu + l2_overhead;
 	control(dev).set_nb_queue_pairs(nb_rx);
 	control(dev).set_rx_offloads(conf.rxmode.offloads);

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+#pragma once
+
+/* Receive segment coalescing toward the guest (devarg rsc=1), after QEMU's
+ * virtio-net RSC and Linux's tcp_gro_receive(): consecutive TCP segments of
+ * one flow in a burst are sent to the guest as one GSO packet. A segment
+ * joins the one before it only if it continues its data in order, carries
+ * the same acknowledgement, options, IP TTL/TOS/DF and only ACK (and, last,
+ * PSH) flags; SYN bypasses; FIN, RST, URG, out-of-order data, a change of
+ * any of the above, or the 64 KiB limit end the run first. Segments wait
+ * for nothing: only what one burst brings is merged, so no timer is needed
+ * to bound their delay (it is zero). */
+
+#include <cstdint>
+
+#include <rte_mbuf.h>
+
+#include "net_headers.h"
+
+namespace xenback
+{
+
+struct RscStats {
+	uint64_t packets;    /* GSO packets made */
+	uint64_t segments;   /* segments merged into them */
+	uint64_t bypass_syn; /* SYN segments, never merged */
+	uint64_t flush_fin_rst_urg;
+	uint64_t flush_out_of_order;
+	uint64_t flush_mismatch; /* ack, options, flags or IP fields changed */
+	uint64_t flush_size;     /* 64 KiB or the mbuf chain limit reached */
+};
+
+/* How many of `pkts[0..n)`, starting at the first, form one run that can be
+ * merged (at least 1), and the length of the merged packet. IPv4 (IPv6)
+ * runs only if `v4` (`v6`): the guest must accept that GSO type. Counts why
+ * a run ended in `stats`. */
+unsigned rsc_run_length(rte_mbuf *const *pkts, unsigned n, bool v4, bool v6, uint32_t &merged_len,
+			RscStats &stats) noexcept;
+
+/* Merges `pkts[0..count)` (a run, count >= 2) into pkts[0], a TSO packet
+ * whose segment size is the first segment's payload; the others become
+ * part of its chain. False (nothing changed) if it cannot be done. */
+bool rsc_merge(rte_mbuf *const *pkts, unsigned count, RscStats &stats) noexcept;
+
+} // namespace xenback
