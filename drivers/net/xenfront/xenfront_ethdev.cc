@@ -17,6 +17,7 @@
 #include <rte_malloc.h>
 
 #include "xenfront.h"
+#include "xenfront_intr.h"
 #include "xenfront_logs.h"
 #include "xenfront_xenbus.h"
 #include "xstats.h"
@@ -205,6 +206,9 @@ int dev_start(rte_eth_dev *dev) noexcept
 		static_cast<RxQueue *>(dev->data->rx_queues[i])->max_frame = a.max_frame;
 	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
 		static_cast<TxQueue *>(dev->data->tx_queues[i])->max_frame = a.max_frame;
+	int rc = rx_intr_install(dev);
+	if (rc != 0)
+		return rc;
 	std::string error;
 	if (!control(dev).connect(dev, error)) {
 		XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
@@ -237,6 +241,7 @@ int dev_close(rte_eth_dev *dev) noexcept
 		delete c;
 	}
 	dev->process_private = nullptr;
+	rx_intr_free(dev);
 	/* mac_addrs points into dev_private: ethdev must not free it alone. */
 	dev->data->mac_addrs = nullptr;
 	return 0;
@@ -399,6 +404,8 @@ eth_dev_ops make_ops()
 	ops.dev_infos_get = dev_infos_get;
 	ops.rx_queue_setup = rx_queue_setup;
 	ops.rx_queue_release = rx_queue_release;
+	ops.rx_queue_intr_enable = rx_queue_intr_enable;
+	ops.rx_queue_intr_disable = rx_queue_intr_disable;
 	ops.tx_queue_setup = tx_queue_setup;
 	ops.tx_queue_release = tx_queue_release;
 	return ops;
@@ -431,6 +438,16 @@ extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 	rte_eth_dev *dev = rte_eth_vdev_allocate(vdev, sizeof(Adapter));
 	if (dev == nullptr) {
 		XF_INIT_LOG(ERR, name, "cannot allocate an ethdev port");
+		return -ENOMEM;
+	}
+	/* Rx interrupts: one fd per rx queue, given at dev_start
+	 * (xenfront_intr.h). The EAL reads nothing from them. */
+	dev->intr_handle = rte_intr_instance_alloc(RTE_INTR_INSTANCE_F_PRIVATE);
+	if (dev->intr_handle == nullptr ||
+	    rte_intr_type_set(dev->intr_handle, RTE_INTR_HANDLE_EXT) != 0) {
+		XF_INIT_LOG(ERR, name, "cannot allocate an interrupt handle");
+		rx_intr_free(dev);
+		rte_eth_dev_release_port(dev);
 		return -ENOMEM;
 	}
 	Adapter &a = *static_cast<Adapter *>(dev->data->dev_private);

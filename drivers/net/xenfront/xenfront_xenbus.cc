@@ -307,6 +307,11 @@ bool Control::setup_rx_queue(uint16_t qid, RxQueue &q, std::string &error) noexc
 	if (qid >= rxqs_.size())
 		rxqs_.resize(qid + 1, nullptr);
 	QueueResources &r = resources_[qid];
+	if (r.rx_intr == nullptr) {
+		r.rx_intr = RxInterrupt::create(error);
+		if (r.rx_intr == nullptr)
+			return false;
+	}
 	/* The backend copies received packets into these (grant copy). */
 	if (!share_queue_pages(r.rx_ring, r.rx_buffers, q.nb_desc, true, q.grefs, error))
 		return false;
@@ -337,8 +342,13 @@ void Control::release_rx_queue(uint16_t qid) noexcept
 	if (qid < rxqs_.size())
 		rxqs_[qid] = nullptr;
 	if (qid < resources_.size()) {
-		resources_[qid].rx_ring.reset();
-		resources_[qid].rx_buffers.reset();
+		QueueResources &r = resources_[qid];
+		r.rx_ring.reset();
+		r.rx_buffers.reset();
+		/* Ports live only while connected; none may outlive its handle. */
+		r.port_tx.reset();
+		r.port_rx.reset();
+		r.rx_intr.reset();
 	}
 }
 
@@ -467,11 +477,16 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 		}
 		r.port_rx.reset();
 		r.port_tx.reset();
-		r.port_tx = xen::BoundPort::alloc_unbound(evtchn_, backend_domid_, error);
+		/* The rx channel (or the only one) on the queue's own handle, which
+		 * rx interrupt mode waits on (xenfront_intr.h). */
+		const bool split = features_.split_event_channels;
+		const xen::Evtchn &rx_evtchn = r.rx_intr->evtchn();
+		const xen::Evtchn &tx_evtchn = split ? evtchn_ : rx_evtchn;
+		r.port_tx = xen::BoundPort::alloc_unbound(tx_evtchn, backend_domid_, error);
 		if (!r.port_tx)
 			return false;
-		if (features_.split_event_channels) {
-			r.port_rx = xen::BoundPort::alloc_unbound(evtchn_, backend_domid_, error);
+		if (split) {
+			r.port_rx = xen::BoundPort::alloc_unbound(rx_evtchn, backend_domid_, error);
 			if (!r.port_rx)
 				return false;
 		}
@@ -482,9 +497,10 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 		rx_queue_reset(*rxq);
 		tx_queue_reset(*txq);
 		txq->sg = features_.sg;
-		txq->notify = xen::Notifier{evtchn_.get(), r.port_tx->port().value()};
-		rxq->notify = xen::Notifier{evtchn_.get(),
+		txq->notify = xen::Notifier{tx_evtchn.get(), r.port_tx->port().value()};
+		rxq->notify = xen::Notifier{rx_evtchn.get(),
 					    (r.port_rx ? r.port_rx : r.port_tx)->port().value()};
+		r.rx_intr->ring_reset(*rxq);
 	}
 	if (!write_keys(error))
 		return false;

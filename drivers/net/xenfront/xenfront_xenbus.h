@@ -19,6 +19,7 @@
 #include "grant.h"
 #include "store.h"
 #include "xenfront.h"
+#include "xenfront_intr.h"
 
 namespace xenfront
 {
@@ -40,6 +41,9 @@ struct BackendFeatures {
 /* Grants and ports of one queue pair. Shared pages are granted once, at
  * queue set-up; ports are allocated afresh at each connection. */
 struct QueueResources {
+	/* The rx event channel's own handle (xenfront_intr.h); declared first
+	 * so that it outlives the ports bound on it. */
+	std::unique_ptr<RxInterrupt> rx_intr;
 	std::optional<xen::SharedPages> rx_ring;
 	std::optional<xen::SharedPages> rx_buffers;
 	std::optional<xen::SharedPages> tx_ring;
@@ -72,6 +76,10 @@ public:
 	void release_rx_queue(uint16_t qid) noexcept;
 	void release_tx_queue(uint16_t qid) noexcept;
 	void set_nb_queue_pairs(uint16_t n) noexcept { resources_.resize(n); }
+	RxInterrupt *rx_interrupt(uint16_t qid) noexcept
+	{
+		return qid < resources_.size() ? resources_[qid].rx_intr.get() : nullptr;
+	}
 
 	/* Connects (from dev_start), bounded by the connect timeout, and
 	 * starts following the backend. */
