@@ -75,6 +75,16 @@ bool parse_mac(const std::string &text, rte_ether_addr &mac) noexcept
 
 } // namespace
 
+bool Control::switch_state(XenbusState state, std::string &error) noexcept
+{
+	if (store_.switch_state(front_dir_, state))
+		return true;
+	error = "cannot write " + front_dir_ +
+		"/state = " + std::to_string(static_cast<int>(state)) + " (" +
+		xen::state_name(state) + "): " + std::strerror(errno);
+	return false;
+}
+
 Control::Control(std::string name, const Config &config, xen::Store store, xen::Gntshr gntshr,
 		 xen::Evtchn evtchn)
 	: name_(std::move(name)), config_(config), store_(std::move(store)),
@@ -111,10 +121,8 @@ std::unique_ptr<Control> Control::probe(const char *name, const Config &config,
 		return nullptr;
 	auto deadline = Clock::now() + std::chrono::milliseconds(config.connect_timeout_ms);
 	auto before = c->store_.read_state(c->front_dir_).value_or(XenbusState::Unknown);
-	if (!c->take_over(deadline)) {
-		error = "cannot write " + c->front_dir_ + "/state: " + std::strerror(errno);
+	if (!c->take_over(deadline, error))
 		return nullptr;
-	}
 	XenbusState seen;
 	bool ready = c->wait_backend(deadline, {XenbusState::InitWait}, seen);
 	if (!ready)
@@ -210,9 +218,10 @@ bool Control::read_backend_features(std::string &error) noexcept
 	}
 	/* Linux netfront: "backend does not support copying receive path". */
 	if (!f.rx_copy) {
-		error = "backend " + back_dir_ +
-			" does not offer feature-rx-copy=1; xenfront needs the copying "
-			"receive path";
+		auto raw = store_.read(back_dir_ + "/feature-rx-copy");
+		error = back_dir_ + "/feature-rx-copy is " + (raw ? "'" + *raw + "'" : "missing") +
+			", not 1: xenfront needs the copying receive path (which Linux netback "
+			"always offers)";
 		return false;
 	}
 	features_ = f;
@@ -251,7 +260,7 @@ bool Control::wait_backend(Clock::time_point deadline, std::initializer_list<Xen
 	return reached;
 }
 
-bool Control::take_over(Clock::time_point deadline) noexcept
+bool Control::take_over(Clock::time_point deadline, std::string &error) noexcept
 {
 	auto ours = store_.read_state(front_dir_).value_or(XenbusState::Unknown);
 	if (ours == XenbusState::Initialising)
@@ -263,7 +272,7 @@ bool Control::take_over(Clock::time_point deadline) noexcept
 			    front_dir_.c_str(), xen::state_name(ours));
 		XenbusState seen;
 		if (ours != XenbusState::Closing) {
-			if (!store_.switch_state(front_dir_, XenbusState::Closing))
+			if (!switch_state(XenbusState::Closing, error))
 				return false;
 			wait_backend(std::min(deadline, Clock::now() + teardown_step_timeout),
 				     {XenbusState::Closing, XenbusState::Closed,
@@ -271,14 +280,14 @@ bool Control::take_over(Clock::time_point deadline) noexcept
 				      XenbusState::Unknown},
 				     seen);
 		}
-		if (!store_.switch_state(front_dir_, XenbusState::Closed))
+		if (!switch_state(XenbusState::Closed, error))
 			return false;
 		wait_backend(std::min(deadline, Clock::now() + teardown_step_timeout),
 			     {XenbusState::Closed, XenbusState::InitWait, XenbusState::Initialising,
 			      XenbusState::Unknown},
 			     seen);
 	}
-	return store_.switch_state(front_dir_, XenbusState::Initialising);
+	return switch_state(XenbusState::Initialising, error);
 }
 
 bool Control::share_queue_pages(std::optional<xen::SharedPages> &ring,
@@ -449,10 +458,8 @@ void Control::update_link(rte_eth_dev *dev, bool up) noexcept
 
 bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::string &error) noexcept
 {
-	if (!take_over(deadline)) {
-		error = "cannot write " + front_dir_ + "/state: " + std::strerror(errno);
+	if (!take_over(deadline, error))
 		return false;
-	}
 	XenbusState seen;
 	if (!wait_backend(deadline, {XenbusState::InitWait}, seen)) {
 		error = "backend " + back_dir_ + " did not reach InitWait (state " +
@@ -504,10 +511,8 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 	}
 	if (!write_keys(error))
 		return false;
-	if (!store_.switch_state(front_dir_, XenbusState::Connected)) {
-		error = "cannot write " + front_dir_ + "/state: " + std::strerror(errno);
+	if (!switch_state(XenbusState::Connected, error))
 		return false;
-	}
 	if (!wait_backend(deadline,
 			  {XenbusState::Connected, XenbusState::Closing, XenbusState::Closed},
 			  seen) ||

@@ -98,7 +98,9 @@ private:
 			       std::optional<xen::SharedPages> &buffers, uint16_t nb_desc,
 			       bool backend_writes, uint32_t *grefs, std::string &error) noexcept;
 	bool read_backend_features(std::string &error) noexcept;
-	bool take_over(Clock::time_point deadline) noexcept;
+	bool take_over(Clock::time_point deadline, std::string &error) noexcept;
+	/* Writes our state; on failure `error` names the node and the value. */
+	bool switch_state(xen::XenbusState state, std::string &error) noexcept;
 	bool wait_backend(Clock::time_point deadline,
 			  std::initializer_list<xen::XenbusState> states,
 			  xen::XenbusState &seen) noexcept;
