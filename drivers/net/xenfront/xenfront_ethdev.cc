@@ -108,6 +108,26 @@ int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 	return 0;
 }
 
+void rxq_info_get(rte_eth_dev *dev, uint16_t qid, rte_eth_rxq_info *info) noexcept
+{
+	auto *q = static_cast<RxQueue *>(dev->data->rx_queues[qid]);
+	info->mp = q->mp;
+	info->nb_desc = q->nb_desc;
+	info->conf.offloads = dev->data->dev_conf.rxmode.offloads;
+	info->scattered_rx =
+		(dev->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER) != 0;
+	info->rx_buf_size = q->data_room;
+	info->queue_state = dev->data->rx_queue_state[qid];
+}
+
+void txq_info_get(rte_eth_dev *dev, uint16_t qid, rte_eth_txq_info *info) noexcept
+{
+	auto *q = static_cast<TxQueue *>(dev->data->tx_queues[qid]);
+	info->nb_desc = q->nb_desc;
+	info->conf.offloads = dev->data->dev_conf.txmode.offloads;
+	info->queue_state = dev->data->tx_queue_state[qid];
+}
+
 void free_rx_queue(rte_eth_dev *dev, uint16_t qid)
 {
 	auto *q = static_cast<RxQueue *>(dev->data->rx_queues[qid]);
@@ -261,16 +281,22 @@ int promiscuous_enable(rte_eth_dev *) noexcept
 {
 	return 0;
 }
-int promiscuous_disable(rte_eth_dev *) noexcept
+int promiscuous_disable(rte_eth_dev *dev) noexcept
 {
+	XF_INIT_LOG(ERR, adapter(dev).name,
+		    "promiscuous mode stays on: netif has no receive filter (dom0's switch "
+		    "decides what reaches the vif)");
 	return -ENOTSUP;
 }
 int allmulticast_enable(rte_eth_dev *) noexcept
 {
 	return 0;
 }
-int allmulticast_disable(rte_eth_dev *) noexcept
+int allmulticast_disable(rte_eth_dev *dev) noexcept
 {
+	XF_INIT_LOG(ERR, adapter(dev).name,
+		    "all-multicast mode stays on: netif has no receive filter (dom0's switch "
+		    "decides what reaches the vif)");
 	return -ENOTSUP;
 }
 
@@ -402,6 +428,8 @@ eth_dev_ops make_ops()
 	ops.xstats_reset = xstats_reset;
 	ops.xstats_get_names = xstats_get_names;
 	ops.dev_infos_get = dev_infos_get;
+	ops.rxq_info_get = rxq_info_get;
+	ops.txq_info_get = txq_info_get;
 	ops.rx_queue_setup = rx_queue_setup;
 	ops.rx_queue_release = rx_queue_release;
 	ops.rx_queue_intr_enable = rx_queue_intr_enable;
@@ -458,6 +486,9 @@ extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 	std::snprintf(a.name, sizeof(a.name), "%s", name);
 	dev->data->mac_addrs = &a.mac;
 	dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
+	/* What the backend delivers, whatever the application asks: say so. */
+	dev->data->promiscuous = 1;
+	dev->data->all_multicast = 1;
 	dev->dev_ops = &xenfront_ops;
 	dev->rx_pkt_burst = xenfront_rx_burst;
 	dev->tx_pkt_burst = xenfront_tx_burst;
