@@ -121,7 +121,9 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGUSR1, on_signal);
-	printf("rx_intr: port %u ready\n", port);
+	/* The fd ethdev epolls for queue 0 (an application may epoll it itself). */
+	printf("rx_intr: port %u ready, queue 0 fd %d\n", port,
+	       rte_eth_dev_rx_intr_ctl_q_get_fd(port, 0));
 	fflush(stdout);
 
 	struct counters c = {0, 0, 0};

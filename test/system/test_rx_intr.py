@@ -7,6 +7,7 @@ packet sent: a few frames from a pcap file, then a second of testpmd's
 txonly. Idle, it uses next to no CPU."""
 
 import os
+import pathlib
 import re
 import signal
 import subprocess
@@ -40,7 +41,7 @@ class RxIntrApp:
         self.lock = threading.Lock()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        self.wait_for(r"rx_intr: port 0 ready")
+        self.fd = int(self.wait_for(r"rx_intr: port 0 ready, queue 0 fd (-?\d+)").group(1))
 
     def _read(self):
         for line in self.proc.stdout:
@@ -131,6 +132,11 @@ def test_rx_interrupt_sleeps_and_wakes(build, xensim, prefix, tmp_path, split):
         back.wait_link(0)
         app.wait_for(r"net_xenfront0: link up")
         time.sleep(0.5)  # let it settle into its first sleep
+        # rte_eth_dev_rx_intr_ctl_q_get_fd: the queue's fd, an epoll fd
+        # holding the event-channel fd and the driver's eventfd.
+        assert app.fd >= 0, app.output
+        fdinfo = pathlib.Path(f"/proc/{app.proc.pid}/fdinfo/{app.fd}").read_text()
+        assert len(re.findall(r"^tfd:", fdinfo, re.M)) == 2, fdinfo
 
         used, wakeups = idle_cpu(app)
         print(f"idle before traffic: {used:.3f} s CPU, {wakeups} wake-ups")
