@@ -183,7 +183,7 @@ def to_userspace(host: Host, v: Vif, apply: bool, force: bool, timeout: float):
         raise Failure(f"{v.name}'s interface {', '.join(up)} is up; bring it down first "
                       f"(ip link set {up[0]} down) or pass --force")
     unbind = host.path("bus", "xen", "drivers", XEN_NETFRONT, "unbind")
-    print(f"{'' if apply else 'would '}write '{v.name}' to {unbind}")
+    print(f"{'writing' if apply else 'would write'} '{v.name}' to {unbind}")
     print(f"  xen-netfront then closes the vif: {v.nodename}/state Closing, Closed")
     if not apply:
         print("dry run: nothing changed (add --apply)")
@@ -208,7 +208,7 @@ def to_kernel(host: Host, v: Vif, apply: bool, timeout: float):
     if not os.path.isdir(drvdir):
         raise Failure(f"{drvdir} is missing: load xen-netfront first (modprobe xen-netfront)")
     bind = os.path.join(drvdir, "bind")
-    print(f"{'' if apply else 'would '}write '{v.name}' to {bind}")
+    print(f"{'writing' if apply else 'would write'} '{v.name}' to {bind}")
     print(f"  xen-netfront then takes it: {v.nodename}/state Initialising, then Connected "
           "once the backend is back to InitWait")
     if not apply:
