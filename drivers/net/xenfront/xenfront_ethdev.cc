@@ -40,12 +40,25 @@ Control &control(rte_eth_dev *dev)
 	return *static_cast<Control *>(dev->process_private);
 }
 
+/* The backend's features: current in the primary, as probed in a
+ * secondary process (which has no Control). */
+bool backend_sg(rte_eth_dev *dev)
+{
+	return dev->process_private != nullptr ? control(dev).features().sg
+					       : adapter(dev).backend_sg;
+}
+uint32_t backend_max_queues(rte_eth_dev *dev)
+{
+	return dev->process_private != nullptr ? control(dev).features().max_queues
+					       : adapter(dev).backend_max_queues;
+}
+
 uint32_t max_mtu(rte_eth_dev *dev)
 {
 	/* Without feature-sg a frame must fit one page (Linux netfront: the
 	 * MTU is capped at ETH_DATA_LEN without NETIF_F_SG). */
 	uint32_t mtu = adapter(dev).vif_mtu;
-	if (!control(dev).features().sg)
+	if (!backend_sg(dev))
 		mtu = RTE_MIN(mtu, static_cast<uint32_t>(xen::page_size - l2_overhead));
 	return mtu;
 }
@@ -74,9 +87,8 @@ int dev_configure(rte_eth_dev *dev) noexcept
 
 int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 {
-	Control &c = control(dev);
 	uint16_t pairs = static_cast<uint16_t>(
-		RTE_MIN(static_cast<uint32_t>(max_queue_pairs), c.features().max_queues));
+		RTE_MIN(static_cast<uint32_t>(max_queue_pairs), backend_max_queues(dev)));
 	info->max_rx_queues = pairs;
 	info->max_tx_queues = pairs;
 	info->max_mac_addrs = 1;
@@ -440,6 +452,40 @@ eth_dev_ops make_ops()
 }
 const eth_dev_ops xenfront_ops = make_ops();
 
+/* A secondary process (dpdk-proc-info, dpdk-dumpcap, dpdk-pdump) reads
+ * what lives in shared memory: information, link, counters. The rings'
+ * event channels and grants belong to the primary, so it has no data path
+ * and changes nothing. */
+eth_dev_ops make_secondary_ops()
+{
+	eth_dev_ops ops{};
+	ops.link_update = link_update;
+	ops.stats_get = stats_get;
+	ops.xstats_get = xstats_get;
+	ops.xstats_get_names = xstats_get_names;
+	ops.dev_infos_get = dev_infos_get;
+	ops.rxq_info_get = rxq_info_get;
+	ops.txq_info_get = txq_info_get;
+	return ops;
+}
+const eth_dev_ops xenfront_secondary_ops = make_secondary_ops();
+
+int probe_secondary(rte_vdev_device *vdev, const char *name)
+{
+	rte_eth_dev *dev = rte_eth_dev_attach_secondary(name);
+	if (dev == nullptr) {
+		XF_INIT_LOG(ERR, name, "secondary process: the primary has no port %s", name);
+		return -ENODEV;
+	}
+	dev->device = &vdev->device;
+	dev->dev_ops = &xenfront_secondary_ops;
+	dev->rx_pkt_burst = rte_eth_pkt_burst_dummy;
+	dev->tx_pkt_burst = rte_eth_pkt_burst_dummy;
+	rte_eth_dev_probing_finish(dev);
+	XF_INIT_LOG(INFO, name, "attached in a secondary process: information and counters only");
+	return 0;
+}
+
 } // namespace
 } // namespace xenfront
 
@@ -448,10 +494,8 @@ using namespace xenfront;
 extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 {
 	const char *name = rte_vdev_device_name(vdev);
-	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
-		XF_INIT_LOG(ERR, name, "secondary processes are not supported");
-		return -ENOTSUP;
-	}
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return probe_secondary(vdev, name);
 	Config config;
 	std::string error;
 	if (!parse_config(rte_vdev_device_args(vdev), config, error)) {
@@ -483,6 +527,8 @@ extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 	a.mac = control->mac();
 	a.vif_mtu = control->mtu();
 	a.max_frame = RTE_ETHER_MTU + l2_overhead;
+	a.backend_sg = control->features().sg;
+	a.backend_max_queues = control->features().max_queues;
 	std::snprintf(a.name, sizeof(a.name), "%s", name);
 	dev->data->mac_addrs = &a.mac;
 	dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
@@ -506,6 +552,9 @@ extern "C" int xenfront_remove(rte_vdev_device *vdev) noexcept
 	rte_eth_dev *dev = rte_eth_dev_allocated(rte_vdev_device_name(vdev));
 	if (dev == nullptr)
 		return 0;
+	/* A secondary process lets go of its view; the port is the primary's. */
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return rte_eth_dev_release_port(dev);
 	if (dev->data->dev_started)
 		rte_eth_dev_stop(dev->data->port_id);
 	return rte_eth_dev_close(dev->data->port_id);
