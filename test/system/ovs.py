@@ -80,8 +80,10 @@ class OvsDpdk:
 
     def start_vswitchd(self, env: dict, wrapper=()):
         full = dict(self.base_env)
-        full.update(sanitizer_env())
         full.update(env)
+        # After the domain's environment, which may carry the xensim
+        # daemons' sanitizer options: OVS's own leaks are not ours.
+        full.update(sanitizer_env())
         for var in ("OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR"):
             full[var] = str(self.dir)
         cmd = list(wrapper) + [VSWITCHD, f"unix:{self.db_sock}",

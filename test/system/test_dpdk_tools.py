@@ -120,8 +120,10 @@ def hugepages():
 def proc_info(prefix, env, *args):
     """dpdk-proc-info as a secondary of the primary with --file-prefix
     `prefix`, with net_xenfront loaded so that it can see the port."""
-    from conftest import build_dir
+    from conftest import build_dir, sanitizer_env
     lib = build_dir() / "drivers/net/xenfront/librte_net_xenfront.so"
+    env = dict(env)
+    env.update(sanitizer_env())
     r = subprocess.run(["dpdk-proc-info", "--file-prefix", prefix, "--no-pci", "-d", str(lib),
                         "--"] + list(args),
                        capture_output=True, text=True, env=env, timeout=60)

@@ -30,8 +30,8 @@ class RxIntrApp:
         exe = build.path / "app/rx_intr/xenfront-rx-intr"
         assert exe.exists(), f"{exe} is missing: build first"
         env = dict(os.environ)
-        env.update(sanitizer_env())
         env.update(sim.env(1))
+        env.update(sanitizer_env())
         eal = build.eal_args(prefix + "i", build.xenfront) + [
             "--lcores", "0@0", "--vdev", "net_xenfront0,vif=0"]
         self.proc = subprocess.Popen([str(exe)] + eal + ["--", "--idle-polls", "100"],
