@@ -19,6 +19,8 @@ PACKAGES=(
 	# tests
 	libgtest-dev googletest python3-pytest iproute2 iputils-ping procps
 	socat
+	# OVS-DPDK (test_ovs_dpdk.py, doc/guides/howto/ovs_dpdk.rst)
+	openvswitch-switch-dpdk
 )
 
 if [[ -r /etc/os-release ]]; then

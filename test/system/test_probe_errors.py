@@ -115,3 +115,174 @@ def test_backend_not_running_times_out_cleanly(build, xensim, prefix):
     assert r.returncode == 1
     state = xensim.xs(0, "read", "/local/domain/1/device/vif/0/state").stdout.strip()
     assert state == "1"
+
+
+# ---- the vif's own nodes, as the toolstack wrote them, made wrong ----
+
+FRONT = "/local/domain/1/device/vif/0"
+
+
+def probe_front(build, xensim, prefix, timeout_ms=2000):
+    r = run_testpmd(build, build.eal_args(prefix, build.xenfront) +
+                    ["--vdev", f"net_xenfront0,vif=0,connect_timeout={timeout_ms}"], APP,
+                    env=xensim.env(1), stdin="quit\n")
+    return r.returncode, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("mac", "zz:16:3e:00:01:00", "mac is 'zz:16:3e:00:01:00', not a unicast MAC address"),
+    ("mac", "01:00:5e:00:00:01", "mac is '01:00:5e:00:00:01', not a unicast MAC address"),
+    ("mac", None, "mac is missing"),
+    ("mtu", "jumbo", "mtu is 'jumbo', not an MTU from 68 to 65521"),
+    ("mtu", "67", "mtu is '67', not an MTU from 68 to 65521"),
+    ("mtu", "70000", "mtu is '70000', not an MTU from 68 to 65521"),
+    ("backend-id", "dom0", "backend-id is 'dom0', not a domain id"),
+    ("backend-id", None, "backend-id is missing"),
+    ("backend", "backend/vif/1/0", "backend is 'backend/vif/1/0', not an absolute path"),
+])
+def test_bad_vif_node_named(build, xensim, prefix, key, value, message):
+    """Each node the frontend reads at probe, when wrong, is named with its
+    full path and value; the probe fails before touching the vif's state."""
+    xensim.vif_add(1, 0)
+    if value is None:
+        xensim.xs(0, "rm", f"{FRONT}/{key}")
+    else:
+        xensim.xs(0, "write", f"{FRONT}/{key}", value)
+    rc, out = probe_front(build, xensim, prefix)
+    assert f"net_xenfront0: {FRONT}/{message}" in out, out
+    assert rc == 1
+    assert xensim.xs(0, "read", f"{FRONT}/state").stdout.strip() == "1"
+
+
+BACK = "/local/domain/0/backend/vif/1/0"
+
+
+@pytest.mark.parametrize("devargs,key,value,message", [
+    (",rx_copy=0", None, None,
+     f"{BACK}/feature-rx-copy is '0', not 1: xenfront needs the copying receive path "
+     "(which Linux netback always offers)"),
+    ("", "feature-rx-copy", None,
+     f"{BACK}/feature-rx-copy is missing, not 1: xenfront needs the copying receive path "
+     "(which Linux netback always offers)"),
+    ("", "feature-sg", "yes", f"{BACK}/feature-sg is 'yes', not 0 or 1"),
+    ("", "feature-split-event-channels", "2",
+     f"{BACK}/feature-split-event-channels is '2', not 0 or 1"),
+    ("", "multi-queue-max-queues", "many",
+     f"{BACK}/multi-queue-max-queues is 'many', not a number"),
+])
+def test_bad_backend_feature_named(build, xensim, prefix, devargs, key, value, message):
+    """A backend that refuses the copying receive path, or writes a feature
+    that is not 0 or 1: the probe names the node and its value and leaves
+    the frontend as the toolstack wrote it (Initialising)."""
+    from test_traffic import backend, stop_all
+    xensim.vif_add(1, 0)
+    back = backend(build, xensim, prefix, devargs=devargs)
+    try:
+        deadline = 30
+        while xensim.xs(0, "read", f"{BACK}/state").stdout.strip() != "2" and deadline:
+            import time
+            time.sleep(0.1)
+            deadline -= 0.1
+        if key is not None:
+            if value is None:
+                xensim.xs(0, "rm", f"{BACK}/{key}")
+            else:
+                xensim.xs(0, "write", f"{BACK}/{key}", value)
+        rc, out = probe_front(build, xensim, prefix + "f")
+        assert f"net_xenfront0: {message}" in out, out
+        assert rc == 1
+        assert xensim.xs(0, "read", f"{FRONT}/state").stdout.strip() == "1"
+        for k in ("tx-ring-ref", "rx-ring-ref", "event-channel", "request-rx-copy"):
+            assert xensim.xs(0, "exists", f"{FRONT}/{k}", check=False).returncode != 0, k
+    finally:
+        stop_all(back)
+
+
+def test_state_not_writable_named_at_start(build, xensim, prefix):
+    """The frontend may not write its state node (the toolstack made it
+    read-only): the probe succeeds (Initialising needs no write), starting
+    the port fails naming the node and the state it tried to write, and the
+    connection keys are gone again."""
+    from test_traffic import backend, stop_all
+    xensim.vif_add(1, 0)
+    back = backend(build, xensim, prefix)
+    try:
+        xensim.xs(0, "chmod", f"{FRONT}/state", "n0", "r1")
+        r = run_testpmd(build, build.eal_args(prefix + "f", build.xenfront) +
+                        ["--vdev", "net_xenfront0,vif=0,connect_timeout=2000"], APP,
+                        env=xensim.env(1), stdin="quit\n")
+        out = r.stdout + r.stderr
+        assert (f"net_xenfront0: cannot write {FRONT}/state = 4 (Connected): Permission denied"
+                in out), out
+        assert "Fail to start port 0" in out, out
+        for k in ("tx-ring-ref", "rx-ring-ref", "event-channel", "request-rx-copy"):
+            assert xensim.xs(0, "exists", f"{FRONT}/{k}", check=False).returncode != 0, k
+    finally:
+        stop_all(back)
+
+
+# ---- configuring the port ----
+
+def test_small_mbufs_without_scatter_named(build, xensim, prefix):
+    """1024-byte mbufs cannot hold a 1500-byte MTU frame: the rx queue set-up
+    says so and names both ways out."""
+    from test_traffic import backend, stop_all
+    xensim.vif_add(1, 0)
+    back = backend(build, xensim, prefix)
+    try:
+        r = run_testpmd(build, build.eal_args(prefix + "f", build.xenfront) +
+                        ["--vdev", "net_xenfront0,vif=0"], ["-i", "--mbuf-size=1024"],
+                        env=xensim.env(1), stdin="quit\n")
+        out = r.stdout + r.stderr
+        assert ("net_xenfront0: rx queue 0: mbufs of 896 bytes cannot hold a 1518-byte frame; "
+                "enable RTE_ETH_RX_OFFLOAD_SCATTER or use larger mbufs") in out, out
+    finally:
+        stop_all(back)
+
+
+def test_mtu_beyond_mbufs_named(build, xensim, prefix):
+    """On a jumbo vif, an MTU whose frames outgrow the rx mbufs is refused
+    unless scattered rx is on, and the refusal says so."""
+    from test_traffic import backend, frontend, stop_all
+    xensim.vif_add(1, 0, mtu=9000)
+    back = front = None
+    try:
+        back = backend(build, xensim, prefix)
+        front = frontend(build, xensim, prefix)
+        front.command("port stop 0")
+        out = front.command("port config mtu 0 9000")
+        assert ("net_xenfront0: MTU 9000 needs 9018-byte frames, more than rx queue 0's mbufs "
+                "hold; enable RTE_ETH_RX_OFFLOAD_SCATTER") in front.output, front.output[-2000:]
+        front.command("port config 0 rx_offload scatter on")
+        out = front.command("port config mtu 0 9000")
+        assert "net_xenfront0: MTU" not in out, out
+    finally:
+        stop_all(front, back)
+
+
+def test_gntalloc_limit_named(build, prefix, tmp_path):
+    """Fewer grants than a queue pair needs (514): the queue set-up names
+    the gntalloc limit and where to raise it."""
+    import shutil
+    import tempfile
+
+    from conftest import build_dir, sanitized
+    from test_traffic import backend, stop_all
+    from xensim_env import XenSim
+    sim = XenSim(build_dir(), sanitize=sanitized())
+    inst = tempfile.mkdtemp(prefix="xensim-test.", dir="/dev/shm")
+    back = None
+    try:
+        sim.start(inst, reports=tmp_path / "sanitizer", gntalloc_limit=300)
+        sim.vif_add(1, 0)
+        back = backend(build, sim, prefix)
+        r = run_testpmd(build, build.eal_args(prefix + "f", build.xenfront) +
+                        ["--vdev", "net_xenfront0,vif=0"], ["-i"], env=sim.env(1),
+                        stdin="quit\n")
+        out = r.stdout + r.stderr
+        assert "net_xenfront0: rx queue 0: cannot grant 256 pages to domain 0" in out, out
+        assert "/sys/module/xen_gntalloc/parameters/limit" in out, out
+    finally:
+        stop_all(back)
+        sim.stop()
+        shutil.rmtree(inst, ignore_errors=True)

@@ -129,6 +129,11 @@ struct Adapter {
 	rte_ether_addr mac;
 	uint32_t vif_mtu;   /* the vif's "mtu" node, 1500 if absent */
 	uint32_t max_frame; /* set at configure: mtu + L2 overhead */
+	/* The backend's features as the probe found them, for secondary
+	 * processes (the primary asks its Control). */
+	uint32_t backend_max_queues;
+	bool backend_sg;
+	TxOffloadCaps tx_caps; /* for secondary processes' dev_infos */
 	Config config;
 	char name[RTE_DEV_NAME_MAX_LEN];
 };

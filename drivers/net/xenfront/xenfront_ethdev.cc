@@ -17,6 +17,7 @@
 #include <rte_malloc.h>
 
 #include "xenfront.h"
+#include "xenfront_intr.h"
 #include "xenfront_logs.h"
 #include "xenfront_xenbus.h"
 #include "xstats.h"
@@ -39,12 +40,31 @@ Control &control(rte_eth_dev *dev)
 	return *static_cast<Control *>(dev->process_private);
 }
 
+/* The backend's features: current in the primary, as probed in a
+ * secondary process (which has no Control). */
+bool backend_sg(rte_eth_dev *dev)
+{
+	return dev->process_private != nullptr ? control(dev).features().sg
+					       : adapter(dev).backend_sg;
+}
+TxOffloadCaps tx_offload_caps(rte_eth_dev *dev)
+{
+	return dev->process_private != nullptr ? control(dev).tx_offload_caps()
+					       : adapter(dev).tx_caps;
+}
+
+uint32_t backend_max_queues(rte_eth_dev *dev)
+{
+	return dev->process_private != nullptr ? control(dev).features().max_queues
+					       : adapter(dev).backend_max_queues;
+}
+
 uint32_t max_mtu(rte_eth_dev *dev)
 {
 	/* Without feature-sg a frame must fit one page (Linux netfront: the
 	 * MTU is capped at ETH_DATA_LEN without NETIF_F_SG). */
 	uint32_t mtu = adapter(dev).vif_mtu;
-	if (!control(dev).features().sg)
+	if (!backend_sg(dev))
 		mtu = RTE_MIN(mtu, static_cast<uint32_t>(xen::page_size - l2_overhead));
 	return mtu;
 }
@@ -82,9 +102,8 @@ int dev_configure(rte_eth_dev *dev) noexcept
 
 int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 {
-	Control &c = control(dev);
 	uint16_t pairs = static_cast<uint16_t>(
-		RTE_MIN(static_cast<uint32_t>(max_queue_pairs), c.features().max_queues));
+		RTE_MIN(static_cast<uint32_t>(max_queue_pairs), backend_max_queues(dev)));
 	info->max_rx_queues = pairs;
 	info->max_tx_queues = pairs;
 	info->max_mac_addrs = 1;
@@ -119,7 +138,7 @@ int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 	/* Transmit: offloads the backend's keys allow (netif.h): L4 checksums
 	 * if it completes blank ones for IPv4 or IPv6 (the other family is
 	 * done here), TSO if it segments TCP. */
-	TxOffloadCaps caps = c.tx_offload_caps();
+	TxOffloadCaps caps = tx_offload_caps(dev);
 	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
 	if (caps.ipv4_csum || caps.ipv6_csum)
 		info->tx_offload_capa |=
@@ -128,6 +147,26 @@ int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 		info->tx_offload_capa |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
 	info->speed_capa = RTE_ETH_LINK_SPEED_FIXED;
 	return 0;
+}
+
+void rxq_info_get(rte_eth_dev *dev, uint16_t qid, rte_eth_rxq_info *info) noexcept
+{
+	auto *q = static_cast<RxQueue *>(dev->data->rx_queues[qid]);
+	info->mp = q->mp;
+	info->nb_desc = q->nb_desc;
+	info->conf.offloads = dev->data->dev_conf.rxmode.offloads;
+	info->scattered_rx =
+		(dev->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER) != 0;
+	info->rx_buf_size = q->data_room;
+	info->queue_state = dev->data->rx_queue_state[qid];
+}
+
+void txq_info_get(rte_eth_dev *dev, uint16_t qid, rte_eth_txq_info *info) noexcept
+{
+	auto *q = static_cast<TxQueue *>(dev->data->tx_queues[qid]);
+	info->nb_desc = q->nb_desc;
+	info->conf.offloads = dev->data->dev_conf.txmode.offloads;
+	info->queue_state = dev->data->tx_queue_state[qid];
 }
 
 void free_rx_queue(rte_eth_dev *dev, uint16_t qid)
@@ -231,6 +270,9 @@ int dev_start(rte_eth_dev *dev) noexcept
 		static_cast<RxQueue *>(dev->data->rx_queues[i])->max_frame = a.max_frame;
 	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
 		static_cast<TxQueue *>(dev->data->tx_queues[i])->max_frame = a.max_frame;
+	int rc = rx_intr_install(dev);
+	if (rc != 0)
+		return rc;
 	std::string error;
 	if (!control(dev).connect(dev, error)) {
 		XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
@@ -263,6 +305,7 @@ int dev_close(rte_eth_dev *dev) noexcept
 		delete c;
 	}
 	dev->process_private = nullptr;
+	rx_intr_free(dev);
 	/* mac_addrs points into dev_private: ethdev must not free it alone. */
 	dev->data->mac_addrs = nullptr;
 	return 0;
@@ -282,16 +325,22 @@ int promiscuous_enable(rte_eth_dev *) noexcept
 {
 	return 0;
 }
-int promiscuous_disable(rte_eth_dev *) noexcept
+int promiscuous_disable(rte_eth_dev *dev) noexcept
 {
+	XF_INIT_LOG(ERR, adapter(dev).name,
+		    "promiscuous mode stays on: netif has no receive filter (dom0's switch "
+		    "decides what reaches the vif)");
 	return -ENOTSUP;
 }
 int allmulticast_enable(rte_eth_dev *) noexcept
 {
 	return 0;
 }
-int allmulticast_disable(rte_eth_dev *) noexcept
+int allmulticast_disable(rte_eth_dev *dev) noexcept
 {
+	XF_INIT_LOG(ERR, adapter(dev).name,
+		    "all-multicast mode stays on: netif has no receive filter (dom0's switch "
+		    "decides what reaches the vif)");
 	return -ENOTSUP;
 }
 
@@ -426,13 +475,51 @@ eth_dev_ops make_ops()
 	ops.xstats_reset = xstats_reset;
 	ops.xstats_get_names = xstats_get_names;
 	ops.dev_infos_get = dev_infos_get;
+	ops.rxq_info_get = rxq_info_get;
+	ops.txq_info_get = txq_info_get;
 	ops.rx_queue_setup = rx_queue_setup;
 	ops.rx_queue_release = rx_queue_release;
+	ops.rx_queue_intr_enable = rx_queue_intr_enable;
+	ops.rx_queue_intr_disable = rx_queue_intr_disable;
 	ops.tx_queue_setup = tx_queue_setup;
 	ops.tx_queue_release = tx_queue_release;
 	return ops;
 }
 const eth_dev_ops xenfront_ops = make_ops();
+
+/* A secondary process (dpdk-proc-info, dpdk-dumpcap, dpdk-pdump) reads
+ * what lives in shared memory: information, link, counters. The rings'
+ * event channels and grants belong to the primary, so it has no data path
+ * and changes nothing. */
+eth_dev_ops make_secondary_ops()
+{
+	eth_dev_ops ops{};
+	ops.link_update = link_update;
+	ops.stats_get = stats_get;
+	ops.xstats_get = xstats_get;
+	ops.xstats_get_names = xstats_get_names;
+	ops.dev_infos_get = dev_infos_get;
+	ops.rxq_info_get = rxq_info_get;
+	ops.txq_info_get = txq_info_get;
+	return ops;
+}
+const eth_dev_ops xenfront_secondary_ops = make_secondary_ops();
+
+int probe_secondary(rte_vdev_device *vdev, const char *name)
+{
+	rte_eth_dev *dev = rte_eth_dev_attach_secondary(name);
+	if (dev == nullptr) {
+		XF_INIT_LOG(ERR, name, "secondary process: the primary has no port %s", name);
+		return -ENODEV;
+	}
+	dev->device = &vdev->device;
+	dev->dev_ops = &xenfront_secondary_ops;
+	dev->rx_pkt_burst = rte_eth_pkt_burst_dummy;
+	dev->tx_pkt_burst = rte_eth_pkt_burst_dummy;
+	rte_eth_dev_probing_finish(dev);
+	XF_INIT_LOG(INFO, name, "attached in a secondary process: information and counters only");
+	return 0;
+}
 
 } // namespace
 } // namespace xenfront
@@ -442,10 +529,8 @@ using namespace xenfront;
 extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 {
 	const char *name = rte_vdev_device_name(vdev);
-	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
-		XF_INIT_LOG(ERR, name, "secondary processes are not supported");
-		return -ENOTSUP;
-	}
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return probe_secondary(vdev, name);
 	Config config;
 	std::string error;
 	if (!parse_config(rte_vdev_device_args(vdev), config, error)) {
@@ -462,14 +547,30 @@ extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 		XF_INIT_LOG(ERR, name, "cannot allocate an ethdev port");
 		return -ENOMEM;
 	}
+	/* Rx interrupts: one fd per rx queue, given at dev_start
+	 * (xenfront_intr.h). The EAL reads nothing from them. */
+	dev->intr_handle = rte_intr_instance_alloc(RTE_INTR_INSTANCE_F_PRIVATE);
+	if (dev->intr_handle == nullptr ||
+	    rte_intr_type_set(dev->intr_handle, RTE_INTR_HANDLE_EXT) != 0) {
+		XF_INIT_LOG(ERR, name, "cannot allocate an interrupt handle");
+		rx_intr_free(dev);
+		rte_eth_dev_release_port(dev);
+		return -ENOMEM;
+	}
 	Adapter &a = *static_cast<Adapter *>(dev->data->dev_private);
 	a.config = config;
 	a.mac = control->mac();
 	a.vif_mtu = control->mtu();
 	a.max_frame = RTE_ETHER_MTU + l2_overhead;
+	a.backend_sg = control->features().sg;
+	a.backend_max_queues = control->features().max_queues;
+	a.tx_caps = control->tx_offload_caps();
 	std::snprintf(a.name, sizeof(a.name), "%s", name);
 	dev->data->mac_addrs = &a.mac;
 	dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
+	/* What the backend delivers, whatever the application asks: say so. */
+	dev->data->promiscuous = 1;
+	dev->data->all_multicast = 1;
 	dev->dev_ops = &xenfront_ops;
 	dev->rx_pkt_burst = xenfront_rx_burst;
 	dev->tx_pkt_burst = xenfront_tx_burst;
@@ -488,6 +589,9 @@ extern "C" int xenfront_remove(rte_vdev_device *vdev) noexcept
 	rte_eth_dev *dev = rte_eth_dev_allocated(rte_vdev_device_name(vdev));
 	if (dev == nullptr)
 		return 0;
+	/* A secondary process lets go of its view; the port is the primary's. */
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return rte_eth_dev_release_port(dev);
 	if (dev->data->dev_started)
 		rte_eth_dev_stop(dev->data->port_id);
 	return rte_eth_dev_close(dev->data->port_id);

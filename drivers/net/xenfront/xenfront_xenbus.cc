@@ -76,6 +76,16 @@ bool parse_mac(const std::string &text, rte_ether_addr &mac) noexcept
 
 } // namespace
 
+bool Control::switch_state(XenbusState state, std::string &error) noexcept
+{
+	if (store_.switch_state(front_dir_, state))
+		return true;
+	error = "cannot write " + front_dir_ +
+		"/state = " + std::to_string(static_cast<int>(state)) + " (" +
+		xen::state_name(state) + "): " + std::strerror(errno);
+	return false;
+}
+
 Control::Control(std::string name, const Config &config, xen::Store store, xen::Gntshr gntshr,
 		 xen::Evtchn evtchn)
 	: name_(std::move(name)), config_(config), store_(std::move(store)),
@@ -112,10 +122,8 @@ std::unique_ptr<Control> Control::probe(const char *name, const Config &config,
 		return nullptr;
 	auto deadline = Clock::now() + std::chrono::milliseconds(config.connect_timeout_ms);
 	auto before = c->store_.read_state(c->front_dir_).value_or(XenbusState::Unknown);
-	if (!c->take_over(deadline)) {
-		error = "cannot write " + c->front_dir_ + "/state: " + std::strerror(errno);
+	if (!c->take_over(deadline, error))
 		return nullptr;
-	}
 	XenbusState seen;
 	bool ready = c->wait_backend(deadline, {XenbusState::InitWait}, seen);
 	if (!ready)
@@ -211,9 +219,10 @@ bool Control::read_backend_features(std::string &error) noexcept
 	}
 	/* Linux netfront: "backend does not support copying receive path". */
 	if (!f.rx_copy) {
-		error = "backend " + back_dir_ +
-			" does not offer feature-rx-copy=1; xenfront needs the copying "
-			"receive path";
+		auto raw = store_.read(back_dir_ + "/feature-rx-copy");
+		error = back_dir_ + "/feature-rx-copy is " + (raw ? "'" + *raw + "'" : "missing") +
+			", not 1: xenfront needs the copying receive path (which Linux netback "
+			"always offers)";
 		return false;
 	}
 	features_ = f;
@@ -252,7 +261,7 @@ bool Control::wait_backend(Clock::time_point deadline, std::initializer_list<Xen
 	return reached;
 }
 
-bool Control::take_over(Clock::time_point deadline) noexcept
+bool Control::take_over(Clock::time_point deadline, std::string &error) noexcept
 {
 	auto ours = store_.read_state(front_dir_).value_or(XenbusState::Unknown);
 	if (ours == XenbusState::Initialising)
@@ -264,7 +273,7 @@ bool Control::take_over(Clock::time_point deadline) noexcept
 			    front_dir_.c_str(), xen::state_name(ours));
 		XenbusState seen;
 		if (ours != XenbusState::Closing) {
-			if (!store_.switch_state(front_dir_, XenbusState::Closing))
+			if (!switch_state(XenbusState::Closing, error))
 				return false;
 			wait_backend(std::min(deadline, Clock::now() + teardown_step_timeout),
 				     {XenbusState::Closing, XenbusState::Closed,
@@ -272,14 +281,14 @@ bool Control::take_over(Clock::time_point deadline) noexcept
 				      XenbusState::Unknown},
 				     seen);
 		}
-		if (!store_.switch_state(front_dir_, XenbusState::Closed))
+		if (!switch_state(XenbusState::Closed, error))
 			return false;
 		wait_backend(std::min(deadline, Clock::now() + teardown_step_timeout),
 			     {XenbusState::Closed, XenbusState::InitWait, XenbusState::Initialising,
 			      XenbusState::Unknown},
 			     seen);
 	}
-	return store_.switch_state(front_dir_, XenbusState::Initialising);
+	return switch_state(XenbusState::Initialising, error);
 }
 
 bool Control::share_queue_pages(std::optional<xen::SharedPages> &ring,
@@ -308,6 +317,11 @@ bool Control::setup_rx_queue(uint16_t qid, RxQueue &q, std::string &error) noexc
 	if (qid >= rxqs_.size())
 		rxqs_.resize(qid + 1, nullptr);
 	QueueResources &r = resources_[qid];
+	if (r.rx_intr == nullptr) {
+		r.rx_intr = RxInterrupt::create(error);
+		if (r.rx_intr == nullptr)
+			return false;
+	}
 	/* The backend copies received packets into these (grant copy). */
 	if (!share_queue_pages(r.rx_ring, r.rx_buffers, q.nb_desc, true, q.grefs, error))
 		return false;
@@ -338,8 +352,13 @@ void Control::release_rx_queue(uint16_t qid) noexcept
 	if (qid < rxqs_.size())
 		rxqs_[qid] = nullptr;
 	if (qid < resources_.size()) {
-		resources_[qid].rx_ring.reset();
-		resources_[qid].rx_buffers.reset();
+		QueueResources &r = resources_[qid];
+		r.rx_ring.reset();
+		r.rx_buffers.reset();
+		/* Ports live only while connected; none may outlive its handle. */
+		r.port_tx.reset();
+		r.port_rx.reset();
+		r.rx_intr.reset();
 	}
 }
 
@@ -455,10 +474,8 @@ void Control::update_link(rte_eth_dev *dev, bool up) noexcept
 
 bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::string &error) noexcept
 {
-	if (!take_over(deadline)) {
-		error = "cannot write " + front_dir_ + "/state: " + std::strerror(errno);
+	if (!take_over(deadline, error))
 		return false;
-	}
 	XenbusState seen;
 	if (!wait_backend(deadline, {XenbusState::InitWait}, seen)) {
 		error = "backend " + back_dir_ + " did not reach InitWait (state " +
@@ -483,11 +500,16 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 		}
 		r.port_rx.reset();
 		r.port_tx.reset();
-		r.port_tx = xen::BoundPort::alloc_unbound(evtchn_, backend_domid_, error);
+		/* The rx channel (or the only one) on the queue's own handle, which
+		 * rx interrupt mode waits on (xenfront_intr.h). */
+		const bool split = features_.split_event_channels;
+		const xen::Evtchn &rx_evtchn = r.rx_intr->evtchn();
+		const xen::Evtchn &tx_evtchn = split ? evtchn_ : rx_evtchn;
+		r.port_tx = xen::BoundPort::alloc_unbound(tx_evtchn, backend_domid_, error);
 		if (!r.port_tx)
 			return false;
-		if (features_.split_event_channels) {
-			r.port_rx = xen::BoundPort::alloc_unbound(evtchn_, backend_domid_, error);
+		if (split) {
+			r.port_rx = xen::BoundPort::alloc_unbound(rx_evtchn, backend_domid_, error);
 			if (!r.port_rx)
 				return false;
 		}
@@ -499,16 +521,15 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 		tx_queue_reset(*txq);
 		txq->sg = features_.sg;
 		txq->caps = tx_offload_caps();
-		txq->notify = xen::Notifier{evtchn_.get(), r.port_tx->port().value()};
-		rxq->notify = xen::Notifier{evtchn_.get(),
+		txq->notify = xen::Notifier{tx_evtchn.get(), r.port_tx->port().value()};
+		rxq->notify = xen::Notifier{rx_evtchn.get(),
 					    (r.port_rx ? r.port_rx : r.port_tx)->port().value()};
+		r.rx_intr->ring_reset(*rxq);
 	}
 	if (!write_keys(error))
 		return false;
-	if (!store_.switch_state(front_dir_, XenbusState::Connected)) {
-		error = "cannot write " + front_dir_ + "/state: " + std::strerror(errno);
+	if (!switch_state(XenbusState::Connected, error))
 		return false;
-	}
 	if (!wait_backend(deadline,
 			  {XenbusState::Connected, XenbusState::Closing, XenbusState::Closed},
 			  seen) ||

@@ -19,6 +19,7 @@
 #include "grant.h"
 #include "store.h"
 #include "xenfront.h"
+#include "xenfront_intr.h"
 
 namespace xenfront
 {
@@ -40,6 +41,9 @@ struct BackendFeatures {
 /* Grants and ports of one queue pair. Shared pages are granted once, at
  * queue set-up; ports are allocated afresh at each connection. */
 struct QueueResources {
+	/* The rx event channel's own handle (xenfront_intr.h); declared first
+	 * so that it outlives the ports bound on it. */
+	std::unique_ptr<RxInterrupt> rx_intr;
 	std::optional<xen::SharedPages> rx_ring;
 	std::optional<xen::SharedPages> rx_buffers;
 	std::optional<xen::SharedPages> tx_ring;
@@ -77,6 +81,10 @@ public:
 	void set_rx_offloads(uint64_t offloads) noexcept { rx_offloads_ = offloads; }
 	/* What the backend completes or segments for us. */
 	TxOffloadCaps tx_offload_caps() const noexcept;
+	RxInterrupt *rx_interrupt(uint16_t qid) noexcept
+	{
+		return qid < resources_.size() ? resources_[qid].rx_intr.get() : nullptr;
+	}
 
 	/* Connects (from dev_start), bounded by the connect timeout, and
 	 * starts following the backend. */
@@ -95,7 +103,9 @@ private:
 			       std::optional<xen::SharedPages> &buffers, uint16_t nb_desc,
 			       bool backend_writes, uint32_t *grefs, std::string &error) noexcept;
 	bool read_backend_features(std::string &error) noexcept;
-	bool take_over(Clock::time_point deadline) noexcept;
+	bool take_over(Clock::time_point deadline, std::string &error) noexcept;
+	/* Writes our state; on failure `error` names the node and the value. */
+	bool switch_state(xen::XenbusState state, std::string &error) noexcept;
 	bool wait_backend(Clock::time_point deadline,
 			  std::initializer_list<xen::XenbusState> states,
 			  xen::XenbusState &seen) noexcept;

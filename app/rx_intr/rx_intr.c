@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+
+/* xenfront-rx-intr: receives on port 0 in interrupt mode and sleeps while
+ * nothing arrives, as a power-aware application (l3fwd-power) does:
+ *
+ *   poll rx queue 0; after --idle-polls empty polls in a row, enable its
+ *   interrupt (rte_eth_dev_rx_intr_enable), sleep in rte_epoll_wait on the
+ *   per-thread epoll instance, disable the interrupt when woken, poll again.
+ *
+ *   xenfront-rx-intr [EAL options] -- [--idle-polls N]
+ *
+ * Prints one line before each sleep that follows received packets, on
+ * SIGUSR1, and at exit (SIGINT/SIGTERM):
+ *
+ *   rx_intr: rx=<packets> wakeups=<epoll wake-ups> sleeps=<sleeps>
+ *
+ * The system test (test/system/test_rx_intr.py) reads these lines and the
+ * process's CPU time. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_interrupts.h>
+#include <rte_mbuf.h>
+
+#define BURST 32
+#define NB_DESC 256
+#define NB_MBUFS 4095
+
+static volatile sig_atomic_t quit;
+static volatile sig_atomic_t report;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		report = 1;
+	else
+		quit = 1;
+}
+
+struct counters {
+	uint64_t rx;
+	uint64_t wakeups;
+	uint64_t sleeps;
+};
+
+static void print_counters(const struct counters *c)
+{
+	printf("rx_intr: rx=%" PRIu64 " wakeups=%" PRIu64 " sleeps=%" PRIu64 "\n", c->rx,
+	       c->wakeups, c->sleeps);
+	fflush(stdout);
+}
+
+static int setup_port(uint16_t port)
+{
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	conf.intr_conf.rxq = 1;
+	struct rte_mempool *mp = rte_pktmbuf_pool_create(
+		"rx_intr_pool", NB_MBUFS, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+	if (mp == NULL) {
+		fprintf(stderr, "rx_intr: cannot create the mbuf pool: %s\n",
+			rte_strerror(rte_errno));
+		return -1;
+	}
+	/* netif queues come in pairs: one rx and one tx queue. */
+	int rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (rc == 0)
+		rc = rte_eth_rx_queue_setup(port, 0, NB_DESC, rte_eth_dev_socket_id(port), NULL,
+					    mp);
+	if (rc == 0)
+		rc = rte_eth_tx_queue_setup(port, 0, NB_DESC, rte_eth_dev_socket_id(port), NULL);
+	if (rc == 0)
+		rc = rte_eth_dev_start(port);
+	if (rc == 0)
+		rc = rte_eth_dev_rx_intr_ctl_q(port, 0, RTE_EPOLL_PER_THREAD, RTE_INTR_EVENT_ADD,
+					       NULL);
+	if (rc != 0) {
+		fprintf(stderr, "rx_intr: setting up port %u failed: %s\n", port, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int n = rte_eal_init(argc, argv);
+	if (n < 0) {
+		fprintf(stderr, "rx_intr: cannot initialise the EAL: %s\n",
+			rte_strerror(rte_errno));
+		return 1;
+	}
+	argc -= n;
+	argv += n;
+	unsigned long idle_polls = 100;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--idle-polls") == 0 && i + 1 < argc) {
+			idle_polls = strtoul(argv[++i], NULL, 0);
+		} else {
+			fprintf(stderr, "usage: xenfront-rx-intr [EAL options] -- "
+					"[--idle-polls N]\n");
+			return 2;
+		}
+	}
+	if (rte_eth_dev_count_avail() == 0) {
+		fprintf(stderr, "rx_intr: no ethdev port\n");
+		return 1;
+	}
+	const uint16_t port = 0;
+	if (setup_port(port) != 0)
+		return 1;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGUSR1, on_signal);
+	/* The fd ethdev epolls for queue 0 (an application may epoll it itself). */
+	printf("rx_intr: port %u ready, queue 0 fd %d\n", port,
+	       rte_eth_dev_rx_intr_ctl_q_get_fd(port, 0));
+	fflush(stdout);
+
+	struct counters c = {0, 0, 0};
+	uint64_t printed_rx = 0;
+	unsigned long idle = 0;
+	struct rte_mbuf *pkts[BURST];
+	while (!quit) {
+		if (report) {
+			report = 0;
+			print_counters(&c);
+		}
+		uint16_t got = rte_eth_rx_burst(port, 0, pkts, BURST);
+		if (got > 0) {
+			c.rx += got;
+			rte_pktmbuf_free_bulk(pkts, got);
+			idle = 0;
+			continue;
+		}
+		if (++idle < idle_polls)
+			continue;
+		idle = 0;
+		if (c.rx != printed_rx) {
+			printed_rx = c.rx;
+			print_counters(&c);
+		}
+		/* Sleep until the queue's event channel fires (or a signal). */
+		rte_eth_dev_rx_intr_enable(port, 0);
+		struct rte_epoll_event ev;
+		c.sleeps++;
+		int woke = rte_epoll_wait_interruptible(RTE_EPOLL_PER_THREAD, &ev, 1, -1);
+		if (woke > 0)
+			c.wakeups++;
+		rte_eth_dev_rx_intr_disable(port, 0);
+	}
+	print_counters(&c);
+	rte_eth_dev_rx_intr_ctl_q(port, 0, RTE_EPOLL_PER_THREAD, RTE_INTR_EVENT_DEL, NULL);
+	rte_eth_dev_stop(port);
+	rte_eth_dev_close(port);
+	rte_eal_cleanup();
+	return 0;
+}
