@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+#pragma once
+
+/* The Toeplitz hash of netif.h ("Hash algorithms"), and the input buffers of
+ * its hash types ("Hash types"): IPv4 (addresses), IPv4+TCP (addresses and
+ * ports), IPv6 and IPv6+TCP, built from a packet. The "maximal" type wins:
+ * a TCP packet is hashed with the TCP type when that type is enabled. */
+
+#include <cstddef>
+#include <cstdint>
+
+#include <rte_mbuf.h>
+
+namespace xen
+{
+
+constexpr size_t toeplitz_key_size = 40; /* what DPDK and Linux netback use */
+
+/* netif.h's Toeplitz hash (xen_netif_toeplitz_hash from the header itself):
+ * for each input bit set, XOR in the 32 key bits starting at that bit. Key
+ * bytes past `key_len` count as zero. */
+uint32_t toeplitz_hash(const uint8_t *key, size_t key_len, const uint8_t *buf, size_t len) noexcept;
+
+/* The hash input of `m` for the enabled `types` (XEN_NETIF_CTRL_HASH_TYPE_*
+ * bits): writes it to `buf` (36 bytes suffice) and returns its length and
+ * the _XEN_NETIF_CTRL_HASH_TYPE_* index used, or 0 if no enabled type
+ * applies (then the packet has no hash). */
+size_t hash_input(const rte_mbuf *m, uint32_t types, uint8_t *buf, uint8_t &type) noexcept;
+
+} // namespace xen
