@@ -88,12 +88,18 @@ def run_testpmd(build: Build, eal: list, app: list, env: dict = None, stdin: str
 
 # ---- xensim (store daemon and toolstack) ----
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gntalloc_limit(n): start xensim with this "
+                            "per-domain grant limit (default 1024, as Linux gntalloc)")
+
+
 @pytest.fixture
-def xensim(tmp_path):
+def xensim(tmp_path, request):
     """A running xensim instance in a fresh directory under /dev/shm
     (tmpfs, so grant pages are RAM), stopped at teardown even if the test
     fails. With XENFRONT_SANITIZE=1 a sanitizer report from one of its
-    daemons fails the test."""
+    daemons fails the test. @pytest.mark.gntalloc_limit(n) raises the grant
+    limit, as an administrator raises xen_gntalloc's."""
     import shutil
     import tempfile
 
@@ -104,7 +110,9 @@ def xensim(tmp_path):
         pytest.fail(f"{sim.exe} is missing: build first (ninja -C {build_dir()})")
     inst = pathlib.Path(tempfile.mkdtemp(prefix="xensim-test.", dir="/dev/shm"))
     try:
-        sim.start(inst, reports=tmp_path / "sanitizer")
+        marker = request.node.get_closest_marker("gntalloc_limit")
+        sim.start(inst, reports=tmp_path / "sanitizer",
+                  gntalloc_limit=marker.args[0] if marker else None)
         yield sim
     finally:
         sim.stop()

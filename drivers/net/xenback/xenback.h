@@ -35,7 +35,7 @@ namespace xenback
 constexpr uint32_t max_guest_domid = 0x7fef;
 constexpr uint32_t max_vif_index = 65535;
 constexpr unsigned ring_size = xen::tx_ring_size;
-constexpr uint16_t max_queue_pairs = 1;
+constexpr uint16_t max_queue_pairs = 8;
 constexpr unsigned default_burst = 32;
 /* Grant-copy segments one burst may build: a slot of up to 4 KiB lands in
  * at most three mbuf pieces of 2 KiB, and a burst covers at most a ring. */
@@ -58,6 +58,7 @@ struct Config {
 	bool gso_tcpv4 = true;
 	bool gso_tcpv6 = true;
 	bool rsc = false;
+	uint16_t max_queues = 1;
 };
 
 /* Parses net_xenback devargs strictly, including the required keys. */

@@ -77,6 +77,15 @@ bool parse_gso_tcpv6(std::string_view value, Config &config, std::string &why)
 	return xen::parse_bool(value, config.gso_tcpv6, why);
 }
 
+bool parse_max_queues(std::string_view value, Config &config, std::string &why)
+{
+	uint64_t n = 0;
+	if (!xen::parse_uint(value, 1, max_queue_pairs, n, why))
+		return false;
+	config.max_queues = static_cast<uint16_t>(n);
+	return true;
+}
+
 bool parse_rsc(std::string_view value, Config &config, std::string &why)
 {
 	return xen::parse_bool(value, config.rsc, why);

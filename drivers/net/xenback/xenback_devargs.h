@@ -21,6 +21,8 @@
 	X(ipv6_csum, "0|1", "advertise feature-ipv6-csum-offload (default 1)")                     \
 	X(gso_tcpv4, "0|1", "advertise feature-gso-tcpv4 (default 1)")                             \
 	X(gso_tcpv6, "0|1", "advertise feature-gso-tcpv6 (default 1)")                             \
+	X(max_queues, "<uint>",                                                                    \
+	  "queue pairs offered to the guest, multi-queue-max-queues, 1 to 8 (default 1)")          \
 	X(rsc, "0|1",                                                                              \
 	  "coalesce consecutive TCP segments into GSO packets toward the guest (default 0)")
 

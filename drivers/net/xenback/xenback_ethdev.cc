@@ -50,10 +50,11 @@ int dev_configure(rte_eth_dev *dev) noexcept
 	return 0;
 }
 
-int dev_infos_get(rte_eth_dev *, rte_eth_dev_info *info) noexcept
+int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 {
-	info->max_rx_queues = max_queue_pairs;
-	info->max_tx_queues = max_queue_pairs;
+	/* One ethdev queue pair per netif queue the guest may use. */
+	info->max_rx_queues = adapter(dev).config.max_queues;
+	info->max_tx_queues = adapter(dev).config.max_queues;
 	info->max_mac_addrs = 1;
 	info->min_mtu = RTE_ETHER_MIN_MTU;
 	info->max_mtu = static_cast<uint16_t>(xen::max_packet_size - l2_overhead);
@@ -126,7 +127,7 @@ int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t, unsigned int socket
 	q->port_id = dev->data->port_id;
 	q->queue_id = qid;
 	void *old = dev->data->rx_queues[qid];
-	control(dev).attach_rx_queue(q);
+	control(dev).attach_rx_queue(qid, q);
 	rte_free(old);
 	dev->data->rx_queues[qid] = q;
 	return 0;
@@ -142,7 +143,7 @@ int tx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t, unsigned int socket
 	q->port_id = dev->data->port_id;
 	q->queue_id = qid;
 	void *old = dev->data->tx_queues[qid];
-	control(dev).attach_tx_queue(q);
+	control(dev).attach_tx_queue(qid, q);
 	rte_free(old);
 	dev->data->tx_queues[qid] = q;
 	return 0;

@@ -124,7 +124,7 @@ bool Control::write_features(std::string &error) noexcept
 		       tx.write(key("feature-ipv6-csum-offload"), flag(config_.ipv6_csum)) &&
 		       tx.write(key("feature-gso-tcpv4"), flag(config_.gso_tcpv4 && config_.sg)) &&
 		       tx.write(key("feature-gso-tcpv6"), flag(config_.gso_tcpv6 && config_.sg)) &&
-		       tx.write(key("multi-queue-max-queues"), "1");
+		       tx.write(key("multi-queue-max-queues"), std::to_string(config_.max_queues));
 	};
 	if (!store_.transact(body, error)) {
 		error = "cannot write the features under " + back_dir_ + ": " + error;
@@ -183,44 +183,54 @@ void Control::fatal(const std::string &message) noexcept
 	set_state(XenbusState::Closing);
 }
 
+bool Control::read_queue(const std::string &dir, bool split, QueueRequest &q,
+			 std::string &error) noexcept
+{
+	bool malformed = false;
+	auto number = [&](const char *k) -> std::optional<uint32_t> {
+		std::string path = dir + "/" + k;
+		auto v = store_.read_uint(path, UINT32_MAX, malformed);
+		if (!v && error.empty()) {
+			auto raw = store_.read(path);
+			error = path + " is " + (raw ? "'" + *raw + "', not a number" : "missing");
+		}
+		return v ? std::optional<uint32_t>(static_cast<uint32_t>(*v)) : std::nullopt;
+	};
+	auto tx = number("tx-ring-ref");
+	auto rx = number("rx-ring-ref");
+	auto ptx = number(split ? "event-channel-tx" : "event-channel");
+	auto prx = split ? number("event-channel-rx") : ptx;
+	if (!tx || !rx || !ptx || !prx)
+		return false;
+	q.tx_ring_ref = xen::GrantRef(*tx);
+	q.rx_ring_ref = xen::GrantRef(*rx);
+	q.port_tx = xen::EvtchnPort(*ptx);
+	q.port_rx = xen::EvtchnPort(*prx);
+	return true;
+}
+
 bool Control::read_frontend(FrontendRequest &req, std::string &error) noexcept
 {
 	bool malformed = false;
 	auto key = [&](const char *k) { return front_dir_ + "/" + k; };
-	auto number = [&](const char *k, uint64_t max) -> std::optional<uint64_t> {
-		auto v = store_.read_uint(key(k), max, malformed);
-		if (!v && error.empty())
-			error = key(k) + " is " +
-				(store_.read(key(k))
-					 ? "'" + *store_.read(key(k)) + "', not a number"
-					 : std::string("missing"));
-		return v;
-	};
+	/* netif.h "Multiple transmit and receive queues": absent means one,
+	 * with the flat layout; more than we offered is refused. */
 	auto nq = store_.read_uint(key("multi-queue-num-queues"), 65535, malformed);
-	if (nq && *nq != 1) {
-		error = "guest requested " + std::to_string(*nq) +
-			" queues, exceeding the maximum of 1";
+	uint64_t nb_queues = nq.value_or(1);
+	if (nb_queues == 0 || nb_queues > config_.max_queues) {
+		error = "guest requested " + std::to_string(nb_queues) +
+			" queues, exceeding the maximum of " + std::to_string(config_.max_queues);
 		return false;
 	}
-	auto tx = number("tx-ring-ref", UINT32_MAX);
-	auto rx = number("rx-ring-ref", UINT32_MAX);
-	if (!tx || !rx)
-		return false;
-	req.tx_ring_ref = xen::GrantRef(static_cast<uint32_t>(*tx));
-	req.rx_ring_ref = xen::GrantRef(static_cast<uint32_t>(*rx));
-	if (store_.read(key("event-channel-tx")) && config_.split_event_channels) {
-		auto ptx = number("event-channel-tx", UINT32_MAX);
-		auto prx = number("event-channel-rx", UINT32_MAX);
-		if (!ptx || !prx)
+	req.split =
+		config_.split_event_channels &&
+		store_.read(key(nb_queues == 1 ? "event-channel-tx" : "queue-0/event-channel-tx"));
+	req.queues.resize(nb_queues);
+	for (uint64_t q = 0; q < nb_queues; q++) {
+		std::string dir =
+			nb_queues == 1 ? front_dir_ : front_dir_ + "/queue-" + std::to_string(q);
+		if (!read_queue(dir, req.split, req.queues[q], error))
 			return false;
-		req.port_tx = xen::EvtchnPort(static_cast<uint32_t>(*ptx));
-		req.port_rx = xen::EvtchnPort(static_cast<uint32_t>(*prx));
-		req.split = true;
-	} else {
-		auto p = number("event-channel", UINT32_MAX);
-		if (!p)
-			return false;
-		req.port_tx = req.port_rx = xen::EvtchnPort(static_cast<uint32_t>(*p));
 	}
 	/* Linux netback refuses frontends without these two. */
 	if (!store_.read_flag(key("request-rx-copy"), false, malformed)) {
@@ -246,46 +256,46 @@ bool Control::read_frontend(FrontendRequest &req, std::string &error) noexcept
 	return true;
 }
 
-bool Control::connect(std::string &error) noexcept
+bool Control::connect_queue(uint16_t qid, const QueueRequest &qr, const FrontendRequest &req,
+			    std::string &error) noexcept
 {
-	FrontendRequest req;
-	if (!read_frontend(req, error))
+	QueueLink &l = links_[qid];
+	l.tx_ring =
+		xen::MappedGrants::map(gnttab_, guest_, std::span(&qr.tx_ring_ref, 1), true, error);
+	if (!l.tx_ring)
 		return false;
-	tx_ring_ = xen::MappedGrants::map(gnttab_, guest_, std::span(&req.tx_ring_ref, 1), true,
-					  error);
-	if (!tx_ring_)
+	l.rx_ring =
+		xen::MappedGrants::map(gnttab_, guest_, std::span(&qr.rx_ring_ref, 1), true, error);
+	if (!l.rx_ring)
 		return false;
-	rx_ring_ = xen::MappedGrants::map(gnttab_, guest_, std::span(&req.rx_ring_ref, 1), true,
-					  error);
-	if (!rx_ring_) {
-		tx_ring_.reset();
-		return false;
+	if (!l.evtchn) {
+		l.evtchn = xen::Evtchn::open(error);
+		if (!l.evtchn)
+			return false;
 	}
-	port_tx_ = xen::BoundPort::bind_interdomain(evtchn_, guest_, req.port_tx, error);
-	if (port_tx_ && req.split)
-		port_rx_ = xen::BoundPort::bind_interdomain(evtchn_, guest_, req.port_rx, error);
-	if (!port_tx_ || (req.split && !port_rx_)) {
-		port_tx_.reset();
-		port_rx_.reset();
-		tx_ring_.reset();
-		rx_ring_.reset();
+	l.port_tx = xen::BoundPort::bind_interdomain(*l.evtchn, guest_, qr.port_tx, error);
+	if (!l.port_tx)
 		return false;
+	if (req.split) {
+		l.port_rx = xen::BoundPort::bind_interdomain(*l.evtchn, guest_, qr.port_rx, error);
+		if (!l.port_rx)
+			return false;
 	}
-	const xen::BoundPort &rx_port = req.split ? *port_rx_ : *port_tx_;
+	const xen::BoundPort &rx_port = req.split ? *l.port_rx : *l.port_tx;
 	bool interrupt = config_.style == NotifyStyle::interrupt;
 
-	RxQueue &rq = *rxq_;
-	rq.ring.attach(tx_ring_->data());
+	RxQueue &rq = *l.rxq;
+	rq.ring.attach(l.tx_ring->data());
 	rq.gnttab = gnttab_.get();
 	rq.guest = guest_.value();
 	rq.interrupt_style = interrupt;
 	rq.armed = false;
 	rq.broken = false;
-	rq.notify = xen::Notifier{evtchn_.get(), port_tx_->port().value()};
-	rq.wake_fd = evtchn_.fd();
+	rq.notify = xen::Notifier{l.evtchn->get(), l.port_tx->port().value()};
+	rq.wake_fd = l.evtchn->fd();
 
-	TxQueue &tq = *txq_;
-	tq.ring.attach(rx_ring_->data());
+	TxQueue &tq = *l.txq;
+	tq.ring.attach(l.rx_ring->data());
 	tq.gnttab = gnttab_.get();
 	tq.guest = guest_.value();
 	tq.guest_sg = req.sg;
@@ -296,18 +306,62 @@ bool Control::connect(std::string &error) noexcept
 	tq.rsc = config_.rsc;
 	tq.interrupt_style = interrupt;
 	tq.broken = false;
-	tq.notify = xen::Notifier{evtchn_.get(), rx_port.port().value()};
+	tq.notify = xen::Notifier{l.evtchn->get(), rx_port.port().value()};
+	return true;
+}
 
+bool Control::connect(std::string &error) noexcept
+{
+	FrontendRequest req;
+	if (!read_frontend(req, error))
+		return false;
+	for (size_t q = 0; q < req.queues.size(); q++)
+		if (q >= links_.size() || links_[q].rxq == nullptr || links_[q].txq == nullptr) {
+			error = "guest uses " + std::to_string(req.queues.size()) +
+				" queues but this port has " + std::to_string(q) +
+				" queue pairs set up; configure as many (or max_queues=" +
+				std::to_string(q) + ")";
+			return false;
+		}
+	for (size_t q = 0; q < req.queues.size(); q++) {
+		if (!connect_queue(static_cast<uint16_t>(q), req.queues[q], req, error)) {
+			nb_connected_ = static_cast<uint16_t>(q + 1);
+			release_links();
+			return false;
+		}
+	}
+	nb_connected_ = static_cast<uint16_t>(req.queues.size());
 	connected_ = true;
 	generation_ = (generation_ | 1) + 1;
-	xen::queue_publish(rq.sync, generation_);
-	xen::queue_publish(tq.sync, generation_);
+	for (uint16_t q = 0; q < nb_connected_; q++) {
+		xen::queue_publish(links_[q].rxq->sync, generation_);
+		xen::queue_publish(links_[q].txq->sync, generation_);
+	}
+	const QueueRequest &q0 = req.queues[0];
 	XB_INIT_LOG(INFO, name_.c_str(),
-		    "frontend %s connected: tx ring %u, rx ring %u, event channel%s %u%s%s, sg %s",
-		    front_dir_.c_str(), req.tx_ring_ref.value(), req.rx_ring_ref.value(),
-		    req.split ? "s" : "", req.port_tx.value(), req.split ? "/" : "",
-		    req.split ? req.port_rx.str().c_str() : "", req.sg ? "on" : "off");
+		    "frontend %s connected: %u queue(s), queue 0: tx ring %u, rx ring %u, event "
+		    "channel%s %u%s%s, sg %s",
+		    front_dir_.c_str(), nb_connected_, q0.tx_ring_ref.value(),
+		    q0.rx_ring_ref.value(), req.split ? "s" : "", q0.port_tx.value(),
+		    req.split ? "/" : "", req.split ? q0.port_rx.str().c_str() : "",
+		    req.sg ? "on" : "off");
 	return true;
+}
+
+void Control::release_links() noexcept
+{
+	for (uint16_t q = 0; q < nb_connected_ && q < links_.size(); q++) {
+		QueueLink &l = links_[q];
+		if (l.rxq != nullptr)
+			l.rxq->ring.detach();
+		if (l.txq != nullptr)
+			l.txq->ring.detach();
+		l.port_tx.reset();
+		l.port_rx.reset();
+		l.tx_ring.reset();
+		l.rx_ring.reset();
+	}
+	nb_connected_ = 0;
 }
 
 void Control::disconnect() noexcept
@@ -320,17 +374,15 @@ void Control::disconnect() noexcept
 		generation_++;
 	/* A burst lasts microseconds; a queue busy for ~1 s is a wedged lcore. */
 	constexpr uint64_t spins = 100'000'000;
-	bool idle = xen::queue_take_back(rxq_->sync, generation_, spins);
-	idle &= xen::queue_take_back(txq_->sync, generation_, spins);
+	bool idle = true;
+	for (uint16_t q = 0; q < nb_connected_; q++) {
+		idle &= xen::queue_take_back(links_[q].rxq->sync, generation_, spins);
+		idle &= xen::queue_take_back(links_[q].txq->sync, generation_, spins);
+	}
 	if (!idle)
 		XB_DRV_LOG(WARNING, name_.c_str(),
 			   "a burst did not finish within a second; unmapping the rings anyway");
-	rxq_->ring.detach();
-	txq_->ring.detach();
-	port_tx_.reset();
-	port_rx_.reset();
-	tx_ring_.reset();
-	rx_ring_.reset();
+	release_links();
 	connected_ = false;
 	XB_INIT_LOG(INFO, name_.c_str(), "frontend %s disconnected", front_dir_.c_str());
 }
@@ -362,7 +414,7 @@ void Control::frontend_changed() noexcept
 	case XenbusState::Connected: {
 		if (state_ == XenbusState::Connected || state_ != XenbusState::InitWait)
 			break;
-		if (!frontend_fresh_ || !port_started_.load() || rxq_ == nullptr || txq_ == nullptr)
+		if (!frontend_fresh_ || !port_started_.load())
 			break; /* a stale Connected, or the port is not started yet */
 		std::string error;
 		if (!connect(error)) {
@@ -452,34 +504,40 @@ void Control::run() noexcept
 	}
 }
 
-void Control::attach_rx_queue(RxQueue *q) noexcept
+void Control::attach_rx_queue(uint16_t qid, RxQueue *q) noexcept
 {
 	std::lock_guard lock(mutex_);
 	if (connected_) {
 		disconnect();
 		set_state(XenbusState::InitWait);
 	}
+	if (qid >= links_.size())
+		links_.resize(qid + 1);
 	xen::queue_sync_init(q->sync, generation_);
-	rxq_ = q;
+	links_[qid].rxq = q;
 }
 
-void Control::attach_tx_queue(TxQueue *q) noexcept
+void Control::attach_tx_queue(uint16_t qid, TxQueue *q) noexcept
 {
 	std::lock_guard lock(mutex_);
 	if (connected_) {
 		disconnect();
 		set_state(XenbusState::InitWait);
 	}
+	if (qid >= links_.size())
+		links_.resize(qid + 1);
 	xen::queue_sync_init(q->sync, generation_);
-	txq_ = q;
+	links_[qid].txq = q;
 }
 
 void Control::detach_queues() noexcept
 {
 	std::lock_guard lock(mutex_);
 	disconnect();
-	rxq_ = nullptr;
-	txq_ = nullptr;
+	for (QueueLink &l : links_) {
+		l.rxq = nullptr;
+		l.txq = nullptr;
+	}
 }
 
 void Control::set_port_started(bool started) noexcept

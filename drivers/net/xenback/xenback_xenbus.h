@@ -14,6 +14,7 @@
 #include <optional>
 #include <pthread.h>
 #include <string>
+#include <vector>
 
 #include "evtchn.h"
 #include "grant.h"
@@ -25,12 +26,17 @@ struct rte_eth_dev;
 namespace xenback
 {
 
-/* What the frontend asked for in its keys (read when it connects). */
-struct FrontendRequest {
+/* One queue's keys (flat, or under queue-N/). */
+struct QueueRequest {
 	xen::GrantRef tx_ring_ref;
 	xen::GrantRef rx_ring_ref;
 	xen::EvtchnPort port_tx;
 	xen::EvtchnPort port_rx; /* == port_tx without split event channels */
+};
+
+/* What the frontend asked for in its keys (read when it connects). */
+struct FrontendRequest {
+	std::vector<QueueRequest> queues;
 	bool split = false;
 	bool sg = false;
 	bool csum_v4 = false; /* accepts blank checksums (receive side) */
@@ -53,8 +59,8 @@ public:
 	const std::string &back_dir() const { return back_dir_; }
 	const std::string &front_dir() const { return front_dir_; }
 
-	void attach_rx_queue(RxQueue *q) noexcept;
-	void attach_tx_queue(TxQueue *q) noexcept;
+	void attach_rx_queue(uint16_t qid, RxQueue *q) noexcept;
+	void attach_tx_queue(uint16_t qid, TxQueue *q) noexcept;
 	void detach_queues() noexcept;
 	/* Queues exist and are polled: the frontend may be connected. */
 	void set_port_started(bool started) noexcept;
@@ -70,7 +76,12 @@ private:
 	void frontend_changed() noexcept;
 	bool connect(std::string &error) noexcept;
 	bool read_frontend(FrontendRequest &req, std::string &error) noexcept;
+	bool read_queue(const std::string &dir, bool split, QueueRequest &q,
+			std::string &error) noexcept;
+	bool connect_queue(uint16_t qid, const QueueRequest &qr, const FrontendRequest &req,
+			   std::string &error) noexcept;
 	void disconnect() noexcept;
+	void release_links() noexcept;
 	void fatal(const std::string &message) noexcept;
 	void update_link(bool up) noexcept;
 	bool start_thread(std::string &error) noexcept;
@@ -94,12 +105,20 @@ private:
 	 * a stale Connected left by a dead frontend or backend never does. */
 	bool frontend_fresh_ = false;
 
-	RxQueue *rxq_ = nullptr;
-	TxQueue *txq_ = nullptr;
-	std::optional<xen::MappedGrants> tx_ring_;
-	std::optional<xen::MappedGrants> rx_ring_;
-	std::optional<xen::BoundPort> port_tx_;
-	std::optional<xen::BoundPort> port_rx_;
+	/* One netif queue: our ethdev queues of the same index, the guest's
+	 * rings mapped and its event channels bound on a handle of its own
+	 * (its receive path takes that handle's events). */
+	struct QueueLink {
+		RxQueue *rxq = nullptr;
+		TxQueue *txq = nullptr;
+		std::optional<xen::Evtchn> evtchn;
+		std::optional<xen::MappedGrants> tx_ring;
+		std::optional<xen::MappedGrants> rx_ring;
+		std::optional<xen::BoundPort> port_tx;
+		std::optional<xen::BoundPort> port_rx;
+	};
+	std::vector<QueueLink> links_;
+	uint16_t nb_connected_ = 0;
 	uint32_t generation_ = 1;
 	bool connected_ = false;
 	std::atomic<bool> port_started_{false};

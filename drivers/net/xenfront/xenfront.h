@@ -34,8 +34,8 @@ namespace xenfront
 constexpr uint32_t max_vif_index = 65535;
 constexpr unsigned ring_size = xen::rx_ring_size; /* 256, both rings */
 constexpr unsigned default_burst = 32;
-/* One queue pair until multi-queue lands. */
-constexpr uint16_t max_queue_pairs = 1;
+/* Queue pairs this driver drives on one vif (the backend may offer fewer). */
+constexpr uint16_t max_queue_pairs = 8;
 constexpr uint32_t default_connect_timeout_ms = 10000;
 
 /* What the devargs ask for (see xenfront_devargs.h). */

@@ -45,6 +45,10 @@ namespace
 /* Linux netfront waits XENNET_TIMEOUT (5 s) for each step of a teardown. */
 constexpr auto teardown_step_timeout = 5s;
 
+/* queue-N directories a frontend may have written (Linux netfront makes one
+ * per vCPU); we clear this many. */
+constexpr unsigned max_stale_queue_dirs = 64;
+
 /* Keys a netif frontend writes (netif.h); ours are deleted on close. */
 constexpr const char *frontend_keys[] = {
 	"tx-ring-ref",
@@ -405,20 +409,34 @@ void Control::publish_queues() noexcept
 bool Control::write_keys(std::string &error) noexcept
 {
 	const bool split = features_.split_event_channels;
-	QueueResources &r = resources_[0];
+	const size_t nb_queues = resources_.size();
 	auto body = [&](xen::Transaction &tx) {
-		auto key = [&](const char *k) { return front_dir_ + "/" + k; };
+		auto key = [&](const std::string &k) { return front_dir_ + "/" + k; };
 		/* Keys a previous frontend may have left that would contradict ours. */
 		for (const char *k : frontend_keys)
 			if (!tx.remove(key(k)))
 				return false;
-		bool ok = tx.write(key("tx-ring-ref"), r.tx_ring->ref(0).str()) &&
-			  tx.write(key("rx-ring-ref"), r.rx_ring->ref(0).str());
-		if (split)
-			ok = ok && tx.write(key("event-channel-tx"), r.port_tx->port().str()) &&
-			     tx.write(key("event-channel-rx"), r.port_rx->port().str());
-		else
-			ok = ok && tx.write(key("event-channel"), r.port_tx->port().str());
+		for (unsigned q = 0; q < max_stale_queue_dirs; q++)
+			if (!tx.remove(key("queue-" + std::to_string(q))))
+				return false;
+		bool ok = true;
+		/* netif.h "Multiple transmit and receive queues": one queue keeps
+		 * the flat layout; several go under queue-N/. */
+		for (size_t q = 0; ok && q < nb_queues; q++) {
+			const QueueResources &r = resources_[q];
+			std::string dir = nb_queues == 1 ? "" : "queue-" + std::to_string(q) + "/";
+			ok = tx.write(key(dir + "tx-ring-ref"), r.tx_ring->ref(0).str()) &&
+			     tx.write(key(dir + "rx-ring-ref"), r.rx_ring->ref(0).str());
+			if (split)
+				ok = ok &&
+				     tx.write(key(dir + "event-channel-tx"),
+					      r.port_tx->port().str()) &&
+				     tx.write(key(dir + "event-channel-rx"),
+					      r.port_rx->port().str());
+			else
+				ok = ok &&
+				     tx.write(key(dir + "event-channel"), r.port_tx->port().str());
+		}
 		/* Linux netback requires both (netif.h "feature-rx-notify"). */
 		ok = ok && tx.write(key("request-rx-copy"), "1") &&
 		     tx.write(key("feature-rx-notify"), "1") &&
@@ -433,7 +451,7 @@ bool Control::write_keys(std::string &error) noexcept
 		     tx.write(key("feature-ipv6-csum-offload"), csum ? "1" : "0") &&
 		     tx.write(key("feature-gso-tcpv4"), lro ? "1" : "0") &&
 		     tx.write(key("feature-gso-tcpv6"), lro ? "1" : "0") &&
-		     tx.write(key("multi-queue-num-queues"), "1");
+		     tx.write(key("multi-queue-num-queues"), std::to_string(nb_queues));
 		return ok;
 	};
 	if (!store_.transact(body, error)) {
@@ -447,6 +465,8 @@ void Control::remove_keys() noexcept
 {
 	for (const char *k : frontend_keys)
 		store_.remove(front_dir_ + "/" + k);
+	for (unsigned q = 0; q < max_stale_queue_dirs; q++)
+		store_.remove(front_dir_ + "/queue-" + std::to_string(q));
 }
 
 TxOffloadCaps Control::tx_offload_caps() const noexcept
