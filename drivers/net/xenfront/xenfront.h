@@ -37,6 +37,9 @@ constexpr unsigned default_burst = 32;
 /* Queue pairs this driver drives on one vif (the backend may offer fewer). */
 constexpr uint16_t max_queue_pairs = 8;
 constexpr uint32_t default_connect_timeout_ms = 10000;
+/* Redirection table entries: netback's hash mapping table holds 128
+ * (XEN_NETBK_MAX_HASH_MAPPING_SIZE), a multiple of RTE_ETH_RETA_GROUP_SIZE. */
+constexpr uint16_t reta_size = 128;
 
 /* What the devargs ask for (see xenfront_devargs.h). */
 struct Config {
@@ -86,6 +89,7 @@ struct RxQueue {
 	bool l4_csum;        /* RX TCP/UDP checksum offload enabled */
 	bool ipv4_csum;      /* RX IPv4 checksum offload enabled (verified here) */
 	bool lro;            /* RX TCP LRO enabled: GSO packets accepted */
+	bool rss_hash;       /* RX RSS hash offload: hash extras into mbuf->hash.rss */
 	xen::Notifier notify;
 	RxStats stats;
 	uint16_t port_id;
@@ -133,7 +137,8 @@ struct Adapter {
 	 * processes (the primary asks its Control). */
 	uint32_t backend_max_queues;
 	bool backend_sg;
-	TxOffloadCaps tx_caps; /* for secondary processes' dev_infos */
+	bool backend_ctrl_ring; /* RSS possible */
+	TxOffloadCaps tx_caps;  /* for secondary processes' dev_infos */
 	Config config;
 	char name[RTE_DEV_NAME_MAX_LEN];
 };

@@ -82,9 +82,29 @@ int dev_configure(rte_eth_dev *dev) noexcept
 			    nb_rx, nb_tx);
 		return -EINVAL;
 	}
-	if (conf.rxmode.mq_mode & RTE_ETH_MQ_RX_RSS_FLAG && nb_rx > 1) {
-		XF_INIT_LOG(ERR, a.name, "RSS is not supported yet");
+	const bool rss = conf.rxmode.mq_mode & RTE_ETH_MQ_RX_RSS_FLAG;
+	if (rss && !control(dev).rss_available()) {
+		XF_INIT_LOG(ERR, a.name,
+			    "RSS needs the backend's control ring: %s/feature-ctrl-ring is not 1",
+			    control(dev).back_dir().c_str());
 		return -ENOTSUP;
+	}
+	if (rss) {
+		const rte_eth_rss_conf &rc = conf.rx_adv_conf.rss_conf;
+		RssConfig cfg = default_rss(nb_rx, reta_size);
+		if (rc.rss_key != nullptr) {
+			if (rc.rss_key_len != xen::toeplitz_key_size) {
+				XF_INIT_LOG(ERR, a.name,
+					    "RSS key of %u bytes; netif's Toeplitz key is %zu",
+					    rc.rss_key_len, xen::toeplitz_key_size);
+				return -EINVAL;
+			}
+			std::memcpy(cfg.key.data(), rc.rss_key, xen::toeplitz_key_size);
+		}
+		cfg.hash_types = hash_types_from_rss_hf(rc.rss_hf);
+		control(dev).set_rss(true, std::move(cfg));
+	} else {
+		control(dev).set_rss(false, RssConfig{});
 	}
 	if ((conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_LRO) &&
 	    !(conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM)) {
@@ -135,6 +155,15 @@ int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 				RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM |
 				RTE_ETH_RX_OFFLOAD_TCP_LRO;
 	info->max_lro_pkt_size = xen::max_packet_size;
+	/* RSS through the control ring (netif.h "Hash types"). */
+	bool ctrl = dev->process_private != nullptr ? control(dev).rss_available()
+						    : adapter(dev).backend_ctrl_ring;
+	if (ctrl) {
+		info->reta_size = reta_size;
+		info->hash_key_size = xen::toeplitz_key_size;
+		info->flow_type_rss_offloads = supported_rss_hf;
+		info->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
+	}
 	/* Transmit: offloads the backend's keys allow (netif.h): L4 checksums
 	 * if it completes blank ones for IPv4 or IPv6 (the other family is
 	 * done here), TSO if it segments TCP. */
@@ -217,6 +246,7 @@ int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned in
 	q->l4_csum = offloads & (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
 	q->ipv4_csum = offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	q->lro = offloads & RTE_ETH_RX_OFFLOAD_TCP_LRO;
+	q->rss_hash = offloads & RTE_ETH_RX_OFFLOAD_RSS_HASH;
 	q->data_room = static_cast<uint16_t>(RTE_MIN(room, UINT16_MAX));
 	q->max_frame = a.max_frame;
 	q->port_id = dev->data->port_id;
@@ -453,6 +483,90 @@ int xstats_get_names(rte_eth_dev *dev, rte_eth_xstat_name *names, unsigned int s
 	return queue_stats.names(dev, names, size);
 }
 
+int rss_hash_update(rte_eth_dev *dev, rte_eth_rss_conf *conf) noexcept
+{
+	Adapter &a = adapter(dev);
+	Control &c = control(dev);
+	if (!c.rss_enabled()) {
+		XF_INIT_LOG(ERR, a.name, "RSS is not configured (rxmode.mq_mode)");
+		return -ENOTSUP;
+	}
+	RssConfig cfg = c.rss();
+	if (conf->rss_key != nullptr) {
+		if (conf->rss_key_len != xen::toeplitz_key_size) {
+			XF_INIT_LOG(ERR, a.name, "RSS key of %u bytes; netif's Toeplitz key is %zu",
+				    conf->rss_key_len, xen::toeplitz_key_size);
+			return -EINVAL;
+		}
+		std::memcpy(cfg.key.data(), conf->rss_key, xen::toeplitz_key_size);
+	}
+	cfg.hash_types = hash_types_from_rss_hf(conf->rss_hf);
+	c.set_rss(true, std::move(cfg));
+	std::string error;
+	if (!c.push_rss(error)) {
+		XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
+		return -EIO;
+	}
+	return 0;
+}
+
+int rss_hash_conf_get(rte_eth_dev *dev, rte_eth_rss_conf *conf) noexcept
+{
+	Control &c = control(dev);
+	RssConfig cfg = c.rss();
+	conf->rss_hf = c.rss_enabled() ? rss_hf_from_hash_types(cfg.hash_types) : 0;
+	if (conf->rss_key != nullptr && conf->rss_key_len >= xen::toeplitz_key_size)
+		std::memcpy(conf->rss_key, cfg.key.data(), xen::toeplitz_key_size);
+	conf->rss_key_len = xen::toeplitz_key_size;
+	return 0;
+}
+
+int reta_update(rte_eth_dev *dev, rte_eth_rss_reta_entry64 *reta, uint16_t size) noexcept
+{
+	Adapter &a = adapter(dev);
+	Control &c = control(dev);
+	if (!c.rss_enabled() || size != reta_size) {
+		XF_INIT_LOG(ERR, a.name, "redirection table of %u entries; this port's has %u%s",
+			    size, reta_size, c.rss_enabled() ? "" : " (and RSS is not configured)");
+		return -EINVAL;
+	}
+	RssConfig cfg = c.rss();
+	for (uint16_t i = 0; i < size; i++) {
+		const rte_eth_rss_reta_entry64 &group = reta[i / RTE_ETH_RETA_GROUP_SIZE];
+		uint16_t bit = i % RTE_ETH_RETA_GROUP_SIZE;
+		if (!(group.mask & (1ULL << bit)))
+			continue;
+		if (group.reta[bit] >= dev->data->nb_rx_queues) {
+			XF_INIT_LOG(ERR, a.name, "redirection entry %u names queue %u of %u", i,
+				    group.reta[bit], dev->data->nb_rx_queues);
+			return -EINVAL;
+		}
+		cfg.mapping[i] = group.reta[bit];
+	}
+	c.set_rss(true, std::move(cfg));
+	std::string error;
+	if (!c.push_rss(error)) {
+		XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
+		return -EIO;
+	}
+	return 0;
+}
+
+int reta_query(rte_eth_dev *dev, rte_eth_rss_reta_entry64 *reta, uint16_t size) noexcept
+{
+	Control &c = control(dev);
+	if (!c.rss_enabled() || size != reta_size)
+		return -EINVAL;
+	RssConfig cfg = c.rss();
+	for (uint16_t i = 0; i < size; i++) {
+		rte_eth_rss_reta_entry64 &group = reta[i / RTE_ETH_RETA_GROUP_SIZE];
+		uint16_t bit = i % RTE_ETH_RETA_GROUP_SIZE;
+		if (group.mask & (1ULL << bit))
+			group.reta[bit] = static_cast<uint16_t>(cfg.mapping[i]);
+	}
+	return 0;
+}
+
 /* Assigned in eth_dev_ops declaration order (C++ designated initializers
  * would have to name every member). */
 eth_dev_ops make_ops()
@@ -483,6 +597,10 @@ eth_dev_ops make_ops()
 	ops.rx_queue_intr_disable = rx_queue_intr_disable;
 	ops.tx_queue_setup = tx_queue_setup;
 	ops.tx_queue_release = tx_queue_release;
+	ops.rss_hash_update = rss_hash_update;
+	ops.rss_hash_conf_get = rss_hash_conf_get;
+	ops.reta_update = reta_update;
+	ops.reta_query = reta_query;
 	return ops;
 }
 const eth_dev_ops xenfront_ops = make_ops();
@@ -565,6 +683,7 @@ extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 	a.backend_sg = control->features().sg;
 	a.backend_max_queues = control->features().max_queues;
 	a.tx_caps = control->tx_offload_caps();
+	a.backend_ctrl_ring = control->features().ctrl_ring;
 	std::snprintf(a.name, sizeof(a.name), "%s", name);
 	dev->data->mac_addrs = &a.mac;
 	dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;

@@ -50,6 +50,8 @@ struct RxPacket {
 	bool too_many;      /* more fragments than XEN_NETIF_NR_SLOTS_MIN */
 	uint16_t flags;     /* NETRXF_* of the first fragment */
 	uint16_t gso_size;  /* from a XEN_NETIF_EXTRA_TYPE_GSO extra, 0 if none */
+	bool has_hash;      /* a XEN_NETIF_EXTRA_TYPE_HASH extra came */
+	uint32_t hash;
 };
 
 enum class Scan { complete, incomplete };
@@ -72,7 +74,7 @@ inline bool is_extra_slot(const RxPacket &pkt, unsigned k) noexcept
  * is bounded by the overflow check of the burst. */
 Scan scan_packet(RxQueue &q, RING_IDX cons, RING_IDX prod, RxPacket &pkt) noexcept
 {
-	pkt = RxPacket{cons, cons, 0, 0, 0, false, false, false, 0, 0};
+	pkt = RxPacket{cons, cons, 0, 0, 0, false, false, false, 0, 0, false, 0};
 	RING_IDX i = cons;
 	for (;;) {
 		netif_rx_response &rsp = q.slots[i - cons];
@@ -118,6 +120,12 @@ Scan scan_packet(RxQueue &q, RING_IDX cons, RING_IDX prod, RxPacket &pkt) noexce
 						pkt.bad = true;
 					else
 						pkt.gso_size = extra.u.gso.size;
+				} else if (extra.type == XEN_NETIF_EXTRA_TYPE_HASH) {
+					/* netif.h: the value's least significant byte first. */
+					const uint8_t *v = extra.u.hash.value;
+					pkt.hash = uint32_t(v[0]) | uint32_t(v[1]) << 8 |
+						   uint32_t(v[2]) << 16 | uint32_t(v[3]) << 24;
+					pkt.has_hash = true;
 				}
 			}
 		}
@@ -243,6 +251,10 @@ void set_rx_offload_flags(const RxQueue &q, const RxPacket &pkt, rte_mbuf *m) no
 		ol |= RTE_MBUF_F_RX_LRO;
 		m->tso_segsz = pkt.gso_size;
 	}
+	if (pkt.has_hash && q.rss_hash) {
+		m->hash.rss = pkt.hash;
+		ol |= RTE_MBUF_F_RX_RSS_HASH;
+	}
 	m->ol_flags |= ol;
 }
 
@@ -305,7 +317,7 @@ uint16_t rx_batch_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, RING_IDX 
 				break;
 			}
 			if (pkt.flags & (NETRXF_csum_blank | NETRXF_data_validated) ||
-			    pkt.gso_size || q.ipv4_csum) {
+			    pkt.gso_size || pkt.has_hash || q.ipv4_csum) {
 				set_rx_offload_flags(q, pkt, m);
 				q.stats.gso_packets += pkt.gso_size != 0;
 				q.stats.csum_blank += (pkt.flags & NETRXF_csum_blank) != 0;

@@ -64,6 +64,8 @@ constexpr const char *frontend_keys[] = {
 	"feature-ipv6-csum-offload",
 	"feature-no-csum-offload",
 	"multi-queue-num-queues",
+	"ctrl-ring-ref",
+	"event-channel-ctrl",
 };
 
 bool parse_mac(const std::string &text, rte_ether_addr &mac) noexcept
@@ -447,6 +449,10 @@ bool Control::write_keys(std::string &error) noexcept
 		const bool csum = rx_offloads_ &
 				  (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
 		const bool lro = rx_offloads_ & RTE_ETH_RX_OFFLOAD_TCP_LRO;
+		/* netif.h: the control ring's keys before Connected. */
+		if (ctrl_)
+			ok = ok && tx.write(key("ctrl-ring-ref"), ctrl_->ring_ref().str()) &&
+			     tx.write(key("event-channel-ctrl"), ctrl_->port().str());
 		ok = ok && tx.write(key("feature-no-csum-offload"), csum ? "0" : "1") &&
 		     tx.write(key("feature-ipv6-csum-offload"), csum ? "1" : "0") &&
 		     tx.write(key("feature-gso-tcpv4"), lro ? "1" : "0") &&
@@ -467,6 +473,51 @@ void Control::remove_keys() noexcept
 		store_.remove(front_dir_ + "/" + k);
 	for (unsigned q = 0; q < max_stale_queue_dirs; q++)
 		store_.remove(front_dir_ + "/queue-" + std::to_string(q));
+}
+
+void Control::set_rss(bool enabled, RssConfig rss) noexcept
+{
+	std::lock_guard lock(ctrl_mutex_);
+	rss_enabled_ = enabled;
+	rss_ = std::move(rss);
+}
+
+RssConfig Control::rss() const noexcept
+{
+	std::lock_guard lock(ctrl_mutex_);
+	return rss_;
+}
+
+bool Control::apply_rss_locked(std::string &error) noexcept
+{
+	if (!ctrl_) {
+		error = "RSS needs the backend's control ring, and " + back_dir_ +
+			"/feature-ctrl-ring is not 1";
+		return false;
+	}
+	uint32_t max = 0;
+	if (!ctrl_->max_mapping_size(max, error))
+		return false;
+	if (max < rss_.mapping.size()) {
+		error = "the backend's hash mapping table holds " + std::to_string(max) +
+			" entries, fewer than the " + std::to_string(rss_.mapping.size()) +
+			" of the redirection table";
+		return false;
+	}
+	if (!ctrl_->apply(rss_, error))
+		return false;
+	XF_INIT_LOG(INFO, name_.c_str(),
+		    "RSS set through the control ring: hash types 0x%x, %zu entries",
+		    rss_.hash_types, rss_.mapping.size());
+	return true;
+}
+
+bool Control::push_rss(std::string &error) noexcept
+{
+	std::lock_guard lock(ctrl_mutex_);
+	if (!connected_ || !rss_enabled_)
+		return true; /* sent at the next connection */
+	return apply_rss_locked(error);
 }
 
 TxOffloadCaps Control::tx_offload_caps() const noexcept
@@ -546,6 +597,18 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 					    (r.port_rx ? r.port_rx : r.port_tx)->port().value()};
 		r.rx_intr->ring_reset(*rxq);
 	}
+	std::lock_guard ctrl_lock(ctrl_mutex_);
+	if (features_.ctrl_ring) {
+		if (!ctrl_) {
+			ctrl_ = CtrlChannel::create(gntshr_, backend_domid_, error);
+			if (!ctrl_)
+				return false;
+		}
+		if (!ctrl_->reset(backend_domid_, error))
+			return false;
+	} else {
+		ctrl_.reset();
+	}
 	if (!write_keys(error))
 		return false;
 	if (!switch_state(XenbusState::Connected, error))
@@ -558,6 +621,8 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 			xen::state_name(seen) + ")" + backend_error();
 		return false;
 	}
+	if (rss_enabled_ && !apply_rss_locked(error))
+		return false;
 	connected_ = true;
 	publish_queues();
 	XF_INIT_LOG(INFO, name_.c_str(), "connected to %s (%s event channels, sg %s)",

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <pthread.h>
 #include <string>
@@ -19,6 +20,7 @@
 #include "grant.h"
 #include "store.h"
 #include "xenfront.h"
+#include "xenfront_ctrl.h"
 #include "xenfront_intr.h"
 
 namespace xenfront
@@ -81,6 +83,18 @@ public:
 	void set_rx_offloads(uint64_t offloads) noexcept { rx_offloads_ = offloads; }
 	/* What the backend completes or segments for us. */
 	TxOffloadCaps tx_offload_caps() const noexcept;
+
+	/* RSS through the control ring (netif.h "Control ring"): only with a
+	 * backend that offers feature-ctrl-ring. The configuration is kept
+	 * here, sent at each connection and at once when changed while
+	 * connected. */
+	bool rss_available() const noexcept { return features_.ctrl_ring; }
+	void set_rss(bool enabled, RssConfig rss) noexcept;
+	RssConfig rss() const noexcept;
+	bool rss_enabled() const noexcept { return rss_enabled_; }
+	/* Sends the configuration now if connected; false with `error` if the
+	 * backend refused it or did not answer. */
+	bool push_rss(std::string &error) noexcept;
 	RxInterrupt *rx_interrupt(uint16_t qid) noexcept
 	{
 		return qid < resources_.size() ? resources_[qid].rx_intr.get() : nullptr;
@@ -137,7 +151,15 @@ private:
 	uint32_t mtu_ = RTE_ETHER_MTU;
 	uint64_t rx_offloads_ = 0;
 
+	bool apply_rss_locked(std::string &error) noexcept;
+
 	std::vector<QueueResources> resources_;
+	/* The control ring and RSS state; ctrl_mutex_ orders the application's
+	 * RSS calls and the watcher thread's reconnections. */
+	mutable std::mutex ctrl_mutex_;
+	std::optional<CtrlChannel> ctrl_;
+	RssConfig rss_;
+	bool rss_enabled_ = false;
 	std::vector<RxQueue *> rxqs_;
 	std::vector<TxQueue *> txqs_;
 	uint32_t generation_ = 1; /* odd: disconnected (see QueueSync) */

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+#include "xenfront_ctrl.h"
+
+#include <cstring>
+#include <poll.h>
+#include <thread>
+
+#include <rte_ethdev.h>
+
+extern "C" {
+#include <xenevtchn.h>
+}
+
+namespace xenfront
+{
+namespace
+{
+
+using namespace std::chrono_literals;
+
+/* Netback answers in microseconds; a second means it is not answering. */
+constexpr auto call_timeout = 1s;
+
+const char *type_name(uint16_t type)
+{
+	switch (type) {
+	case XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS:
+		return "GET_HASH_FLAGS";
+	case XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS:
+		return "SET_HASH_FLAGS";
+	case XEN_NETIF_CTRL_TYPE_SET_HASH_KEY:
+		return "SET_HASH_KEY";
+	case XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE:
+		return "GET_HASH_MAPPING_SIZE";
+	case XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE:
+		return "SET_HASH_MAPPING_SIZE";
+	case XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING:
+		return "SET_HASH_MAPPING";
+	case XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM:
+		return "SET_HASH_ALGORITHM";
+	default:
+		return "request";
+	}
+}
+
+const char *status_name(uint32_t status)
+{
+	switch (status) {
+	case XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED:
+		return "NOT_SUPPORTED";
+	case XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER:
+		return "INVALID_PARAMETER";
+	case XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW:
+		return "BUFFER_OVERFLOW";
+	default:
+		return "an unknown status";
+	}
+}
+
+/* Microsoft's RSS verification key, DPDK drivers' usual default. */
+constexpr uint8_t default_key[xen::toeplitz_key_size] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+
+} // namespace
+
+std::optional<CtrlChannel> CtrlChannel::create(const xen::Gntshr &gntshr, xen::DomId backend,
+					       std::string &error) noexcept
+{
+	auto evtchn = xen::Evtchn::open(error);
+	if (!evtchn)
+		return std::nullopt;
+	auto ring = xen::SharedPages::share(gntshr, backend, 1, true, error);
+	if (!ring)
+		return std::nullopt;
+	/* The backend only reads keys and tables. */
+	auto data = xen::SharedPages::share(gntshr, backend, 1, false, error);
+	if (!data)
+		return std::nullopt;
+	return CtrlChannel(std::move(*evtchn), std::move(*ring), std::move(*data));
+}
+
+bool CtrlChannel::reset(xen::DomId backend, std::string &error) noexcept
+{
+	port_.reset();
+	port_ = xen::BoundPort::alloc_unbound(evtchn_, backend, error);
+	if (!port_)
+		return false;
+	std::memset(ring_page_.page(0), 0, xen::page_size);
+	ring_.init(ring_page_.page(0));
+	next_id_ = 0;
+	return true;
+}
+
+bool CtrlChannel::call(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uint32_t *out,
+		       std::string &error) noexcept
+{
+	const uint16_t id = next_id_++;
+	xen_netif_ctrl_request *req = ring_.next_request();
+	req->id = id;
+	req->type = type;
+	req->data[0] = d0;
+	req->data[1] = d1;
+	req->data[2] = d2;
+	if (ring_.push_requests())
+		xenevtchn_notify(evtchn_.get(), port_->port().value());
+	auto deadline = Clock::now() + call_timeout;
+	RING_IDX prod;
+	while ((prod = ring_.rsp_prod()) == ring_.rsp_cons()) {
+		if (Clock::now() > deadline) {
+			error = std::string("the backend did not answer control request ") +
+				type_name(type) + " within 1 s";
+			return false;
+		}
+		pollfd pfd{evtchn_.fd(), POLLIN, 0};
+		if (poll(&pfd, 1, 1) > 0) {
+			xenevtchn_port_or_error_t p = xenevtchn_pending(evtchn_.get());
+			if (p >= 0)
+				xenevtchn_unmask(evtchn_.get(), static_cast<evtchn_port_t>(p));
+		}
+	}
+	if (ring_.rsp_prod_overflow(prod) || prod - ring_.rsp_cons() != 1) {
+		error = std::string("the backend answered control request ") + type_name(type) +
+			" with a corrupt ring (response producer " + std::to_string(prod) + ")";
+		return false;
+	}
+	xen_netif_ctrl_response rsp = ring_.copy_response(ring_.rsp_cons());
+	ring_.set_rsp_cons(prod);
+	if (rsp.id != id || rsp.type != type) {
+		error = std::string("the backend answered control request ") + type_name(type) +
+			" with id " + std::to_string(rsp.id) + " type " + std::to_string(rsp.type);
+		return false;
+	}
+	if (rsp.status != XEN_NETIF_CTRL_STATUS_SUCCESS) {
+		error = std::string("the backend refused control request ") + type_name(type) +
+			": " + status_name(rsp.status);
+		return false;
+	}
+	if (out != nullptr)
+		*out = rsp.data;
+	return true;
+}
+
+bool CtrlChannel::max_mapping_size(uint32_t &size, std::string &error) noexcept
+{
+	return call(XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0, &size, error);
+}
+
+bool CtrlChannel::apply(const RssConfig &rss, std::string &error) noexcept
+{
+	uint32_t supported = 0;
+	if (!call(XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0,
+		  0, nullptr, error) ||
+	    !call(XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0, &supported, error))
+		return false;
+	if (rss.hash_types & ~supported) {
+		error = "the backend hashes types " + std::to_string(supported) + ", not " +
+			std::to_string(rss.hash_types);
+		return false;
+	}
+	uint8_t *data = data_page_.page(0);
+	std::memcpy(data, rss.key.data(), rss.key.size());
+	if (!call(XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, data_page_.ref(0).value(),
+		  static_cast<uint32_t>(rss.key.size()), 0, nullptr, error) ||
+	    !call(XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, rss.hash_types, 0, 0, nullptr, error) ||
+	    !call(XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE,
+		  static_cast<uint32_t>(rss.mapping.size()), 0, 0, nullptr, error))
+		return false;
+	/* netif.h: the table is u32 entries; one page holds 1024 of them. */
+	std::memcpy(data, rss.mapping.data(), rss.mapping.size() * sizeof(uint32_t));
+	return call(XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, data_page_.ref(0).value(),
+		    static_cast<uint32_t>(rss.mapping.size()), 0, nullptr, error);
+}
+
+RssConfig default_rss(unsigned nb_queues, size_t table_size) noexcept
+{
+	RssConfig rss;
+	std::memcpy(rss.key.data(), default_key, sizeof(default_key));
+	rss.hash_types = XEN_NETIF_CTRL_HASH_TYPE_IPV4 | XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP |
+			 XEN_NETIF_CTRL_HASH_TYPE_IPV6 | XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP;
+	rss.mapping.resize(table_size);
+	for (size_t i = 0; i < table_size; i++)
+		rss.mapping[i] = static_cast<uint32_t>(i % (nb_queues ? nb_queues : 1));
+	return rss;
+}
+
+uint32_t hash_types_from_rss_hf(uint64_t rss_hf) noexcept
+{
+	uint32_t t = 0;
+	if (rss_hf & RTE_ETH_RSS_IPV4)
+		t |= XEN_NETIF_CTRL_HASH_TYPE_IPV4;
+	if (rss_hf & RTE_ETH_RSS_NONFRAG_IPV4_TCP)
+		t |= XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP;
+	if (rss_hf & RTE_ETH_RSS_IPV6)
+		t |= XEN_NETIF_CTRL_HASH_TYPE_IPV6;
+	if (rss_hf & RTE_ETH_RSS_NONFRAG_IPV6_TCP)
+		t |= XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP;
+	return t;
+}
+
+uint64_t rss_hf_from_hash_types(uint32_t types) noexcept
+{
+	uint64_t hf = 0;
+	if (types & XEN_NETIF_CTRL_HASH_TYPE_IPV4)
+		hf |= RTE_ETH_RSS_IPV4;
+	if (types & XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP)
+		hf |= RTE_ETH_RSS_NONFRAG_IPV4_TCP;
+	if (types & XEN_NETIF_CTRL_HASH_TYPE_IPV6)
+		hf |= RTE_ETH_RSS_IPV6;
+	if (types & XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP)
+		hf |= RTE_ETH_RSS_NONFRAG_IPV6_TCP;
+	return hf;
+}
+
+} // namespace xenfront

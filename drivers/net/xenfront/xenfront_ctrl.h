@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+#pragma once
+
+/* The netif control ring, frontend side (netif.h "Control ring"), and what
+ * RSS asks of it: the Toeplitz algorithm, the hash types, the key and the
+ * hash-to-queue mapping table. Calls are synchronous: one request, wait
+ * (bounded) for the response with its id, check it; a timeout or a
+ * malformed response is an error naming the request. Control path only. */
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <rte_ethdev.h>
+
+#include "evtchn.h"
+#include "grant.h"
+#include "netif_ring.h"
+#include "toeplitz.h"
+
+namespace xenfront
+{
+
+/* What RSS is set to; kept by the driver, sent at each connection. */
+struct RssConfig {
+	std::array<uint8_t, xen::toeplitz_key_size> key{};
+	uint32_t hash_types = 0;       /* XEN_NETIF_CTRL_HASH_TYPE_* */
+	std::vector<uint32_t> mapping; /* entry -> queue */
+};
+
+class CtrlChannel
+{
+public:
+	using Clock = std::chrono::steady_clock;
+
+	/* Grants the ring and a page for keys and tables to `backend`. */
+	static std::optional<CtrlChannel> create(const xen::Gntshr &gntshr, xen::DomId backend,
+						 std::string &error) noexcept;
+	CtrlChannel(CtrlChannel &&) noexcept = default;
+	CtrlChannel &operator=(CtrlChannel &&) noexcept = default;
+
+	/* Formats the ring and binds a fresh event channel (each connection). */
+	bool reset(xen::DomId backend, std::string &error) noexcept;
+	xen::GrantRef ring_ref() const noexcept { return ring_page_.ref(0); }
+	xen::EvtchnPort port() const noexcept { return port_->port(); }
+
+	/* XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE. */
+	bool max_mapping_size(uint32_t &size, std::string &error) noexcept;
+	/* Sends `rss` whole: algorithm, types, key, table size and table. */
+	bool apply(const RssConfig &rss, std::string &error) noexcept;
+
+private:
+	CtrlChannel(xen::Evtchn evtchn, xen::SharedPages ring, xen::SharedPages data) noexcept
+		: evtchn_(std::move(evtchn)), ring_page_(std::move(ring)),
+		  data_page_(std::move(data))
+	{
+	}
+	/* One request and its response; false with `error` on a timeout, a bad
+	 * response or a status other than SUCCESS. */
+	bool call(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uint32_t *out,
+		  std::string &error) noexcept;
+
+	xen::Evtchn evtchn_; /* its own handle: its events are drained here */
+	xen::SharedPages ring_page_;
+	xen::SharedPages data_page_; /* keys and mapping tables, read by the backend */
+	std::optional<xen::BoundPort> port_;
+	xen::CtrlFrontRing ring_;
+	uint16_t next_id_ = 0;
+};
+
+/* The frontend's default RSS: DPDK's usual Toeplitz key (Microsoft's), every
+ * hash type netif has, queues round robin over the table. */
+RssConfig default_rss(unsigned nb_queues, size_t table_size) noexcept;
+
+/* DPDK's rss_hf <-> netif's hash types. */
+uint32_t hash_types_from_rss_hf(uint64_t rss_hf) noexcept;
+uint64_t rss_hf_from_hash_types(uint32_t types) noexcept;
+constexpr uint64_t supported_rss_hf = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP |
+				      RTE_ETH_RSS_IPV6 | RTE_ETH_RSS_NONFRAG_IPV6_TCP;
+
+} // namespace xenfront
