@@ -27,8 +27,10 @@ def test_every_queue_carries_traffic(build, xensim, prefix, nb_queues):
     qargs = [f"--rxq={nb_queues}", f"--txq={nb_queues}"]
     back = front = None
     try:
+        # The guest hashes (testpmd turns RSS on with several queues) and the
+        # backend steers by that hash: one flow per packet spreads them.
         back = backend(build, xensim, prefix, devargs=f",max_queues={nb_queues}",
-                       app=["--forward-mode=txonly"] + qargs)
+                       app=["--forward-mode=txonly", "--txonly-multi-flow"] + qargs)
         front = frontend(build, xensim, prefix, app=["--forward-mode=rxonly"] + qargs)
         front.wait_link(0)
         back.wait_link(0)

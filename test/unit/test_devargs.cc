@@ -125,7 +125,7 @@ TEST(XenbackDevargs, RefusedByName)
 	const BadCase cases[] = {
 		{"domid=1,bogus=1", "unknown devarg 'bogus' (valid: domid, vif, style, sg, "
 				    "rx_copy, split_event_channels, csum, ipv6_csum, gso_tcpv4, "
-				    "gso_tcpv6, max_queues, rsc)"},
+				    "gso_tcpv6, max_queues, ctrl_ring, rsc)"},
 		{"domid=0", "devarg domid='0' is invalid: expected an integer from 1 to 32751"},
 		{"domid=32752",
 		 "devarg domid='32752' is invalid: expected an integer from 1 to 32751"},

@@ -19,9 +19,11 @@
 #include <rte_dev.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
+#include <rte_spinlock.h>
 
 #include "netif_ring.h"
 #include "queue_sync.h"
+#include "xenback_ctrl.h"
 #include "xenback_rsc.h"
 
 extern "C" {
@@ -59,6 +61,7 @@ struct Config {
 	bool gso_tcpv6 = true;
 	bool rsc = false;
 	uint16_t max_queues = 1;
+	bool ctrl_ring = true;
 };
 
 /* Parses net_xenback devargs strictly, including the required keys. */
@@ -92,6 +95,9 @@ struct TxStats { /* port transmit → guest receive */
 	uint64_t segmented;       /* segments made here (guest without GSO) */
 	uint64_t csum_computed;   /* checksums computed here (guest without blank) */
 	uint64_t offload_refused; /* offloads that could not be honoured */
+	uint64_t steered;         /* sent on another guest queue by hash */
+	uint64_t steer_dropped;   /* that queue's ring was full */
+	uint64_t hash_extras;     /* XEN_NETIF_EXTRA_TYPE_HASH sent */
 	RscStats rsc;             /* receive segment coalescing (rsc=1) */
 };
 
@@ -121,6 +127,18 @@ struct RxQueue {
 	xen::QueueSync sync;
 };
 
+struct TxQueue;
+
+/* How packets sent on any of the port's queues reach the guest's queues:
+ * with the guest's Toeplitz hashing on (set through the control ring), by
+ * hash and mapping table, as netback's xenvif_select_queue; otherwise on the
+ * queue they were sent on. In dev_private; written by the control path. */
+struct Steering {
+	SharedHash hash;
+	TxQueue *queues[max_queue_pairs]; /* connected guest queues */
+	uint32_t nb_queues;               /* published with release */
+};
+
 /* The app's transmit queue: fills the buffers the guest posts on its rx
  * ring (mapped) with grant copy. */
 struct TxQueue {
@@ -140,6 +158,11 @@ struct TxQueue {
 	uint16_t port_id;
 	uint16_t queue_id;
 
+	Steering *steering; /* the port's, in dev_private */
+	/* Producers on this guest ring: this queue's bursts and, with
+	 * steering, other queues' bursts sending here. */
+	rte_spinlock_t lock;
+
 	xengnttab_grant_copy_segment_t segs[max_copy_segs];
 	xen::QueueSync sync;
 };
@@ -150,6 +173,7 @@ struct Adapter {
 	uint32_t max_frame;
 	Config config;
 	char name[RTE_DEV_NAME_MAX_LEN];
+	Steering steering;
 };
 
 extern "C" uint16_t xenback_rx_burst(void *rxq, rte_mbuf **pkts, uint16_t nb_pkts);

@@ -86,6 +86,11 @@ bool parse_max_queues(std::string_view value, Config &config, std::string &why)
 	return true;
 }
 
+bool parse_ctrl_ring(std::string_view value, Config &config, std::string &why)
+{
+	return xen::parse_bool(value, config.ctrl_ring, why);
+}
+
 bool parse_rsc(std::string_view value, Config &config, std::string &why)
 {
 	return xen::parse_bool(value, config.rsc, why);

@@ -23,6 +23,7 @@
 	X(gso_tcpv6, "0|1", "advertise feature-gso-tcpv6 (default 1)")                             \
 	X(max_queues, "<uint>",                                                                    \
 	  "queue pairs offered to the guest, multi-queue-max-queues, 1 to 8 (default 1)")          \
+	X(ctrl_ring, "0|1", "advertise feature-ctrl-ring: the guest may set up RSS (default 1)")   \
 	X(rsc, "0|1",                                                                              \
 	  "coalesce consecutive TCP segments into GSO packets toward the guest (default 0)")
 

@@ -34,6 +34,7 @@ extern "C" {
 #include "xenback_gso.h"
 #include "xenback_logs.h"
 #include "xenback_rsc.h"
+#include "toeplitz.h"
 
 namespace xenback
 {
@@ -50,11 +51,14 @@ constexpr uint64_t handled_offloads = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6 |
 				      RTE_MBUF_F_TX_UDP_CKSUM | RTE_MBUF_F_TX_TCP_SEG;
 
 struct Sent {
-	RING_IDX first;   /* first request slot */
-	uint16_t nb_data; /* data slots */
-	bool extra;       /* a GSO extra slot follows the first */
-	uint8_t gso_type;
+	RING_IDX first;    /* first request slot */
+	uint16_t nb_data;  /* data slots */
+	uint8_t nb_extras; /* extra slots after the first: GSO, then hash */
+	uint8_t gso_type;  /* XEN_NETIF_GSO_TYPE_NONE: no GSO extra */
 	uint16_t gso_size;
+	bool hash; /* a XEN_NETIF_EXTRA_TYPE_HASH extra */
+	uint8_t hash_type;
+	uint32_t hash_value;
 	uint16_t rsp_flags; /* NETRXF_csum_blank | NETRXF_data_validated */
 	uint16_t first_seg;
 	uint16_t nb_segs;
@@ -82,7 +86,7 @@ void fatal(TxQueue &q, const char *why, unsigned value) noexcept
 /* The request slot that carries data slot `k` of packet `s`. */
 RING_IDX data_slot(const Sent &s, unsigned k)
 {
-	return s.first + k + (k > 0 && s.extra);
+	return s.first + k + (k > 0 ? s.nb_extras : 0);
 }
 
 /* Segments copying `m` into the buffers of its data slots. */
@@ -157,11 +161,55 @@ bool prepare_offloads(TxQueue &q, rte_mbuf *m, const xen::NetHeaders &h, Prepare
 	return true;
 }
 
-} // namespace
-
-extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+/* The extras after a packet's first response, in the slots of the requests
+ * they consumed (netif.h "Extra Info"): GSO, then hash, as netback orders
+ * them. A failed packet answers those slots as errors of their own. */
+void write_extras(TxQueue &q, const Sent &s, bool ok) noexcept
 {
-	TxQueue &q = *static_cast<TxQueue *>(queue);
+	unsigned left = s.nb_extras;
+	RING_IDX slot = s.first + 1;
+	auto put = [&](const netif_extra_info &extra) {
+		left--;
+		if (!ok) {
+			netif_rx_request req = q.ring.copy_request(slot++);
+			*q.ring.next_response() = netif_rx_response{req.id, 0, 0, NETIF_RSP_ERROR};
+			return;
+		}
+		netif_extra_info e = extra;
+		e.flags = left ? XEN_NETIF_EXTRA_FLAG_MORE : 0;
+		std::memcpy(q.ring.next_response(), &e, sizeof(e));
+		slot++;
+	};
+	if (s.gso_type != XEN_NETIF_GSO_TYPE_NONE) {
+		netif_extra_info extra{};
+		extra.type = XEN_NETIF_EXTRA_TYPE_GSO;
+		extra.u.gso.size = s.gso_size;
+		extra.u.gso.type = s.gso_type;
+		put(extra);
+	}
+	if (s.hash) {
+		netif_extra_info extra{};
+		extra.type = XEN_NETIF_EXTRA_TYPE_HASH;
+		extra.u.hash.type = s.hash_type;
+		extra.u.hash.algorithm = XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
+		for (int b = 0; b < 4; b++) /* least significant byte first */
+			extra.u.hash.value[b] = static_cast<uint8_t>(s.hash_value >> (8 * b));
+		put(extra);
+		q.stats.hash_extras += ok;
+	}
+}
+
+/* A packet's hash for the guest (XEN_NETIF_EXTRA_TYPE_HASH), if any. */
+struct HashInfo {
+	uint32_t value;
+	uint8_t type;
+	bool valid;
+};
+
+/* Sends what it can of `pkts` on guest queue `q` (its lock held); returns
+ * how many it consumed, from the front. */
+uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *hashes) noexcept
+{
 	xen::BurstGuard guard(q.sync);
 	if (unlikely(!guard.usable() || q.broken))
 		return 0;
@@ -199,7 +247,7 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 						      q.guest_gso_v6, len, q.stats.rsc);
 			/* Once merged there is no going back: check now that the
 			 * ring and the copy budget take the result. */
-			unsigned slots = (len + xen::page_size - 1) / xen::page_size + 1;
+			unsigned slots = (len + xen::page_size - 1) / xen::page_size + 2;
 			unsigned copies = slots;
 			for (unsigned k = 0; k < run; k++)
 				copies += pkts[nb_tx + k]->nb_segs;
@@ -262,7 +310,8 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		for (unsigned k = 0; fits && k < nb_parts; k++) {
 			uint32_t len = parts[k]->pkt_len;
 			unsigned slots = (len + xen::page_size - 1) / xen::page_size;
-			need += slots + (prep.gso_type != XEN_NETIF_GSO_TYPE_NONE);
+			need += slots + (prep.gso_type != XEN_NETIF_GSO_TYPE_NONE) +
+				(hashes != nullptr && hashes[nb_tx].valid);
 			copies += slots + parts[k]->nb_segs;
 			fits = len > 0 && len <= xen::max_packet_size && (slots == 1 || q.guest_sg);
 		}
@@ -280,20 +329,24 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 				rte_mbuf *part = parts[k];
 				Sent &s = sent[nb_sent++];
 				bool gso = prep.gso_type != XEN_NETIF_GSO_TYPE_NONE;
+				bool hash = hashes != nullptr && hashes[nb_tx].valid;
 				unsigned data =
 					(part->pkt_len + xen::page_size - 1) / xen::page_size;
 				s = Sent{cons,
 					 static_cast<uint16_t>(data),
-					 gso,
+					 static_cast<uint8_t>(gso + hash),
 					 prep.gso_type,
 					 prep.gso_size,
+					 hash,
+					 hash ? hashes[nb_tx].type : uint8_t(0),
+					 hash ? hashes[nb_tx].value : 0,
 					 segmented ? uint16_t(0) : prep.rsp_flags,
 					 static_cast<uint16_t>(nb_segs),
 					 0,
 					 part->pkt_len};
 				plan_copy(q, part, s, nb_segs);
 				s.nb_segs = static_cast<uint16_t>(nb_segs - s.first_seg);
-				cons += data + gso;
+				cons += data + s.nb_extras;
 			}
 			q.stats.gso_packets += prep.gso_type != XEN_NETIF_GSO_TYPE_NONE;
 			q.stats.segmented += segmented ? nb_parts : 0;
@@ -337,26 +390,12 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 				rsp->offset = 0;
 				uint16_t flags = ok && left > 0 ? NETRXF_more_data : 0;
 				if (d == 0 && ok)
-					flags |= s.rsp_flags | (s.extra ? NETRXF_extra_info : 0);
+					flags |=
+						s.rsp_flags | (s.nb_extras ? NETRXF_extra_info : 0);
 				rsp->flags = flags;
 				rsp->status = ok ? static_cast<int16_t>(chunk) : NETIF_RSP_ERROR;
-				if (d == 0 && s.extra && ok) {
-					/* The extra overlays the next response, in the slot
-					 * of the request it consumed (netif.h "Extra Info"). */
-					netif_extra_info extra{};
-					extra.type = XEN_NETIF_EXTRA_TYPE_GSO;
-					extra.u.gso.size = s.gso_size;
-					extra.u.gso.type = s.gso_type;
-					std::memcpy(q.ring.next_response(), &extra, sizeof(extra));
-				} else if (d == 0 && s.extra) {
-					/* Failed: that slot answers as an error of its own. */
-					netif_rx_request ereq = q.ring.copy_request(s.first + 1);
-					netif_rx_response *ersp = q.ring.next_response();
-					ersp->id = ereq.id;
-					ersp->offset = 0;
-					ersp->flags = 0;
-					ersp->status = NETIF_RSP_ERROR;
-				}
+				if (d == 0 && s.nb_extras)
+					write_extras(q, s, ok);
 			}
 			if (ok) {
 				packets++;
@@ -376,6 +415,68 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	if (nb_done > 0)
 		rte_pktmbuf_free_bulk(done, nb_done);
 	return nb_tx;
+}
+
+} // namespace
+
+/* The application's transmit: on this queue's guest ring, or, with the
+ * guest's Toeplitz hashing on, on the guest queue each packet's hash maps to
+ * (netback's xenvif_select_queue) with a hash extra for it. Steered packets
+ * are all consumed; those a full guest ring cannot take are dropped and
+ * counted, as netback drops when a guest queue stalls. */
+extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	TxQueue &q = *static_cast<TxQueue *>(queue);
+	Steering *st = q.steering;
+	uint32_t nb_queues = st ? __atomic_load_n(&st->nb_queues, __ATOMIC_ACQUIRE) : 0;
+	const HashConfig *cfg = nb_queues ? &published(st->hash) : nullptr;
+	if (cfg == nullptr || cfg->algorithm != XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ ||
+	    q.queue_id >= nb_queues) {
+		rte_spinlock_lock(&q.lock);
+		uint16_t n = send_on(q, pkts, nb_pkts, nullptr);
+		rte_spinlock_unlock(&q.lock);
+		return n;
+	}
+	const uint16_t n = RTE_MIN(nb_pkts, static_cast<uint16_t>(max_batch));
+	HashInfo hashes[max_batch];
+	uint8_t target[max_batch];
+	for (uint16_t i = 0; i < n; i++) {
+		uint8_t buf[36];
+		uint8_t type = 0;
+		size_t len = xen::hash_input(pkts[i], cfg->types, buf, type);
+		hashes[i] = HashInfo{0, type, len > 0};
+		target[i] = static_cast<uint8_t>(q.queue_id);
+		if (len > 0) {
+			hashes[i].value = xen::toeplitz_hash(cfg->key, cfg->key_len, buf, len);
+			if (nb_queues > 1)
+				target[i] = static_cast<uint8_t>(
+					steer(*cfg, hashes[i].value, nb_queues));
+		}
+	}
+	/* Each target's packets in their order, one locked send per target. */
+	rte_mbuf *group[max_batch];
+	HashInfo group_hashes[max_batch];
+	for (uint32_t t = 0; t < nb_queues; t++) {
+		uint16_t g = 0;
+		for (uint16_t i = 0; i < n; i++)
+			if (target[i] == t) {
+				group[g] = pkts[i];
+				group_hashes[g++] = hashes[i];
+			}
+		if (g == 0)
+			continue;
+		TxQueue &tq = *st->queues[t];
+		rte_spinlock_lock(&tq.lock);
+		uint16_t sent = send_on(tq, group, g, group_hashes);
+		rte_spinlock_unlock(&tq.lock);
+		if (t != q.queue_id)
+			q.stats.steered += sent;
+		if (sent < g) {
+			q.stats.steer_dropped += g - sent;
+			rte_pktmbuf_free_bulk(group + sent, g - sent);
+		}
+	}
+	return n;
 }
 
 } // namespace xenback

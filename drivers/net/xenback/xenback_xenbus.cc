@@ -70,6 +70,7 @@ std::unique_ptr<Control> Control::probe(const char *name, const Config &config, 
 		error = "out of memory";
 		return nullptr;
 	}
+	c->steering_ = &static_cast<Adapter *>(dev->data->dev_private)->steering;
 	if (!c->read_vif(error) || !c->write_features(error))
 		return nullptr;
 	/* netback_probe: InitWait once the features are written. */
@@ -124,7 +125,9 @@ bool Control::write_features(std::string &error) noexcept
 		       tx.write(key("feature-ipv6-csum-offload"), flag(config_.ipv6_csum)) &&
 		       tx.write(key("feature-gso-tcpv4"), flag(config_.gso_tcpv4 && config_.sg)) &&
 		       tx.write(key("feature-gso-tcpv6"), flag(config_.gso_tcpv6 && config_.sg)) &&
-		       tx.write(key("multi-queue-max-queues"), std::to_string(config_.max_queues));
+		       tx.write(key("multi-queue-max-queues"),
+				std::to_string(config_.max_queues)) &&
+		       tx.write(key("feature-ctrl-ring"), flag(config_.ctrl_ring));
 	};
 	if (!store_.transact(body, error)) {
 		error = "cannot write the features under " + back_dir_ + ": " + error;
@@ -232,6 +235,15 @@ bool Control::read_frontend(FrontendRequest &req, std::string &error) noexcept
 		if (!read_queue(dir, req.split, req.queues[q], error))
 			return false;
 	}
+	/* netif.h "Control ring": both keys, or no control ring. */
+	if (config_.ctrl_ring) {
+		auto ref = store_.read_uint(key("ctrl-ring-ref"), UINT32_MAX, malformed);
+		auto port = store_.read_uint(key("event-channel-ctrl"), UINT32_MAX, malformed);
+		if (ref && port) {
+			req.ctrl_ring_ref = xen::GrantRef(static_cast<uint32_t>(*ref));
+			req.ctrl_port = xen::EvtchnPort(static_cast<uint32_t>(*port));
+		}
+	}
 	/* Linux netback refuses frontends without these two. */
 	if (!store_.read_flag(key("request-rx-copy"), false, malformed)) {
 		error = "frontend " + front_dir_ + " does not set request-rx-copy=1";
@@ -331,6 +343,11 @@ bool Control::connect(std::string &error) noexcept
 		}
 	}
 	nb_connected_ = static_cast<uint16_t>(req.queues.size());
+	if (req.ctrl_ring_ref && !connect_ctrl(req, error)) {
+		release_links();
+		return false;
+	}
+	publish_steering(nb_connected_);
 	connected_ = true;
 	generation_ = (generation_ | 1) + 1;
 	for (uint16_t q = 0; q < nb_connected_; q++) {
@@ -348,8 +365,91 @@ bool Control::connect(std::string &error) noexcept
 	return true;
 }
 
+bool Control::connect_ctrl(const FrontendRequest &req, std::string &error) noexcept
+{
+	if (!ctrl_evtchn_) {
+		ctrl_evtchn_ = xen::Evtchn::open(error);
+		if (!ctrl_evtchn_)
+			return false;
+	}
+	ctrl_map_ = xen::MappedGrants::map(gnttab_, guest_, std::span(&*req.ctrl_ring_ref, 1), true,
+					   error);
+	if (!ctrl_map_)
+		return false;
+	ctrl_port_ = xen::BoundPort::bind_interdomain(*ctrl_evtchn_, guest_, req.ctrl_port, error);
+	if (!ctrl_port_) {
+		ctrl_map_.reset();
+		return false;
+	}
+	ctrl_ring_.attach(ctrl_map_->data());
+	kick(); /* the control thread adds the channel to what it waits on */
+	return true;
+}
+
+void Control::publish_steering(uint32_t nb_queues) noexcept
+{
+	/* A fresh connection starts with hashing off (netif.h: the frontend
+	 * turns it on through the control ring). */
+	Steering &st = *steering_;
+	__atomic_store_n(&st.nb_queues, 0, __ATOMIC_RELEASE);
+	std::memset(&st.hash, 0, sizeof(st.hash));
+	for (uint32_t q = 0; q < nb_queues; q++) {
+		st.queues[q] = links_[q].txq;
+		links_[q].txq->steering = &st;
+		rte_spinlock_init(&links_[q].txq->lock);
+	}
+	__atomic_store_n(&st.nb_queues, nb_queues, __ATOMIC_RELEASE);
+}
+
+void Control::serve_ctrl() noexcept
+{
+	if (!ctrl_map_ || !connected_)
+		return;
+	/* Take the channel's events, as an interrupt handler would. */
+	pollfd pfd{ctrl_evtchn_->fd(), POLLIN, 0};
+	while (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN)) {
+		xenevtchn_port_or_error_t p = xenevtchn_pending(ctrl_evtchn_->get());
+		if (p < 0)
+			break;
+		xenevtchn_unmask(ctrl_evtchn_->get(), static_cast<evtchn_port_t>(p));
+	}
+	Steering &st = *steering_;
+	CtrlContext ctx{nb_connected_, guest_.value(), gnttab_.get()};
+	bool answered = false;
+	/* Until none is left after re-arming req_event (as netback's
+	 * xenvif_ctrl_action), so the frontend's next request notifies us. */
+	do {
+		RING_IDX prod = ctrl_ring_.req_prod();
+		if (ctrl_ring_.req_prod_overflow(prod)) {
+			fatal("control ring: request producer index " + std::to_string(prod) +
+			      " ran past the ring");
+			return;
+		}
+		for (RING_IDX i = ctrl_ring_.req_cons(); i != prod; i++) {
+			xen_netif_ctrl_request req = ctrl_ring_.copy_request(i);
+			/* Edit the unpublished copy, then publish it. */
+			uint32_t cur = __atomic_load_n(&st.hash.current, __ATOMIC_RELAXED) & 1;
+			HashConfig &next = st.hash.copies[cur ^ 1];
+			next = st.hash.copies[cur];
+			xen_netif_ctrl_response rsp;
+			handle_ctrl_request(req, next, ctx, rsp);
+			__atomic_store_n(&st.hash.current, cur ^ 1, __ATOMIC_RELEASE);
+			*ctrl_ring_.next_response() = rsp;
+			answered = true;
+		}
+		ctrl_ring_.set_req_cons(prod);
+	} while (ctrl_ring_.final_check_for_requests());
+	if (answered && ctrl_ring_.push_responses())
+		xenevtchn_notify(ctrl_evtchn_->get(), ctrl_port_->port().value());
+}
+
 void Control::release_links() noexcept
 {
+	if (steering_ != nullptr)
+		__atomic_store_n(&steering_->nb_queues, 0, __ATOMIC_RELEASE);
+	ctrl_ring_.detach();
+	ctrl_port_.reset();
+	ctrl_map_.reset();
 	for (uint16_t q = 0; q < nb_connected_ && q < links_.size(); q++) {
 		QueueLink &l = links_[q];
 		if (l.rxq != nullptr)
@@ -489,10 +589,15 @@ void Control::stop_thread() noexcept
 
 void Control::run() noexcept
 {
-	pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}};
 	for (;;) {
+		pollfd fds[3] = {{wake_fd_, POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}, {-1, 0, 0}};
+		{
+			std::lock_guard lock(mutex_);
+			if (ctrl_map_)
+				fds[2] = {ctrl_evtchn_->fd(), POLLIN, 0};
+		}
 		/* A periodic look too, so a lost watch event cannot wedge us. */
-		poll(fds, 2, 1000);
+		poll(fds, fds[2].fd >= 0 ? 3 : 2, 1000);
 		if (stop_.load())
 			return;
 		uint64_t drain;
@@ -501,6 +606,7 @@ void Control::run() noexcept
 		store_.pending_watch_paths();
 		std::lock_guard lock(mutex_);
 		frontend_changed();
+		serve_ctrl();
 	}
 }
 

@@ -37,6 +37,8 @@ struct QueueRequest {
 /* What the frontend asked for in its keys (read when it connects). */
 struct FrontendRequest {
 	std::vector<QueueRequest> queues;
+	std::optional<xen::GrantRef> ctrl_ring_ref; /* with event-channel-ctrl */
+	xen::EvtchnPort ctrl_port;
 	bool split = false;
 	bool sg = false;
 	bool csum_v4 = false; /* accepts blank checksums (receive side) */
@@ -82,6 +84,9 @@ private:
 			   std::string &error) noexcept;
 	void disconnect() noexcept;
 	void release_links() noexcept;
+	bool connect_ctrl(const FrontendRequest &req, std::string &error) noexcept;
+	void serve_ctrl() noexcept;
+	void publish_steering(uint32_t nb_queues) noexcept;
 	void fatal(const std::string &message) noexcept;
 	void update_link(bool up) noexcept;
 	bool start_thread(std::string &error) noexcept;
@@ -119,6 +124,12 @@ private:
 	};
 	std::vector<QueueLink> links_;
 	uint16_t nb_connected_ = 0;
+	/* The control ring, if the guest set one up. */
+	std::optional<xen::Evtchn> ctrl_evtchn_;
+	std::optional<xen::MappedGrants> ctrl_map_;
+	std::optional<xen::BoundPort> ctrl_port_;
+	xen::CtrlBackRing ctrl_ring_;
+	Steering *steering_ = nullptr; /* in dev_private */
 	uint32_t generation_ = 1;
 	bool connected_ = false;
 	std::atomic<bool> port_started_{false};

@@ -72,7 +72,7 @@ uint32_t max_mtu(rte_eth_dev *dev)
 int dev_configure(rte_eth_dev *dev) noexcept
 {
 	Adapter &a = adapter(dev);
-	const rte_eth_conf &conf = dev->data->dev_conf;
+	rte_eth_conf &conf = dev->data->dev_conf;
 	uint16_t nb_rx = dev->data->nb_rx_queues;
 	uint16_t nb_tx = dev->data->nb_tx_queues;
 	if (nb_rx != nb_tx) {
@@ -90,6 +90,8 @@ int dev_configure(rte_eth_dev *dev) noexcept
 		return -ENOTSUP;
 	}
 	if (rss) {
+		/* As i40e, ice and mlx5 do: RSS mode delivers the hash too. */
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
 		const rte_eth_rss_conf &rc = conf.rx_adv_conf.rss_conf;
 		RssConfig cfg = default_rss(nb_rx, reta_size);
 		if (rc.rss_key != nullptr) {
