@@ -19,23 +19,10 @@
 #include "grant.h"
 #include "store.h"
 #include "xenfront.h"
+#include "xenfront_nodes.h"
 
 namespace xenfront
 {
-
-/* The backend's feature-* keys (netif.h), as read at InitWait. */
-struct BackendFeatures {
-	bool sg = false;
-	bool rx_copy = false;
-	bool split_event_channels = false;
-	bool gso_tcpv4 = false;
-	bool gso_tcpv6 = false;
-	bool ipv6_csum_offload = false;
-	bool no_csum_offload = false;
-	bool multicast_control = false;
-	bool ctrl_ring = false;
-	uint32_t max_queues = 1;
-};
 
 /* Grants and ports of one queue pair. Shared pages are granted once, at
  * queue set-up; ports are allocated afresh at each connection. */
@@ -85,6 +72,7 @@ private:
 	Control(std::string name, const Config &config, xen::Store store, xen::Gntshr gntshr,
 		xen::Evtchn evtchn);
 	bool read_vif(std::string &error) noexcept;
+	NodeReader reader() const;
 	/* One ring page and `nb_desc` buffer pages, granted to the backend. */
 	bool share_queue_pages(std::optional<xen::SharedPages> &ring,
 			       std::optional<xen::SharedPages> &buffers, uint16_t nb_desc,
