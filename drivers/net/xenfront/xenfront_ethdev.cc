@@ -346,6 +346,12 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"oversize", offsetof(RxStats, oversize)},
 	{"too_many_slots", offsetof(RxStats, too_many_slots)},
 	{"extra_info", offsetof(RxStats, extra_info)},
+	{"bad_id", offsetof(RxStats, bad_id)},
+	{"bad_status", offsetof(RxStats, bad_status)},
+	{"bad_size", offsetof(RxStats, bad_size)},
+	{"bad_extra", offsetof(RxStats, bad_extra)},
+	{"bad_chain", offsetof(RxStats, bad_chain)},
+	{"ring_overrun", offsetof(RxStats, ring_overrun)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},
@@ -355,6 +361,10 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"notifications", offsetof(TxStats, notifications)},
 	{"ring_full", offsetof(TxStats, ring_full)},
 	{"bad_responses", offsetof(TxStats, bad_responses)},
+	{"bad_status", offsetof(TxStats, bad_status)},
+	{"bad_id", offsetof(TxStats, bad_id)},
+	{"lost_ids", offsetof(TxStats, lost_ids)},
+	{"ring_overrun", offsetof(TxStats, ring_overrun)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 
