@@ -41,15 +41,22 @@ void mark_broken(TxQueue &q, const char *why, RING_IDX value) noexcept
 	q.broken = true;
 }
 
-/* Takes back the ids the backend has answered. */
+/* Takes back the ids the backend has answered.
+ *
+ * Each request slot gets one response, so a response for an id that is not
+ * in flight (never issued, or answered twice) means some request's answer
+ * is lost and its id never comes back: as Linux netfront (xennet_tx_buf_gc),
+ * the queue stops. The same holds when every slot written has been
+ * answered yet ids are still in flight (an id answered NULL). */
 void reclaim(TxQueue &q) noexcept
 {
 	RING_IDX prod = q.ring.rsp_prod();
 	RING_IDX cons = q.ring.rsp_cons();
 	if (prod == cons)
 		return;
-	if (unlikely(q.ring.rsp_prod_overflow(prod))) {
-		mark_broken(q, "backend's response producer index ran past the ring", prod);
+	if (unlikely(q.ring.rsp_prod_past_requests(prod))) {
+		q.stats.ring_overrun++;
+		mark_broken(q, "backend's response producer index is past the requests", prod);
 		return;
 	}
 	for (; cons != prod; cons++) {
@@ -59,15 +66,28 @@ void reclaim(TxQueue &q) noexcept
 		if (rsp.status == NETIF_RSP_NULL)
 			continue;
 		if (unlikely(rsp.id >= q.nb_desc || !q.inflight[rsp.id])) {
-			q.stats.bad_responses++;
-			continue;
+			q.stats.bad_id++;
+			q.ring.set_rsp_cons(cons + 1);
+			mark_broken(q, "backend answered a request id not in flight", rsp.id);
+			return;
 		}
-		if (unlikely(rsp.status != NETIF_RSP_OKAY))
-			q.stats.errors++;
+		if (unlikely(rsp.status != NETIF_RSP_OKAY)) {
+			if (rsp.status == NETIF_RSP_ERROR || rsp.status == NETIF_RSP_DROPPED) {
+				q.stats.errors++;
+			} else {
+				q.stats.bad_status++;
+				q.stats.bad_responses++;
+			}
+		}
 		q.inflight[rsp.id] = 0;
 		q.free_ids[q.nb_free++] = rsp.id;
 	}
 	q.ring.set_rsp_cons(cons);
+	if (unlikely(cons == q.ring.req_prod_pvt() && q.nb_free != q.nb_desc)) {
+		q.stats.lost_ids += q.nb_desc - q.nb_free;
+		mark_broken(q, "backend answered every request but ids are still in flight",
+			    q.nb_desc - q.nb_free);
+	}
 }
 
 /* Copies `m` into the pages of `nb_slots` free ids and writes its requests. */
@@ -127,6 +147,8 @@ extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_
 	if (unlikely(!guard.usable() || q.broken))
 		return 0;
 	reclaim(q);
+	if (unlikely(q.broken))
+		return 0;
 
 	rte_mbuf *done[tx_batch];
 	unsigned nb_done = 0;
@@ -139,15 +161,19 @@ extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_
 		uint32_t len = m->pkt_len;
 		unsigned nb_slots = (len + xen::page_size - 1) / xen::page_size;
 		/* Netback refuses frames shorter than an Ethernet header and a
-		 * multi-slot packet from a frontend without feature-sg. */
+		 * multi-slot packet from a frontend without feature-sg; the
+		 * first slot's 16-bit size must hold the whole length (an MTU
+		 * of 65521 gives frames up to 65539). */
 		if (unlikely(len < RTE_ETHER_HDR_LEN || len > q.max_frame ||
-			     (nb_slots > 1 && !q.sg))) {
+			     len > xen::max_packet_size || (nb_slots > 1 && !q.sg))) {
 			q.stats.dropped++;
 		} else {
 			if (unlikely(nb_slots > q.nb_free || nb_slots > q.ring.free_requests())) {
 				if (!reclaimed_again) {
 					reclaimed_again = true;
 					reclaim(q);
+					if (unlikely(q.broken))
+						break;
 					continue;
 				}
 				q.stats.ring_full++;
