@@ -356,6 +356,19 @@ bool Control::carrier() const noexcept
 	return store_.read_flag(back_dir_ + "/carrier", true, malformed);
 }
 
+bool Control::queues_broken() const noexcept
+{
+	/* Written by the data path; a stale read only delays the link change
+	 * to the next look (at most a second). */
+	for (RxQueue *q : rxqs_)
+		if (q != nullptr && __atomic_load_n(&q->broken, __ATOMIC_RELAXED))
+			return true;
+	for (TxQueue *q : txqs_)
+		if (q != nullptr && __atomic_load_n(&q->broken, __ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
 void Control::update_link(rte_eth_dev *dev, bool up) noexcept
 {
 	if (xen::set_link(dev, up))
@@ -426,6 +439,7 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 		return false;
 	}
 	connected_ = true;
+	broken_reported_ = false;
 	publish_queues();
 	XF_INIT_LOG(INFO, name_.c_str(), "connected to %s (%s event channels, sg %s)",
 		    back_dir_.c_str(), features_.split_event_channels ? "split" : "one",
@@ -550,7 +564,19 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 		store_.pending_watch_paths();
 		auto state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
 		if (connected_ && state == XenbusState::Connected) {
-			update_link(dev, carrier());
+			/* A queue stopped by a protocol violation stays stopped
+			 * until the backend reconnects (or the port restarts): the
+			 * link goes down, as Linux netfront's "Disabled for further
+			 * use". */
+			bool broken = queues_broken();
+			if (broken && !broken_reported_) {
+				broken_reported_ = true;
+				XF_DRV_LOG(ERR, name_.c_str(),
+					   "backend %s broke the netif protocol; link down until "
+					   "it reconnects or the port is restarted",
+					   back_dir_.c_str());
+			}
+			update_link(dev, carrier() && !broken);
 			continue;
 		}
 		if (connected_) {

@@ -89,6 +89,8 @@ private:
 	void publish_queues() noexcept;
 	void update_link(rte_eth_dev *dev, bool up) noexcept;
 	bool carrier() const noexcept;
+	/* A queue the data path stopped because the backend broke netif.h. */
+	bool queues_broken() const noexcept;
 	std::string backend_error() const noexcept;
 
 	/* The watcher thread follows the backend after the first connection:
@@ -114,6 +116,7 @@ private:
 	std::vector<TxQueue *> txqs_;
 	uint32_t generation_ = 1; /* odd: disconnected (see QueueSync) */
 	bool connected_ = false;
+	bool broken_reported_ = false;
 
 	pthread_t watcher_{};
 	bool watcher_running_ = false;
