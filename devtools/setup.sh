@@ -19,6 +19,8 @@ PACKAGES=(
 	# tests
 	libgtest-dev googletest python3-pytest iproute2 iputils-ping procps
 	socat
+	# fuzzing: clang with libFuzzer and the sanitizer runtimes
+	clang libclang-rt-14-dev
 )
 
 if [[ -r /etc/os-release ]]; then
