@@ -22,6 +22,7 @@
 
 #include "netif_ring.h"
 #include "queue_sync.h"
+#include "xenback_hostile.h"
 
 extern "C" {
 #include <xengnttab.h>
@@ -49,6 +50,7 @@ struct Config {
 	bool sg = true;
 	bool rx_copy = true;
 	bool split_event_channels = true;
+	HostileConfig hostile; /* testing only: break netif.h on purpose */
 };
 
 /* Parses net_xenback devargs strictly, including the required keys. */
@@ -59,11 +61,12 @@ struct RxStats { /* guest transmit → port receive */
 	uint64_t bytes;
 	uint64_t errors; /* packets answered NETIF_RSP_ERROR */
 	uint64_t mbuf_alloc_failed;
-	uint64_t copy_errors;   /* grant-copy segments that failed */
-	uint64_t notifications; /* event-channel kicks to the frontend */
-	uint64_t wakeups;       /* frontend kicks taken (interrupt style) */
-	uint64_t fatal_errors;  /* requests that disable the vif */
-	uint64_t multicast_ops; /* XEN_NETIF_EXTRA_TYPE_MCAST_* requests */
+	uint64_t copy_errors;      /* grant-copy segments that failed */
+	uint64_t notifications;    /* event-channel kicks to the frontend */
+	uint64_t wakeups;          /* frontend kicks taken (interrupt style) */
+	uint64_t fatal_errors;     /* requests that disable the vif */
+	uint64_t multicast_ops;    /* XEN_NETIF_EXTRA_TYPE_MCAST_* requests */
+	uint64_t hostile_injected; /* responses corrupted on purpose (hostile=) */
 };
 
 struct TxStats { /* port transmit → guest receive */
@@ -74,6 +77,7 @@ struct TxStats { /* port transmit → guest receive */
 	uint64_t copy_errors;
 	uint64_t notifications;
 	uint64_t fatal_errors;
+	uint64_t hostile_injected;
 };
 
 /* The app's receive queue: consumes the guest's tx ring (mapped). */
@@ -92,6 +96,7 @@ struct RxQueue {
 	RxStats stats;
 	uint16_t port_id;
 	uint16_t queue_id;
+	Hostile hostile; /* behaviour none unless hostile= */
 
 	xengnttab_grant_copy_segment_t segs[max_copy_segs];
 	xen::QueueSync sync;
@@ -110,6 +115,7 @@ struct TxQueue {
 	TxStats stats;
 	uint16_t port_id;
 	uint16_t queue_id;
+	Hostile hostile;
 
 	xengnttab_grant_copy_segment_t segs[max_copy_segs];
 	xen::QueueSync sync;

@@ -57,6 +57,11 @@ bool parse_split_event_channels(std::string_view value, Config &config, std::str
 	return xen::parse_bool(value, config.split_event_channels, why);
 }
 
+bool parse_hostile(std::string_view value, Config &config, std::string &why)
+{
+	return parse_hostile_config(value, config.hostile, why);
+}
+
 #define XENBACK_SPEC(key, syntax, help) xen::DevargSpec<Config>{#key, syntax, parse_##key},
 constexpr std::array devarg_specs{XENBACK_DEVARGS(XENBACK_SPEC)};
 #undef XENBACK_SPEC

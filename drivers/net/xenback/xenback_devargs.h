@@ -16,7 +16,9 @@
 	  "poll: never ask (default interrupt)")                                                   \
 	X(sg, "0|1", "advertise feature-sg: multi-slot packets (default 1)")                       \
 	X(rx_copy, "0|1", "advertise feature-rx-copy (default 1; 0 makes frontends refuse)")       \
-	X(split_event_channels, "0|1", "advertise feature-split-event-channels (default 1)")
+	X(split_event_channels, "0|1", "advertise feature-split-event-channels (default 1)")       \
+	X(hostile, "<behaviour>[:<rate>]",                                                         \
+	  "testing only: break netif.h on purpose, one packet in <rate> (see xenback.rst)")
 
 #define XENBACK_PARAM_ONE(key, syntax, help) #key "=" syntax " "
 #define XENBACK_PARAM_STRING XENBACK_DEVARGS(XENBACK_PARAM_ONE)

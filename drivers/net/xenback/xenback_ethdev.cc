@@ -247,6 +247,7 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"wakeups", offsetof(RxStats, wakeups)},
 	{"fatal_errors", offsetof(RxStats, fatal_errors)},
 	{"multicast_ops", offsetof(RxStats, multicast_ops)},
+	{"hostile_injected", offsetof(RxStats, hostile_injected)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},
@@ -256,6 +257,7 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"copy_errors", offsetof(TxStats, copy_errors)},
 	{"notifications", offsetof(TxStats, notifications)},
 	{"fatal_errors", offsetof(TxStats, fatal_errors)},
+	{"hostile_injected", offsetof(TxStats, hostile_injected)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 

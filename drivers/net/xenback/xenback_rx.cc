@@ -271,6 +271,7 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 
 	uint16_t nb_rx = 0;
 	uint64_t bytes = 0;
+	RING_IDX rsp_first = q.ring.rsp_prod_pvt();
 	for (unsigned k = 0; k < nb_pending; k++) {
 		Pending &p = pending[k];
 		if (p.head != nullptr) {
@@ -297,6 +298,8 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 			rsp->status = extra ? NETIF_RSP_NULL : p.status;
 		}
 	}
+	if (unlikely(q.hostile.behaviour != HostileBehaviour::none))
+		hostile_guest_tx(q, rsp_first);
 	if (q.ring.push_responses()) {
 		xenevtchn_notify(q.notify.handle, q.notify.port);
 		q.stats.notifications++;

@@ -136,6 +136,7 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 				q.segs[k].status = GNTST_general_error;
 		uint64_t bytes = 0;
 		unsigned packets = 0;
+		RING_IDX rsp_first = q.ring.rsp_prod_pvt();
 		for (unsigned k = 0; k < nb_sent; k++) {
 			const Sent &s = sent[k];
 			bool ok = true;
@@ -162,6 +163,8 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 			}
 		}
 		q.ring.set_req_cons(cons);
+		if (unlikely(q.hostile.behaviour != HostileBehaviour::none))
+			hostile_guest_rx(q, rsp_first);
 		if (q.ring.push_responses()) {
 			xenevtchn_notify(q.notify.handle, q.notify.port);
 			q.stats.notifications++;

@@ -280,6 +280,7 @@ bool Control::connect(std::string &error) noexcept
 	tq.broken = false;
 	tq.notify = xen::Notifier{evtchn_.get(), rx_port.port().value()};
 
+	hostile_init_queues(rq, tq, config_.hostile);
 	connected_ = true;
 	generation_ = (generation_ | 1) + 1;
 	xen::queue_publish(rq.sync, generation_);
@@ -420,9 +421,10 @@ void Control::stop_thread() noexcept
 void Control::run() noexcept
 {
 	pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}};
+	const bool hostile = hostile_is_control(config_.hostile.behaviour);
 	for (;;) {
 		/* A periodic look too, so a lost watch event cannot wedge us. */
-		poll(fds, 2, 1000);
+		poll(fds, 2, hostile && !hostile_done_ ? 50 : 1000);
 		if (stop_.load())
 			return;
 		uint64_t drain;
@@ -431,6 +433,8 @@ void Control::run() noexcept
 		store_.pending_watch_paths();
 		std::lock_guard lock(mutex_);
 		frontend_changed();
+		if (hostile && !hostile_done_)
+			hostile_step();
 	}
 }
 
