@@ -259,7 +259,13 @@ void Control::hostile_step() noexcept
 		hostile_done_ = true;
 		return;
 	}
-	/* flap: one random value per step, then the real state again. */
+	/* flap: once traffic flows (both ends connected), one random value
+	 * per step, then the real state again. */
+	if (hostile_flaps_ == 0 &&
+	    __atomic_load_n(&rxq_->stats.packets, __ATOMIC_RELAXED) +
+			    __atomic_load_n(&txq_->stats.packets, __ATOMIC_RELAXED) <
+		    1000)
+		return;
 	static const char *const values[] = {"1", "2", "3",  "5",  "6",       "7",
 					     "8", "0", "99", "-1", "garbage", ""};
 	if (hostile_flaps_ == 0)
