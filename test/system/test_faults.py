@@ -120,6 +120,8 @@ def test_rx_mempool_exhausted(build, xensim, prefix):
     finally:
         stop_all(front, back)
     check_released(sim)
+    print(f"mempool exhausted: rx_nombuf {fs['rx_nombuf']}, backend sent {bs['opackets']}, "
+          f"frontend received {fs['ipackets']}")
     assert fs["ipackets"] == bs["opackets"] and fs["ipackets"] > 1000, (fs, bs)
     assert fx["rx_q0_bad_responses"] == 0 and fx["rx_q0_errors"] == 0, fx
 
@@ -160,6 +162,8 @@ def test_tx_ring_full_for_a_long_time(build, xensim, prefix):
     finally:
         stop_all(front, back)
     check_released(sim)
+    print(f"tx ring full: ring_full {fx['tx_q0_ring_full']}, frontend sent {fs['opackets']}, "
+          f"backend received {bs['ipackets']}")
     # Nothing acknowledged was lost: all the frontend queued arrived.
     assert fs["opackets"] == bs["ipackets"], (fs, bs)
     assert fx["tx_q0_bad_responses"] == 0 and fx["tx_q0_lost_ids"] == 0, fx
@@ -198,6 +202,8 @@ def test_frames_larger_than_the_mtu(build, xensim, prefix):
     finally:
         stop_all(front, back)
     check_released(sim)
+    print(f"over the MTU: rx oversize {fx['rx_q0_oversize']} of {bx['tx_q0_packets']} sent, "
+          f"tx dropped {fx['tx_q0_dropped']}")
     assert fx["rx_q0_oversize"] == bx["tx_q0_packets"] and fs["ipackets"] == 0, (fx, bx)
     assert fx["tx_q0_packets"] == 0 and bs["ipackets"] == 0, (fx, bs)
 
@@ -235,5 +241,7 @@ def test_mbuf_chains_longer_than_netif_slots(build, xensim, prefix):
     finally:
         stop_all(front, back)
     check_released(sim)
+    print(f"long chains: sent {fs['opackets']} ({fs['obytes']} bytes), received "
+          f"{bs['ipackets']} ({bs['ibytes']} bytes)")
     assert fs["opackets"] == bs["ipackets"] and fs["obytes"] == bs["ibytes"], (fs, bs)
     assert fx["tx_q0_dropped"] == 0 and bx["rx_q0_errors"] == 0, (fx, bx)

@@ -83,6 +83,8 @@ def test_guest_rx_bad_responses_are_dropped(build, xensim, prefix, behaviour):
         stop_all(front, back)
     check_released(sim)
     injected = bx["tx_q0_hostile_injected"]
+    print(f"hostile {behaviour}: injected {injected}, frontend {counter} {fx[counter]}, "
+          f"backend sent {bx['tx_q0_packets']}, frontend received {fs['ipackets']}")
     assert injected >= 5
     assert fx[counter] == injected, (fx, injected)
     # Every packet the backend sent arrived, or was dropped for the fault.
@@ -119,6 +121,9 @@ def test_guest_tx_bad_status_is_counted(build, xensim, prefix, behaviour):
     check_released(sim)
     # The frontend takes responses back when it next transmits: those to its
     # last requests (at most a ring) may still wait.
+    print(f"hostile {behaviour}: injected {bx['rx_q0_hostile_injected']}, frontend "
+          f"tx_q0_bad_status {fx['tx_q0_bad_status']}, sent {fs['opackets']}, "
+          f"backend received {bs['ipackets']}")
     assert 0 <= bx["rx_q0_hostile_injected"] - fx["tx_q0_bad_status"] <= 256, (fx, bx)
     # The ids came back: nothing was lost, and what was sent arrived.
     assert fx["tx_q0_lost_ids"] == 0 and fx["tx_q0_bad_id"] == 0, fx
@@ -154,6 +159,9 @@ def test_fatal_violation_takes_the_link_down_then_recovers(build, xensim, prefix
         assert front.mbufs_in_use() == mbufs
         bx = back.xstats(0)
         assert bx["rx_q0_hostile_injected"] + bx["tx_q0_hostile_injected"] >= 1, bx
+        print(f"hostile {behaviour}: injected "
+              f"{bx['rx_q0_hostile_injected'] + bx['tx_q0_hostile_injected']}, frontend "
+              f"{counter} {fx[counter]}, link down, recovered with a new backend")
 
         # A well-behaved backend takes over: the frontend comes back.
         back.quit()
