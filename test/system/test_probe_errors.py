@@ -55,7 +55,7 @@ def test_no_store_without_xenstored_path(build, prefix, value):
     ("xenback", "net_xenback0,vif=0",
      "net_xenback0: devarg 'domid' is required (domid=<uint>: the guest's domain id)"),
     ("xenback", "net_xenback0,domid=1,bogus=1",
-     "net_xenback0: unknown devarg 'bogus' (valid: domid, vif, style, sg, rx_copy, split_event_channels)"),
+     "net_xenback0: unknown devarg 'bogus' (valid: domid, vif, style, sg, rx_copy, split_event_channels, hostile)"),
 ])
 def test_bad_devargs_named(build, prefix, driver, vdev, line):
     lib = getattr(build, driver)
@@ -77,7 +77,7 @@ def test_pmdinfo_lists_both_drivers(build):
     assert info["net_xenfront"]["params"].split() == ["vif=<uint>", "connect_timeout=<ms>"]
     assert info["net_xenback"]["params"].split() == [
         "domid=<uint>", "vif=<uint>", "style=interrupt|poll", "sg=0|1", "rx_copy=0|1",
-        "split_event_channels=0|1"]
+        "split_event_channels=0|1", "hostile=<behaviour>[:<rate>]"]
 
 
 def test_no_vif_named(build, xensim, prefix):

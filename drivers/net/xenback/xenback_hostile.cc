@@ -47,14 +47,16 @@ bool due(Hostile &h) noexcept
 	return true;
 }
 
-/* Writes `extra` responses past the requests the other end has published,
- * so that the producer index the burst pushes runs ahead of them. */
+/* Writes garbage responses up to more than a ring past the requests the
+ * other end has published, so that the producer index the burst pushes is
+ * past any request it can have written since. */
 template <typename Ring>
 unsigned race_ahead(Ring &ring) noexcept
 {
-	unsigned extra = ring.req_prod() - ring.rsp_prod_pvt() + 8;
-	if (extra > 2 * xen::tx_ring_size)
-		extra = 8;
+	constexpr unsigned beyond = xen::tx_ring_size + 44;
+	unsigned extra = ring.req_prod() - ring.rsp_prod_pvt() + beyond;
+	if (extra > 2 * xen::tx_ring_size + beyond)
+		extra = beyond;
 	for (unsigned k = 0; k < extra; k++) {
 		auto *rsp = ring.next_response();
 		std::memset(static_cast<void *>(rsp), 0xee, sizeof(*rsp));

@@ -33,13 +33,13 @@ namespace xenback
 	X(rx_bad_status, "a status below NETIF_RSP_DROPPED")                                       \
 	X(rx_too_many_slots, "20 responses chained into one packet")                               \
 	X(rx_extra, "a GSO extra-info slot the frontend did not ask for")                          \
-	X(rx_prod_race, "the producer index published past the buffers posted")                    \
+	X(rx_prod_race, "the producer index published a ring past the buffers posted")             \
 	/* guest transmit (responses on the tx ring) */                                            \
 	X(tx_bad_id, "an id never issued")                                                         \
 	X(tx_dup_id, "the id of the previous response again")                                      \
 	X(tx_bad_status, "a status out of range")                                                  \
 	X(tx_null, "NETIF_RSP_NULL for a real request")                                            \
-	X(tx_prod_race, "the producer index published past the requests")                          \
+	X(tx_prod_race, "the producer index published a ring past the requests")                   \
 	/* control path */                                                                         \
 	X(unmap, "rings unmapped and event channels unbound mid-traffic, state left Connected")    \
 	X(flap, "the backend's xenbus state rewritten with random values")
