@@ -5,9 +5,10 @@
 # The project's front door (see README.md):
 #   devtools/run.sh demo    install, build, run the demo
 #   devtools/run.sh test    install, build and run the whole test suite:
-#                           a normal build and an AddressSanitizer+UBSan build
+#                           a normal build and an AddressSanitizer+UBSan build,
+#                           then each fuzzer for FUZZ_SECONDS (default 60)
 #   devtools/run.sh build   install and build (build/)
-# Options for test: --quick (normal build only), -k EXPR (pytest selection).
+# Options for test: --quick (normal build only, no fuzzing), -k EXPR (pytest selection).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,13 +79,14 @@ test)
 		else
 			failed+=" asan-build"
 		fi
+		devtools/fuzz.sh "${FUZZ_SECONDS:-60}" || failed+=" fuzz"
 	fi
 	if [[ -n "$failed" ]]; then
 		echo "XENFRONT TESTS FAILED:$failed"
 		exit 1
 	fi
 	builds="build"
-	[[ -n "$quick" ]] || builds+=" build-asan"
+	[[ -n "$quick" ]] || builds+=" build-asan build-fuzz"
 	echo "XENFRONT TESTS PASSED (builds: $builds)"
 	;;
 *)

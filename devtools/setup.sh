@@ -21,6 +21,8 @@ PACKAGES=(
 	socat
 	# OVS-DPDK (test_ovs_dpdk.py, doc/guides/howto/ovs_dpdk.rst)
 	openvswitch-switch-dpdk
+	# fuzzing: clang with libFuzzer and the sanitizer runtimes
+	clang libclang-rt-14-dev
 )
 
 if [[ -r /etc/os-release ]]; then

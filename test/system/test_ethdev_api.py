@@ -37,8 +37,7 @@ ROWS = [
      r"all-multicast mode stays on: netif has no receive filter"),
     ("vlan set strip on 0", "rte_eth_dev_set_vlan_offload",
      r"must be within Rx offloads capabilities"),
-    ("show port 0 rss-hash", "rte_eth_dev_rss_hash_conf_get",
-     r"dev_info did not provide a valid hash key size"),
+    ("show port 0 rss-hash", "rte_eth_dev_rss_hash_conf_get", r"RSS disabled"),
     # not implemented: ethdev answers -ENOTSUP (or -ENOSYS) for the driver
     ("set link-up port 0", "rte_eth_dev_set_link_up", r"Set link up fail"),
     ("set link-down port 0", "rte_eth_dev_set_link_down", r"Set link down fail"),

@@ -55,7 +55,7 @@ def test_no_store_without_xenstored_path(build, prefix, value):
     ("xenback", "net_xenback0,vif=0",
      "net_xenback0: devarg 'domid' is required (domid=<uint>: the guest's domain id)"),
     ("xenback", "net_xenback0,domid=1,bogus=1",
-     "net_xenback0: unknown devarg 'bogus' (valid: domid, vif, style, sg, rx_copy, split_event_channels, csum, ipv6_csum, gso_tcpv4, gso_tcpv6, max_queues, ctrl_ring, rsc)"),
+     "net_xenback0: unknown devarg 'bogus' (valid: domid, vif, style, sg, rx_copy, split_event_channels, csum, ipv6_csum, gso_tcpv4, gso_tcpv6, max_queues, ctrl_ring, rsc, hostile)"),
 ])
 def test_bad_devargs_named(build, prefix, driver, vdev, line):
     lib = getattr(build, driver)
@@ -78,7 +78,8 @@ def test_pmdinfo_lists_both_drivers(build):
     assert info["net_xenback"]["params"].split() == [
         "domid=<uint>", "vif=<uint>", "style=interrupt|poll", "sg=0|1", "rx_copy=0|1",
         "split_event_channels=0|1", "csum=0|1", "ipv6_csum=0|1", "gso_tcpv4=0|1",
-        "gso_tcpv6=0|1", "max_queues=<uint>", "ctrl_ring=0|1", "rsc=0|1"]
+        "gso_tcpv6=0|1", "max_queues=<uint>", "ctrl_ring=0|1", "rsc=0|1",
+        "hostile=<behaviour>[:<rate>]"]
 
 
 def test_no_vif_named(build, xensim, prefix):

@@ -12,6 +12,10 @@ import time
 from conftest import sanitizer_env
 
 PROMPT = "testpmd> "
+# The first prompt, which an asynchronous message (a link event printed by
+# another thread) may cut in two: "t\nPort 0: link state change event\n...\nestpmd> ".
+PROMPT_SPLIT = "".join(re.escape(c) + r"(?:\n(?:.*\n)+)?" for c in PROMPT[:-1]) + re.escape(
+    PROMPT[-1])
 
 
 class TestPmd:
@@ -35,7 +39,7 @@ class TestPmd:
         self.lock = threading.Lock()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        self.wait_for(re.escape(PROMPT), timeout=60)
+        self.wait_for(PROMPT_SPLIT, timeout=60)
 
     def _read(self):
         fd = self.proc.stdout.fileno()

@@ -125,7 +125,16 @@ TEST(XenbackDevargs, RefusedByName)
 	const BadCase cases[] = {
 		{"domid=1,bogus=1", "unknown devarg 'bogus' (valid: domid, vif, style, sg, "
 				    "rx_copy, split_event_channels, csum, ipv6_csum, gso_tcpv4, "
-				    "gso_tcpv6, max_queues, ctrl_ring, rsc)"},
+				    "gso_tcpv6, max_queues, ctrl_ring, rsc, hostile)"},
+		{"domid=1,hostile=nasty",
+		 "devarg hostile='nasty' is invalid: expected "
+		 "<behaviour>[:<rate>] with a behaviour among rx_bad_id "
+		 "rx_dup_id rx_oversize rx_bad_offset rx_bad_status "
+		 "rx_too_many_slots rx_extra rx_prod_race tx_bad_id "
+		 "tx_dup_id tx_bad_status tx_null tx_prod_race unmap flap"},
+		{"domid=1,hostile=rx_bad_id:0",
+		 "devarg hostile='rx_bad_id:0' is invalid: the rate after ':' must be a positive "
+		 "integer"},
 		{"domid=0", "devarg domid='0' is invalid: expected an integer from 1 to 32751"},
 		{"domid=32752",
 		 "devarg domid='32752' is invalid: expected an integer from 1 to 32751"},

@@ -102,4 +102,24 @@ TEST(NetifRing, ProducerOverflowIsDetected)
 	EXPECT_TRUE(front.rsp_prod_overflow(static_cast<RING_IDX>(-1)));
 }
 
+TEST(NetifRing, ResponsesPastTheRequestsAreDetected)
+{
+	Page page;
+	xen::RxFrontRing front;
+	front.init(page.mem);
+	/* Nothing requested: any response is one too many. */
+	EXPECT_FALSE(front.rsp_prod_past_requests(0));
+	EXPECT_TRUE(front.rsp_prod_past_requests(1));
+	for (int i = 0; i < 10; i++)
+		front.next_request()->id = static_cast<uint16_t>(i);
+	EXPECT_FALSE(front.rsp_prod_past_requests(10));
+	EXPECT_TRUE(front.rsp_prod_past_requests(11));
+	/* Within the ring size, but past the requests, or backwards. */
+	EXPECT_TRUE(front.rsp_prod_past_requests(200));
+	EXPECT_TRUE(front.rsp_prod_past_requests(static_cast<RING_IDX>(-1)));
+	front.set_rsp_cons(4);
+	EXPECT_FALSE(front.rsp_prod_past_requests(4));
+	EXPECT_TRUE(front.rsp_prod_past_requests(3));
+}
+
 } // namespace

@@ -70,6 +70,15 @@ public:
 	{
 		return RING_RESPONSE_PROD_OVERFLOW(&raw_, prod);
 	}
+	/* The backend answers each request slot once, so it can never have
+	 * produced responses past the requests we wrote (req_prod_pvt); a larger
+	 * index (jumping ahead, backwards, or past the ring) is a protocol
+	 * violation. Stricter than RING_RESPONSE_PROD_OVERFLOW, which only
+	 * bounds the index by the ring size. */
+	bool rsp_prod_past_requests(RING_IDX prod) const noexcept
+	{
+		return prod - raw_.rsp_cons > raw_.req_prod_pvt - raw_.rsp_cons;
+	}
 	/* Copies a response out of shared memory before it is checked, so the
 	 * backend cannot change it between check and use. */
 	Response copy_response(RING_IDX i) const noexcept

@@ -2,9 +2,9 @@
  * Copyright(c) 2026 The xenfront authors
  */
 #include "store.h"
+#include "store_parse.h"
 
 #include <cerrno>
-#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <poll.h>
@@ -54,16 +54,6 @@ std::optional<std::string> read_raw(xs_handle *h, uint32_t tx, const std::string
 	std::string result(static_cast<char *>(value), len);
 	std::free(value);
 	return result;
-}
-
-bool parse_decimal(std::string_view text, uint64_t max, uint64_t &out) noexcept
-{
-	uint64_t v = 0;
-	auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 10);
-	if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v > max)
-		return false;
-	out = v;
-	return true;
 }
 
 } // namespace
@@ -125,11 +115,9 @@ std::optional<uint64_t> Store::read_uint(const std::string &path, uint64_t max,
 	auto text = read(path);
 	if (!text)
 		return std::nullopt;
-	uint64_t v = 0;
-	if (!parse_decimal(*text, max, v)) {
+	auto v = parse_store_uint(*text, max);
+	if (!v)
 		malformed = true;
-		return std::nullopt;
-	}
 	return v;
 }
 
@@ -138,20 +126,18 @@ bool Store::read_flag(const std::string &path, bool absent, bool &malformed) con
 	auto text = read(path);
 	if (!text)
 		return absent;
-	if (*text == "0" || *text == "1")
-		return *text == "1";
-	malformed = true;
-	return absent;
+	auto v = parse_store_flag(*text);
+	if (!v)
+		malformed = true;
+	return v.value_or(absent);
 }
 
 std::optional<XenbusState> Store::read_state(const std::string &dir) const noexcept
 {
-	bool malformed = false;
-	auto v = read_uint(dir + "/state", static_cast<uint64_t>(XenbusState::Reconfigured),
-			   malformed);
-	if (!v)
+	auto text = read(dir + "/state");
+	if (!text)
 		return std::nullopt;
-	return static_cast<XenbusState>(*v);
+	return parse_store_state(*text);
 }
 
 bool Store::write(const std::string &path, std::string_view value) noexcept

@@ -25,6 +25,7 @@
 #include "queue_sync.h"
 #include "xenback_ctrl.h"
 #include "xenback_rsc.h"
+#include "xenback_hostile.h"
 
 extern "C" {
 #include <xengnttab.h>
@@ -62,6 +63,7 @@ struct Config {
 	bool rsc = false;
 	uint16_t max_queues = 1;
 	bool ctrl_ring = true;
+	HostileConfig hostile; /* testing only: break netif.h on purpose */
 };
 
 /* Parses net_xenback devargs strictly, including the required keys. */
@@ -72,15 +74,16 @@ struct RxStats { /* guest transmit → port receive */
 	uint64_t bytes;
 	uint64_t errors; /* packets answered NETIF_RSP_ERROR */
 	uint64_t mbuf_alloc_failed;
-	uint64_t copy_errors;    /* grant-copy segments that failed */
-	uint64_t notifications;  /* event-channel kicks to the frontend */
-	uint64_t wakeups;        /* frontend kicks taken (interrupt style) */
-	uint64_t fatal_errors;   /* requests that disable the vif */
-	uint64_t multicast_ops;  /* XEN_NETIF_EXTRA_TYPE_MCAST_* requests */
-	uint64_t gso_packets;    /* GSO packets from the guest */
-	uint64_t segmented;      /* segments made here from them (no LRO) */
-	uint64_t csum_completed; /* blank checksums completed here */
-	uint64_t csum_errors;    /* blank checksum or GSO on unparseable headers */
+	uint64_t copy_errors;      /* grant-copy segments that failed */
+	uint64_t notifications;    /* event-channel kicks to the frontend */
+	uint64_t wakeups;          /* frontend kicks taken (interrupt style) */
+	uint64_t fatal_errors;     /* requests that disable the vif */
+	uint64_t multicast_ops;    /* XEN_NETIF_EXTRA_TYPE_MCAST_* requests */
+	uint64_t gso_packets;      /* GSO packets from the guest */
+	uint64_t segmented;        /* segments made here from them (no LRO) */
+	uint64_t csum_completed;   /* blank checksums completed here */
+	uint64_t csum_errors;      /* blank checksum or GSO on unparseable headers */
+	uint64_t hostile_injected; /* responses corrupted on purpose (hostile=) */
 };
 
 struct TxStats { /* port transmit → guest receive */
@@ -99,6 +102,7 @@ struct TxStats { /* port transmit → guest receive */
 	uint64_t steer_dropped;   /* that queue's ring was full */
 	uint64_t hash_extras;     /* XEN_NETIF_EXTRA_TYPE_HASH sent */
 	RscStats rsc;             /* receive segment coalescing (rsc=1) */
+	uint64_t hostile_injected;
 };
 
 /* The app's receive queue: consumes the guest's tx ring (mapped). */
@@ -119,6 +123,7 @@ struct RxQueue {
 	RxStats stats;
 	uint16_t port_id;
 	uint16_t queue_id;
+	Hostile hostile; /* behaviour none unless hostile= */
 
 	uint16_t stash_head;
 	uint16_t stash_len;
@@ -157,6 +162,7 @@ struct TxQueue {
 	TxStats stats;
 	uint16_t port_id;
 	uint16_t queue_id;
+	Hostile hostile;
 
 	Steering *steering; /* the port's, in dev_private */
 	/* Producers on this guest ring: this queue's bursts and, with

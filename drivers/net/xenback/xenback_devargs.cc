@@ -96,6 +96,11 @@ bool parse_rsc(std::string_view value, Config &config, std::string &why)
 	return xen::parse_bool(value, config.rsc, why);
 }
 
+bool parse_hostile(std::string_view value, Config &config, std::string &why)
+{
+	return parse_hostile_config(value, config.hostile, why);
+}
+
 #define XENBACK_SPEC(key, syntax, help) xen::DevargSpec<Config>{#key, syntax, parse_##key},
 constexpr std::array devarg_specs{XENBACK_DEVARGS(XENBACK_SPEC)};
 #undef XENBACK_SPEC

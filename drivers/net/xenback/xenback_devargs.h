@@ -25,7 +25,9 @@
 	  "queue pairs offered to the guest, multi-queue-max-queues, 1 to 8 (default 1)")          \
 	X(ctrl_ring, "0|1", "advertise feature-ctrl-ring: the guest may set up RSS (default 1)")   \
 	X(rsc, "0|1",                                                                              \
-	  "coalesce consecutive TCP segments into GSO packets toward the guest (default 0)")
+	  "coalesce consecutive TCP segments into GSO packets toward the guest (default 0)")       \
+	X(hostile, "<behaviour>[:<rate>]",                                                         \
+	  "testing only: break netif.h on purpose, one packet in <rate> (see xenback.rst)")
 
 #define XENBACK_PARAM_ONE(key, syntax, help) #key "=" syntax " "
 #define XENBACK_PARAM_STRING XENBACK_DEVARGS(XENBACK_PARAM_ONE)

@@ -263,6 +263,7 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"segmented", offsetof(RxStats, segmented)},
 	{"csum_completed", offsetof(RxStats, csum_completed)},
 	{"csum_errors", offsetof(RxStats, csum_errors)},
+	{"hostile_injected", offsetof(RxStats, hostile_injected)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},
@@ -286,6 +287,7 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"rsc_flush_out_of_order", offsetof(TxStats, rsc.flush_out_of_order)},
 	{"rsc_flush_mismatch", offsetof(TxStats, rsc.flush_mismatch)},
 	{"rsc_flush_size", offsetof(TxStats, rsc.flush_size)},
+	{"hostile_injected", offsetof(TxStats, hostile_injected)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 

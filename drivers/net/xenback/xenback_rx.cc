@@ -368,6 +368,7 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 			q.segs[s].status = GNTST_general_error;
 	}
 
+	RING_IDX rsp_first = q.ring.rsp_prod_pvt();
 	for (unsigned k = 0; k < nb_pending; k++) {
 		Pending &p = pending[k];
 		if (p.head != nullptr) {
@@ -393,6 +394,8 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 			rsp->status = extra ? NETIF_RSP_NULL : p.status;
 		}
 	}
+	if (unlikely(q.hostile.behaviour != HostileBehaviour::none))
+		hostile_guest_tx(q, rsp_first);
 	if (q.ring.push_responses()) {
 		xenevtchn_notify(q.notify.handle, q.notify.port);
 		q.stats.notifications++;

@@ -370,6 +370,7 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 				q.segs[k].status = GNTST_general_error;
 		uint64_t bytes = 0;
 		unsigned packets = 0;
+		RING_IDX rsp_first = q.ring.rsp_prod_pvt();
 		for (unsigned k = 0; k < nb_sent; k++) {
 			const Sent &s = sent[k];
 			bool ok = true;
@@ -403,6 +404,8 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 			}
 		}
 		q.ring.set_req_cons(cons);
+		if (unlikely(q.hostile.behaviour != HostileBehaviour::none))
+			hostile_guest_rx(q, rsp_first);
 		if (q.ring.push_responses()) {
 			xenevtchn_notify(q.notify.handle, q.notify.port);
 			q.stats.notifications++;

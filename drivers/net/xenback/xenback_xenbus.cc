@@ -319,6 +319,7 @@ bool Control::connect_queue(uint16_t qid, const QueueRequest &qr, const Frontend
 	tq.interrupt_style = interrupt;
 	tq.broken = false;
 	tq.notify = xen::Notifier{l.evtchn->get(), rx_port.port().value()};
+	hostile_init_queues(rq, tq, config_.hostile);
 	return true;
 }
 
@@ -589,6 +590,7 @@ void Control::stop_thread() noexcept
 
 void Control::run() noexcept
 {
+	const bool hostile = hostile_is_control(config_.hostile.behaviour);
 	for (;;) {
 		pollfd fds[3] = {{wake_fd_, POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}, {-1, 0, 0}};
 		{
@@ -597,7 +599,7 @@ void Control::run() noexcept
 				fds[2] = {ctrl_evtchn_->fd(), POLLIN, 0};
 		}
 		/* A periodic look too, so a lost watch event cannot wedge us. */
-		poll(fds, fds[2].fd >= 0 ? 3 : 2, 1000);
+		poll(fds, fds[2].fd >= 0 ? 3 : 2, hostile && !hostile_done_ ? 50 : 1000);
 		if (stop_.load())
 			return;
 		uint64_t drain;
@@ -607,6 +609,8 @@ void Control::run() noexcept
 		std::lock_guard lock(mutex_);
 		frontend_changed();
 		serve_ctrl();
+		if (hostile && !hostile_done_)
+			hostile_step();
 	}
 }
 

@@ -93,6 +93,8 @@ private:
 	void stop_thread() noexcept;
 	void run() noexcept;
 	void kick() noexcept;
+	/* hostile=unmap|flap, from the control thread (xenback_hostile.cc). */
+	void hostile_step() noexcept;
 
 	std::string name_;
 	Config config_;
@@ -139,6 +141,8 @@ private:
 	int wake_fd_ = -1;
 	std::atomic<bool> stop_{false};
 	std::mutex mutex_; /* control state: the thread and the ethdev ops */
+	bool hostile_done_ = false;
+	uint32_t hostile_flaps_ = 0;
 };
 
 } // namespace xenback

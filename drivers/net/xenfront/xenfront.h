@@ -63,6 +63,15 @@ struct RxStats {
 	uint64_t extra_info;     /* extra-info slots seen (and ignored) */
 	uint64_t gso_packets;    /* GSO extras received (LRO packets) */
 	uint64_t csum_blank;     /* packets with NETRXF_csum_blank */
+	/* The backend broke netif.h; each packet counts in one of these (and in
+	 * bad_responses) and is dropped, the queue stays up. */
+	uint64_t bad_id;     /* id is not the one posted in that ring slot */
+	uint64_t bad_status; /* negative status other than ERROR/DROPPED */
+	uint64_t bad_size;   /* offset + size past the end of the page */
+	uint64_t bad_extra;  /* extra-info type not negotiated, or chain too long */
+	uint64_t bad_chain;  /* every buffer answered, packet still incomplete */
+	/* Producer index past the requests posted: the queue stops. */
+	uint64_t ring_overrun;
 };
 
 struct TxStats {
@@ -74,6 +83,11 @@ struct TxStats {
 	uint64_t ring_full; /* bursts cut short for lack of slots */
 	uint64_t bad_responses;
 	uint64_t offload_refused; /* offloads netif cannot describe (see tx_prepare) */
+	uint64_t bad_status;      /* status out of range (the id is taken back) */
+	/* These stop the queue: an answer was lost, so an id never returns. */
+	uint64_t bad_id;       /* id not in flight (never issued, or twice) */
+	uint64_t lost_ids;     /* every request answered, ids still in flight */
+	uint64_t ring_overrun; /* producer index past the requests written */
 };
 
 struct RxQueue {
@@ -90,6 +104,10 @@ struct RxQueue {
 	bool ipv4_csum;      /* RX IPv4 checksum offload enabled (verified here) */
 	bool lro;            /* RX TCP LRO enabled: GSO packets accepted */
 	bool rss_hash;       /* RX RSS hash offload: hash extras into mbuf->hash.rss */
+	/* Bit (1 << XEN_NETIF_EXTRA_TYPE_*) for each extra-info type the
+	 * negotiated features let the backend send on this ring: GSO when we
+	 * asked for it (LRO), HASH when RSS is configured. Set at start. */
+	uint8_t rx_extras;
 	xen::Notifier notify;
 	RxStats stats;
 	uint16_t port_id;

@@ -298,8 +298,13 @@ void tx_queue_release(rte_eth_dev *dev, uint16_t qid) noexcept
 int dev_start(rte_eth_dev *dev) noexcept
 {
 	Adapter &a = adapter(dev);
-	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
-		static_cast<RxQueue *>(dev->data->rx_queues[i])->max_frame = a.max_frame;
+	const bool rss = control(dev).rss_enabled();
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++) {
+		auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]);
+		q->max_frame = a.max_frame;
+		q->rx_extras = static_cast<uint8_t>((q->lro ? 1u << XEN_NETIF_EXTRA_TYPE_GSO : 0) |
+						    (rss ? 1u << XEN_NETIF_EXTRA_TYPE_HASH : 0));
+	}
 	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
 		static_cast<TxQueue *>(dev->data->tx_queues[i])->max_frame = a.max_frame;
 	int rc = rx_intr_install(dev);
@@ -455,6 +460,12 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"extra_info", offsetof(RxStats, extra_info)},
 	{"gso_packets", offsetof(RxStats, gso_packets)},
 	{"csum_blank", offsetof(RxStats, csum_blank)},
+	{"bad_id", offsetof(RxStats, bad_id)},
+	{"bad_status", offsetof(RxStats, bad_status)},
+	{"bad_size", offsetof(RxStats, bad_size)},
+	{"bad_extra", offsetof(RxStats, bad_extra)},
+	{"bad_chain", offsetof(RxStats, bad_chain)},
+	{"ring_overrun", offsetof(RxStats, ring_overrun)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},
@@ -465,6 +476,10 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"ring_full", offsetof(TxStats, ring_full)},
 	{"bad_responses", offsetof(TxStats, bad_responses)},
 	{"offload_refused", offsetof(TxStats, offload_refused)},
+	{"bad_status", offsetof(TxStats, bad_status)},
+	{"bad_id", offsetof(TxStats, bad_id)},
+	{"lost_ids", offsetof(TxStats, lost_ids)},
+	{"ring_overrun", offsetof(TxStats, ring_overrun)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 

@@ -8,10 +8,12 @@
  * granted once at queue set-up and reposted with the same grant reference.
  * A response's data is copied into the application's mbufs and its page is
  * reposted at once, so the data path makes no grant calls and holds no mbuf
- * across bursts. Completions are matched by response id (netif.h asks a
- * backend to answer in the request's slot, but we do not rely on it); only
- * extra-info slots, which carry no id, release the buffer posted at their
- * ring position, as netif.h specifies. */
+ * across bursts. The backend answers each request in its ring slot, in
+ * order (Linux netback does, and Linux netfront finds its buffer by ring
+ * position, xennet_get_rx_skb): every response slot, data or extra-info,
+ * releases the buffer posted at its position, and a data response must
+ * carry that buffer's id. So however a backend lies, each buffer comes back
+ * exactly once and none is used while the backend still owns it. */
 
 #include "xenfront.h"
 
@@ -46,15 +48,29 @@ struct RxPacket {
 	uint16_t nb_frags;
 	uint16_t nb_extras; /* extra-info slots right after the first fragment */
 	bool error;         /* a fragment reported NETIF_RSP_ERROR/DROPPED */
-	bool bad;           /* the response breaks the protocol */
 	bool too_many;      /* more fragments than XEN_NETIF_NR_SLOTS_MIN */
 	uint16_t flags;     /* NETRXF_* of the first fragment */
 	uint16_t gso_size;  /* from a XEN_NETIF_EXTRA_TYPE_GSO extra, 0 if none */
 	bool has_hash;      /* a XEN_NETIF_EXTRA_TYPE_HASH extra came */
 	uint32_t hash;
+	uint8_t fault; /* the first way the packet breaks netif.h, if any */
 };
 
+/* How a packet breaks netif.h; each has its RxStats counter. */
+enum Fault : uint8_t { fault_none, fault_id, fault_status, fault_size, fault_extra, fault_chain };
+
+inline void set_fault(RxPacket &pkt, Fault f) noexcept
+{
+	if (pkt.fault == fault_none)
+		pkt.fault = f;
+}
+
 enum class Scan { complete, incomplete };
+
+inline uint16_t posted_id(const RxQueue &q, RING_IDX i) noexcept
+{
+	return q.posted_at[i & xen::RxFrontRing::mask];
+}
 
 inline void release_buffer(RxQueue &q, uint16_t id) noexcept
 {
@@ -69,22 +85,27 @@ inline bool is_extra_slot(const RxPacket &pkt, unsigned k) noexcept
 
 /* Walks the packet starting at `cons`: the first fragment, its extra-info
  * slots, then fragments while NETRXF_more_data is set (netif.h "Guest
- * receive"). Incomplete when the backend has not produced all of it yet.
- * The packet can never outgrow the ring: i stays below prod, and prod - cons
- * is bounded by the overflow check of the burst. */
+ * receive"). Incomplete when the backend has not produced all of it yet
+ * (pkt.end is then prod). The packet can never outgrow the ring: i stays
+ * below prod, and prod - cons is bounded by the requests posted (checked at
+ * the start of the burst). */
 Scan scan_packet(RxQueue &q, RING_IDX cons, RING_IDX prod, RxPacket &pkt) noexcept
 {
-	pkt = RxPacket{cons, cons, 0, 0, 0, false, false, false, 0, 0, false, 0};
+	pkt = RxPacket{cons, cons, 0, 0, 0, false, false, 0, 0, false, 0, fault_none};
 	RING_IDX i = cons;
 	for (;;) {
 		netif_rx_response &rsp = q.slots[i - cons];
 		rsp = q.ring.copy_response(i);
-		if (unlikely(rsp.id >= q.nb_desc || !q.outstanding[rsp.id]))
-			pkt.bad = true;
-		else if (unlikely(rsp.status < 0))
-			pkt.error = true;
-		else if (unlikely(rsp.offset + static_cast<uint32_t>(rsp.status) > xen::page_size))
-			pkt.bad = true;
+		if (unlikely(rsp.id != posted_id(q, i)))
+			set_fault(pkt, fault_id);
+		else if (unlikely(rsp.status < 0)) {
+			if (rsp.status == NETIF_RSP_ERROR || rsp.status == NETIF_RSP_DROPPED)
+				pkt.error = true;
+			else
+				set_fault(pkt, fault_status);
+		} else if (unlikely(rsp.offset + static_cast<uint32_t>(rsp.status) >
+				    xen::page_size))
+			set_fault(pkt, fault_size);
 		else
 			pkt.length += static_cast<uint32_t>(rsp.status);
 		/* Linux netfront drops a packet of more than XEN_NETIF_NR_SLOTS_MIN
@@ -98,8 +119,10 @@ Scan scan_packet(RxQueue &q, RING_IDX cons, RING_IDX prod, RxPacket &pkt) noexce
 		if (i - cons == 1 && (flags & NETRXF_extra_info)) {
 			bool more = true;
 			while (more) {
-				if (i == prod)
+				if (i == prod) {
+					pkt.end = i;
 					return Scan::incomplete;
+				}
 				netif_rx_response &slot = q.slots[i - cons];
 				slot = q.ring.copy_response(i);
 				netif_extra_info extra;
@@ -108,16 +131,19 @@ Scan scan_packet(RxQueue &q, RING_IDX cons, RING_IDX prod, RxPacket &pkt) noexce
 				more = extra.flags & XEN_NETIF_EXTRA_FLAG_MORE;
 				pkt.nb_extras++;
 				i++;
-				/* Linux netfront drops a packet with an unknown extra
-				 * type, and netback never sends a GSO size of 0. */
-				if (extra.type == XEN_NETIF_EXTRA_TYPE_NONE ||
-				    extra.type >= XEN_NETIF_EXTRA_TYPE_MAX)
-					pkt.bad = true;
+				/* Only types our features allow, each at most once
+				 * (Linux xennet_get_extras refuses unknown types), and
+				 * netback never sends a GSO size of 0. */
+				if (unlikely(extra.type >= 8 ||
+					     !(q.rx_extras & (1u << extra.type)) ||
+					     pkt.nb_extras >= XEN_NETIF_EXTRA_TYPE_MAX))
+					set_fault(pkt, fault_extra);
 				else if (extra.type == XEN_NETIF_EXTRA_TYPE_GSO) {
-					if (extra.u.gso.size == 0 ||
-					    (extra.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
-					     extra.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6))
-						pkt.bad = true;
+					if (unlikely(
+						    extra.u.gso.size == 0 ||
+						    (extra.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
+						     extra.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6)))
+						set_fault(pkt, fault_extra);
 					else
 						pkt.gso_size = extra.u.gso.size;
 				} else if (extra.type == XEN_NETIF_EXTRA_TYPE_HASH) {
@@ -131,27 +157,48 @@ Scan scan_packet(RxQueue &q, RING_IDX cons, RING_IDX prod, RxPacket &pkt) noexce
 		}
 		if (!(flags & NETRXF_more_data))
 			break;
-		if (i == prod)
+		if (i == prod) {
+			pkt.end = i;
 			return Scan::incomplete;
+		}
 	}
 	pkt.end = i;
 	return Scan::complete;
 }
 
-/* Releases every buffer of a scanned packet: fragments by their id,
- * extra-info slots by the id posted at their ring position. */
+/* Releases every buffer of a scanned packet: the one posted at each of its
+ * ring positions (outstanding by construction: positions up to req_prod_pvt
+ * each hold a distinct posted id). */
 void release_packet(RxQueue &q, const RxPacket &pkt) noexcept
 {
-	for (unsigned k = 0; k < pkt.end - pkt.first; k++) {
-		bool extra = is_extra_slot(pkt, k);
-		uint16_t id = extra ? q.posted_at[(pkt.first + k) & xen::RxFrontRing::mask]
-				    : q.slots[k].id;
-		if (id < q.nb_desc && q.outstanding[id])
+	for (RING_IDX i = pkt.first; i != pkt.end; i++) {
+		uint16_t id = posted_id(q, i);
+		if (likely(q.outstanding[id]))
 			release_buffer(q, id);
-		else if (!extra && !pkt.bad)
-			q.stats.bad_responses++; /* the same id twice in one packet */
 	}
 	q.stats.extra_info += pkt.nb_extras;
+}
+
+void count_fault(RxQueue &q, uint8_t fault) noexcept
+{
+	q.stats.bad_responses++;
+	switch (fault) {
+	case fault_id:
+		q.stats.bad_id++;
+		break;
+	case fault_status:
+		q.stats.bad_status++;
+		break;
+	case fault_size:
+		q.stats.bad_size++;
+		break;
+	case fault_extra:
+		q.stats.bad_extra++;
+		break;
+	default:
+		q.stats.bad_chain++;
+		break;
+	}
 }
 
 /* Copies a scanned, valid packet into `head` (chaining more mbufs when it
@@ -273,6 +320,7 @@ void repost(RxQueue &q) noexcept
 void mark_broken(RxQueue &q, const char *why, RING_IDX value) noexcept
 {
 	q.stats.bad_responses++;
+	q.stats.ring_overrun++;
 	if (!q.broken)
 		XF_DRV_LOG(ERR, "xenfront", "port %u rx queue %u: %s (%u); queue stopped",
 			   q.port_id, q.queue_id, why, value);
@@ -294,18 +342,24 @@ uint16_t rx_batch_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, RING_IDX 
 	uint64_t bytes = 0;
 	while (cons != prod && used < want) {
 		RxPacket pkt;
-		if (scan_packet(q, cons, prod, pkt) == Scan::incomplete)
-			break;
+		if (scan_packet(q, cons, prod, pkt) == Scan::incomplete) {
+			/* Wait for the rest, unless the backend has answered every
+			 * buffer we posted: then it never can (Linux netfront: "Need
+			 * more slots"). Drop what there is. */
+			if (prod != q.ring.req_prod_pvt())
+				break;
+			set_fault(pkt, fault_chain);
+		}
 		/* A coalesced (GSO) packet may exceed the MTU when LRO is on. */
 		uint32_t max_len = pkt.gso_size && q.lro ? xen::max_packet_size : q.max_frame;
-		if (likely(!pkt.bad && !pkt.error && !pkt.too_many && pkt.length <= max_len &&
-			   pkt.length > 0)) {
+		if (likely(pkt.fault == fault_none && !pkt.error && !pkt.too_many &&
+			   pkt.length <= max_len && pkt.length > 0)) {
 			if (pkt.end != prod) {
 				/* The next packet's data, while we copy this one. */
 				netif_rx_response next = q.ring.copy_response(pkt.end);
-				if (next.id < q.nb_desc)
-					rte_prefetch0(q.pages + size_t(next.id) * xen::page_size +
-						      next.offset);
+				rte_prefetch0(q.pages +
+					      size_t(posted_id(q, pkt.end)) * xen::page_size +
+					      (next.offset & (xen::page_size - 1)));
 			}
 			rte_mbuf *m = heads[used];
 			if (unlikely(!copy_packet(q, pkt, m))) {
@@ -325,8 +379,8 @@ uint16_t rx_batch_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, RING_IDX 
 			used++;
 			pkts[nb_rx++] = m;
 			bytes += pkt.length;
-		} else if (pkt.bad) {
-			q.stats.bad_responses++;
+		} else if (pkt.fault != fault_none) {
+			count_fault(q, pkt.fault);
 		} else if (pkt.too_many) {
 			q.stats.too_many_slots++;
 		} else if (pkt.error || pkt.length == 0) {
@@ -369,8 +423,9 @@ extern "C" uint16_t xenfront_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_
 	RING_IDX prod = q.ring.rsp_prod();
 	if (prod == q.ring.rsp_cons())
 		return 0;
-	if (unlikely(q.ring.rsp_prod_overflow(prod))) {
-		mark_broken(q, "backend's response producer index ran past the ring", prod);
+	if (unlikely(q.ring.rsp_prod_past_requests(prod))) {
+		mark_broken(q, "backend's response producer index is past the buffers posted",
+			    prod);
 		return 0;
 	}
 	uint16_t nb_rx = 0;

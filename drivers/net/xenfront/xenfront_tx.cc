@@ -45,15 +45,22 @@ void mark_broken(TxQueue &q, const char *why, RING_IDX value) noexcept
 	q.broken = true;
 }
 
-/* Takes back the ids the backend has answered. */
+/* Takes back the ids the backend has answered.
+ *
+ * Each request slot gets one response, so a response for an id that is not
+ * in flight (never issued, or answered twice) means some request's answer
+ * is lost and its id never comes back: as Linux netfront (xennet_tx_buf_gc),
+ * the queue stops. The same holds when every slot written has been
+ * answered yet ids are still in flight (an id answered NULL). */
 void reclaim(TxQueue &q) noexcept
 {
 	RING_IDX prod = q.ring.rsp_prod();
 	RING_IDX cons = q.ring.rsp_cons();
 	if (prod == cons)
 		return;
-	if (unlikely(q.ring.rsp_prod_overflow(prod))) {
-		mark_broken(q, "backend's response producer index ran past the ring", prod);
+	if (unlikely(q.ring.rsp_prod_past_requests(prod))) {
+		q.stats.ring_overrun++;
+		mark_broken(q, "backend's response producer index is past the requests", prod);
 		return;
 	}
 	for (; cons != prod; cons++) {
@@ -63,15 +70,28 @@ void reclaim(TxQueue &q) noexcept
 		if (rsp.status == NETIF_RSP_NULL)
 			continue;
 		if (unlikely(rsp.id >= q.nb_desc || !q.inflight[rsp.id])) {
-			q.stats.bad_responses++;
-			continue;
+			q.stats.bad_id++;
+			q.ring.set_rsp_cons(cons + 1);
+			mark_broken(q, "backend answered a request id not in flight", rsp.id);
+			return;
 		}
-		if (unlikely(rsp.status != NETIF_RSP_OKAY))
-			q.stats.errors++;
+		if (unlikely(rsp.status != NETIF_RSP_OKAY)) {
+			if (rsp.status == NETIF_RSP_ERROR || rsp.status == NETIF_RSP_DROPPED) {
+				q.stats.errors++;
+			} else {
+				q.stats.bad_status++;
+				q.stats.bad_responses++;
+			}
+		}
 		q.inflight[rsp.id] = 0;
 		q.free_ids[q.nb_free++] = rsp.id;
 	}
 	q.ring.set_rsp_cons(cons);
+	if (unlikely(cons == q.ring.req_prod_pvt() && q.nb_free != q.nb_desc)) {
+		q.stats.lost_ids += q.nb_desc - q.nb_free;
+		mark_broken(q, "backend answered every request but ids are still in flight",
+			    q.nb_desc - q.nb_free);
+	}
 }
 
 /* Copies `m` into the pages of `nb_slots` free ids, applies its offloads to
@@ -153,6 +173,8 @@ extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_
 	if (unlikely(!guard.usable() || q.broken))
 		return 0;
 	reclaim(q);
+	if (unlikely(q.broken))
+		return 0;
 
 	rte_mbuf *done[tx_batch];
 	unsigned nb_done = 0;
@@ -173,9 +195,10 @@ extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_
 		}
 		bool tso = m->ol_flags & RTE_MBUF_F_TX_TCP_SEG;
 		/* Netback refuses frames shorter than an Ethernet header and a
-		 * multi-slot packet from a frontend without feature-sg; netif
-		 * sizes are 16 bits. A segmentation-offloaded packet may exceed
-		 * the MTU. */
+		 * multi-slot packet from a frontend without feature-sg; the
+		 * first slot's 16-bit size must hold the whole length (an MTU
+		 * of 65521 gives frames up to 65539). A segmentation-offloaded
+		 * packet may exceed the MTU. */
 		if (unlikely(!ok || len < RTE_ETHER_HDR_LEN || len > xen::max_packet_size ||
 			     (len > q.max_frame && !tso) || (nb_slots > 1 && !q.sg))) {
 			if (!ok)
@@ -189,6 +212,8 @@ extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_
 				if (!reclaimed_again) {
 					reclaimed_again = true;
 					reclaim(q);
+					if (unlikely(q.broken))
+						break;
 					continue;
 				}
 				q.stats.ring_full++;

@@ -68,18 +68,6 @@ constexpr const char *frontend_keys[] = {
 	"event-channel-ctrl",
 };
 
-bool parse_mac(const std::string &text, rte_ether_addr &mac) noexcept
-{
-	unsigned b[6];
-	char tail;
-	if (text.size() != 17 || std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0],
-					     &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
-		return false;
-	for (int i = 0; i < 6; i++)
-		mac.addr_bytes[i] = static_cast<uint8_t>(b[i]);
-	return rte_is_valid_assigned_ether_addr(&mac);
-}
-
 } // namespace
 
 bool Control::switch_state(XenbusState state, std::string &error) noexcept
@@ -151,88 +139,24 @@ bool Control::read_vif(std::string &error) noexcept
 	bool malformed = false;
 	auto domid = store_.read_uint("domid", 0x7fef, malformed);
 	front_dir_ = domid ? "/local/domain/" + std::to_string(*domid) + "/" + rel : rel;
-
-	auto backend = store_.read(front_dir_ + "/backend");
-	if (!backend) {
-		error = "vif " + std::to_string(config_.vif) + " not found: cannot read " +
-			front_dir_ + "/backend (" + std::strerror(errno) + "); is there a vif " +
-			std::to_string(config_.vif) + " for this domain?";
+	VifNodes vif;
+	if (!read_vif_nodes(reader(), front_dir_, config_.vif, vif, error))
 		return false;
-	}
-	if (backend->empty() || (*backend)[0] != '/') {
-		error = front_dir_ + "/backend is '" + *backend + "', not an absolute path";
-		return false;
-	}
-	back_dir_ = *backend;
-	auto backend_id = store_.read_uint(front_dir_ + "/backend-id", 0x7fef, malformed);
-	if (!backend_id) {
-		auto raw = store_.read(front_dir_ + "/backend-id");
-		error = front_dir_ + "/backend-id is " +
-			(raw ? "'" + *raw + "', not a domain id" : std::string("missing"));
-		return false;
-	}
-	backend_domid_ = xen::DomId(static_cast<uint16_t>(*backend_id));
-
-	auto mac = store_.read(front_dir_ + "/mac");
-	if (!mac || !parse_mac(*mac, mac_)) {
-		error = front_dir_ + "/mac is " +
-			(mac ? "'" + *mac + "', not a unicast MAC address"
-			     : std::string("missing"));
-		return false;
-	}
-	/* netif.h "MTU": absent means 1500. */
-	auto mtu = store_.read_uint(front_dir_ + "/mtu", 65535 - RTE_ETHER_HDR_LEN, malformed);
-	if (malformed || (mtu && *mtu < RTE_ETHER_MIN_MTU)) {
-		error = front_dir_ + "/mtu is '" + store_.read(front_dir_ + "/mtu").value_or("") +
-			"', not an MTU from 68 to 65521";
-		return false;
-	}
-	mtu_ = mtu ? static_cast<uint32_t>(*mtu) : RTE_ETHER_MTU;
+	back_dir_ = vif.back_dir;
+	backend_domid_ = vif.backend_domid;
+	mac_ = vif.mac;
+	mtu_ = vif.mtu;
 	return true;
+}
+
+NodeReader Control::reader() const
+{
+	return [this](const std::string &path) { return store_.read(path); };
 }
 
 bool Control::read_backend_features(std::string &error) noexcept
 {
-	std::string bad;
-	auto flag = [&](const char *key, bool absent) {
-		bool malformed = false;
-		bool v = store_.read_flag(back_dir_ + "/" + key, absent, malformed);
-		if (malformed && bad.empty())
-			bad = back_dir_ + "/" + key + " is '" +
-			      store_.read(back_dir_ + "/" + key).value_or("") + "', not 0 or 1";
-		return v;
-	};
-	BackendFeatures f;
-	f.sg = flag("feature-sg", false);
-	f.rx_copy = flag("feature-rx-copy", false);
-	f.split_event_channels = flag("feature-split-event-channels", false);
-	f.gso_tcpv4 = flag("feature-gso-tcpv4", false);
-	f.gso_tcpv6 = flag("feature-gso-tcpv6", false);
-	f.ipv6_csum_offload = flag("feature-ipv6-csum-offload", false);
-	f.no_csum_offload = flag("feature-no-csum-offload", false);
-	f.multicast_control = flag("feature-multicast-control", false);
-	f.ctrl_ring = flag("feature-ctrl-ring", false);
-	bool malformed = false;
-	auto maxq = store_.read_uint(back_dir_ + "/multi-queue-max-queues", 65535, malformed);
-	if (malformed && bad.empty())
-		bad = back_dir_ + "/multi-queue-max-queues is '" +
-		      store_.read(back_dir_ + "/multi-queue-max-queues").value_or("") +
-		      "', not a number";
-	f.max_queues = maxq && *maxq > 0 ? static_cast<uint32_t>(*maxq) : 1;
-	if (!bad.empty()) {
-		error = bad;
-		return false;
-	}
-	/* Linux netfront: "backend does not support copying receive path". */
-	if (!f.rx_copy) {
-		auto raw = store_.read(back_dir_ + "/feature-rx-copy");
-		error = back_dir_ + "/feature-rx-copy is " + (raw ? "'" + *raw + "'" : "missing") +
-			", not 1: xenfront needs the copying receive path (which Linux netback "
-			"always offers)";
-		return false;
-	}
-	features_ = f;
-	return true;
+	return xenfront::read_backend_features(reader(), back_dir_, features_, error);
 }
 
 std::string Control::backend_error() const noexcept
@@ -537,6 +461,19 @@ bool Control::carrier() const noexcept
 	return store_.read_flag(back_dir_ + "/carrier", true, malformed);
 }
 
+bool Control::queues_broken() const noexcept
+{
+	/* Written by the data path; a stale read only delays the link change
+	 * to the next look (at most a second). */
+	for (RxQueue *q : rxqs_)
+		if (q != nullptr && __atomic_load_n(&q->broken, __ATOMIC_RELAXED))
+			return true;
+	for (TxQueue *q : txqs_)
+		if (q != nullptr && __atomic_load_n(&q->broken, __ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
 void Control::update_link(rte_eth_dev *dev, bool up) noexcept
 {
 	if (xen::set_link(dev, up))
@@ -597,8 +534,10 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 					    (r.port_rx ? r.port_rx : r.port_tx)->port().value()};
 		r.rx_intr->ring_reset(*rxq);
 	}
+	/* The control ring only when RSS asks for it: a port without RSS
+	 * spends no grants or event channel on it. */
 	std::lock_guard ctrl_lock(ctrl_mutex_);
-	if (features_.ctrl_ring) {
+	if (features_.ctrl_ring && rss_enabled_) {
 		if (!ctrl_) {
 			ctrl_ = CtrlChannel::create(gntshr_, backend_domid_, error);
 			if (!ctrl_)
@@ -624,6 +563,7 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 	if (rss_enabled_ && !apply_rss_locked(error))
 		return false;
 	connected_ = true;
+	broken_reported_ = false;
 	publish_queues();
 	XF_INIT_LOG(INFO, name_.c_str(), "connected to %s (%s event channels, sg %s)",
 		    back_dir_.c_str(), features_.split_event_channels ? "split" : "one",
@@ -748,7 +688,19 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 		store_.pending_watch_paths();
 		auto state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
 		if (connected_ && state == XenbusState::Connected) {
-			update_link(dev, carrier());
+			/* A queue stopped by a protocol violation stays stopped
+			 * until the backend reconnects (or the port restarts): the
+			 * link goes down, as Linux netfront's "Disabled for further
+			 * use". */
+			bool broken = queues_broken();
+			if (broken && !broken_reported_) {
+				broken_reported_ = true;
+				XF_DRV_LOG(ERR, name_.c_str(),
+					   "backend %s broke the netif protocol; link down until "
+					   "it reconnects or the port is restarted",
+					   back_dir_.c_str());
+			}
+			update_link(dev, carrier() && !broken);
 			continue;
 		}
 		if (connected_) {

@@ -22,23 +22,10 @@
 #include "xenfront.h"
 #include "xenfront_ctrl.h"
 #include "xenfront_intr.h"
+#include "xenfront_nodes.h"
 
 namespace xenfront
 {
-
-/* The backend's feature-* keys (netif.h), as read at InitWait. */
-struct BackendFeatures {
-	bool sg = false;
-	bool rx_copy = false;
-	bool split_event_channels = false;
-	bool gso_tcpv4 = false;
-	bool gso_tcpv6 = false;
-	bool ipv6_csum_offload = false;
-	bool no_csum_offload = false;
-	bool multicast_control = false;
-	bool ctrl_ring = false;
-	uint32_t max_queues = 1;
-};
 
 /* Grants and ports of one queue pair. Shared pages are granted once, at
  * queue set-up; ports are allocated afresh at each connection. */
@@ -112,6 +99,7 @@ private:
 	Control(std::string name, const Config &config, xen::Store store, xen::Gntshr gntshr,
 		xen::Evtchn evtchn);
 	bool read_vif(std::string &error) noexcept;
+	NodeReader reader() const;
 	/* One ring page and `nb_desc` buffer pages, granted to the backend. */
 	bool share_queue_pages(std::optional<xen::SharedPages> &ring,
 			       std::optional<xen::SharedPages> &buffers, uint16_t nb_desc,
@@ -130,6 +118,8 @@ private:
 	void publish_queues() noexcept;
 	void update_link(rte_eth_dev *dev, bool up) noexcept;
 	bool carrier() const noexcept;
+	/* A queue the data path stopped because the backend broke netif.h. */
+	bool queues_broken() const noexcept;
 	std::string backend_error() const noexcept;
 
 	/* The watcher thread follows the backend after the first connection:
@@ -164,6 +154,7 @@ private:
 	std::vector<TxQueue *> txqs_;
 	uint32_t generation_ = 1; /* odd: disconnected (see QueueSync) */
 	bool connected_ = false;
+	bool broken_reported_ = false;
 
 	pthread_t watcher_{};
 	bool watcher_running_ = false;

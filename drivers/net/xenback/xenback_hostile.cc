@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+
+/* Hostile mode of net_xenback (see xenback_hostile.h): the data-path
+ * corruptions, applied to the responses a burst wrote before it pushes
+ * them, and the devarg's parser. The control-path behaviours live with the
+ * control thread (Control::hostile_step, xenback_xenbus.cc). */
+
+#include "xenback_hostile.h"
+
+#include <charconv>
+#include <cstring>
+
+#include <rte_random.h>
+
+#include "xenback.h"
+#include "xenback_logs.h"
+#include "xenback_xenbus.h"
+
+namespace xenback
+{
+namespace
+{
+
+struct Named {
+	const char *name;
+	HostileBehaviour behaviour;
+};
+constexpr Named behaviours[] = {
+#define XENBACK_HOSTILE_NAMED(name, help) {#name, HostileBehaviour::name},
+	XENBACK_HOSTILE_BEHAVIOURS(XENBACK_HOSTILE_NAMED)
+#undef XENBACK_HOSTILE_NAMED
+};
+
+/* An id no frontend issues: ids index at most 256 buffers. */
+constexpr uint16_t never_issued = 0xfff0;
+
+/* True when the countdown says this packet (or response) is the one. */
+bool due(Hostile &h) noexcept
+{
+	if (h.countdown > 1) {
+		h.countdown--;
+		return false;
+	}
+	h.countdown = h.rate;
+	return true;
+}
+
+/* Writes garbage responses up to more than a ring past the requests the
+ * other end has published, so that the producer index the burst pushes is
+ * past any request it can have written since. */
+template <typename Ring>
+unsigned race_ahead(Ring &ring) noexcept
+{
+	constexpr unsigned beyond = xen::tx_ring_size + 44;
+	unsigned extra = ring.req_prod() - ring.rsp_prod_pvt() + beyond;
+	if (extra > 2 * xen::tx_ring_size + beyond)
+		extra = beyond;
+	for (unsigned k = 0; k < extra; k++) {
+		auto *rsp = ring.next_response();
+		std::memset(static_cast<void *>(rsp), 0xee, sizeof(*rsp));
+	}
+	return extra;
+}
+
+} // namespace
+
+bool parse_hostile_config(std::string_view value, HostileConfig &config, std::string &why)
+{
+	std::string_view name = value.substr(0, value.find(':'));
+	HostileConfig c;
+	for (const Named &n : behaviours)
+		if (name == n.name)
+			c.behaviour = n.behaviour;
+	if (c.behaviour == HostileBehaviour::none) {
+		why = "expected <behaviour>[:<rate>] with a behaviour among";
+		for (const Named &n : behaviours)
+			why += std::string(" ") + n.name;
+		return false;
+	}
+	if (name.size() < value.size()) {
+		std::string_view rate = value.substr(name.size() + 1);
+		auto [end, ec] = std::from_chars(rate.data(), rate.data() + rate.size(), c.rate);
+		if (rate.empty() || ec != std::errc() || end != rate.data() + rate.size() ||
+		    c.rate == 0) {
+			why = "the rate after ':' must be a positive integer";
+			return false;
+		}
+	}
+	config = c;
+	return true;
+}
+
+const char *hostile_name(HostileBehaviour b) noexcept
+{
+	for (const Named &n : behaviours)
+		if (n.behaviour == b)
+			return n.name;
+	return "none";
+}
+
+bool hostile_is_control(HostileBehaviour b) noexcept
+{
+	return b == HostileBehaviour::unmap || b == HostileBehaviour::flap;
+}
+
+uint32_t hostile_rate(const HostileConfig &config) noexcept
+{
+	if (config.rate != 0)
+		return config.rate;
+	return config.behaviour == HostileBehaviour::flap ? 20 : 1000;
+}
+
+void hostile_init_queues(RxQueue &rxq, TxQueue &txq, const HostileConfig &config) noexcept
+{
+	auto arm = [&](Hostile &h, bool applies) {
+		h.behaviour = applies ? config.behaviour : HostileBehaviour::none;
+		h.rate = hostile_rate(config);
+		h.countdown = h.rate;
+		h.last_id = never_issued;
+	};
+	uint8_t b = static_cast<uint8_t>(config.behaviour);
+	bool guest_rx = b >= static_cast<uint8_t>(HostileBehaviour::rx_bad_id) &&
+			b <= static_cast<uint8_t>(HostileBehaviour::rx_prod_race);
+	bool guest_tx = b >= static_cast<uint8_t>(HostileBehaviour::tx_bad_id) &&
+			b <= static_cast<uint8_t>(HostileBehaviour::tx_prod_race);
+	arm(txq.hostile, guest_rx);
+	arm(rxq.hostile, guest_tx);
+}
+
+void hostile_guest_rx(TxQueue &q, RING_IDX first) noexcept
+{
+	Hostile &h = q.hostile;
+	RING_IDX end = q.ring.rsp_prod_pvt();
+	bool head = true;
+	for (RING_IDX i = first; i != end; i++) {
+		netif_rx_response *rsp = q.ring.response(i);
+		bool is_head = head;
+		head = !(rsp->flags & NETRXF_more_data);
+		if (!is_head || !due(h))
+			continue;
+		switch (h.behaviour) {
+		case HostileBehaviour::rx_bad_id:
+			rsp->id = never_issued;
+			break;
+		case HostileBehaviour::rx_dup_id:
+			rsp->id = i != first ? q.ring.response(i - 1)->id : h.last_id;
+			break;
+		case HostileBehaviour::rx_oversize:
+			rsp->offset = 0;
+			rsp->status = 5000;
+			break;
+		case HostileBehaviour::rx_bad_offset:
+			rsp->offset = 5000;
+			break;
+		case HostileBehaviour::rx_bad_status:
+			rsp->status = -7;
+			break;
+		case HostileBehaviour::rx_too_many_slots:
+			if (end - i < 20) {
+				h.countdown = 1; /* try again at the next burst */
+				continue;
+			}
+			for (unsigned k = 0; k < 19; k++)
+				q.ring.response(i + k)->flags |= NETRXF_more_data;
+			i += 19;
+			head = !(q.ring.response(i)->flags & NETRXF_more_data);
+			break;
+		case HostileBehaviour::rx_extra: {
+			/* This packet and the next are one slot each: the next
+			 * one's slot becomes a GSO extra-info slot of this one. */
+			if (end - i < 2 || (rsp->flags & NETRXF_more_data) ||
+			    (q.ring.response(i + 1)->flags & NETRXF_more_data)) {
+				h.countdown = 1;
+				continue;
+			}
+			rsp->flags |= NETRXF_extra_info;
+			netif_extra_info extra{};
+			extra.type = XEN_NETIF_EXTRA_TYPE_GSO;
+			extra.u.gso.size = 1448;
+			extra.u.gso.type = XEN_NETIF_GSO_TYPE_TCPV4;
+			std::memcpy(static_cast<void *>(q.ring.response(i + 1)), &extra,
+				    sizeof(extra));
+			i++;
+			head = true;
+			break;
+		}
+		case HostileBehaviour::rx_prod_race:
+			q.stats.hostile_injected += race_ahead(q.ring);
+			h.last_id = never_issued;
+			return;
+		default:
+			return;
+		}
+		q.stats.hostile_injected++;
+	}
+	if (end != first)
+		h.last_id = q.ring.response(end - 1)->id;
+}
+
+void hostile_guest_tx(RxQueue &q, RING_IDX first) noexcept
+{
+	Hostile &h = q.hostile;
+	RING_IDX end = q.ring.rsp_prod_pvt();
+	for (RING_IDX i = first; i != end; i++) {
+		netif_tx_response *rsp = q.ring.response(i);
+		if (rsp->status == NETIF_RSP_NULL || !due(h))
+			continue;
+		switch (h.behaviour) {
+		case HostileBehaviour::tx_bad_id:
+			rsp->id = never_issued;
+			break;
+		case HostileBehaviour::tx_dup_id:
+			rsp->id = i != first ? q.ring.response(i - 1)->id : h.last_id;
+			break;
+		case HostileBehaviour::tx_bad_status:
+			rsp->status = 7;
+			break;
+		case HostileBehaviour::tx_null:
+			rsp->status = NETIF_RSP_NULL;
+			break;
+		case HostileBehaviour::tx_prod_race:
+			q.stats.hostile_injected += race_ahead(q.ring);
+			h.last_id = never_issued;
+			return;
+		default:
+			return;
+		}
+		q.stats.hostile_injected++;
+	}
+	if (end != first)
+		h.last_id = q.ring.response(end - 1)->id;
+}
+
+} // namespace xenback
+
+namespace xenback
+{
+
+/* The control-path behaviours; the control thread calls this every 50 ms
+ * (with the control mutex held) until it is done. */
+void Control::hostile_step() noexcept
+{
+	/* Start once traffic flows; a flap, once started, runs to its end. */
+	if ((!connected_ || links_.empty() || links_[0].rxq == nullptr ||
+	     links_[0].txq == nullptr) &&
+	    hostile_flaps_ == 0)
+		return;
+	/* Queue 0 carries the tests' traffic. */
+	const RxQueue &rxq = *links_[0].rxq;
+	const TxQueue &txq = *links_[0].txq;
+	const uint32_t rate = hostile_rate(config_.hostile);
+	if (config_.hostile.behaviour == HostileBehaviour::unmap) {
+		uint64_t packets = __atomic_load_n(&rxq.stats.packets, __ATOMIC_RELAXED) +
+				   __atomic_load_n(&txq.stats.packets, __ATOMIC_RELAXED);
+		if (packets < rate)
+			return;
+		/* The rings and ports go; xenstore still says Connected. */
+		XB_DRV_LOG(WARNING, name_.c_str(),
+			   "hostile: unmapping the rings and unbinding the event channels of %s "
+			   "after %lu packets, state left %s",
+			   front_dir_.c_str(), static_cast<unsigned long>(packets),
+			   xen::state_name(state_));
+		disconnect();
+		hostile_done_ = true;
+		return;
+	}
+	/* flap: once traffic flows (both ends connected), one random value
+	 * per step, then the real state again. */
+	if (hostile_flaps_ == 0 &&
+	    __atomic_load_n(&rxq.stats.packets, __ATOMIC_RELAXED) +
+			    __atomic_load_n(&txq.stats.packets, __ATOMIC_RELAXED) <
+		    1000)
+		return;
+	static const char *const values[] = {"1", "2", "3",  "5",  "6",       "7",
+					     "8", "0", "99", "-1", "garbage", ""};
+	if (hostile_flaps_ == 0)
+		XB_DRV_LOG(WARNING, name_.c_str(), "hostile: flapping %s/state %u times",
+			   back_dir_.c_str(), rate);
+	if (hostile_flaps_ < rate) {
+		store_.write(back_dir_ + "/state",
+			     values[rte_rand_max(sizeof(values) / sizeof(values[0]))]);
+		hostile_flaps_++;
+		return;
+	}
+	store_.switch_state(back_dir_, state_);
+	XB_DRV_LOG(WARNING, name_.c_str(), "hostile: done flapping, state %s again",
+		   xen::state_name(state_));
+	hostile_done_ = true;
+}
+
+} // namespace xenback

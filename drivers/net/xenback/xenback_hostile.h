@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The xenfront authors
+ */
+#pragma once
+
+/* Hostile mode (devarg hostile=<behaviour>[:<rate>]): a backend that breaks
+ * netif.h on purpose, so that system tests can show what a frontend does
+ * with a backend it must not trust. For testing only; never set it in
+ * production.
+ *
+ * Data-path behaviours corrupt the responses a burst has just written,
+ * before they are published, in one packet of every `rate` (default 1000):
+ * the burst functions call hostile_guest_rx()/hostile_guest_tx() at that
+ * one point. Control-path behaviours (unmap, flap) run in the control
+ * thread, once, after `rate` packets (unmap, default 1000) or for `rate`
+ * state writes (flap, default 20). */
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "netif_ring.h"
+
+namespace xenback
+{
+
+#define XENBACK_HOSTILE_BEHAVIOURS(X)                                                              \
+	/* guest receive (responses on the rx ring) */                                             \
+	X(rx_bad_id, "an id never issued")                                                         \
+	X(rx_dup_id, "the id of the previous response again")                                      \
+	X(rx_oversize, "a size larger than the page")                                              \
+	X(rx_bad_offset, "an offset that puts the data past the page")                             \
+	X(rx_bad_status, "a status below NETIF_RSP_DROPPED")                                       \
+	X(rx_too_many_slots, "20 responses chained into one packet")                               \
+	X(rx_extra, "a GSO extra-info slot the frontend did not ask for")                          \
+	X(rx_prod_race, "the producer index published a ring past the buffers posted")             \
+	/* guest transmit (responses on the tx ring) */                                            \
+	X(tx_bad_id, "an id never issued")                                                         \
+	X(tx_dup_id, "the id of the previous response again")                                      \
+	X(tx_bad_status, "a status out of range")                                                  \
+	X(tx_null, "NETIF_RSP_NULL for a real request")                                            \
+	X(tx_prod_race, "the producer index published a ring past the requests")                   \
+	/* control path */                                                                         \
+	X(unmap, "rings unmapped and event channels unbound mid-traffic, state left Connected")    \
+	X(flap, "the backend's xenbus state rewritten with random values")
+
+enum class HostileBehaviour : uint8_t {
+	none,
+#define XENBACK_HOSTILE_ENUM(name, help) name,
+	XENBACK_HOSTILE_BEHAVIOURS(XENBACK_HOSTILE_ENUM)
+#undef XENBACK_HOSTILE_ENUM
+};
+
+/* What the devarg asked for. */
+struct HostileConfig {
+	HostileBehaviour behaviour = HostileBehaviour::none;
+	uint32_t rate = 0; /* 0: the behaviour's default */
+};
+
+/* Per-queue state (plain, in the queue). */
+struct Hostile {
+	HostileBehaviour behaviour;
+	uint32_t rate;      /* one packet in `rate` */
+	uint32_t countdown; /* packets until the next injection */
+	uint16_t last_id;   /* previous response's id (dup_id) */
+};
+
+/* Parses "<behaviour>[:<rate>]"; false with `why` listing the behaviours. */
+bool parse_hostile_config(std::string_view value, HostileConfig &config, std::string &why);
+const char *hostile_name(HostileBehaviour b) noexcept;
+bool hostile_is_control(HostileBehaviour b) noexcept;
+uint32_t hostile_rate(const HostileConfig &config) noexcept;
+
+struct RxQueue;
+struct TxQueue;
+
+/* Arms the queue the behaviour applies to (guest receive: the TxQueue;
+ * guest transmit: the RxQueue) and disarms the other. */
+void hostile_init_queues(RxQueue &rxq, TxQueue &txq, const HostileConfig &config) noexcept;
+
+/* Corrupts the guest-receive responses written since `first`, before the
+ * burst pushes them. */
+void hostile_guest_rx(TxQueue &q, RING_IDX first) noexcept;
+/* Corrupts the guest-transmit responses written since `first`. */
+void hostile_guest_tx(RxQueue &q, RING_IDX first) noexcept;
+
+} // namespace xenback
