@@ -78,8 +78,8 @@ struct BadCase {
 TEST(XenfrontDevargs, RefusedByName)
 {
 	const BadCase cases[] = {
-		{"bogus=1", "unknown devarg 'bogus' (valid: vif, connect_timeout)"},
-		{"vif=0,bogus=1", "unknown devarg 'bogus' (valid: vif, connect_timeout)"},
+		{"bogus=1", "unknown devarg 'bogus' (valid: vif, connect_timeout, fanout)"},
+		{"vif=0,bogus=1", "unknown devarg 'bogus' (valid: vif, connect_timeout, fanout)"},
 		{"vif=abc", "devarg vif='abc' is invalid: expected an integer from 0 to 65535"},
 		{"vif=65536", "devarg vif='65536' is invalid: expected an integer from 0 to 65535"},
 		{"vif=-1", "devarg vif='-1' is invalid: expected an integer from 0 to 65535"},
@@ -105,6 +105,17 @@ TEST(XenfrontDevargs, ConnectTimeout)
 	EXPECT_FALSE(xenfront::parse_config("connect_timeout=0", config, error));
 	EXPECT_EQ(error, "devarg connect_timeout='0' is invalid: expected an integer from 1 to "
 			 "600000");
+}
+
+TEST(XenfrontDevargs, Fanout)
+{
+	xenfront::Config config;
+	std::string error;
+	EXPECT_FALSE(config.fanout);
+	ASSERT_TRUE(xenfront::parse_config("fanout=1", config, error)) << error;
+	EXPECT_TRUE(config.fanout);
+	EXPECT_FALSE(xenfront::parse_config("fanout=yes", config, error));
+	EXPECT_NE(error.find("devarg fanout='yes' is invalid"), std::string::npos) << error;
 }
 
 TEST(XenbackDevargs, DomidRequiredVifOptional)

@@ -17,6 +17,8 @@ namespace xen
 {
 
 constexpr size_t toeplitz_key_size = 40; /* what DPDK and Linux netback use */
+/* The longest hash input: IPv6 addresses and TCP ports. */
+constexpr size_t toeplitz_max_input = 36;
 
 /* netif.h's Toeplitz hash (xen_netif_toeplitz_hash from the header itself):
  * for each input bit set, XOR in the 32 key bits starting at that bit. Key
@@ -24,7 +26,7 @@ constexpr size_t toeplitz_key_size = 40; /* what DPDK and Linux netback use */
 uint32_t toeplitz_hash(const uint8_t *key, size_t key_len, const uint8_t *buf, size_t len) noexcept;
 
 /* The hash input of `m` for the enabled `types` (XEN_NETIF_CTRL_HASH_TYPE_*
- * bits): writes it to `buf` (36 bytes suffice) and returns its length and
+ * bits): writes it to `buf` (toeplitz_max_input bytes) and returns its length and
  * the _XEN_NETIF_CTRL_HASH_TYPE_* index used, or 0 if no enabled type
  * applies (then the packet has no hash). */
 size_t hash_input(const rte_mbuf *m, uint32_t types, uint8_t *buf, uint8_t &type) noexcept;

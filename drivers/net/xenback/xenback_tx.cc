@@ -444,7 +444,7 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	HashInfo hashes[max_batch];
 	uint8_t target[max_batch];
 	for (uint16_t i = 0; i < n; i++) {
-		uint8_t buf[36];
+		uint8_t buf[xen::toeplitz_max_input];
 		uint8_t type = 0;
 		size_t len = xen::hash_input(pkts[i], cfg->types, buf, type);
 		hashes[i] = HashInfo{0, type, len > 0};

@@ -30,6 +30,8 @@ struct rte_eth_dev;
 namespace xenfront
 {
 
+struct FanoutState; /* xenfront_fanout.h */
+
 /* Xen device ids are small integers; netfront's vif handle is one. */
 constexpr uint32_t max_vif_index = 65535;
 constexpr unsigned ring_size = xen::rx_ring_size; /* 256, both rings */
@@ -45,6 +47,7 @@ constexpr uint16_t reta_size = 128;
 struct Config {
 	uint32_t vif = 0;
 	uint32_t connect_timeout_ms = default_connect_timeout_ms;
+	bool fanout = false; /* serve extra queues in software (xenfront_fanout.h) */
 };
 
 /* Parses net_xenfront devargs strictly; false with a message naming the key. */
@@ -72,6 +75,14 @@ struct RxStats {
 	uint64_t bad_chain;  /* every buffer answered, packet still incomplete */
 	/* Producer index past the requests posted: the queue stops. */
 	uint64_t ring_overrun;
+	/* Software fan-out (xenfront_fanout.h): packets and bytes this queue
+	 * handed to the application; packets this queue's ring could not
+	 * place (another group filled the destination); the lcore polling it
+	 * (LCORE_ID_ANY until polled). */
+	uint64_t fanout_packets;
+	uint64_t fanout_bytes;
+	uint64_t fanout_dropped;
+	uint64_t lcore;
 };
 
 struct TxStats {
@@ -88,6 +99,11 @@ struct TxStats {
 	uint64_t bad_id;       /* id not in flight (never issued, or twice) */
 	uint64_t lost_ids;     /* every request answered, ids still in flight */
 	uint64_t ring_overrun; /* producer index past the requests written */
+	/* Software fan-out: packets and bytes this queue passed to its ring;
+	 * the lcore sending on it (LCORE_ID_ANY until used). */
+	uint64_t fanout_packets;
+	uint64_t fanout_bytes;
+	uint64_t lcore;
 };
 
 struct RxQueue {
@@ -108,6 +124,7 @@ struct RxQueue {
 	 * negotiated features let the backend send on this ring: GSO when we
 	 * asked for it (LRO), HASH when RSS is configured. Set at start. */
 	uint8_t rx_extras;
+	FanoutState *fanout; /* software fan-out, else nullptr */
 	xen::Notifier notify;
 	RxStats stats;
 	uint16_t port_id;
@@ -130,8 +147,9 @@ struct TxQueue {
 	uint16_t nb_free; /* ids in free_ids[] */
 	uint32_t max_frame;
 	bool broken;
-	bool sg;            /* backend accepts multi-slot packets */
-	TxOffloadCaps caps; /* what the backend completes or segments */
+	bool sg;             /* backend accepts multi-slot packets */
+	TxOffloadCaps caps;  /* what the backend completes or segments */
+	FanoutState *fanout; /* software fan-out, else nullptr */
 	xen::Notifier notify;
 	TxStats stats;
 	uint16_t port_id;
@@ -157,6 +175,10 @@ struct Adapter {
 	bool backend_sg;
 	bool backend_ctrl_ring; /* RSS possible */
 	TxOffloadCaps tx_caps;  /* for secondary processes' dev_infos */
+	/* Software fan-out state, kept from configure to close; in use from
+	 * start to stop when fanout_active. */
+	FanoutState *fanout;
+	bool fanout_active;
 	Config config;
 	char name[RTE_DEV_NAME_MAX_LEN];
 };
@@ -165,6 +187,10 @@ struct Adapter {
 extern "C" uint16_t xenfront_rx_burst(void *rxq, rte_mbuf **pkts, uint16_t nb_pkts);
 extern "C" uint16_t xenfront_tx_burst(void *txq, rte_mbuf **pkts, uint16_t nb_pkts);
 extern "C" uint16_t xenfront_tx_prepare(void *txq, rte_mbuf **pkts, uint16_t nb_pkts);
+
+/* The bursts on a netif ring itself (the fan-out calls them). */
+uint16_t ring_rx_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept;
+uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept;
 
 /* Ring (re)initialisation, by the control path while the data path keeps
  * off the ring: an empty ring with every rx buffer posted. */

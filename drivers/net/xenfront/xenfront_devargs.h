@@ -11,7 +11,10 @@
 #define XENFRONT_DEVARGS(X)                                                                        \
 	X(vif, "<uint>", "index N of the vif in this domain's device/vif/N (default 0)")           \
 	X(connect_timeout, "<ms>",                                                                 \
-	  "how long probe and start wait for each backend step, 1 to 600000 ms (default 10000)")
+	  "how long probe and start wait for each backend step, 1 to 600000 ms (default 10000)")   \
+	X(fanout, "0|1",                                                                           \
+	  "serve more queue pairs than the backend offers, or RSS without its control ring, "      \
+	  "in software (default 0)")
 
 #define XENFRONT_PARAM_ONE(key, syntax, help) #key "=" syntax " "
 #define XENFRONT_PARAM_STRING XENFRONT_DEVARGS(XENFRONT_PARAM_ONE)

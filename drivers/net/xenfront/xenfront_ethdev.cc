@@ -17,6 +17,7 @@
 #include <rte_malloc.h>
 
 #include "xenfront.h"
+#include "xenfront_fanout.h"
 #include "xenfront_intr.h"
 #include "xenfront_logs.h"
 #include "xenfront_xenbus.h"
@@ -69,6 +70,14 @@ uint32_t max_mtu(rte_eth_dev *dev)
 	return mtu;
 }
 
+/* Whether application queue `qid` has a netif queue pair of its own: all do,
+ * except those beyond the backend's under software fan-out. */
+bool owns_ring(rte_eth_dev *dev, uint16_t qid)
+{
+	const Adapter &a = adapter(dev);
+	return !a.fanout_active || qid < a.fanout->nb_rings;
+}
+
 int dev_configure(rte_eth_dev *dev) noexcept
 {
 	Adapter &a = adapter(dev);
@@ -83,17 +92,32 @@ int dev_configure(rte_eth_dev *dev) noexcept
 		return -EINVAL;
 	}
 	const bool rss = conf.rxmode.mq_mode & RTE_ETH_MQ_RX_RSS_FLAG;
-	if (rss && !control(dev).rss_available()) {
+	const bool backend_rss = control(dev).rss_available();
+	if (rss && !backend_rss && !a.config.fanout) {
 		XF_INIT_LOG(ERR, a.name,
-			    "RSS needs the backend's control ring: %s/feature-ctrl-ring is not 1",
+			    "RSS needs the backend's control ring: %s/feature-ctrl-ring is not 1 "
+			    "(devarg fanout=1 hashes in software instead)",
 			    control(dev).back_dir().c_str());
 		return -ENOTSUP;
 	}
+	const uint32_t backend_max = backend_max_queues(dev);
+	a.fanout_active = a.config.fanout && fanout_needed(nb_rx, backend_max, rss && !backend_rss);
+	const uint16_t nb_rings =
+		a.fanout_active ? static_cast<uint16_t>(RTE_MIN(nb_rx, backend_max)) : nb_rx;
+	if (a.fanout_active && conf.intr_conf.rxq) {
+		XF_INIT_LOG(ERR, a.name,
+			    "rx interrupts need one event channel per rx queue; software fan-out "
+			    "serves %u queues from %u: poll them instead",
+			    nb_rx, nb_rings);
+		return -ENOTSUP;
+	}
+	fanout_destroy(a.fanout);
+	a.fanout = nullptr;
+	RssConfig cfg = default_rss(nb_rx, reta_size);
 	if (rss) {
 		/* As i40e, ice and mlx5 do: RSS mode delivers the hash too. */
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
 		const rte_eth_rss_conf &rc = conf.rx_adv_conf.rss_conf;
-		RssConfig cfg = default_rss(nb_rx, reta_size);
 		if (rc.rss_key != nullptr) {
 			if (rc.rss_key_len != xen::toeplitz_key_size) {
 				XF_INIT_LOG(ERR, a.name,
@@ -104,10 +128,22 @@ int dev_configure(rte_eth_dev *dev) noexcept
 			std::memcpy(cfg.key.data(), rc.rss_key, xen::toeplitz_key_size);
 		}
 		cfg.hash_types = hash_types_from_rss_hf(rc.rss_hf);
-		control(dev).set_rss(true, std::move(cfg));
-	} else {
-		control(dev).set_rss(false, RssConfig{});
 	}
+	if (a.fanout_active) {
+		std::string error;
+		a.fanout = fanout_create(dev->data->port_id, nb_rx, nb_rings,
+					 dev->device->numa_node, error);
+		if (a.fanout == nullptr) {
+			XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
+			return -ENOMEM;
+		}
+		fanout_set_steering(*a.fanout, cfg.hash_types, cfg.key, cfg.mapping);
+	}
+	/* The backend hashes when it can (its table then names rings, see
+	 * Control::apply_rss_locked); without its control ring the fan-out
+	 * hashes here. */
+	control(dev).set_rss_in_software(a.fanout_active && !backend_rss);
+	control(dev).set_rss(rss, rss ? std::move(cfg) : RssConfig{});
 	if ((conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_LRO) &&
 	    !(conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM)) {
 		XF_INIT_LOG(
@@ -117,15 +153,18 @@ int dev_configure(rte_eth_dev *dev) noexcept
 		return -EINVAL;
 	}
 	a.max_frame = dev->data->mtu + l2_overhead;
-	control(dev).set_nb_queue_pairs(nb_rx);
+	control(dev).set_nb_queue_pairs(nb_rings);
 	control(dev).set_rx_offloads(conf.rxmode.offloads);
 	return 0;
 }
 
 int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 {
-	uint16_t pairs = static_cast<uint16_t>(
-		RTE_MIN(static_cast<uint32_t>(max_queue_pairs), backend_max_queues(dev)));
+	/* With fanout=1 the driver serves queues the backend lacks. */
+	const bool fanout = adapter(dev).config.fanout;
+	uint16_t pairs =
+		static_cast<uint16_t>(RTE_MIN(static_cast<uint32_t>(max_queue_pairs),
+					      fanout ? max_queue_pairs : backend_max_queues(dev)));
 	info->max_rx_queues = pairs;
 	info->max_tx_queues = pairs;
 	info->max_mac_addrs = 1;
@@ -160,7 +199,7 @@ int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 	/* RSS through the control ring (netif.h "Hash types"). */
 	bool ctrl = dev->process_private != nullptr ? control(dev).rss_available()
 						    : adapter(dev).backend_ctrl_ring;
-	if (ctrl) {
+	if (ctrl || fanout) {
 		info->reta_size = reta_size;
 		info->hash_key_size = xen::toeplitz_key_size;
 		info->flow_type_rss_offloads = supported_rss_hf;
@@ -254,7 +293,7 @@ int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned in
 	q->port_id = dev->data->port_id;
 	q->queue_id = qid;
 	std::string error;
-	if (!control(dev).setup_rx_queue(qid, *q, error)) {
+	if (owns_ring(dev, qid) && !control(dev).setup_rx_queue(qid, *q, error)) {
 		XF_INIT_LOG(ERR, a.name, "rx queue %u: %s", qid, error.c_str());
 		rte_free(q);
 		return -ENOSPC;
@@ -277,7 +316,7 @@ int tx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned in
 	q->port_id = dev->data->port_id;
 	q->queue_id = qid;
 	std::string error;
-	if (!control(dev).setup_tx_queue(qid, *q, error)) {
+	if (owns_ring(dev, qid) && !control(dev).setup_tx_queue(qid, *q, error)) {
 		XF_INIT_LOG(ERR, a.name, "tx queue %u: %s", qid, error.c_str());
 		rte_free(q);
 		return -ENOSPC;
@@ -304,9 +343,13 @@ int dev_start(rte_eth_dev *dev) noexcept
 		q->max_frame = a.max_frame;
 		q->rx_extras = static_cast<uint8_t>((q->lro ? 1u << XEN_NETIF_EXTRA_TYPE_GSO : 0) |
 						    (rss ? 1u << XEN_NETIF_EXTRA_TYPE_HASH : 0));
+		q->fanout = nullptr; /* fanout_attach below, if in use */
 	}
-	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
-		static_cast<TxQueue *>(dev->data->tx_queues[i])->max_frame = a.max_frame;
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++) {
+		auto *q = static_cast<TxQueue *>(dev->data->tx_queues[i]);
+		q->max_frame = a.max_frame;
+		q->fanout = nullptr;
+	}
 	int rc = rx_intr_install(dev);
 	if (rc != 0)
 		return rc;
@@ -314,6 +357,10 @@ int dev_start(rte_eth_dev *dev) noexcept
 	if (!control(dev).connect(dev, error)) {
 		XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
 		return -EIO;
+	}
+	if (a.fanout_active) {
+		fanout_attach(*a.fanout, dev);
+		fanout_log_layout(*a.fanout, a.name, control(dev).rss_available());
 	}
 	xen::set_queue_states(dev, RTE_ETH_QUEUE_STATE_STARTED);
 	return 0;
@@ -323,6 +370,9 @@ int dev_stop(rte_eth_dev *dev) noexcept
 {
 	Control &c = control(dev);
 	c.disconnect();
+	/* The application polls no more: what the fan-out holds goes. */
+	if (adapter(dev).fanout != nullptr)
+		fanout_flush(*adapter(dev).fanout);
 	xen::set_link(dev, false);
 	xen::set_queue_states(dev, RTE_ETH_QUEUE_STATE_STOPPED);
 	return 0;
@@ -342,6 +392,8 @@ int dev_close(rte_eth_dev *dev) noexcept
 		delete c;
 	}
 	dev->process_private = nullptr;
+	fanout_destroy(adapter(dev).fanout);
+	adapter(dev).fanout = nullptr;
 	rx_intr_free(dev);
 	/* mac_addrs points into dev_private: ethdev must not free it alone. */
 	dev->data->mac_addrs = nullptr;
@@ -415,18 +467,24 @@ int mtu_set(rte_eth_dev *dev, uint16_t mtu) noexcept
 
 int stats_get(rte_eth_dev *dev, rte_eth_stats *stats) noexcept
 {
+	/* Under fan-out a queue's packets are those it handed over, not those
+	 * its netif ring (if it has one) carried for the whole group. */
+	const bool fanout = adapter(dev).fanout_active;
 	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++) {
 		auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]);
 		if (q == nullptr)
 			continue;
 		const RxStats &s = q->stats;
-		stats->ipackets += s.packets;
-		stats->ibytes += s.bytes;
+		const uint64_t packets = fanout ? s.fanout_packets : s.packets;
+		const uint64_t bytes = fanout ? s.fanout_bytes : s.bytes;
+		stats->ipackets += packets;
+		stats->ibytes += bytes;
+		stats->imissed += s.fanout_dropped;
 		stats->ierrors += s.errors + s.bad_responses + s.oversize + s.too_many_slots;
 		stats->rx_nombuf += s.mbuf_alloc_failed;
 		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
-			stats->q_ipackets[i] = s.packets;
-			stats->q_ibytes[i] = s.bytes;
+			stats->q_ipackets[i] = packets;
+			stats->q_ibytes[i] = bytes;
 			stats->q_errors[i] =
 				s.errors + s.bad_responses + s.oversize + s.too_many_slots;
 		}
@@ -436,12 +494,14 @@ int stats_get(rte_eth_dev *dev, rte_eth_stats *stats) noexcept
 		if (q == nullptr)
 			continue;
 		const TxStats &s = q->stats;
-		stats->opackets += s.packets;
-		stats->obytes += s.bytes;
+		const uint64_t packets = fanout ? s.fanout_packets : s.packets;
+		const uint64_t bytes = fanout ? s.fanout_bytes : s.bytes;
+		stats->opackets += packets;
+		stats->obytes += bytes;
 		stats->oerrors += s.errors + s.dropped + s.bad_responses;
 		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
-			stats->q_opackets[i] = s.packets;
-			stats->q_obytes[i] = s.bytes;
+			stats->q_opackets[i] = packets;
+			stats->q_obytes[i] = bytes;
 		}
 	}
 	return 0;
@@ -466,6 +526,10 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"bad_extra", offsetof(RxStats, bad_extra)},
 	{"bad_chain", offsetof(RxStats, bad_chain)},
 	{"ring_overrun", offsetof(RxStats, ring_overrun)},
+	{"fanout_packets", offsetof(RxStats, fanout_packets)},
+	{"fanout_bytes", offsetof(RxStats, fanout_bytes)},
+	{"fanout_dropped", offsetof(RxStats, fanout_dropped)},
+	{"lcore", offsetof(RxStats, lcore)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},
@@ -480,6 +544,9 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"bad_id", offsetof(TxStats, bad_id)},
 	{"lost_ids", offsetof(TxStats, lost_ids)},
 	{"ring_overrun", offsetof(TxStats, ring_overrun)},
+	{"fanout_packets", offsetof(TxStats, fanout_packets)},
+	{"fanout_bytes", offsetof(TxStats, fanout_bytes)},
+	{"lcore", offsetof(TxStats, lcore)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 
@@ -518,6 +585,8 @@ int rss_hash_update(rte_eth_dev *dev, rte_eth_rss_conf *conf) noexcept
 		std::memcpy(cfg.key.data(), conf->rss_key, xen::toeplitz_key_size);
 	}
 	cfg.hash_types = hash_types_from_rss_hf(conf->rss_hf);
+	if (a.fanout != nullptr)
+		fanout_set_steering(*a.fanout, cfg.hash_types, cfg.key, cfg.mapping);
 	c.set_rss(true, std::move(cfg));
 	std::string error;
 	if (!c.push_rss(error)) {
@@ -560,6 +629,8 @@ int reta_update(rte_eth_dev *dev, rte_eth_rss_reta_entry64 *reta, uint16_t size)
 		}
 		cfg.mapping[i] = group.reta[bit];
 	}
+	if (a.fanout != nullptr)
+		fanout_set_steering(*a.fanout, cfg.hash_types, cfg.key, cfg.mapping);
 	c.set_rss(true, std::move(cfg));
 	std::string error;
 	if (!c.push_rss(error)) {

@@ -29,6 +29,7 @@ extern "C" {
 #include <xenevtchn.h>
 }
 
+#include "xenfront_fanout.h"
 #include "xenfront_logs.h"
 
 namespace xenfront
@@ -414,9 +415,8 @@ void rx_queue_reset(RxQueue &q) noexcept
 	q.ring.push_requests();
 }
 
-extern "C" uint16_t xenfront_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+uint16_t ring_rx_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 {
-	RxQueue &q = *static_cast<RxQueue *>(queue);
 	xen::BurstGuard guard(q.sync);
 	if (unlikely(!guard.usable() || q.broken))
 		return 0;
@@ -438,6 +438,14 @@ extern "C" uint16_t xenfront_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_
 	}
 	repost(q);
 	return nb_rx;
+}
+
+extern "C" uint16_t xenfront_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	RxQueue &q = *static_cast<RxQueue *>(queue);
+	if (unlikely(q.fanout != nullptr))
+		return fanout_rx_burst(q, pkts, nb_pkts);
+	return ring_rx_burst(q, pkts, nb_pkts);
 }
 
 } // namespace xenfront

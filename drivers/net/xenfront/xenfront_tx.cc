@@ -26,6 +26,7 @@ extern "C" {
 #include <xenevtchn.h>
 }
 
+#include "xenfront_fanout.h"
 #include "xenfront_logs.h"
 #include "xenfront_offload.h"
 
@@ -166,9 +167,8 @@ void tx_queue_reset(TxQueue &q) noexcept
 	q.broken = false;
 }
 
-extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 {
-	TxQueue &q = *static_cast<TxQueue *>(queue);
 	xen::BurstGuard guard(q.sync);
 	if (unlikely(!guard.usable() || q.broken))
 		return 0;
@@ -245,6 +245,14 @@ extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_
 
 namespace xenfront
 {
+
+extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	TxQueue &q = *static_cast<TxQueue *>(queue);
+	if (unlikely(q.fanout != nullptr))
+		return fanout_tx_burst(q, pkts, nb_pkts);
+	return ring_tx_burst(q, pkts, nb_pkts);
+}
 
 extern "C" uint16_t xenfront_tx_prepare(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
 {

@@ -406,6 +406,12 @@ void Control::set_rss(bool enabled, RssConfig rss) noexcept
 	rss_ = std::move(rss);
 }
 
+void Control::set_rss_in_software(bool in_software) noexcept
+{
+	std::lock_guard lock(ctrl_mutex_);
+	rss_in_software_ = in_software;
+}
+
 RssConfig Control::rss() const noexcept
 {
 	std::lock_guard lock(ctrl_mutex_);
@@ -428,7 +434,13 @@ bool Control::apply_rss_locked(std::string &error) noexcept
 			" of the redirection table";
 		return false;
 	}
-	if (!ctrl_->apply(rss_, error))
+	/* Under software fan-out the table names application queues and the
+	 * backend has fewer: send each entry's ring, the fan-out takes it on
+	 * from there (xenfront_fanout.h). */
+	RssConfig sent = rss_;
+	for (uint32_t &queue : sent.mapping)
+		queue %= static_cast<uint32_t>(resources_.size());
+	if (!ctrl_->apply(sent, error))
 		return false;
 	XF_INIT_LOG(INFO, name_.c_str(),
 		    "RSS set through the control ring: hash types 0x%x, %zu entries",
@@ -439,8 +451,8 @@ bool Control::apply_rss_locked(std::string &error) noexcept
 bool Control::push_rss(std::string &error) noexcept
 {
 	std::lock_guard lock(ctrl_mutex_);
-	if (!connected_ || !rss_enabled_)
-		return true; /* sent at the next connection */
+	if (!connected_ || !rss_enabled_ || rss_in_software_)
+		return true; /* sent at the next connection, or not ours to send */
 	return apply_rss_locked(error);
 }
 
@@ -537,7 +549,7 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 	/* The control ring only when RSS asks for it: a port without RSS
 	 * spends no grants or event channel on it. */
 	std::lock_guard ctrl_lock(ctrl_mutex_);
-	if (features_.ctrl_ring && rss_enabled_) {
+	if (features_.ctrl_ring && rss_enabled_ && !rss_in_software_) {
 		if (!ctrl_) {
 			ctrl_ = CtrlChannel::create(gntshr_, backend_domid_, error);
 			if (!ctrl_)
@@ -560,7 +572,7 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 			xen::state_name(seen) + ")" + backend_error();
 		return false;
 	}
-	if (rss_enabled_ && !apply_rss_locked(error))
+	if (rss_enabled_ && !rss_in_software_ && !apply_rss_locked(error))
 		return false;
 	connected_ = true;
 	broken_reported_ = false;

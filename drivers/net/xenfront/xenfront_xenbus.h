@@ -79,6 +79,8 @@ public:
 	void set_rss(bool enabled, RssConfig rss) noexcept;
 	RssConfig rss() const noexcept;
 	bool rss_enabled() const noexcept { return rss_enabled_; }
+	/* RSS done by the software fan-out, not the backend: nothing to send. */
+	void set_rss_in_software(bool in_software) noexcept;
 	/* Sends the configuration now if connected; false with `error` if the
 	 * backend refused it or did not answer. */
 	bool push_rss(std::string &error) noexcept;
@@ -150,6 +152,7 @@ private:
 	std::optional<CtrlChannel> ctrl_;
 	RssConfig rss_;
 	bool rss_enabled_ = false;
+	bool rss_in_software_ = false;
 	std::vector<RxQueue *> rxqs_;
 	std::vector<TxQueue *> txqs_;
 	uint32_t generation_ = 1; /* odd: disconnected (see QueueSync) */
