@@ -115,8 +115,8 @@ def run_flows(front, back, tmp_path, frames):
 
 
 @pytest.mark.gntalloc_limit(8192)
-def test_rss_steers_by_toeplitz_and_reports_the_hash(build, xensim, prefix, tmp_path):
-    nb_queues = 4
+@pytest.mark.parametrize("nb_queues", [2, 4])
+def test_rss_steers_by_toeplitz_and_reports_the_hash(build, xensim, prefix, tmp_path, nb_queues):
     xensim.vif_add(1, 0)
     frames = flows(120, seed=4)
     front = back = None
