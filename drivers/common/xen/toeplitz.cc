@@ -22,6 +22,31 @@ uint32_t toeplitz_hash(const uint8_t *key, size_t key_len, const uint8_t *buf, s
 				       static_cast<unsigned>(len));
 }
 
+void ToeplitzTable::set_key(const uint8_t *key, size_t key_len) noexcept
+{
+	/* The 32 key bits starting at bit `pos` (bits past the key are 0). */
+	auto window = [&](size_t pos) {
+		uint64_t bits = 0;
+		for (size_t k = 0; k < 5; k++) {
+			size_t byte = pos / 8 + k;
+			bits = bits << 8 | (byte < key_len ? key[byte] : 0);
+		}
+		return static_cast<uint32_t>(bits >> (8 - pos % 8));
+	};
+	for (size_t i = 0; i < toeplitz_max_input; i++) {
+		uint32_t bit_hash[8]; /* of the input bit 0x80 >> j at byte i */
+		for (size_t j = 0; j < 8; j++)
+			bit_hash[j] = window(i * 8 + j);
+		for (unsigned b = 0; b < 256; b++) {
+			uint32_t h = 0;
+			for (size_t j = 0; j < 8; j++)
+				if (b & (0x80u >> j))
+					h ^= bit_hash[j];
+			entries[i][b] = h;
+		}
+	}
+}
+
 size_t hash_input(const rte_mbuf *m, uint32_t types, uint8_t *buf, uint8_t &type) noexcept
 {
 	uint8_t tmp[128];

@@ -74,6 +74,7 @@ void handle_ctrl_request(const xen_netif_ctrl_request &req, HashConfig &next,
 		/* "Any key octets not specified are assumed to be zero." */
 		std::memcpy(next.key, key, sizeof(key));
 		next.key_len = sizeof(key);
+		next.table.set_key(next.key, next.key_len);
 		break;
 	}
 	case XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE:

@@ -33,7 +33,8 @@ struct HashConfig {
 	uint32_t types;     /* XEN_NETIF_CTRL_HASH_TYPE_* */
 	uint32_t key_len;
 	uint8_t key[xen::toeplitz_key_size];
-	uint32_t mapping_size; /* 0: hash % queues */
+	xen::ToeplitzTable table; /* of `key`, for the data path (all 0: key all 0) */
+	uint32_t mapping_size;    /* 0: hash % queues */
 	uint32_t mapping[max_mapping_size];
 };
 

@@ -450,7 +450,7 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		hashes[i] = HashInfo{0, type, len > 0};
 		target[i] = static_cast<uint8_t>(q.queue_id);
 		if (len > 0) {
-			hashes[i].value = xen::toeplitz_hash(cfg->key, cfg->key_len, buf, len);
+			hashes[i].value = cfg->table.hash(buf, len);
 			if (nb_queues > 1)
 				target[i] = static_cast<uint8_t>(
 					steer(*cfg, hashes[i].value, nb_queues));

@@ -36,7 +36,7 @@ inline uint16_t steer(const FanoutState &f, rte_mbuf *m) noexcept
 		uint8_t type = 0;
 		size_t len = xen::hash_input(m, f.hash_types, input, type);
 		if (len > 0)
-			hash = xen::toeplitz_hash(f.key, sizeof(f.key), input, len);
+			hash = f.table.hash(input, len);
 		if (f.report_hash && len > 0) {
 			m->hash.rss = hash;
 			m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
@@ -162,7 +162,7 @@ void fanout_set_steering(FanoutState &f, uint32_t hash_types,
 			 std::span<const uint32_t> mapping) noexcept
 {
 	f.hash_types = hash_types;
-	std::memcpy(f.key, key.data(), sizeof(f.key));
+	f.table.set_key(key.data(), key.size());
 	for (size_t i = 0; i < reta_size; i++) {
 		uint32_t q = i < mapping.size() ? mapping[i] : 0;
 		__atomic_store_n(&f.reta[i], static_cast<uint16_t>(q < f.nb_queues ? q : 0),

@@ -58,7 +58,7 @@ struct FanoutState {
 	 * by the control path entry by entry while traffic flows, as a NIC's
 	 * table is. */
 	uint32_t hash_types;
-	uint8_t key[xen::toeplitz_key_size];
+	xen::ToeplitzTable table; /* of the key */
 	uint16_t reta[reta_size];
 };
 
