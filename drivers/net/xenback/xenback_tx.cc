@@ -433,8 +433,15 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	Steering *st = q.steering;
 	uint32_t nb_queues = st ? __atomic_load_n(&st->nb_queues, __ATOMIC_ACQUIRE) : 0;
 	const HashConfig *cfg = nb_queues ? &published(st->hash) : nullptr;
-	if (cfg == nullptr || cfg->algorithm != XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ ||
-	    q.queue_id >= nb_queues) {
+	/* One guest queue: nobody else writes its ring, no lock. With several,
+	 * another lcore may steer into this ring at any time (the guest can
+	 * turn hashing on while we run), so its writers take its lock, as
+	 * netdev's queue lock orders netback's transmitters. */
+	const bool hashing =
+		cfg != nullptr && cfg->algorithm == XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
+	if (likely(nb_queues <= 1 && !hashing))
+		return send_on(q, pkts, nb_pkts, nullptr);
+	if (!hashing || q.queue_id >= nb_queues) {
 		rte_spinlock_lock(&q.lock);
 		uint16_t n = send_on(q, pkts, nb_pkts, nullptr);
 		rte_spinlock_unlock(&q.lock);
