@@ -352,6 +352,7 @@ class MemifPeer(PairPeer):
 
     name = "memif"
     label = "memif (copy)"
+    jumbo = False  # DPDK 22.11 net_memif: max_rx_pktlen is 1518
 
     def sock(self):
         return self.ctx.rundir / f"memif-{self.group.name}.sock"

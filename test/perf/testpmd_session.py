@@ -40,6 +40,12 @@ class Testpmd:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self._wait_for(re.escape(PROMPT), 0, timeout=60)
+        with self.lock:
+            m = re.search(r"^(Fail to configure port.*|Start ports failed.*|"
+                          r".*> device max frame size.*)$", self.output, re.M)
+        if m:
+            self.kill()
+            raise TestpmdError(f"{self.name}: {m.group(1).strip()}")
 
     @property
     def pid(self) -> int:
