@@ -12,6 +12,7 @@ mean and how to read the ratios."""
 
 import argparse
 import datetime
+import json
 import os
 import pathlib
 import shutil
@@ -51,6 +52,9 @@ def parse_args(argv):
     ap.add_argument("--reps", type=int, help="interleaved repetitions")
     ap.add_argument("--warmup", type=float, help="seconds of forwarding before each window")
     ap.add_argument("--window", type=float, help="seconds measured per run")
+    ap.add_argument("--profile", metavar="PEERS",
+                    help="comma-separated peers whose processes perf samples (cpu-clock) "
+                         "during each window; flat profiles in OUT/logs/profile/")
     a = ap.parse_args(argv)
     plan = dict(QUICK if a.quick else FULL)
     if a.peers:
@@ -71,6 +75,10 @@ def parse_args(argv):
     for s in plan["sizes"]:
         if not (60 <= s <= 1500 or s == 9000):
             ap.error(f"frame size {s} not supported (60..1500, or 9000)")
+    plan["profile"] = a.profile.split(",") if a.profile else []
+    for p in plan["profile"]:
+        if p not in plan["peers"]:
+            ap.error(f"--profile {p}: not among the peers run")
     plan["mode"] = "quick" if a.quick else "full"
     a.out = a.out or a.build / "bench" / plan["mode"]
     return a, plan
@@ -86,6 +94,14 @@ def host_info() -> dict:
                           capture_output=True, text=True).stdout
     return {"cpus": os.cpu_count(), "kernel": os.uname().release, "dpdk": dpdk,
             "loadavg_start": " ".join(read("/proc/loadavg").split()[:3])}
+
+
+def buildtype(build: pathlib.Path) -> str:
+    try:
+        opts = json.loads((build / "meson-info/intro-buildoptions.json").read_text())
+    except (OSError, ValueError):
+        return "unknown"
+    return next((o["value"] for o in opts if o["name"] == "buildtype"), "unknown")
 
 
 def commit() -> str:
@@ -164,7 +180,8 @@ def main(argv=None) -> int:
             "host": host_info(), "commit": commit(), "peers": plan["peers"],
             "peer_labels": {p: P.PEERS[p].label for p in plan["peers"]},
             "scenarios": plan["scenarios"], "sizes": plan["sizes"], "reps": plan["reps"],
-            "warmup": plan["warmup"], "window": plan["window"]}
+            "warmup": plan["warmup"], "window": plan["window"], "profiled": plan["profile"],
+            "buildtype": buildtype(build)}
     groups = []
     std = [s for s in plan["sizes"] if s <= 1500]
     if std:
@@ -180,6 +197,9 @@ def main(argv=None) -> int:
             sim = XenSim(build)
             sim.start(rundir / "xensim")
         ctx = P.Context(build, out, rundir, sim, prefix=f"xfb{os.getpid()}")
+        if plan["profile"]:
+            from perf_profile import Profiler
+            ctx.profiler = Profiler(out / "logs/profile", rundir, plan["profile"])
         for g in groups:
             run_group(ctx, g, plan, runs)
     finally:

@@ -54,6 +54,7 @@ class Context:
         self.rundir = rundir  # sockets, under /dev/shm
         self.sim = sim
         self.prefix = prefix
+        self.profiler = None  # perf_profile.Profiler, with --profile
         self.xenfront = build / "drivers/net/xenfront/librte_net_xenfront.so"
         self.xenback = build / "drivers/net/xenback/librte_net_xenback.so"
         self._next_domid = 1
@@ -67,6 +68,12 @@ class Context:
         d = self.outdir / "logs"
         d.mkdir(parents=True, exist_ok=True)
         return d / f"{name}.log"
+
+    def profile_request(self, peer: str, scenario: str, size: int, procs: dict):
+        """What measure() hands the profiler for this run, or None."""
+        if self.profiler is None or not self.profiler.wants(peer):
+            return None
+        return (f"{peer}-{scenario}-{size}", procs)
 
     def counters(self) -> dict:
         if self.sim is None:
@@ -163,7 +170,9 @@ class PairPeer:
         second.command("start")
         try:
             time.sleep(warmup)
-            m = measure(self.ctx, [g, h], window, self.xstats_ports())
+            m = measure(self.ctx, [g, h], window, self.xstats_ports(),
+                        self.ctx.profile_request(self.name, scenario, size,
+                                                 {"guest": g, "host": h}))
         finally:
             second.command("stop")
             time.sleep(0.05)
@@ -180,7 +189,7 @@ class PairPeer:
         headline = {"guest-tx": hs["rx_pps"], "guest-rx": gs["rx_pps"],
                     "forward": hs["rx_pps"]}[scenario]
         return {"pps": headline, "guest": gs, "host": hs, "elapsed": m["elapsed"],
-                "counters": self.counters(scenario, m)}
+                "counters": self.counters(scenario, m), "profile": m.get("profile")}
 
     def counters(self, scenario: str, m: dict) -> dict:
         return {}
@@ -191,7 +200,7 @@ def side(m: dict, proc: Testpmd, port: int) -> dict:
     p0, p1 = m["port0"][proc.name][port], m["port1"][proc.name][port]
     fwd = m["fwd"][proc.name]
     fp = fwd["ports"].get(port, {})
-    return {
+    out = {
         "rx_pps": p1["rx_pps"], "tx_pps": p1["tx_pps"],
         "rx_packets": p1["ipackets"] - p0["ipackets"],
         "tx_packets": p1["opackets"] - p0["opackets"],
@@ -200,27 +209,54 @@ def side(m: dict, proc: Testpmd, port: int) -> dict:
         "tsc_mhz": fwd["tsc_mhz"],
         "rx_bursts": fp.get("rx_bursts"), "tx_bursts": fp.get("tx_bursts"),
         "tx_dropped": fp.get("tx_dropped", 0),
+        **cpu_share(m["s0"][proc.name], m["s1"][proc.name]),
     }
+    if out["cycles_per_packet"] is not None and out["cpu_share"] is not None:
+        # testpmd's cycles are TSC (wall) time, including time the lcore
+        # was off its CPU; scaled by the on-CPU share they estimate the
+        # cycles the lcore itself spent, assuming preemption hit busy and
+        # empty polls alike.
+        out["cycles_per_packet_oncpu"] = out["cycles_per_packet"] * min(1.0, out["cpu_share"])
+    else:
+        out["cycles_per_packet_oncpu"] = None
+    return out
 
 
-def measure(ctx: Context, procs: list, window: float, xstats_ports: dict) -> dict:
+def cpu_share(s0, s1) -> dict:
+    """The share of the window its forwarding lcores spent on a CPU, and
+    waiting for one (runnable, another thread on it); averaged over the
+    process's forwarding lcores."""
+    (t0, a), (t1, b) = s0, s1
+    tids = [t for t in b if t in a]
+    if not tids or t1 <= t0:
+        return {"cpu_share": None, "runqueue_wait_share": None}
+    wall = (t1 - t0) * 1e9 * len(tids)
+    return {"cpu_share": sum(b[t][0] - a[t][0] for t in tids) / wall,
+            "runqueue_wait_share": sum(b[t][1] - a[t][1] for t in tids) / wall}
+
+
+def measure(ctx: Context, procs: list, window: float, xstats_ports: dict,
+            profile=None) -> dict:
     """One measurement window over running processes. The port counters of
     every process and xensim's counters are read back to back at both ends,
     so they span the same interval to a few milliseconds; then each process
     has its forwarding stats cleared (start) or read (end) and its xstats
     read, in the same order at both ends, so those span an interval of the
     same length."""
-    m = {"port0": {}, "port1": {}, "fwd": {}, "x0": {}, "x1": {}}
+    m = {"port0": {}, "port1": {}, "fwd": {}, "x0": {}, "x1": {}, "s0": {}, "s1": {}}
     t0 = time.monotonic()
     for p in procs:
+        m["s0"][p.name] = (time.monotonic(), p.worker_sched())
         m["port0"][p.name] = p.port_stats()
     m["c0"] = ctx.counters()
     for p in procs:
         p.command("clear fwd stats all")
         if p.name in xstats_ports:
             m["x0"][p.name] = p.xstats(xstats_ports[p.name])
+    recs = ctx.profiler.start(*profile) if profile else None
     time.sleep(window)
     for p in procs:
+        m["s1"][p.name] = (time.monotonic(), p.worker_sched())
         m["port1"][p.name] = p.port_stats()
     m["c1"] = ctx.counters()
     for p in procs:
@@ -228,6 +264,8 @@ def measure(ctx: Context, procs: list, window: float, xstats_ports: dict) -> dic
         if p.name in xstats_ports:
             m["x1"][p.name] = p.xstats(xstats_ports[p.name])
     m["elapsed"] = time.monotonic() - t0
+    if recs:
+        m["profile"] = ctx.profiler.stop(recs)
     return m
 
 
@@ -421,12 +459,13 @@ class RingPeer:
             port = 0
         try:
             time.sleep(warmup)
-            m = measure(self.ctx, [p], window, {})
+            m = measure(self.ctx, [p], window, {},
+                        self.ctx.profile_request(self.name, scenario, size, {"process": p}))
         finally:
             p.command("stop")
         s = side(m, p, port)
         return {"pps": s["rx_pps"], "guest": s, "host": s, "elapsed": m["elapsed"],
-                "counters": {}}
+                "counters": {}, "profile": m.get("profile")}
 
 
 PEERS = {c.name: c for c in (XenInterruptPeer, XenPollPeer, MemifPeer, VhostPeer, RingPeer)}

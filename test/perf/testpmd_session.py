@@ -129,6 +129,27 @@ class Testpmd:
         return {m.group(1): int(m.group(2))
                 for m in re.finditer(r"^(\w+):\s+(\d+)\s*$", out, re.M)}
 
+    def worker_sched(self) -> dict:
+        """Scheduler times of the forwarding lcores (threads "rte-worker-N")
+        from /proc/PID/task/TID/schedstat: {tid: (on-CPU ns, runqueue-wait ns)}."""
+        out = {}
+        task = f"/proc/{self.pid}/task"
+        try:
+            tids = os.listdir(task)
+        except OSError:
+            return out
+        for tid in tids:
+            try:
+                with open(f"{task}/{tid}/comm") as f:
+                    if not f.read().startswith("rte-worker-"):
+                        continue
+                with open(f"{task}/{tid}/schedstat") as f:
+                    run, wait = f.read().split()[:2]
+            except OSError:
+                continue
+            out[tid] = (int(run), int(wait))
+        return out
+
     def quit(self, timeout: float = 30):
         if self.proc.poll() is None:
             try:
@@ -173,18 +194,25 @@ BURSTS = re.compile(r"(RX|TX)-bursts : (\d+) \[(.*)\]")
 
 
 def parse_bursts(total: int, spread: str) -> dict:
-    """A `--record-burst-stats` line: testpmd prints the number of calls
-    and truncated percentages of the most frequent sizes, empty calls
-    first. Non-empty calls are known only within bounds."""
-    shares = {}
-    for m in re.finditer(r"(\d+)% of (\d+|other)", spread):
-        shares[m.group(2)] = int(m.group(1))
-    empty_pct = shares.get("0", 0)
-    # The printed share of empty calls is floor(100 * empty / total), so
-    # non-empty calls lie in (total * (99 - pct) / 100, total * (100 - pct) / 100].
-    return {"calls": total, "empty_pct": empty_pct, "shares": shares,
-            "nonempty_min": max(0, total * (99 - empty_pct) // 100),
-            "nonempty_max": total * (100 - empty_pct) // 100}
+    """A `--record-burst-stats` line: the number of calls, then the shares
+    of empty calls and of the two most frequent sizes, and the rest. Every
+    share but the last printed is floor(100 * calls / total); the last is
+    100 minus the others. So the number of non-empty calls is known only
+    within bounds."""
+    entries = [(m.group(2), int(m.group(1)))
+               for m in re.finditer(r"(\d+)% of (\d+|other)", spread)]
+    shares = dict(entries)
+    if not entries or entries[0][0] != "0":
+        raise TestpmdError(f"unexpected burst stats: {spread!r}")
+    if len(entries) == 1:  # all calls empty
+        lo = hi = 0
+    else:
+        pct0 = entries[0][1]
+        floors = sum(pct for size, pct in entries[1:-1])
+        lo = max(0, total * (99 - pct0) // 100, total * floors // 100)
+        hi = total * (100 - pct0) // 100 + (1 if total * (100 - pct0) % 100 else 0)
+    return {"calls": total, "empty_pct": shares["0"], "shares": shares,
+            "nonempty_min": lo, "nonempty_max": hi}
 
 
 def parse_fwd_stats(out: str) -> dict:
