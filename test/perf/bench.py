@@ -33,6 +33,8 @@ import report as R  # noqa: E402
 FULL = {"peers": ["xen-int", "xen-poll", "memif", "vhost", "ring"],
         "scenarios": list(P.SCENARIOS), "sizes": [64, 256, 512, 1500, 9000],
         "reps": 5, "warmup": 1.0, "window": 2.0}
+CALLGRIND = {"peers": ["xen-int", "xen-poll", "memif", "vhost"], "scenarios": list(P.SCENARIOS),
+             "sizes": [64, 1500], "reps": 1, "warmup": 2.0, "window": 5.0}
 QUICK = {"peers": ["xen-int", "xen-poll", "memif"], "scenarios": list(P.SCENARIOS),
          "sizes": [64], "reps": 1, "warmup": 0.3, "window": 0.5}
 
@@ -42,6 +44,9 @@ def parse_args(argv):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
                     help="a few seconds: xen peers and memif, 64 B, one repetition")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="instead of rates: instructions per packet of each side, run under "
+                         "valgrind's callgrind (independent of the machine's load; ~30 min)")
     ap.add_argument("--build", type=pathlib.Path, default=ROOT / "build",
                     help="meson build directory (default: build/)")
     ap.add_argument("--out", type=pathlib.Path, default=None,
@@ -56,7 +61,9 @@ def parse_args(argv):
                     help="comma-separated peers whose processes perf samples (cpu-clock) "
                          "during each window; flat profiles in OUT/logs/profile/")
     a = ap.parse_args(argv)
-    plan = dict(QUICK if a.quick else FULL)
+    if a.quick and a.callgrind:
+        ap.error("--quick and --callgrind are different modes")
+    plan = dict(QUICK if a.quick else CALLGRIND if a.callgrind else FULL)
     if a.peers:
         plan["peers"] = a.peers.split(",")
     if a.scenarios:
@@ -79,7 +86,12 @@ def parse_args(argv):
     for p in plan["profile"]:
         if p not in plan["peers"]:
             ap.error(f"--profile {p}: not among the peers run")
-    plan["mode"] = "quick" if a.quick else "full"
+    plan["mode"] = "quick" if a.quick else "callgrind" if a.callgrind else "full"
+    if a.callgrind:
+        if "ring" in plan["peers"]:
+            plan["peers"].remove("ring")  # one process: no side to measure alone
+        if plan["profile"]:
+            ap.error("--profile and --callgrind do not mix")
     a.out = a.out or a.build / "bench" / plan["mode"]
     return a, plan
 
@@ -114,7 +126,7 @@ def log(msg: str):
     print(f"[{datetime.datetime.now():%H:%M:%S}] {msg}", flush=True)
 
 
-def run_group(ctx, group, plan, runs):
+def run_group(ctx, group, plan, runs, side=None):
     """Starts every peer of the group, runs the interleaved plan, stops them."""
     started = []
     for name in plan["peers"]:
@@ -136,18 +148,22 @@ def run_group(ctx, group, plan, runs):
                 for size in group.sizes:
                     for rep in range(plan["reps"]):
                         runs.append({"peer": name, "scenario": scenario, "size": size,
-                                     "rep": rep, "error": f"start: {e}"})
+                                     "rep": rep, "side": side, "error": f"start: {e}"})
     try:
         for rep in range(plan["reps"]):
             for scenario in plan["scenarios"]:
                 for size in group.sizes:
                     for peer in list(started):
-                        r = {"peer": peer.name, "scenario": scenario, "size": size, "rep": rep}
+                        r = {"peer": peer.name, "scenario": scenario, "size": size, "rep": rep,
+                             "side": side}
                         try:
                             r["result"] = peer.run(scenario, size, plan["warmup"],
                                                    plan["window"])
+                            res = r["result"]
+                            what = (f"{res['callgrind']['per_packet']:7.0f} instructions/packet "
+                                    f"({side})" if side else f"{res['pps'] / 1e6:7.2f} Mpps")
                             log(f"rep {rep + 1}/{plan['reps']} {scenario:8} {size:5} B "
-                                f"{peer.name:8} {r['result']['pps'] / 1e6:7.2f} Mpps")
+                                f"{peer.name:8} {what}")
                         except Exception as e:
                             r["error"] = f"{e}\n{traceback.format_exc()}"
                             log(f"{peer.name} {scenario} {size}: {e}")
@@ -200,8 +216,10 @@ def main(argv=None) -> int:
         if plan["profile"]:
             from perf_profile import Profiler
             ctx.profiler = Profiler(out / "logs/profile", rundir, plan["profile"])
-        for g in groups:
-            run_group(ctx, g, plan, runs)
+        for side in ("guest", "host") if plan["mode"] == "callgrind" else (None,):
+            ctx.callgrind_side = side
+            for g in groups:
+                run_group(ctx, g, plan, runs, side)
     finally:
         if sim is not None:
             try:
@@ -212,7 +230,9 @@ def main(argv=None) -> int:
     meta["host"]["loadavg_end"] = " ".join(
         pathlib.Path("/proc/loadavg").read_text().split()[:3])
     meta["duration_s"] = round(time.monotonic() - t0, 1)
-    rep = {"meta": meta, "runs": runs, "summary": R.summarize(runs, plan["peers"])}
+    summary = (R.summarize_callgrind(runs, plan["peers"]) if plan["mode"] == "callgrind"
+               else R.summarize(runs, plan["peers"]))
+    rep = {"meta": meta, "runs": runs, "summary": summary}
     paths = R.write(rep, out)
     print(paths["md"].read_text())
     log(f"wrote {', '.join(str(p) for p in paths.values())} in {meta['duration_s']} s")

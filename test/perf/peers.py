@@ -14,6 +14,7 @@ import json
 import pathlib
 import time
 
+import callgrind
 from testpmd_session import Testpmd
 
 SCENARIOS = ("guest-tx", "guest-rx", "forward")
@@ -55,6 +56,7 @@ class Context:
         self.sim = sim
         self.prefix = prefix
         self.profiler = None  # perf_profile.Profiler, with --profile
+        self.callgrind_side = None  # "guest" or "host", with --callgrind
         self.xenfront = build / "drivers/net/xenfront/librte_net_xenfront.so"
         self.xenback = build / "drivers/net/xenback/librte_net_xenback.so"
         self._next_domid = 1
@@ -74,6 +76,15 @@ class Context:
         if self.profiler is None or not self.profiler.wants(peer):
             return None
         return (f"{peer}-{scenario}-{size}", procs)
+
+    def wrapper(self, tag: str, side: str) -> list:
+        """The command that runs this side's testpmd: callgrind for the side
+        --callgrind measures, nothing otherwise."""
+        if self.callgrind_side != side:
+            return []
+        d = self.outdir / "callgrind"
+        d.mkdir(parents=True, exist_ok=True)
+        return callgrind.wrapper(d / f"{tag}-{side}.out")
 
     def counters(self) -> dict:
         if self.sim is None:
@@ -126,14 +137,17 @@ class PairPeer:
         self.prepare()
         tag = f"{self.name}-{self.group.name}"
         app = self.group.app_args()
+        self.tag = tag
         self.host = Testpmd(f"{tag} host", EAL_COMMON + ["--file-prefix", self.fprefix("h")] +
                             HOST_LCORES + self.host_eal() + null_vdevs(self.group.sizes),
-                            app, self.host_env(), self.ctx.log(f"{tag}-host"))
+                            app, self.host_env(), self.ctx.log(f"{tag}-host"),
+                            wrapper=self.ctx.wrapper(tag, "host"))
         self.guest = Testpmd(f"{tag} guest", EAL_COMMON + ["--file-prefix", self.fprefix("g")] +
                              GUEST_LCORES + self.guest_eal(), app, self.guest_env(),
-                             self.ctx.log(f"{tag}-guest"))
-        self.guest.wait_link(0, timeout=60)
-        self.host.wait_link(0, timeout=60)
+                             self.ctx.log(f"{tag}-guest"), wrapper=self.ctx.wrapper(tag, "guest"))
+        wait = 180 if self.ctx.callgrind_side else 60
+        self.guest.wait_link(0, timeout=wait)
+        self.host.wait_link(0, timeout=wait)
 
     def fprefix(self, side: str) -> str:
         return f"{self.ctx.prefix}{self.name.replace('-', '')}{self.group.name}{side}"
@@ -170,6 +184,8 @@ class PairPeer:
         second.command("start")
         try:
             time.sleep(warmup)
+            if self.ctx.callgrind_side:
+                return {"callgrind": self.instructions(scenario, size, window)}
             m = measure(self.ctx, [g, h], window, self.xstats_ports(),
                         self.ctx.profile_request(self.name, scenario, size,
                                                  {"guest": g, "host": h}))
@@ -181,6 +197,20 @@ class PairPeer:
 
     def xstats_ports(self) -> dict:
         return {}
+
+    def instructions(self, scenario: str, size: int, window: float) -> dict:
+        """Instructions per packet of the side under callgrind: packets it
+        sent (txonly) or received (rxonly, macswap, io on all its ports)."""
+        side = self.ctx.callgrind_side
+        if side == "guest":
+            proc, ports = self.guest, [0]
+            count = "tx" if scenario == "guest-tx" else "rx"
+        else:
+            proc = self.host
+            ports = [0, self.null_port[size]] if scenario == "forward" else [0]
+            count = "tx" if scenario == "guest-rx" else "rx"
+        out = self.ctx.outdir / "callgrind" / f"{self.tag}-{side}.out"
+        return callgrind.window(proc, out, ports, count, window)
 
     def result(self, scenario: str, m: dict) -> dict:
         g, h = self.guest, self.host

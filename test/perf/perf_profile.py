@@ -38,8 +38,9 @@ class Profiler:
         return recs
 
     def stop(self, recs: list) -> dict:
-        """Stops the recorders; returns {side: [(percent, dso, symbol)...]}
-        and writes each flat profile to OUTDIR/<tag>-<side>.txt."""
+        """Stops the recorders; returns {side: {"dso": [...], "symbols": [...]}}
+        (rows of [percent, name]) and writes each flat profile to
+        OUTDIR/<tag>-<side>.txt."""
         out = {}
         for _, _, p, _ in recs:
             p.send_signal(signal.SIGINT)
@@ -49,23 +50,47 @@ class Profiler:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-            rep = subprocess.run([self.perf, "report", "-i", str(data), "--stdio",
-                                  "--no-children", "--sort", "comm,dso,symbol",
-                                  "--percent-limit", "0.5"],
-                                 capture_output=True, text=True, timeout=120)
-            (self.outdir / f"{tag}-{side}.txt").write_text(rep.stdout + rep.stderr)
-            out[side] = top_symbols(rep.stdout)
+            reports = {}
+            for key in ("dso", "dso,symbol"):
+                r = subprocess.run([self.perf, "report", "-i", str(data), "--stdio",
+                                    "--no-children", "--sort", key, "--percent-limit", "0.1"],
+                                   capture_output=True, text=True, timeout=120)
+                reports[key] = r.stdout
+            res = {"dso": rows(reports["dso"], 1)[:8], "symbols": symbols(reports["dso,symbol"])}
+            text = [f"# {tag} {side}: perf record -e cpu-clock -F {self.freq}", "",
+                    "## by shared object"]
+            text += [f"{pct:6.2f}%  {name}" for pct, name in res["dso"]]
+            text += ["", "## by symbol (unresolved addresses of a stripped object summed)"]
+            text += [f"{pct:6.2f}%  {name}" for pct, name in res["symbols"]]
+            text += ["", "## perf report --sort dso,symbol", reports["dso,symbol"]]
+            (self.outdir / f"{tag}-{side}.txt").write_text("\n".join(text))
+            out[side] = res
             data.unlink(missing_ok=True)
         return out
 
 
-def top_symbols(report: str, n: int = 12) -> list:
-    """The first `n` rows of a flat `perf report --stdio`."""
-    rows = []
+def rows(report: str, ncols: int) -> list:
+    """Rows of a flat `perf report --stdio`: [percent, col1 col2 ...]."""
+    out = []
     for line in report.splitlines():
-        m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+(\S+)\s+\[[.k]\]\s+(.*\S)", line)
+        if line.startswith("#") or not line.strip():
+            continue
+        m = re.match(r"\s+([\d.]+)%\s+(.*\S)", line)
         if m:
-            rows.append([float(m.group(1)), m.group(2), m.group(3), m.group(4)])
-        if len(rows) == n:
-            break
-    return rows
+            out.append([float(m.group(1)), " ".join(m.group(2).split()[:ncols + 1])])
+    return out
+
+
+def symbols(report: str, n: int = 15) -> list:
+    """The `n` heaviest symbols, with a stripped object's bare addresses
+    summed into one "<object> (unresolved)" row."""
+    agg = {}
+    for line in report.splitlines():
+        m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+\[[.k]\]\s+(.*\S)", line)
+        if not m:
+            continue
+        pct, dso = float(m.group(1)), m.group(2)
+        sym = re.sub(r"\s+-\s+-$", "", m.group(3))  # empty IPC columns
+        name = f"{dso} (unresolved)" if re.fullmatch(r"0x[0-9a-f]+", sym) else f"{dso}: {sym}"
+        agg[name] = agg.get(name, 0.0) + pct
+    return [[round(v, 2), k] for k, v in sorted(agg.items(), key=lambda kv: -kv[1])[:n]]

@@ -112,6 +112,98 @@ def npb_verdict(ok) -> str:
     return "bound above 1: inconclusive, bursts were shorter than testpmd's 32"
 
 
+def summarize_callgrind(runs: list, peers: list) -> dict:
+    """--callgrind: instructions per packet of each side, and each xen
+    peer's over each other peer's (lower is better)."""
+    cells = []
+    keys = sorted({(r["scenario"], r["size"]) for r in runs},
+                  key=lambda k: (SCENARIOS.index(k[0]), k[1]))
+    for scenario, size in keys:
+        for peer in peers:
+            cell = {"scenario": scenario, "size": size, "peer": peer, "errors": []}
+            for r in runs:
+                if (r["scenario"], r["size"], r["peer"]) != (scenario, size, peer):
+                    continue
+                if "error" in r:
+                    cell["errors"].append(r["error"])
+                else:
+                    cg = r["result"]["callgrind"]
+                    cell[r["side"]] = cg["per_packet"]
+                    cell[r["side"] + "_objects"] = cg["objects_per_packet"]
+            cells.append(cell)
+    ratios = []
+    by = {(c["scenario"], c["size"], c["peer"]): c for c in cells}
+    for scenario, size in keys:
+        for a in peers:
+            for b in peers:
+                if a == b:
+                    continue
+                ca, cb = by.get((scenario, size, a)), by.get((scenario, size, b))
+                for side in ("guest", "host"):
+                    if ca and cb and ca.get(side) and cb.get(side):
+                        ratios.append({"scenario": scenario, "size": size, "peer": a, "vs": b,
+                                       "side": side, "ratio": ca[side] / cb[side]})
+    return {"cells": cells, "ratios": ratios}
+
+
+def markdown_callgrind(report: dict) -> str:
+    meta, summary = report["meta"], report["summary"]
+    peers = meta["peers"]
+    cells = {(c["scenario"], c["size"], c["peer"]): c for c in summary["cells"]}
+    keys = sorted({(c["scenario"], c["size"]) for c in summary["cells"]},
+                  key=lambda k: (SCENARIOS.index(k[0]), k[1]))
+    L = ["# xenfront benchmark (callgrind mode)", "",
+         f"{meta['started']}; commit {meta['commit']}, {meta.get('buildtype', 'unknown')} build. "
+         "Instructions per packet of one side's whole testpmd process (its forwarding lcore "
+         "does nearly all of it), run under callgrind while the other side runs natively, "
+         f"{meta['window']} s windows after {meta['warmup']} s warm-up. Counts, not time: "
+         "they do not depend on the machine's load; they do not see cache misses or "
+         "cross-CPU traffic either.", "",
+         "## Instructions per packet, guest / host", "",
+         "| scenario | size | " + " | ".join(peers) + " |",
+         "|---|---:|" + "---:|" * len(peers)]
+    for scenario, size in keys:
+        row = [SCENARIO_TITLE[scenario], str(size)]
+        for p in peers:
+            c = cells.get((scenario, size, p), {})
+            row.append(f"{fmt(c.get('guest'), 0)} / {fmt(c.get('host'), 0)}")
+        L.append("| " + " | ".join(row) + " |")
+    xen_peers = [p for p in peers if p.startswith("xen")]
+    others = [p for p in peers if not p.startswith("xen")]
+    rat = {(r["scenario"], r["size"], r["peer"], r["vs"], r["side"]): r["ratio"]
+           for r in summary["ratios"]}
+    if xen_peers and others:
+        cols = [(a, b) for a in xen_peers for b in others]
+        L += ["", "## Ratios of instructions per packet, guest / host (below 1: xen does less)",
+              "", "| scenario | size | " + " | ".join(f"{a} ÷ {b}" for a, b in cols) + " |",
+              "|---|---:|" + "---:|" * len(cols)]
+        for scenario, size in keys:
+            row = [SCENARIO_TITLE[scenario], str(size)]
+            for a, b in cols:
+                g = rat.get((scenario, size, a, b, "guest"))
+                h = rat.get((scenario, size, a, b, "host"))
+                row.append(f"{fmt(g)} / {fmt(h)}")
+            L.append("| " + " | ".join(row) + " |")
+    L += ["", "## Where the instructions are: per object, per packet (self cost, inlined "
+          "DPDK headers count in the object that inlined them)", ""]
+    for scenario, size in keys:
+        for p in peers:
+            c = cells.get((scenario, size, p), {})
+            for side in ("guest", "host"):
+                objs = c.get(side + "_objects")
+                if objs:
+                    L.append(f"- {SCENARIO_TITLE[scenario]} {size} B, {p} {side}: " +
+                             ", ".join(f"{o} {v:.0f}" for o, v in objs[:5] if v and v >= 1))
+    errs = [c for c in summary["cells"] if c["errors"]]
+    if errs:
+        L += ["", "## Failed runs", ""]
+        for c in errs:
+            L.append(f"- {c['peer']} {c['scenario']} {c['size']} B: "
+                     f"{c['errors'][0].splitlines()[0]}")
+    L.append("")
+    return "\n".join(L)
+
+
 def fmt_mpps(v):
     return "—" if v is None else f"{v / 1e6:.2f}"
 
@@ -316,10 +408,11 @@ def chart(report: dict, path) -> str:
 def write(report: dict, outdir) -> dict:
     paths = {"json": outdir / "report.json", "md": outdir / "report.md",
              "png": outdir / "report.png"}
-    err = chart(report, paths["png"])
+    callgrind = report["meta"]["mode"] == "callgrind"
+    err = "no chart in callgrind mode" if callgrind else chart(report, paths["png"])
     if err:
         report["meta"]["chart"] = err
         paths.pop("png")
     paths["json"].write_text(json.dumps(report, indent=1, sort_keys=True))
-    paths["md"].write_text(markdown(report))
+    paths["md"].write_text(markdown_callgrind(report) if callgrind else markdown(report))
     return paths

@@ -21,7 +21,10 @@ class Testpmd:
     """dpdk-testpmd in interactive mode; everything it prints is kept in
     memory and copied to `log_path`."""
 
-    def __init__(self, name: str, eal: list, app: list, env: dict, log_path, cwd=None):
+    def __init__(self, name: str, eal: list, app: list, env: dict, log_path, cwd=None,
+                 wrapper: list = ()):
+        """`wrapper`: a command that runs testpmd (e.g. valgrind); its pid
+        is then the wrapper's, which for valgrind is testpmd's own."""
         self.name = name
         full_env = dict(os.environ)
         full_env.update(env)
@@ -29,7 +32,8 @@ class Testpmd:
         # unbuffered: line-buffer stdio so both arrive in order.
         # --no-mlockall: otherwise every "start" locks (populates) all of the
         # --no-huge memory, which takes seconds.
-        self.cmd = (["stdbuf", "-oL", "-eL", "dpdk-testpmd"] + [str(a) for a in eal] +
+        self.cmd = (["stdbuf", "-oL", "-eL"] + list(wrapper) + ["dpdk-testpmd"] +
+                    [str(a) for a in eal] +
                     ["--", "-i", "--no-mlockall"] + [str(a) for a in app])
         self.log = open(log_path, "w", encoding="utf-8")
         self.log.write("$ " + " ".join(self.cmd) + "\n")
@@ -39,7 +43,7 @@ class Testpmd:
         self.lock = threading.Lock()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        self._wait_for(re.escape(PROMPT), 0, timeout=60)
+        self._wait_for(re.escape(PROMPT), 0, timeout=180 if wrapper else 60)
         with self.lock:
             m = re.search(r"^(Fail to configure port.*|Start ports failed.*|"
                           r".*> device max frame size.*)$", self.output, re.M)

@@ -75,3 +75,84 @@ def test_xen_counters(quick_report):
     checks = rep["summary"]["checks"]
     assert checks["frontend_steady_state_grant_ops"] == 0
     assert checks["frontend_zero_grant_ops"] is True
+
+
+# ---- the harness's parsers, on testpmd's and callgrind's own text ----
+
+def _perf_modules():
+    import sys
+    sys.path.insert(0, str(ROOT / "test/perf"))
+    import callgrind
+    import testpmd_session
+    return testpmd_session, callgrind
+
+
+def test_parse_testpmd_answers():
+    t, _ = _perf_modules()
+    ports = t.parse_port_stats("""
+  ######################## NIC statistics for port 0  ########################
+  RX-packets: 0          RX-missed: 0          RX-bytes:  0
+  RX-errors: 0
+  RX-nombuf:  0
+  TX-packets: 5365120    TX-errors: 0          TX-bytes:  343367680
+
+  Throughput (since last show)
+  Rx-pps:            0          Rx-bps:            0
+  Tx-pps:      1596566          Tx-bps:    817442024
+  ############################################################################
+""")
+    assert ports == {0: {"ipackets": 0, "opackets": 5365120, "rx_pps": 0, "tx_pps": 1596566}}
+    fwd = t.parse_fwd_stats("""
+  ---------------------- Forward statistics for port 0  ----------------------
+  RX-packets: 0              RX-dropped: 0             RX-total: 0
+  TX-packets: 3478976        TX-dropped: 45166464      TX-total: 48645440
+  TX-bursts : 1520206 [92% of 0 pkts + 8% of 32 pkts]
+  ----------------------------------------------------------------------------
+
+  +++++++++++++++ Accumulated forward statistics for all ports+++++++++++++++
+  RX-packets: 0              RX-dropped: 0             RX-total: 0
+  TX-packets: 3478976        TX-dropped: 45166464      TX-total: 48645440
+  ++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++
+
+  CPU cycles/packet=1621.58 (total cycles=5641437392 / total txonly packets=3478976) at 2600 MHz Clock
+""")
+    assert fwd["cycles"] == 5641437392 and fwd["cycles_packets"] == 3478976
+    assert fwd["tsc_mhz"] == 2600 and fwd["cycles_per_packet"] == 1621.58
+    p = fwd["ports"][0]
+    assert p["tx"] == 3478976 and p["tx_dropped"] == 45166464
+    # 92% is a floor, 8% the remainder: non-empty calls within bounds.
+    b = p["tx_bursts"]
+    assert b["calls"] == 1520206
+    assert b["nonempty_min"] <= 0.08 * 1520206 < b["nonempty_max"]
+    assert t.parse_bursts(100, "100% of 0 pkts")["nonempty_max"] == 0
+
+
+def test_parse_callgrind_dump(tmp_path):
+    _, cg = _perf_modules()
+    dump = tmp_path / "callgrind.out.1"
+    dump.write_text("""# callgrind format
+version: 1
+positions: line
+events: Ir
+summary: 1000
+
+ob=(1) /usr/bin/dpdk-testpmd
+fl=(1) ???
+fn=(1) 0x10
+0 300
+cob=(2) /build/librte_net_xenfront.so
+cfi=(2) xenfront_rx.cc
+cfn=(2) xenfront_rx_burst
+calls=10 0
+0 700
+ob=(2)
+fl=(2)
+fn=(2)
+0 650
++1 50
+totals: 1000
+""")
+    d = cg.parse(dump)
+    assert d["total"] == 1000
+    assert d["objects"] == {"/usr/bin/dpdk-testpmd": 300, "/build/librte_net_xenfront.so": 700}
+    assert cg.short("/build/librte_net_xenfront.so") == "librte_net_xenfront"
