@@ -16,6 +16,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -178,8 +179,16 @@ def run_group(ctx, group, plan, runs, side=None):
                 peer.kill()
 
 
+def interrupted(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv=None) -> int:
     args, plan = parse_args(argv)
+    # Stop every process and the xensim instance on SIGTERM, and on SIGINT
+    # even where a shell started us in the background with SIGINT ignored.
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     build = args.build.resolve()
     for lib in ("drivers/net/xenfront/librte_net_xenfront.so",
                 "drivers/net/xenback/librte_net_xenback.so", "app/xensim/xensim"):

@@ -14,6 +14,8 @@ import re
 import subprocess
 import time
 
+from testpmd_session import parse_fwd_stats
+
 
 def wrapper(outfile: pathlib.Path) -> list:
     return ["valgrind", "--tool=callgrind", "--error-limit=no",
@@ -68,28 +70,70 @@ def short(obj: str) -> str:
     return re.sub(r"\.so(\.[\d.]+)?$", "", name)
 
 
-def window(proc, outfile: pathlib.Path, ports: list, count: str, seconds: float) -> dict:
-    """Zeroes the counters of `proc` (under callgrind), forwards for
-    `seconds`, dumps; returns instructions per packet, where packets are
-    `count` ("rx" or "tx") summed over `ports`."""
-    key = "ipackets" if count == "rx" else "opackets"
+def interval(proc, outfile: pathlib.Path, seconds: float) -> tuple:
+    """With `proc` (under callgrind) stopped: zeroes its counters, forwards
+    for `seconds`, stops, dumps. Returns the dump and testpmd's forward
+    statistics of exactly that start..stop, which fall inside the dumped
+    interval whenever callgrind acts on its commands."""
     before = set(outfile.parent.glob(outfile.name + ".*"))
-    s0 = proc.port_stats()
     control(proc.pid, "-z")
+    proc.command("start", timeout=120)
     time.sleep(seconds)
+    stats = parse_fwd_stats(proc.command("stop", timeout=120))
     control(proc.pid, "-d")
-    s1 = proc.port_stats()
     new = sorted(set(outfile.parent.glob(outfile.name + ".*")) - before,
                  key=lambda p: p.stat().st_mtime)
     if not new:
         raise RuntimeError(f"callgrind wrote no dump next to {outfile}")
-    d = parse(new[-1])
-    packets = sum(s1[p][key] - s0[p][key] for p in ports)
-    objs = sorted(d["objects"].items(), key=lambda kv: -kv[1])
-    return {
-        "packets": packets, "instructions": d["total"],
-        "per_packet": d["total"] / packets if packets else None,
-        "objects_per_packet": [[short(o), v / packets if packets else None]
-                               for o, v in objs[:8]],
-        "dump": str(new[-1]),
-    }
+    return parse(new[-1]), stats, str(new[-1])
+
+
+def calls(stats: dict, ports: list, kind: str) -> tuple:
+    """(calls, calls that moved nothing) of the `kind` ("rx" or "tx")
+    bursts on `ports`; the latter from testpmd's burst shares, whose
+    bounds are within 1 % of the calls."""
+    total = idle = 0.0
+    for p in ports:
+        b = stats["ports"].get(p, {}).get(kind + "_bursts")
+        if b:
+            total += b["calls"]
+            idle += b["calls"] - (b["nonempty_min"] + b["nonempty_max"]) / 2
+    return total, idle
+
+
+def window(proc, other, outfile: pathlib.Path, ports: list, count: str, seconds: float,
+           calibrate: bool, calibration_seconds: float = 1.0) -> dict:
+    """Instructions per packet of `proc` (under callgrind, stopped), with
+    `other` forwarding. Packets are testpmd's count over `ports` ("rx" or
+    "tx"). A forwarding iteration that moves nothing (an empty receive
+    poll; a txonly burst the PMD refused entirely) still executes
+    instructions, and how many such iterations a window has depends on
+    how fast the other side was, i.e. on the machine's load. With
+    `calibrate`, a second interval with `other` stopped (so every
+    iteration is idle) gives the cost of one idle iteration, and the
+    window's idle iterations are subtracted."""
+    kind = count
+    d, stats, dump = interval(proc, outfile, seconds)
+    packets = sum(stats["ports"].get(p, {}).get(count, 0) for p in ports)
+    n_calls, n_idle = calls(stats, ports, kind)
+    out = {"packets": packets, "instructions": d["total"], "calls": n_calls,
+           "idle_share": n_idle / n_calls if n_calls else None, "dump": dump,
+           "per_packet_raw": d["total"] / packets if packets else None}
+    idle_cost, idle_objects = 0.0, {}
+    if calibrate:
+        other.command("stop")
+        time.sleep(0.3)  # the ring drains (or fills) before counting idle iterations
+        c, cstats, _ = interval(proc, outfile, calibration_seconds)
+        other.command("start")
+        c_calls, c_idle = calls(cstats, ports, kind)
+        if c_calls:
+            idle_cost = c["total"] / c_calls
+            idle_objects = {o: v / c_calls for o, v in c["objects"].items()}
+            out["idle_iteration_instructions"] = idle_cost
+            out["calibration_idle_share"] = c_idle / c_calls
+    out["per_packet"] = ((d["total"] - n_idle * idle_cost) / packets) if packets else None
+    objs = {o: v - n_idle * idle_objects.get(o, 0.0) for o, v in d["objects"].items()}
+    ranked = sorted(objs.items(), key=lambda kv: -kv[1])
+    out["objects_per_packet"] = [[short(o), v / packets if packets else None]
+                                 for o, v in ranked[:8]]
+    return out

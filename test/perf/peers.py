@@ -179,13 +179,13 @@ class PairPeer:
             h.commands("set fwd io", f"set portlist 0,{self.null_port[size]}")
             g.commands("set fwd macswap", "set portlist 0")
             first, second = g, h
+        if self.ctx.callgrind_side:
+            return {"callgrind": self.instructions(scenario, size, warmup, window)}
         # Receiver first, sender last; stopped in the reverse order.
         first.command("start")
         second.command("start")
         try:
             time.sleep(warmup)
-            if self.ctx.callgrind_side:
-                return {"callgrind": self.instructions(scenario, size, window)}
             m = measure(self.ctx, [g, h], window, self.xstats_ports(),
                         self.ctx.profile_request(self.name, scenario, size,
                                                  {"guest": g, "host": h}))
@@ -198,19 +198,31 @@ class PairPeer:
     def xstats_ports(self) -> dict:
         return {}
 
-    def instructions(self, scenario: str, size: int, window: float) -> dict:
+    def instructions(self, scenario: str, size: int, warmup: float, window: float) -> dict:
         """Instructions per packet of the side under callgrind: packets it
-        sent (txonly) or received (rxonly, macswap, io on all its ports)."""
+        sent (txonly) or received (rxonly, macswap, io on all its ports).
+        The other side forwards throughout; the measured side forwards for
+        the warm-up, then for exactly the counted window."""
         side = self.ctx.callgrind_side
         if side == "guest":
-            proc, ports = self.guest, [0]
+            measured, other, ports = self.guest, self.host, [0]
             count = "tx" if scenario == "guest-tx" else "rx"
         else:
-            proc = self.host
+            measured, other = self.host, self.guest
             ports = [0, self.null_port[size]] if scenario == "forward" else [0]
             count = "tx" if scenario == "guest-rx" else "rx"
         out = self.ctx.outdir / "callgrind" / f"{self.tag}-{side}.out"
-        return callgrind.window(proc, out, ports, count, window)
+        other.command("start")
+        try:
+            measured.command("start", timeout=120)
+            time.sleep(warmup)
+            measured.command("stop", timeout=120)
+            # The host in forward never idles (net_null always has packets):
+            # its wasted work is refused transmissions, counted as they are.
+            calibrate = not (side == "host" and scenario == "forward")
+            return callgrind.window(measured, other, out, ports, count, window, calibrate)
+        finally:
+            other.command("stop")
 
     def result(self, scenario: str, m: dict) -> dict:
         g, h = self.guest, self.host
