@@ -10,7 +10,6 @@ forwarding mode at the testpmd prompt, starts forwarding, measures a
 window and stops. Forwarding lcores: the guest's on CPU 0, the host's on
 CPU 1 (each process's main lcore, idle at its prompt, on the other CPU)."""
 
-import json
 import pathlib
 import time
 
@@ -18,7 +17,6 @@ import callgrind
 from testpmd_session import Testpmd
 
 SCENARIOS = ("guest-tx", "guest-rx", "forward")
-# Guest side is the first process started by each peer, host side the second.
 EAL_COMMON = ["--no-huge", "-m", "1024", "--no-pci", "--log-level", "lib.eal:warning",
               "--log-level", "pmd.net.memif:warning"]
 GUEST_LCORES = ["--lcores", "0@1,1@0"]
@@ -34,14 +32,12 @@ class Group:
         self.jumbo = jumbo
 
     def app_args(self) -> list:
-        # A bounded pool: testpmd's default sizes it for 32 ports.
-        args = ["--record-core-cycles", "--record-burst-stats", "--nb-cores=1",
-                "--total-num-mbufs=32768"]
+        args = ["--record-core-cycles", "--record-burst-stats", "--nb-cores=1"]
         if self.jumbo:
             # Whole jumbo frames in one mbuf (data room 9216 - headroom 128).
-            args += ["--max-pkt-len=9018", "--mbuf-size=9216", "--total-num-mbufs=16384"]
-            args.remove("--total-num-mbufs=32768")
-        return args
+            return args + ["--max-pkt-len=9018", "--mbuf-size=9216", "--total-num-mbufs=16384"]
+        # A bounded pool: testpmd's default is sized for 32 ports.
+        return args + ["--total-num-mbufs=32768"]
 
 
 class Context:
@@ -161,9 +157,6 @@ class PairPeer:
         for p in (self.guest, self.host):
             if p is not None:
                 p.kill()
-
-    def processes(self) -> list:
-        return [self.guest, self.host]
 
     def run(self, scenario: str, size: int, warmup: float, window: float) -> dict:
         g, h = self.guest, self.host
@@ -486,9 +479,6 @@ class RingPeer:
         if self.proc is not None:
             self.proc.kill()
 
-    def processes(self) -> list:
-        return [self.proc]
-
     def run(self, scenario: str, size: int, warmup: float, window: float) -> dict:
         p = self.proc
         if scenario == "forward":
@@ -512,6 +502,3 @@ class RingPeer:
 
 PEERS = {c.name: c for c in (XenInterruptPeer, XenPollPeer, MemifPeer, VhostPeer, RingPeer)}
 
-
-def dump(obj) -> str:
-    return json.dumps(obj, indent=1, sort_keys=True)
