@@ -371,15 +371,21 @@ class XenPeer(PairPeer):
             "backend_tx_ring_full": per_m(bx.get("tx_q0_ring_full", 0)),
             "backend_wakeups": per_m(bx.get("rx_q0_wakeups", 0)),
         }
-        # Notifications per burst, as an upper bound: a burst carries at most
-        # 32 packets (testpmd's burst), and testpmd's burst record bounds the
-        # number of non-empty calls from below too.
-        out["frontend_notify_per_burst_max"] = {
-            "tx": notify_per_burst(fx.get("tx_q0_notifications", 0), gside["tx_packets"],
-                                   gside["tx_bursts"]),
-            "rx": notify_per_burst(fx.get("rx_q0_notifications", 0), gside["rx_packets"],
-                                   gside["rx_bursts"]),
-        }
+        # Notifications per burst. Exact where the frontend counts its
+        # non-empty bursts (xstats {tx,rx}_q0_bursts); otherwise an upper
+        # bound: a burst carries at most 32 packets (testpmd's burst), and
+        # testpmd's burst record bounds the non-empty calls from below too.
+        out["frontend_notify_per_burst_max"] = {}
+        out["frontend_notify_per_burst_exact"] = {}
+        for d in ("tx", "rx"):
+            notes = fx.get(f"{d}_q0_notifications", 0)
+            if f"{d}_q0_bursts" in fx:
+                b = fx[f"{d}_q0_bursts"]
+                v = notes / b if b else None
+                out["frontend_notify_per_burst_exact"][d] = v
+            else:
+                v = notify_per_burst(notes, gside[f"{d}_packets"], gside[f"{d}_bursts"])
+            out["frontend_notify_per_burst_max"][d] = v
         return out
 
 
