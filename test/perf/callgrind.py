@@ -3,11 +3,12 @@
 """Instructions per packet with valgrind's callgrind: a count that does
 not depend on what else the machine runs, unlike rates and cycles.
 
-One side of a peer runs under callgrind, about fifty times slower than
-natively, so it is the bottleneck and every burst it makes is full; its
-counters are zeroed after the warm-up and dumped after the window, and the
-instructions of the whole process over that interval are divided by the
-packets its forwarding lcore handled."""
+One side of a peer runs under callgrind, tens of times slower than
+natively, the other side natively; the measured side's counters are
+zeroed, it forwards for the window, they are dumped, and the instructions
+of the whole process over that interval are divided by the packets its
+forwarding lcore handled, less the iterations that moved nothing (see
+window())."""
 
 import pathlib
 import re
