@@ -53,6 +53,13 @@ demo)
 	build build
 	exec devtools/demo.sh "$ROOT/build"
 	;;
+bench)
+	# The benchmark (doc/guides/perf.rst); options go to test/perf/bench.py,
+	# e.g. --quick.
+	devtools/setup.sh
+	build build
+	exec "$PY" test/perf/bench.py "$@"
+	;;
 test)
 	quick=
 	pyargs=()

@@ -18,7 +18,7 @@ PACKAGES=(
 	python3 python3-pyelftools clang-format
 	# tests
 	libgtest-dev googletest python3-pytest iproute2 iputils-ping procps
-	socat
+	socat python3-matplotlib
 	# OVS-DPDK (test_ovs_dpdk.py, doc/guides/howto/ovs_dpdk.rst)
 	openvswitch-switch-dpdk
 	# fuzzing: clang with libFuzzer and the sanitizer runtimes

@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The xenfront authors
+"""Instructions per packet with valgrind's callgrind: a count that does
+not depend on what else the machine runs, unlike rates and cycles.
+
+One side of a peer runs under callgrind, tens of times slower than
+natively, the other side natively; the measured side's counters are
+zeroed, it forwards for the window, they are dumped, and the instructions
+of the whole process over that interval are divided by the packets its
+forwarding lcore handled, less the iterations that moved nothing (see
+window())."""
+
+import pathlib
+import re
+import subprocess
+import time
+
+from testpmd_session import parse_fwd_stats
+
+
+def wrapper(outfile: pathlib.Path) -> list:
+    return ["valgrind", "--tool=callgrind", "--error-limit=no",
+            f"--callgrind-out-file={outfile}"]
+
+
+def control(pid: int, flag: str):
+    p = subprocess.run(["callgrind_control", flag, str(pid)], capture_output=True, text=True,
+                       timeout=120)
+    if p.returncode != 0 or "OK" not in p.stdout:
+        raise RuntimeError(f"callgrind_control {flag} {pid}: {p.stdout} {p.stderr}")
+
+
+def parse(path: pathlib.Path) -> dict:
+    """A callgrind dump: total Ir and each object's self Ir (costs of its
+    own instructions, inlined code included, callees excluded)."""
+    names = {}
+    objects = {}
+    ob = None
+    skip_next = False
+    total = None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("cob="):  # a callee's object: may name an id first
+                m = re.match(r"cob=\((\d+)\) (.*)", line.rstrip("\n"))
+                if m:
+                    names[m.group(1)] = m.group(2)
+            elif line.startswith("ob="):
+                m = re.match(r"ob=\((\d+)\)(?: (.*))?", line.rstrip("\n"))
+                if m:
+                    if m.group(2):
+                        names[m.group(1)] = m.group(2)
+                    ob = names.get(m.group(1), m.group(1))
+                else:
+                    ob = line[3:].strip()
+            elif line.startswith("calls="):
+                skip_next = True  # the next cost line is the call's inclusive cost
+            elif line.startswith("totals:") or line.startswith("summary:"):
+                total = int(line.split()[1])
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                if skip_next:
+                    skip_next = False
+                    continue
+                parts = line.split()
+                if len(parts) >= 2 and ob is not None:
+                    objects[ob] = objects.get(ob, 0) + int(parts[1])
+    return {"total": total or sum(objects.values()), "objects": objects}
+
+
+def short(obj: str) -> str:
+    name = pathlib.PurePath(obj).name
+    return re.sub(r"\.so(\.[\d.]+)?$", "", name)
+
+
+def interval(proc, outfile: pathlib.Path, seconds: float) -> tuple:
+    """With `proc` (under callgrind) stopped: zeroes its counters, forwards
+    for `seconds`, stops, dumps. Returns the dump and testpmd's forward
+    statistics of exactly that start..stop, which fall inside the dumped
+    interval whenever callgrind acts on its commands."""
+    before = set(outfile.parent.glob(outfile.name + ".*"))
+    control(proc.pid, "-z")
+    proc.command("start", timeout=120)
+    time.sleep(seconds)
+    stats = parse_fwd_stats(proc.command("stop", timeout=120))
+    control(proc.pid, "-d")
+    new = sorted(set(outfile.parent.glob(outfile.name + ".*")) - before,
+                 key=lambda p: p.stat().st_mtime)
+    if not new:
+        raise RuntimeError(f"callgrind wrote no dump next to {outfile}")
+    return parse(new[-1]), stats, str(new[-1])
+
+
+def calls(stats: dict, ports: list, kind: str) -> tuple:
+    """(calls, calls that moved nothing) of the `kind` ("rx" or "tx")
+    bursts on `ports`; the latter from testpmd's burst shares, whose
+    bounds are within 1 % of the calls."""
+    total = idle = 0.0
+    for p in ports:
+        b = stats["ports"].get(p, {}).get(kind + "_bursts")
+        if b:
+            total += b["calls"]
+            idle += b["calls"] - (b["nonempty_min"] + b["nonempty_max"]) / 2
+    return total, idle
+
+
+def window(proc, other, outfile: pathlib.Path, ports: list, count: str, seconds: float,
+           calibrate: bool, calibration_seconds: float = 1.0) -> dict:
+    """Instructions per packet of `proc` (under callgrind, stopped), with
+    `other` forwarding. Packets are testpmd's count over `ports` ("rx" or
+    "tx"). A forwarding iteration that moves nothing (an empty receive
+    poll; a txonly burst the PMD refused entirely) still executes
+    instructions, and how many such iterations a window has depends on
+    how fast the other side was, i.e. on the machine's load. With
+    `calibrate`, a second interval with `other` stopped (so every
+    iteration is idle) gives the cost of one idle iteration, and the
+    window's idle iterations are subtracted."""
+    kind = count
+    d, stats, dump = interval(proc, outfile, seconds)
+    packets = sum(stats["ports"].get(p, {}).get(count, 0) for p in ports)
+    n_calls, n_idle = calls(stats, ports, kind)
+    out = {"packets": packets, "instructions": d["total"], "calls": n_calls,
+           "idle_share": n_idle / n_calls if n_calls else None, "dump": dump,
+           "per_packet_raw": d["total"] / packets if packets else None}
+    idle_cost, idle_objects = 0.0, {}
+    if calibrate:
+        other.command("stop")
+        time.sleep(0.3)  # the ring drains (or fills) before counting idle iterations
+        c, cstats, _ = interval(proc, outfile, calibration_seconds)
+        other.command("start")
+        c_calls, c_idle = calls(cstats, ports, kind)
+        if c_calls:
+            idle_cost = c["total"] / c_calls
+            idle_objects = {o: v / c_calls for o, v in c["objects"].items()}
+            out["idle_iteration_instructions"] = idle_cost
+            out["calibration_idle_share"] = c_idle / c_calls
+    out["per_packet"] = ((d["total"] - n_idle * idle_cost) / packets) if packets else None
+    objs = {o: v - n_idle * idle_objects.get(o, 0.0) for o, v in d["objects"].items()}
+    ranked = sorted(objs.items(), key=lambda kv: -kv[1])
+    out["objects_per_packet"] = [[short(o), v / packets if packets else None]
+                                 for o, v in ranked[:8]]
+    return out
