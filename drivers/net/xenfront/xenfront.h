@@ -157,6 +157,10 @@ struct Adapter {
 	bool backend_sg;
 	bool backend_ctrl_ring; /* RSS possible */
 	TxOffloadCaps tx_caps;  /* for secondary processes' dev_infos */
+	/* Control-ring requests that failed: no answer in time, a malformed
+	 * answer, a refusal or an answer RSS cannot use (xstat ctrl_errors).
+	 * Written by the control path with atomics. */
+	uint64_t ctrl_errors;
 	Config config;
 	char name[RTE_DEV_NAME_MAX_LEN];
 };
