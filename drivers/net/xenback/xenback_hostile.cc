@@ -350,10 +350,12 @@ bool Control::hostile_ctrl_answer(const xen_netif_ctrl_request &req,
 	case HostileBehaviour::ctrl_bad_id:
 		rsp.id = static_cast<uint16_t>(req.id + 0x8000);
 		break;
-	case HostileBehaviour::ctrl_bad_type:
-		/* The next type of netif.h's seven hash requests. */
-		rsp.type = static_cast<uint16_t>(req.type % XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM + 1);
+	case HostileBehaviour::ctrl_bad_type: {
+		/* The next of netif.h's seven hash request types (1 to 7). */
+		constexpr unsigned hash_types = XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM;
+		rsp.type = static_cast<uint16_t>(req.type % hash_types + 1);
 		break;
+	}
 	case HostileBehaviour::ctrl_garbage:
 		rsp.id = static_cast<uint16_t>(rte_rand());
 		rsp.type = static_cast<uint16_t>(rte_rand());

@@ -82,7 +82,7 @@ struct Hostile {
 /* Parses "<behaviour>[:<rate>]"; false with `why` listing the behaviours. */
 bool parse_hostile_config(std::string_view value, HostileConfig &config, std::string &why);
 const char *hostile_name(HostileBehaviour b) noexcept;
-bool hostile_is_control(HostileBehaviour b) noexcept; /* unmap, flap */
+bool hostile_is_control(HostileBehaviour b) noexcept;   /* unmap, flap */
 bool hostile_is_ctrl_ring(HostileBehaviour b) noexcept; /* ctrl_* */
 uint32_t hostile_rate(const HostileConfig &config) noexcept;
 

@@ -55,8 +55,8 @@ public:
 	/* Writes and publishes one request, after dropping stale answers;
 	 * false with `error` if the ring is unusable or full of unanswered
 	 * requests. `notify`: the backend asked to be told. */
-	bool post(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uint16_t &id,
-		  bool &notify, std::string &error) noexcept;
+	bool post(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uint16_t &id, bool &notify,
+		  std::string &error) noexcept;
 	/* Consumes what the backend produced since, until the answer to the
 	 * request `id` of `type` (the last posted). */
 	Take take(uint16_t id, uint16_t type, xen_netif_ctrl_response &rsp,
