@@ -29,6 +29,8 @@ RX_NAMES = ["packets", "bytes", "errors", "mbuf_alloc_failed", "notifications",
 TX_NAMES = ["packets", "bytes", "errors", "dropped", "notifications", "ring_full",
             "bad_responses", "offload_refused", "bad_status", "bad_id", "lost_ids",
             "ring_overrun", "fanout_packets", "fanout_bytes", "lcore"]
+# The driver's port xstats, after the queues'.
+PORT_NAMES = ["ctrl_errors"]
 # What ethdev adds in front of a driver's xstats (rte_eth_basic_stats_strings).
 ETHDEV_NAMES = ["rx_good_packets", "tx_good_packets", "rx_good_bytes", "tx_good_bytes",
                 "rx_missed_errors", "rx_errors", "tx_errors", "rx_mbuf_allocation_errors"]
@@ -58,7 +60,8 @@ def test_telemetry_shows_port_and_xstats(build, xensim, prefix):
         assert info["mac_addr"].lower() == "00:16:3e:00:01:00", info
         assert link["/ethdev/link_status"]["status"] == "UP", link
         xstats = xstats["/ethdev/xstats"]
-        want = ETHDEV_NAMES + [f"rx_q0_{n}" for n in RX_NAMES] + [f"tx_q0_{n}" for n in TX_NAMES]
+        want = (ETHDEV_NAMES + [f"rx_q0_{n}" for n in RX_NAMES] +
+                [f"tx_q0_{n}" for n in TX_NAMES] + PORT_NAMES)
         assert list(xstats) == want, list(xstats)
         # The same values testpmd shows (traffic has stopped).
         assert xstats == shown, (xstats, shown)

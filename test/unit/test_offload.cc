@@ -107,7 +107,8 @@ std::vector<uint8_t> make_packet(bool ipv6, uint8_t proto, size_t payload, bool 
 			p[l3 + 8 + i] = static_cast<uint8_t>(0x20 + i);
 			p[l3 + 24 + i] = static_cast<uint8_t>(0x40 + i);
 		}
-		std::memcpy(p.data() + l3 + 40, ext.data(), ext.size());
+		if (!ext.empty()) /* an empty vector's data() may be null */
+			std::memcpy(p.data() + l3 + 40, ext.data(), ext.size());
 	} else {
 		p.resize(l3 + 20, 0);
 		p[l3] = 0x45;

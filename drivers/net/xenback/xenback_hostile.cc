@@ -4,8 +4,10 @@
 
 /* Hostile mode of net_xenback (see xenback_hostile.h): the data-path
  * corruptions, applied to the responses a burst wrote before it pushes
- * them, and the devarg's parser. The control-path behaviours live with the
- * control thread (Control::hostile_step, xenback_xenbus.cc). */
+ * them, and the devarg's parser; then the control-path behaviours, members
+ * of the control thread's Control (xenback_xenbus.h): hostile_step for
+ * unmap and flap, hostile_ctrl_hold and hostile_ctrl_answer for the control
+ * ring. */
 
 #include "xenback_hostile.h"
 
@@ -105,9 +107,15 @@ bool hostile_is_control(HostileBehaviour b) noexcept
 	return b == HostileBehaviour::unmap || b == HostileBehaviour::flap;
 }
 
+bool hostile_is_ctrl_ring(HostileBehaviour b) noexcept
+{
+	return static_cast<uint8_t>(b) >= static_cast<uint8_t>(HostileBehaviour::ctrl_error) &&
+	       static_cast<uint8_t>(b) <= static_cast<uint8_t>(HostileBehaviour::ctrl_small_table);
+}
+
 uint32_t hostile_rate(const HostileConfig &config) noexcept
 {
-	if (config.rate != 0)
+	if (config.rate != 0 || hostile_is_ctrl_ring(config.behaviour))
 		return config.rate;
 	return config.behaviour == HostileBehaviour::flap ? 20 : 1000;
 }
@@ -288,6 +296,91 @@ void Control::hostile_step() noexcept
 	XB_DRV_LOG(WARNING, name_.c_str(), "hostile: done flapping, state %s again",
 		   xen::state_name(state_));
 	hostile_done_ = true;
+}
+
+} // namespace xenback
+
+namespace xenback
+{
+
+/* ctrl_silent and ctrl_late: asked before each control request is
+ * answered (control thread, mutex held). */
+bool Control::hostile_ctrl_hold() noexcept
+{
+	const HostileBehaviour b = config_.hostile.behaviour;
+	if ((b != HostileBehaviour::ctrl_silent && b != HostileBehaviour::ctrl_late) ||
+	    hostile_ctrl_requests_ != hostile_rate(config_.hostile))
+		return false;
+	if (b == HostileBehaviour::ctrl_silent) {
+		if (hostile_ctrl_hold_until_ == Clock::time_point{}) {
+			XB_DRV_LOG(WARNING, name_.c_str(),
+				   "hostile: leaving control requests unanswered from request %u",
+				   hostile_ctrl_requests_ + 1);
+			hostile_ctrl_hold_until_ = Clock::time_point::max();
+		}
+		return true;
+	}
+	/* ctrl_late: longer than net_xenfront waits (1 s); the control thread
+	 * looks again at least every second. */
+	if (hostile_ctrl_hold_until_ == Clock::time_point{}) {
+		hostile_ctrl_hold_until_ = Clock::now() + std::chrono::milliseconds(1500);
+		XB_DRV_LOG(WARNING, name_.c_str(), "hostile: holding control request %u for 1.5 s",
+			   hostile_ctrl_requests_ + 1);
+	}
+	return Clock::now() < hostile_ctrl_hold_until_;
+}
+
+bool Control::hostile_ctrl_answer(const xen_netif_ctrl_request &req,
+				  xen_netif_ctrl_response &rsp) noexcept
+{
+	const HostileBehaviour b = config_.hostile.behaviour;
+	if (!hostile_is_ctrl_ring(b) || ++hostile_ctrl_requests_ <= hostile_rate(config_.hostile))
+		return false;
+	/* How many requests this behaviour has answered so far, from 0. */
+	const uint32_t n = hostile_ctrl_requests_ - hostile_rate(config_.hostile) - 1;
+	switch (b) {
+	case HostileBehaviour::ctrl_error: {
+		static constexpr uint32_t statuses[] = {XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED,
+							XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER,
+							XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW};
+		rsp.status = statuses[n % RTE_DIM(statuses)];
+		rsp.data = 0;
+		break;
+	}
+	case HostileBehaviour::ctrl_bad_id:
+		rsp.id = static_cast<uint16_t>(req.id + 0x8000);
+		break;
+	case HostileBehaviour::ctrl_bad_type: {
+		/* The next of netif.h's seven hash request types (1 to 7). */
+		constexpr unsigned hash_types = XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM;
+		rsp.type = static_cast<uint16_t>(req.type % hash_types + 1);
+		break;
+	}
+	case HostileBehaviour::ctrl_garbage:
+		rsp.id = static_cast<uint16_t>(rte_rand());
+		rsp.type = static_cast<uint16_t>(rte_rand());
+		rsp.status = static_cast<uint32_t>(rte_rand());
+		rsp.data = static_cast<uint32_t>(rte_rand());
+		break;
+	case HostileBehaviour::ctrl_prod_race:
+		/* Garbage slots ahead of the real answer. */
+		race_ahead(ctrl_ring_);
+		break;
+	case HostileBehaviour::ctrl_small_table: {
+		if (req.type != XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE)
+			return false;
+		static constexpr uint32_t sizes[] = {0, 64, 127, 1};
+		rsp.data = sizes[n % RTE_DIM(sizes)];
+		break;
+	}
+	default: /* ctrl_silent, ctrl_late: held, then answered well */
+		return false;
+	}
+	XB_DRV_LOG(WARNING, name_.c_str(),
+		   "hostile (%s): control request type %u id %u answered with id %u type %u status "
+		   "%u data %u",
+		   hostile_name(b), req.type, req.id, rsp.id, rsp.type, rsp.status, rsp.data);
+	return true;
 }
 
 } // namespace xenback

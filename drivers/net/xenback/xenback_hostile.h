@@ -13,7 +13,12 @@
  * the burst functions call hostile_guest_rx()/hostile_guest_tx() at that
  * one point. Control-path behaviours (unmap, flap) run in the control
  * thread, once, after `rate` packets (unmap, default 1000) or for `rate`
- * state writes (flap, default 20). */
+ * state writes (flap, default 20). Control-ring behaviours (ctrl_*) answer
+ * the first `rate` control requests well (default 0) and every later one
+ * badly (ctrl_late: only the next one); Control::serve_ctrl asks
+ * Control::hostile_ctrl_hold() before answering a request and lets
+ * Control::hostile_ctrl_answer() falsify the answer; a falsified answer
+ * applies nothing. */
 
 #include <cstdint>
 #include <string>
@@ -42,7 +47,16 @@ namespace xenback
 	X(tx_prod_race, "the producer index published a ring past the requests")                   \
 	/* control path */                                                                         \
 	X(unmap, "rings unmapped and event channels unbound mid-traffic, state left Connected")    \
-	X(flap, "the backend's xenbus state rewritten with random values")
+	X(flap, "the backend's xenbus state rewritten with random values")                         \
+	/* control ring (answers to the guest's control requests) */                               \
+	X(ctrl_error, "refusals: NOT_SUPPORTED, INVALID_PARAMETER, BUFFER_OVERFLOW in turn")       \
+	X(ctrl_bad_id, "the id of a request never sent")                                           \
+	X(ctrl_bad_type, "the type of another request")                                            \
+	X(ctrl_garbage, "random bytes for id, type, status and data")                              \
+	X(ctrl_prod_race, "the response producer index published a ring past the requests")        \
+	X(ctrl_silent, "no answer at all")                                                         \
+	X(ctrl_late, "one answer 1.5 s late, the others on time")                                  \
+	X(ctrl_small_table, "GET_HASH_MAPPING_SIZE answered 0, 64, 127 or 1")
 
 enum class HostileBehaviour : uint8_t {
 	none,
@@ -68,7 +82,8 @@ struct Hostile {
 /* Parses "<behaviour>[:<rate>]"; false with `why` listing the behaviours. */
 bool parse_hostile_config(std::string_view value, HostileConfig &config, std::string &why);
 const char *hostile_name(HostileBehaviour b) noexcept;
-bool hostile_is_control(HostileBehaviour b) noexcept;
+bool hostile_is_control(HostileBehaviour b) noexcept;   /* unmap, flap */
+bool hostile_is_ctrl_ring(HostileBehaviour b) noexcept; /* ctrl_* */
 uint32_t hostile_rate(const HostileConfig &config) noexcept;
 
 struct RxQueue;

@@ -426,7 +426,8 @@ void Control::serve_ctrl() noexcept
 			      " ran past the ring");
 			return;
 		}
-		for (RING_IDX i = ctrl_ring_.req_cons(); i != prod; i++) {
+		RING_IDX i = ctrl_ring_.req_cons();
+		for (; i != prod && !hostile_ctrl_hold(); i++) {
 			xen_netif_ctrl_request req = ctrl_ring_.copy_request(i);
 			/* Edit the unpublished copy, then publish it. */
 			uint32_t cur = __atomic_load_n(&st.hash.current, __ATOMIC_RELAXED) & 1;
@@ -434,11 +435,14 @@ void Control::serve_ctrl() noexcept
 			next = st.hash.copies[cur];
 			xen_netif_ctrl_response rsp;
 			handle_ctrl_request(req, next, ctx, rsp);
-			__atomic_store_n(&st.hash.current, cur ^ 1, __ATOMIC_RELEASE);
+			if (!hostile_ctrl_answer(req, rsp))
+				__atomic_store_n(&st.hash.current, cur ^ 1, __ATOMIC_RELEASE);
 			*ctrl_ring_.next_response() = rsp;
 			answered = true;
 		}
-		ctrl_ring_.set_req_cons(prod);
+		ctrl_ring_.set_req_cons(i);
+		if (i != prod)
+			break; /* hostile: held for later */
 	} while (ctrl_ring_.final_check_for_requests());
 	if (answered && ctrl_ring_.push_responses())
 		xenevtchn_notify(ctrl_evtchn_->get(), ctrl_port_->port().value());

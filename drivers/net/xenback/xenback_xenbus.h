@@ -95,6 +95,11 @@ private:
 	void kick() noexcept;
 	/* hostile=unmap|flap, from the control thread (xenback_hostile.cc). */
 	void hostile_step() noexcept;
+	/* hostile=ctrl_*: true to leave the next request unanswered for now;
+	 * true if `rsp` was falsified (then nothing is applied). */
+	bool hostile_ctrl_hold() noexcept;
+	bool hostile_ctrl_answer(const xen_netif_ctrl_request &req,
+				 xen_netif_ctrl_response &rsp) noexcept;
 
 	std::string name_;
 	Config config_;
@@ -143,6 +148,8 @@ private:
 	std::mutex mutex_; /* control state: the thread and the ethdev ops */
 	bool hostile_done_ = false;
 	uint32_t hostile_flaps_ = 0;
+	uint32_t hostile_ctrl_requests_ = 0; /* control requests answered */
+	Clock::time_point hostile_ctrl_hold_until_{};
 };
 
 } // namespace xenback

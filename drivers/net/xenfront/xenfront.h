@@ -179,6 +179,10 @@ struct Adapter {
 	 * start to stop when fanout_active. */
 	FanoutState *fanout;
 	bool fanout_active;
+	/* Control-ring requests that failed: no answer in time, a malformed
+	 * answer, a refusal or an answer RSS cannot use (xstat ctrl_errors).
+	 * Written by the control path with atomics. */
+	uint64_t ctrl_errors;
 	Config config;
 	char name[RTE_DEV_NAME_MAX_LEN];
 };

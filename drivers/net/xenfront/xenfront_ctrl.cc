@@ -4,8 +4,8 @@
 #include "xenfront_ctrl.h"
 
 #include <cstring>
+#include <cstdio>
 #include <poll.h>
-#include <thread>
 
 #include <rte_ethdev.h>
 
@@ -18,12 +18,15 @@ namespace xenfront
 namespace
 {
 
-using namespace std::chrono_literals;
+/* Microsoft's RSS verification key, DPDK drivers' usual default. */
+constexpr uint8_t default_key[xen::toeplitz_key_size] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
 
-/* Netback answers in microseconds; a second means it is not answering. */
-constexpr auto call_timeout = 1s;
+} // namespace
 
-const char *type_name(uint16_t type)
+const char *ctrl_type_name(uint16_t type) noexcept
 {
 	switch (type) {
 	case XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS:
@@ -40,14 +43,22 @@ const char *type_name(uint16_t type)
 		return "SET_HASH_MAPPING";
 	case XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM:
 		return "SET_HASH_ALGORITHM";
+	case XEN_NETIF_CTRL_TYPE_GET_GREF_MAPPING_SIZE:
+		return "GET_GREF_MAPPING_SIZE";
+	case XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING:
+		return "ADD_GREF_MAPPING";
+	case XEN_NETIF_CTRL_TYPE_DEL_GREF_MAPPING:
+		return "DEL_GREF_MAPPING";
 	default:
-		return "request";
+		return "unknown";
 	}
 }
 
-const char *status_name(uint32_t status)
+std::string ctrl_status_name(uint32_t status)
 {
 	switch (status) {
+	case XEN_NETIF_CTRL_STATUS_SUCCESS:
+		return "SUCCESS";
 	case XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED:
 		return "NOT_SUPPORTED";
 	case XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER:
@@ -55,17 +66,115 @@ const char *status_name(uint32_t status)
 	case XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW:
 		return "BUFFER_OVERFLOW";
 	default:
-		return "an unknown status";
+		return "unknown status " + std::to_string(status);
 	}
 }
 
-/* Microsoft's RSS verification key, DPDK drivers' usual default. */
-constexpr uint8_t default_key[xen::toeplitz_key_size] = {
-	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
-	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
-	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+namespace
+{
+
+std::string request_name(uint16_t type, uint16_t id)
+{
+	return std::string("control request ") + ctrl_type_name(type) + " (id " +
+	       std::to_string(id) + ")";
+}
 
 } // namespace
+
+void CtrlRing::init(void *page) noexcept
+{
+	std::memset(page, 0, xen::page_size);
+	ring_.init(page);
+	next_id_ = 0;
+	stale_window_ = 0;
+	stale_ = 0;
+	broken_.clear();
+}
+
+bool CtrlRing::check_prod(RING_IDX prod, uint16_t type, uint16_t id, std::string &error) noexcept
+{
+	/* Responses past the requests posted: the ring's indices are out of
+	 * step for good, and reading on would only yield garbage. (Slots are
+	 * read through the ring mask, so nothing is read outside the page.) */
+	if (!ring_.rsp_prod_past_requests(prod))
+		return true;
+	broken_ = "the backend's response producer index " + std::to_string(prod) +
+		  " ran past the " + std::to_string(outstanding()) +
+		  " outstanding request(s) (response consumer " + std::to_string(ring_.rsp_cons()) +
+		  ") at " + request_name(type, id);
+	error = broken_ + "; the control ring is unusable until the next connection";
+	return false;
+}
+
+bool CtrlRing::post(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uint16_t &id,
+		    bool &notify, std::string &error) noexcept
+{
+	id = next_id_;
+	if (unusable()) {
+		error = "cannot send " + request_name(type, id) + ": " + broken_ +
+			"; the control ring is unusable until the next connection";
+		return false;
+	}
+	/* Nothing is awaited: whatever the backend produced answers requests
+	 * that timed out. */
+	RING_IDX prod = ring_.rsp_prod();
+	if (!check_prod(prod, type, id, error))
+		return false;
+	stale_ += prod - ring_.rsp_cons();
+	ring_.set_rsp_cons(prod);
+	if (ring_.free_requests() == 0) {
+		error = "cannot send " + request_name(type, id) + ": the backend left all " +
+			std::to_string(outstanding()) + " requests on the control ring unanswered";
+		return false;
+	}
+	stale_window_ = outstanding();
+	next_id_++;
+	xen_netif_ctrl_request *req = ring_.next_request();
+	req->id = id;
+	req->type = type;
+	req->data[0] = d0;
+	req->data[1] = d1;
+	req->data[2] = d2;
+	notify = ring_.push_requests();
+	return true;
+}
+
+CtrlRing::Take CtrlRing::take(uint16_t id, uint16_t type, xen_netif_ctrl_response &rsp,
+			      std::string &error) noexcept
+{
+	if (unusable()) {
+		error = broken_ + "; the control ring is unusable until the next connection";
+		return Take::bad;
+	}
+	RING_IDX prod = ring_.rsp_prod();
+	if (!check_prod(prod, type, id, error))
+		return Take::bad;
+	while (ring_.rsp_cons() != prod) {
+		/* Copied out of the shared page before it is looked at. */
+		xen_netif_ctrl_response r = ring_.copy_response(ring_.rsp_cons());
+		ring_.set_rsp_cons(ring_.rsp_cons() + 1);
+		if (r.id == id) {
+			if (r.type != type) {
+				error = "the backend answered " + request_name(type, id) +
+					" with type " + std::to_string(r.type) + " (" +
+					ctrl_type_name(r.type) + ")";
+				return Take::bad;
+			}
+			rsp = r;
+			return Take::answered;
+		}
+		/* The answer to a request posted before, which timed out. */
+		uint16_t behind = static_cast<uint16_t>(id - r.id);
+		if (behind >= 1 && behind <= stale_window_) {
+			stale_++;
+			continue;
+		}
+		error = "the backend answered " + request_name(type, id) + " with id " +
+			std::to_string(r.id) + ", not one awaited";
+		return Take::bad;
+	}
+	return Take::waiting;
+}
 
 std::optional<CtrlChannel> CtrlChannel::create(const xen::Gntshr &gntshr, xen::DomId backend,
 					       std::string &error) noexcept
@@ -89,30 +198,31 @@ bool CtrlChannel::reset(xen::DomId backend, std::string &error) noexcept
 	port_ = xen::BoundPort::alloc_unbound(evtchn_, backend, error);
 	if (!port_)
 		return false;
-	std::memset(ring_page_.page(0), 0, xen::page_size);
 	ring_.init(ring_page_.page(0));
-	next_id_ = 0;
 	return true;
 }
 
 bool CtrlChannel::call(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uint32_t *out,
 		       std::string &error) noexcept
 {
-	const uint16_t id = next_id_++;
-	xen_netif_ctrl_request *req = ring_.next_request();
-	req->id = id;
-	req->type = type;
-	req->data[0] = d0;
-	req->data[1] = d1;
-	req->data[2] = d2;
-	if (ring_.push_requests())
+	uint16_t id;
+	bool notify;
+	if (!ring_.post(type, d0, d1, d2, id, notify, error))
+		return false;
+	if (notify)
 		xenevtchn_notify(evtchn_.get(), port_->port().value());
-	auto deadline = Clock::now() + call_timeout;
-	RING_IDX prod;
-	while ((prod = ring_.rsp_prod()) == ring_.rsp_cons()) {
+	const auto deadline = Clock::now() + call_timeout;
+	xen_netif_ctrl_response rsp;
+	for (;;) {
+		CtrlRing::Take got = ring_.take(id, type, rsp, error);
+		if (got == CtrlRing::Take::answered)
+			break;
+		if (got == CtrlRing::Take::bad)
+			return false;
 		if (Clock::now() > deadline) {
 			error = std::string("the backend did not answer control request ") +
-				type_name(type) + " within 1 s";
+				ctrl_type_name(type) + " (id " + std::to_string(id) + ") within " +
+				std::to_string(call_timeout.count()) + " ms";
 			return false;
 		}
 		pollfd pfd{evtchn_.fd(), POLLIN, 0};
@@ -122,21 +232,9 @@ bool CtrlChannel::call(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uin
 				xenevtchn_unmask(evtchn_.get(), static_cast<evtchn_port_t>(p));
 		}
 	}
-	if (ring_.rsp_prod_overflow(prod) || prod - ring_.rsp_cons() != 1) {
-		error = std::string("the backend answered control request ") + type_name(type) +
-			" with a corrupt ring (response producer " + std::to_string(prod) + ")";
-		return false;
-	}
-	xen_netif_ctrl_response rsp = ring_.copy_response(ring_.rsp_cons());
-	ring_.set_rsp_cons(prod);
-	if (rsp.id != id || rsp.type != type) {
-		error = std::string("the backend answered control request ") + type_name(type) +
-			" with id " + std::to_string(rsp.id) + " type " + std::to_string(rsp.type);
-		return false;
-	}
 	if (rsp.status != XEN_NETIF_CTRL_STATUS_SUCCESS) {
-		error = std::string("the backend refused control request ") + type_name(type) +
-			": " + status_name(rsp.status);
+		error = std::string("the backend refused control request ") + ctrl_type_name(type) +
+			" (id " + std::to_string(id) + "): " + ctrl_status_name(rsp.status);
 		return false;
 	}
 	if (out != nullptr)
@@ -157,8 +255,11 @@ bool CtrlChannel::apply(const RssConfig &rss, std::string &error) noexcept
 	    !call(XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0, &supported, error))
 		return false;
 	if (rss.hash_types & ~supported) {
-		error = "the backend hashes types " + std::to_string(supported) + ", not " +
-			std::to_string(rss.hash_types);
+		char msg[128];
+		std::snprintf(msg, sizeof(msg),
+			      "the backend hashes types 0x%x (GET_HASH_FLAGS), not all of 0x%x",
+			      supported, rss.hash_types);
+		error = msg;
 		return false;
 	}
 	uint8_t *data = data_page_.page(0);

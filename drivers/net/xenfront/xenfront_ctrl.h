@@ -7,13 +7,15 @@
  * RSS asks of it: the Toeplitz algorithm, the hash types, the key and the
  * hash-to-queue mapping table. Calls are synchronous: one request, wait
  * (bounded) for the response with its id, check it; a timeout or a
- * malformed response is an error naming the request. Control path only. */
+ * malformed response is an error naming the request and what the backend
+ * did. Control path only. */
 
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <rte_ethdev.h>
@@ -33,10 +35,59 @@ struct RssConfig {
 	std::vector<uint32_t> mapping; /* entry -> queue */
 };
 
+/* The frontend's end of the control ring, without its event channel:
+ * posts requests and matches the backend's responses to them, checking all
+ * it reads (contract 2). A request whose wait timed out stays outstanding;
+ * its answer, if it comes at all, is dropped as stale by a later call. A
+ * response producer index past the requests posted leaves the ring
+ * unusable until it is formatted again (the next connection). */
+class CtrlRing
+{
+public:
+	enum class Take {
+		waiting,  /* no answer yet */
+		answered, /* `rsp` answers the request */
+		bad,      /* `error` says what the backend did */
+	};
+
+	/* Formats `page` (one page we share) as an empty ring. */
+	void init(void *page) noexcept;
+	/* Writes and publishes one request, after dropping stale answers;
+	 * false with `error` if the ring is unusable or full of unanswered
+	 * requests. `notify`: the backend asked to be told. */
+	bool post(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uint16_t &id, bool &notify,
+		  std::string &error) noexcept;
+	/* Consumes what the backend produced since, until the answer to the
+	 * request `id` of `type` (the last posted). */
+	Take take(uint16_t id, uint16_t type, xen_netif_ctrl_response &rsp,
+		  std::string &error) noexcept;
+
+	bool unusable() const noexcept { return !broken_.empty(); }
+	/* Requests posted and not answered (or answered badly) yet. */
+	unsigned outstanding() const noexcept { return ring_.req_prod_pvt() - ring_.rsp_cons(); }
+	/* Late answers dropped since the last call of this. */
+	unsigned take_stale() noexcept { return std::exchange(stale_, 0u); }
+
+private:
+	/* False (and unusable from then on) if the backend's response producer
+	 * `prod` is past the requests posted. */
+	bool check_prod(RING_IDX prod, uint16_t type, uint16_t id, std::string &error) noexcept;
+
+	xen::CtrlFrontRing ring_;
+	uint16_t next_id_ = 0;
+	/* How many requests before the awaited one were still outstanding when
+	 * it was posted: their ids (just below its own) are stale, not bad. */
+	unsigned stale_window_ = 0;
+	unsigned stale_ = 0;
+	std::string broken_; /* why the ring is unusable */
+};
+
 class CtrlChannel
 {
 public:
 	using Clock = std::chrono::steady_clock;
+	/* Netback answers in microseconds; a second means it is not answering. */
+	static constexpr std::chrono::milliseconds call_timeout{1000};
 
 	/* Grants the ring and a page for keys and tables to `backend`. */
 	static std::optional<CtrlChannel> create(const xen::Gntshr &gntshr, xen::DomId backend,
@@ -46,6 +97,8 @@ public:
 
 	/* Formats the ring and binds a fresh event channel (each connection). */
 	bool reset(xen::DomId backend, std::string &error) noexcept;
+	/* Unbinds the event channel (disconnected); the grants stay. */
+	void release_port() noexcept { port_.reset(); }
 	xen::GrantRef ring_ref() const noexcept { return ring_page_.ref(0); }
 	xen::EvtchnPort port() const noexcept { return port_->port(); }
 
@@ -53,6 +106,8 @@ public:
 	bool max_mapping_size(uint32_t &size, std::string &error) noexcept;
 	/* Sends `rss` whole: algorithm, types, key, table size and table. */
 	bool apply(const RssConfig &rss, std::string &error) noexcept;
+	/* Late answers to timed-out requests dropped since the last call. */
+	unsigned take_stale() noexcept { return ring_.take_stale(); }
 
 private:
 	CtrlChannel(xen::Evtchn evtchn, xen::SharedPages ring, xen::SharedPages data) noexcept
@@ -69,9 +124,12 @@ private:
 	xen::SharedPages ring_page_;
 	xen::SharedPages data_page_; /* keys and mapping tables, read by the backend */
 	std::optional<xen::BoundPort> port_;
-	xen::CtrlFrontRing ring_;
-	uint16_t next_id_ = 0;
+	CtrlRing ring_;
 };
+
+/* netif.h's name of a control request type or status, for messages. */
+const char *ctrl_type_name(uint16_t type) noexcept;
+std::string ctrl_status_name(uint32_t status);
 
 /* The frontend's default RSS: DPDK's usual Toeplitz key (Microsoft's), every
  * hash type netif has, queues round robin over the table. */

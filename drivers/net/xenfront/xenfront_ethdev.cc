@@ -550,21 +550,60 @@ constexpr xen::XstatField tx_xstats[] = {
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 
+/* Port xstats, after the queues' (so that their ids stay as they were). */
+constexpr xen::XstatField port_xstats[] = {
+	{"ctrl_errors", offsetof(Adapter, ctrl_errors)},
+};
+
 int stats_reset(rte_eth_dev *dev) noexcept
 {
 	return queue_stats.reset(dev);
 }
 int xstats_reset(rte_eth_dev *dev) noexcept
 {
+	__atomic_store_n(&adapter(dev).ctrl_errors, 0, __ATOMIC_RELAXED);
 	return queue_stats.reset(dev);
 }
 int xstats_get(rte_eth_dev *dev, rte_eth_xstat *xstats, unsigned int size) noexcept
 {
-	return queue_stats.values(dev, xstats, size);
+	unsigned n = queue_stats.count(dev);
+	unsigned total = n + RTE_DIM(port_xstats);
+	if (xstats == nullptr || size < total)
+		return static_cast<int>(total);
+	queue_stats.values(dev, xstats, size);
+	const auto *a = reinterpret_cast<const uint8_t *>(&adapter(dev));
+	for (const xen::XstatField &f : port_xstats) {
+		uint64_t v = __atomic_load_n(reinterpret_cast<const uint64_t *>(a + f.offset),
+					     __ATOMIC_RELAXED);
+		xstats[n] = {n, v};
+		n++;
+	}
+	return static_cast<int>(total);
 }
 int xstats_get_names(rte_eth_dev *dev, rte_eth_xstat_name *names, unsigned int size) noexcept
 {
-	return queue_stats.names(dev, names, size);
+	unsigned n = queue_stats.count(dev);
+	unsigned total = n + RTE_DIM(port_xstats);
+	if (names == nullptr || size < total)
+		return static_cast<int>(total);
+	queue_stats.names(dev, names, size);
+	for (const xen::XstatField &f : port_xstats)
+		std::snprintf(names[n++].name, RTE_ETH_XSTATS_NAME_SIZE, "%s", f.name);
+	return static_cast<int>(total);
+}
+
+/* Sends a new RSS configuration to the backend, and to the software fan-out
+ * once the backend took it (a refused one leaves both as they were). */
+int update_rss(Adapter &a, Control &c, RssConfig cfg) noexcept
+{
+	std::string error;
+	if (!c.update_rss(cfg, error)) {
+		XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
+		return -EIO;
+	}
+	if (a.fanout != nullptr)
+		fanout_set_steering(*a.fanout, cfg.hash_types, cfg.key, cfg.mapping);
+	return 0;
 }
 
 int rss_hash_update(rte_eth_dev *dev, rte_eth_rss_conf *conf) noexcept
@@ -585,15 +624,7 @@ int rss_hash_update(rte_eth_dev *dev, rte_eth_rss_conf *conf) noexcept
 		std::memcpy(cfg.key.data(), conf->rss_key, xen::toeplitz_key_size);
 	}
 	cfg.hash_types = hash_types_from_rss_hf(conf->rss_hf);
-	if (a.fanout != nullptr)
-		fanout_set_steering(*a.fanout, cfg.hash_types, cfg.key, cfg.mapping);
-	c.set_rss(true, std::move(cfg));
-	std::string error;
-	if (!c.push_rss(error)) {
-		XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
-		return -EIO;
-	}
-	return 0;
+	return update_rss(a, c, std::move(cfg));
 }
 
 int rss_hash_conf_get(rte_eth_dev *dev, rte_eth_rss_conf *conf) noexcept
@@ -629,15 +660,7 @@ int reta_update(rte_eth_dev *dev, rte_eth_rss_reta_entry64 *reta, uint16_t size)
 		}
 		cfg.mapping[i] = group.reta[bit];
 	}
-	if (a.fanout != nullptr)
-		fanout_set_steering(*a.fanout, cfg.hash_types, cfg.key, cfg.mapping);
-	c.set_rss(true, std::move(cfg));
-	std::string error;
-	if (!c.push_rss(error)) {
-		XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
-		return -EIO;
-	}
-	return 0;
+	return update_rss(a, c, std::move(cfg));
 }
 
 int reta_query(rte_eth_dev *dev, rte_eth_rss_reta_entry64 *reta, uint16_t size) noexcept
@@ -772,6 +795,8 @@ extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 	a.backend_max_queues = control->features().max_queues;
 	a.tx_caps = control->tx_offload_caps();
 	a.backend_ctrl_ring = control->features().ctrl_ring;
+	a.ctrl_errors = 0;
+	control->count_ctrl_errors_in(&a.ctrl_errors);
 	std::snprintf(a.name, sizeof(a.name), "%s", name);
 	dev->data->mac_addrs = &a.mac;
 	dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;

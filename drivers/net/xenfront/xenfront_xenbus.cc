@@ -418,7 +418,7 @@ RssConfig Control::rss() const noexcept
 	return rss_;
 }
 
-bool Control::apply_rss_locked(std::string &error) noexcept
+bool Control::apply_rss_locked(const RssConfig &rss, std::string &error) noexcept
 {
 	if (!ctrl_) {
 		error = "RSS needs the backend's control ring, and " + back_dir_ +
@@ -426,34 +426,55 @@ bool Control::apply_rss_locked(std::string &error) noexcept
 		return false;
 	}
 	uint32_t max = 0;
-	if (!ctrl_->max_mapping_size(max, error))
-		return false;
-	if (max < rss_.mapping.size()) {
+	bool ok = ctrl_->max_mapping_size(max, error);
+	if (ok && max < rss.mapping.size()) {
 		error = "the backend's hash mapping table holds " + std::to_string(max) +
-			" entries, fewer than the " + std::to_string(rss_.mapping.size()) +
-			" of the redirection table";
-		return false;
+			" entries (GET_HASH_MAPPING_SIZE), fewer than the " +
+			std::to_string(rss.mapping.size()) + " of the redirection table";
+		ok = false;
 	}
 	/* Under software fan-out the table names application queues and the
 	 * backend has fewer: send each entry's ring, the fan-out takes it on
 	 * from there (xenfront_fanout.h). */
-	RssConfig sent = rss_;
+	RssConfig sent = rss;
 	for (uint32_t &queue : sent.mapping)
 		queue %= static_cast<uint32_t>(resources_.size());
-	if (!ctrl_->apply(sent, error))
+	ok = ok && ctrl_->apply(sent, error);
+	if (unsigned late = ctrl_->take_stale())
+		XF_DRV_LOG(NOTICE, name_.c_str(),
+			   "dropped %u late answer(s) to control requests that had timed out",
+			   late);
+	if (!ok) {
+		if (ctrl_errors_ != nullptr)
+			__atomic_fetch_add(ctrl_errors_, 1, __ATOMIC_RELAXED);
+		error = "RSS over the control ring of " + back_dir_ + ": " + error;
 		return false;
+	}
 	XF_INIT_LOG(INFO, name_.c_str(),
 		    "RSS set through the control ring: hash types 0x%x, %zu entries",
-		    rss_.hash_types, rss_.mapping.size());
+		    rss.hash_types, rss.mapping.size());
 	return true;
 }
 
-bool Control::push_rss(std::string &error) noexcept
+bool Control::update_rss(RssConfig rss, std::string &error) noexcept
 {
 	std::lock_guard lock(ctrl_mutex_);
-	if (!connected_ || !rss_enabled_ || rss_in_software_)
-		return true; /* sent at the next connection, or not ours to send */
-	return apply_rss_locked(error);
+	if (connected_ && rss_enabled_ && !rss_in_software_ &&
+	    !apply_rss_locked(rss, error)) {
+		error += "; the previous RSS configuration stays (the backend may hold part of "
+			 "the new one)";
+		return false;
+	}
+	rss_enabled_ = true;
+	rss_ = std::move(rss);
+	return true;
+}
+
+void Control::release_ctrl_port() noexcept
+{
+	std::lock_guard lock(ctrl_mutex_);
+	if (ctrl_)
+		ctrl_->release_port();
 }
 
 TxOffloadCaps Control::tx_offload_caps() const noexcept
@@ -572,7 +593,7 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 			xen::state_name(seen) + ")" + backend_error();
 		return false;
 	}
-	if (rss_enabled_ && !rss_in_software_ && !apply_rss_locked(error))
+	if (rss_enabled_ && !rss_in_software_ && !apply_rss_locked(rss_, error))
 		return false;
 	connected_ = true;
 	broken_reported_ = false;
@@ -594,6 +615,7 @@ bool Control::connect(rte_eth_dev *dev, std::string &error) noexcept
 			r.port_tx.reset();
 			r.port_rx.reset();
 		}
+		release_ctrl_port();
 		store_.switch_state(front_dir_, XenbusState::Closing);
 		store_.switch_state(front_dir_, XenbusState::Closed);
 		store_.switch_state(front_dir_, XenbusState::Initialising);
@@ -626,6 +648,7 @@ void Control::disconnect() noexcept
 		r.port_tx.reset();
 		r.port_rx.reset();
 	}
+	release_ctrl_port();
 }
 
 bool Control::start_watcher(rte_eth_dev *dev, std::string &error) noexcept
@@ -750,6 +773,7 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 					r.port_tx.reset();
 					r.port_rx.reset();
 				}
+				release_ctrl_port();
 				store_.switch_state(front_dir_, XenbusState::Closed);
 				store_.switch_state(front_dir_, XenbusState::Initialising);
 			}

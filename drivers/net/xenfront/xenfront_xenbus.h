@@ -81,9 +81,13 @@ public:
 	bool rss_enabled() const noexcept { return rss_enabled_; }
 	/* RSS done by the software fan-out, not the backend: nothing to send. */
 	void set_rss_in_software(bool in_software) noexcept;
-	/* Sends the configuration now if connected; false with `error` if the
-	 * backend refused it or did not answer. */
-	bool push_rss(std::string &error) noexcept;
+	/* Replaces the configuration (RSS enabled) and sends it now if
+	 * connected; false with `error` if the backend refused it, did not
+	 * answer or answered badly, and then the previous configuration stays. */
+	bool update_rss(RssConfig rss, std::string &error) noexcept;
+	/* Where to count failed control-ring requests (the ctrl_errors xstat,
+	 * in dev_private). */
+	void count_ctrl_errors_in(uint64_t *counter) noexcept { ctrl_errors_ = counter; }
 	RxInterrupt *rx_interrupt(uint16_t qid) noexcept
 	{
 		return qid < resources_.size() ? resources_[qid].rx_intr.get() : nullptr;
@@ -143,7 +147,9 @@ private:
 	uint32_t mtu_ = RTE_ETHER_MTU;
 	uint64_t rx_offloads_ = 0;
 
-	bool apply_rss_locked(std::string &error) noexcept;
+	/* Sends `rss` over the control ring; counts and explains a failure. */
+	bool apply_rss_locked(const RssConfig &rss, std::string &error) noexcept;
+	void release_ctrl_port() noexcept;
 
 	std::vector<QueueResources> resources_;
 	/* The control ring and RSS state; ctrl_mutex_ orders the application's
@@ -153,6 +159,7 @@ private:
 	RssConfig rss_;
 	bool rss_enabled_ = false;
 	bool rss_in_software_ = false;
+	uint64_t *ctrl_errors_ = nullptr;
 	std::vector<RxQueue *> rxqs_;
 	std::vector<TxQueue *> txqs_;
 	uint32_t generation_ = 1; /* odd: disconnected (see QueueSync) */
