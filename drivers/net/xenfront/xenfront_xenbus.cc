@@ -459,8 +459,7 @@ bool Control::apply_rss_locked(const RssConfig &rss, std::string &error) noexcep
 bool Control::update_rss(RssConfig rss, std::string &error) noexcept
 {
 	std::lock_guard lock(ctrl_mutex_);
-	if (connected_ && rss_enabled_ && !rss_in_software_ &&
-	    !apply_rss_locked(rss, error)) {
+	if (connected_ && rss_enabled_ && !rss_in_software_ && !apply_rss_locked(rss, error)) {
 		error += "; the previous RSS configuration stays (the backend may hold part of "
 			 "the new one)";
 		return false;
