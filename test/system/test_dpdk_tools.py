@@ -25,10 +25,10 @@ from test_traffic import backend, frontend, stop_all
 RX_NAMES = ["packets", "bytes", "errors", "mbuf_alloc_failed", "notifications",
             "bad_responses", "oversize", "too_many_slots", "extra_info", "gso_packets",
             "csum_blank", "bad_id", "bad_status", "bad_size", "bad_extra", "bad_chain",
-            "ring_overrun", "fanout_packets", "fanout_bytes", "fanout_dropped", "lcore"]
+            "ring_overrun", "fanout_packets", "fanout_bytes", "fanout_dropped", "lcore", "bursts"]
 TX_NAMES = ["packets", "bytes", "errors", "dropped", "notifications", "ring_full",
             "bad_responses", "offload_refused", "bad_status", "bad_id", "lost_ids",
-            "ring_overrun", "fanout_packets", "fanout_bytes", "lcore"]
+            "ring_overrun", "fanout_packets", "fanout_bytes", "lcore", "bursts"]
 # The driver's port xstats, after the queues'.
 PORT_NAMES = ["ctrl_errors"]
 # What ethdev adds in front of a driver's xstats (rte_eth_basic_stats_strings).

@@ -84,6 +84,7 @@ struct RxStats { /* guest transmit → port receive */
 	uint64_t csum_completed;   /* blank checksums completed here */
 	uint64_t csum_errors;      /* blank checksum or GSO on unparseable headers */
 	uint64_t hostile_injected; /* responses corrupted on purpose (hostile=) */
+	uint64_t bursts;           /* bursts that delivered at least one packet */
 };
 
 struct TxStats { /* port transmit → guest receive */
@@ -103,6 +104,7 @@ struct TxStats { /* port transmit → guest receive */
 	uint64_t hash_extras;     /* XEN_NETIF_EXTRA_TYPE_HASH sent */
 	RscStats rsc;             /* receive segment coalescing (rsc=1) */
 	uint64_t hostile_injected;
+	uint64_t bursts; /* sends on this guest ring that moved at least one packet */
 };
 
 /* The app's receive queue: consumes the guest's tx ring (mapped). */

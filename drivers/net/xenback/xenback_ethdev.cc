@@ -264,6 +264,7 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"csum_completed", offsetof(RxStats, csum_completed)},
 	{"csum_errors", offsetof(RxStats, csum_errors)},
 	{"hostile_injected", offsetof(RxStats, hostile_injected)},
+	{"bursts", offsetof(RxStats, bursts)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},
@@ -288,6 +289,7 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"rsc_flush_mismatch", offsetof(TxStats, rsc.flush_mismatch)},
 	{"rsc_flush_size", offsetof(TxStats, rsc.flush_size)},
 	{"hostile_injected", offsetof(TxStats, hostile_injected)},
+	{"bursts", offsetof(TxStats, bursts)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 

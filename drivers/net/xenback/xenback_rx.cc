@@ -25,6 +25,7 @@ extern "C" {
 #include <xenevtchn.h>
 }
 
+#include "mbuf_free.h"
 #include "net_headers.h"
 #include "xenback_gso.h"
 #include "xenback_logs.h"
@@ -47,6 +48,7 @@ struct Pending {
 	int16_t status;    /* NETIF_RSP_OKAY or NETIF_RSP_ERROR */
 	uint16_t flags;    /* NETTXF_* of the first slot */
 	uint16_t gso_size; /* from a XEN_NETIF_EXTRA_TYPE_GSO extra, 0 if none */
+	uint16_t first_id; /* id of the first request */
 };
 
 void fatal(RxQueue &q, const char *why, unsigned value) noexcept
@@ -59,14 +61,12 @@ void fatal(RxQueue &q, const char *why, unsigned value) noexcept
 	q.broken = true;
 }
 
-/* Allocates mbufs for `len` bytes and the copy segments that fill them from
- * the packet's slots; false if mbufs or segments ran out. */
-bool plan_copy(RxQueue &q, const netif_tx_request *slots, unsigned nb_data, uint32_t len,
-	       unsigned &nb_segs, Pending &p) noexcept
+/* Fills `head` (and mbufs chained to it) with the copy segments that carry
+ * `len` bytes from the packet's slots; false, with `head` freed, if mbufs or
+ * segments ran out. */
+bool plan_copy(RxQueue &q, rte_mbuf *head, const netif_tx_request *slots, unsigned nb_data,
+	       uint32_t len, unsigned &nb_segs, Pending &p) noexcept
 {
-	rte_mbuf *head = rte_pktmbuf_alloc(q.mp);
-	if (unlikely(head == nullptr))
-		return false;
 	rte_mbuf *seg = head;
 	uint32_t room = q.data_room;
 	uint8_t *dst = rte_pktmbuf_mtod(seg, uint8_t *);
@@ -246,10 +246,55 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	unsigned nb_segs = 0;
 	uint16_t limit =
 		static_cast<uint16_t>(RTE_MIN(nb_pkts - nb_rx, static_cast<int>(max_batch)));
+	/* One head mbuf per packet, allocated in bulk: at most one packet per
+	 * request slot. */
+	rte_mbuf *heads[max_batch];
+	unsigned nb_heads = RTE_MIN(static_cast<unsigned>(limit), prod - cons);
+	unsigned used = 0;
+	if (unlikely(rte_pktmbuf_alloc_bulk(q.mp, heads, nb_heads) != 0)) {
+		q.stats.mbuf_alloc_failed++;
+		return nb_rx;
+	}
+	const uint32_t fast_max = RTE_MIN(q.max_frame, static_cast<uint32_t>(q.data_room));
 	while (cons != prod && nb_pending < limit) {
 		Pending &p = pending[nb_pending];
-		p = Pending{nullptr, cons, 0, 0, 0, 0, NETIF_RSP_OKAY, 0, 0};
 		slots[0] = q.ring.copy_request(cons);
+		/* The common packet: one slot, no extra info, within its page,
+		 * the frame size and one mbuf. The checks are the general
+		 * path's for this shape. */
+		if (likely(!(slots[0].flags & (NETTXF_extra_info | NETTXF_more_data)) &&
+			   slots[0].offset + static_cast<uint32_t>(slots[0].size) <=
+				   xen::page_size &&
+			   slots[0].size >= RTE_ETHER_HDR_LEN && slots[0].size <= fast_max &&
+			   nb_segs < max_copy_segs)) {
+			rte_mbuf *m = heads[used++];
+			xengnttab_grant_copy_segment_t &g = q.segs[nb_segs];
+			g.source.foreign.ref = slots[0].gref;
+			g.source.foreign.offset = slots[0].offset;
+			g.source.foreign.domid = q.guest;
+			g.dest.virt = rte_pktmbuf_mtod(m, uint8_t *);
+			g.len = slots[0].size;
+			g.flags = GNTCOPY_source_gref;
+			g.status = GNTST_okay;
+			m->data_len = slots[0].size;
+			m->pkt_len = slots[0].size;
+			m->port = q.port_id;
+			p = Pending{m,
+				    cons,
+				    1,
+				    0,
+				    static_cast<uint16_t>(nb_segs),
+				    1,
+				    NETIF_RSP_OKAY,
+				    slots[0].flags,
+				    0,
+				    slots[0].id};
+			nb_segs++;
+			cons++;
+			nb_pending++;
+			continue;
+		}
+		p = Pending{nullptr, cons, 0, 0, 0, 0, NETIF_RSP_OKAY, 0, 0, slots[0].id};
 		RING_IDX i = cons + 1;
 		bool incomplete = false;
 		bool mcast = false;
@@ -352,7 +397,7 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 			nb_pending++;
 			continue;
 		}
-		if (!plan_copy(q, slots, nb_data, total, nb_segs, p)) {
+		if (!plan_copy(q, heads[used++], slots, nb_data, total, nb_segs, p)) {
 			q.stats.mbuf_alloc_failed++;
 			cons = p.first; /* retry this packet next burst */
 			break;
@@ -360,6 +405,7 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		nb_pending++;
 	}
 	q.ring.set_req_cons(cons);
+	xen::free_mbufs(heads + used, nb_heads - used);
 	if (nb_pending == 0)
 		return nb_rx;
 
@@ -384,6 +430,12 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 				q.stats.errors++;
 			}
 		}
+		if (likely(p.nb_slots == 1)) {
+			netif_tx_response *rsp = q.ring.next_response();
+			rsp->id = p.first_id;
+			rsp->status = p.status;
+			continue;
+		}
 		/* One response per request slot: the first, NULL for each
 		 * extra, then each fragment. */
 		for (unsigned s = 0; s < p.nb_slots; s++) {
@@ -400,6 +452,7 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		xenevtchn_notify(q.notify.handle, q.notify.port);
 		q.stats.notifications++;
 	}
+	q.stats.bursts += nb_rx > 0;
 	q.stats.packets += nb_rx;
 	q.stats.bytes += bytes;
 	return nb_rx;

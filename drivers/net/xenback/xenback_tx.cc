@@ -30,6 +30,7 @@ extern "C" {
 #include <xenevtchn.h>
 }
 
+#include "mbuf_free.h"
 #include "net_headers.h"
 #include "xenback_gso.h"
 #include "xenback_logs.h"
@@ -63,6 +64,7 @@ struct Sent {
 	uint16_t first_seg;
 	uint16_t nb_segs;
 	uint32_t len;
+	uint16_t first_id; /* id of the first data slot's request */
 };
 
 /* What a packet needs before it is copied, once its offloads are done. */
@@ -90,7 +92,7 @@ RING_IDX data_slot(const Sent &s, unsigned k)
 }
 
 /* Segments copying `m` into the buffers of its data slots. */
-void plan_copy(TxQueue &q, const rte_mbuf *m, const Sent &s, unsigned &nb_segs) noexcept
+void plan_copy(TxQueue &q, const rte_mbuf *m, Sent &s, unsigned &nb_segs) noexcept
 {
 	const rte_mbuf *seg = m;
 	const uint8_t *src = rte_pktmbuf_mtod(seg, const uint8_t *);
@@ -98,6 +100,8 @@ void plan_copy(TxQueue &q, const rte_mbuf *m, const Sent &s, unsigned &nb_segs) 
 	uint32_t left = m->pkt_len;
 	for (unsigned k = 0; left > 0; k++) {
 		netif_rx_request req = q.ring.copy_request(data_slot(s, k));
+		if (k == 0)
+			s.first_id = req.id;
 		uint32_t offset = 0;
 		uint32_t chunk = RTE_MIN(left, static_cast<uint32_t>(xen::page_size));
 		while (offset < chunk) {
@@ -229,6 +233,38 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 	uint16_t nb_tx = 0;
 	unsigned arm_for = 0; /* slots to wait for, in interrupt style */
 	uint16_t limit = RTE_MIN(nb_pkts, static_cast<uint16_t>(max_batch));
+	/* The common packet first: one mbuf segment that fits one page, no
+	 * offload to do, no hash to hand over, no coalescing. One request,
+	 * one copy segment, one response; anything else, or a full ring,
+	 * goes to the general loop below. The budgets (sent, done, segs) of a
+	 * batch cover max_batch such packets. */
+	if (hashes == nullptr && !q.rsc) {
+		static_assert(max_batch <= RTE_DIM(sent) && max_batch <= max_copy_segs);
+		while (nb_tx < limit && cons != prod) {
+			rte_mbuf *m = pkts[nb_tx];
+			const uint32_t len = m->pkt_len;
+			if (unlikely((m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK) ||
+				     m->nb_segs != 1 || len == 0 || len > xen::page_size))
+				break;
+			const netif_rx_request req = q.ring.copy_request(cons);
+			xengnttab_grant_copy_segment_t &g = q.segs[nb_segs];
+			g.source.virt = rte_pktmbuf_mtod(m, uint8_t *);
+			g.dest.foreign.ref = req.gref;
+			g.dest.foreign.offset = 0;
+			g.dest.foreign.domid = q.guest;
+			g.len = static_cast<uint16_t>(len);
+			g.flags = GNTCOPY_dest_gref;
+			g.status = GNTST_okay;
+			sent[nb_sent++] =
+				Sent{cons,  1, 0, XEN_NETIF_GSO_TYPE_NONE,        0, false,
+				     0,     0, 0, static_cast<uint16_t>(nb_segs), 1, len,
+				     req.id};
+			nb_segs++;
+			cons++;
+			done[nb_done++] = m;
+			nb_tx++;
+		}
+	}
 	while (nb_tx < limit) {
 		/* `orig` is the application's; `m`, what we send, may be a
 		 * private copy whose headers we may change; `parts`, segments of
@@ -343,7 +379,8 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 					 segmented ? uint16_t(0) : prep.rsp_flags,
 					 static_cast<uint16_t>(nb_segs),
 					 0,
-					 part->pkt_len};
+					 part->pkt_len,
+					 0};
 				plan_copy(q, part, s, nb_segs);
 				s.nb_segs = static_cast<uint16_t>(nb_segs - s.first_seg);
 				cons += data + s.nb_extras;
@@ -373,6 +410,19 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 		RING_IDX rsp_first = q.ring.rsp_prod_pvt();
 		for (unsigned k = 0; k < nb_sent; k++) {
 			const Sent &s = sent[k];
+			if (likely(s.nb_data == 1 && s.nb_extras == 0 && s.nb_segs == 1)) {
+				/* One slot, one copy: its response. */
+				const bool ok = q.segs[s.first_seg].status == GNTST_okay;
+				netif_rx_response *rsp = q.ring.next_response();
+				rsp->id = s.first_id;
+				rsp->offset = 0;
+				rsp->flags = ok ? s.rsp_flags : 0;
+				rsp->status = ok ? static_cast<int16_t>(s.len) : NETIF_RSP_ERROR;
+				q.stats.copy_errors += !ok;
+				packets += ok;
+				bytes += ok ? s.len : 0;
+				continue;
+			}
 			bool ok = true;
 			for (unsigned g = s.first_seg; g < s.first_seg + s.nb_segs; g++)
 				if (unlikely(q.segs[g].status != GNTST_okay)) {
@@ -410,13 +460,13 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 			xenevtchn_notify(q.notify.handle, q.notify.port);
 			q.stats.notifications++;
 		}
+		q.stats.bursts += packets > 0;
 		q.stats.packets += packets;
 		q.stats.bytes += bytes;
 	}
 	if (arm_for > 0 && q.interrupt_style)
 		q.ring.request_event_after(arm_for);
-	if (nb_done > 0)
-		rte_pktmbuf_free_bulk(done, nb_done);
+	xen::free_mbufs(done, nb_done);
 	return nb_tx;
 }
 

@@ -83,6 +83,7 @@ struct RxStats {
 	uint64_t fanout_bytes;
 	uint64_t fanout_dropped;
 	uint64_t lcore;
+	uint64_t bursts; /* ring bursts that delivered at least one packet */
 };
 
 struct TxStats {
@@ -104,6 +105,7 @@ struct TxStats {
 	uint64_t fanout_packets;
 	uint64_t fanout_bytes;
 	uint64_t lcore;
+	uint64_t bursts; /* ring bursts that enqueued at least one packet */
 };
 
 struct RxQueue {

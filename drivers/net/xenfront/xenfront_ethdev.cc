@@ -530,6 +530,7 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"fanout_bytes", offsetof(RxStats, fanout_bytes)},
 	{"fanout_dropped", offsetof(RxStats, fanout_dropped)},
 	{"lcore", offsetof(RxStats, lcore)},
+	{"bursts", offsetof(RxStats, bursts)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},
@@ -547,6 +548,7 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"fanout_packets", offsetof(TxStats, fanout_packets)},
 	{"fanout_bytes", offsetof(TxStats, fanout_bytes)},
 	{"lcore", offsetof(TxStats, lcore)},
+	{"bursts", offsetof(TxStats, bursts)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 

@@ -26,6 +26,7 @@ extern "C" {
 #include <xenevtchn.h>
 }
 
+#include "mbuf_free.h"
 #include "xenfront_fanout.h"
 #include "xenfront_logs.h"
 #include "xenfront_offload.h"
@@ -34,8 +35,6 @@ namespace xenfront
 {
 namespace
 {
-
-constexpr unsigned tx_batch = 64; /* mbufs freed per bulk call */
 
 void mark_broken(TxQueue &q, const char *why, RING_IDX value) noexcept
 {
@@ -176,8 +175,6 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 	if (unlikely(q.broken))
 		return 0;
 
-	rte_mbuf *done[tx_batch];
-	unsigned nb_done = 0;
 	uint16_t nb_tx = 0;
 	uint64_t bytes = 0;
 	unsigned packets = 0;
@@ -223,19 +220,15 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 			packets++;
 			bytes += len;
 		}
-		done[nb_done++] = m;
 		nb_tx++;
-		if (nb_done == tx_batch) {
-			rte_pktmbuf_free_bulk(done, nb_done);
-			nb_done = 0;
-		}
 	}
-	if (nb_done > 0)
-		rte_pktmbuf_free_bulk(done, nb_done);
+	/* Copied or refused: the first nb_tx are ours to free. */
+	xen::free_mbufs(pkts, nb_tx);
 	if (packets > 0 && q.ring.push_requests()) {
 		xenevtchn_notify(q.notify.handle, q.notify.port);
 		q.stats.notifications++;
 	}
+	q.stats.bursts += packets > 0;
 	q.stats.packets += packets;
 	q.stats.bytes += bytes;
 	return nb_tx;
