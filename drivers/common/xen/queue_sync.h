@@ -14,9 +14,16 @@
  * control path may unmap, re-format or re-post it. It hands the ring back by
  * publishing the next even generation with release.
  *
- * Ordering: the burst's exchange of `busy` and the control path's store of
- * ctrl_gen are both sequentially consistent, so either the burst sees the
- * odd generation, or the control path sees it busy and waits. */
+ * Ordering: a burst's store of `busy` must be visible before its load of
+ * ctrl_gen, or both sides could miss each other (store-load order, which
+ * x86 does not keep). That needs a full barrier on each side. The burst's
+ * side would pay it on every call, so it is made asymmetric: the control
+ * path, after storing the odd generation, runs a system-wide barrier
+ * (membarrier(MEMBARRIER_CMD_GLOBAL): every thread of every process, the
+ * secondary processes polling the queue included, has passed a full
+ * barrier when it returns), and the burst only keeps the compiler from
+ * reordering. Where the kernel has no such barrier (nohz_full), queues are
+ * set up `fenced` and each burst issues its own full barrier. */
 
 #include <cstdint>
 
@@ -31,7 +38,8 @@ namespace xen
 
 struct QueueSync {
 	alignas(RTE_CACHE_LINE_SIZE) uint32_t ctrl_gen; /* control → data path */
-	alignas(RTE_CACHE_LINE_SIZE) uint32_t busy;     /* data path: in a burst */
+	uint32_t fenced; /* 1: bursts issue the full barrier (no system-wide one) */
+	alignas(RTE_CACHE_LINE_SIZE) uint32_t busy; /* data path: in a burst */
 };
 
 /* Brackets one burst: `if (!guard.usable()) return 0;`. */
@@ -40,8 +48,12 @@ class BurstGuard
 public:
 	explicit BurstGuard(QueueSync &sync) noexcept : sync_(sync)
 	{
-		__atomic_exchange_n(&sync_.busy, 1, __ATOMIC_SEQ_CST);
-		usable_ = (__atomic_load_n(&sync_.ctrl_gen, __ATOMIC_SEQ_CST) & 1) == 0;
+		__atomic_store_n(&sync_.busy, 1, __ATOMIC_RELAXED);
+		if (unlikely(__atomic_load_n(&sync_.fenced, __ATOMIC_RELAXED)))
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		else
+			__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the control path fences */
+		usable_ = (__atomic_load_n(&sync_.ctrl_gen, __ATOMIC_ACQUIRE) & 1) == 0;
 	}
 	~BurstGuard() { __atomic_store_n(&sync_.busy, 0, __ATOMIC_RELEASE); }
 	BurstGuard(const BurstGuard &) = delete;
@@ -53,21 +65,42 @@ private:
 	bool usable_;
 };
 
+/* Control path: whether the system-wide barrier is available (asked once,
+ * cached), and the barrier itself; false if it failed. queue_sync.cc. */
+bool system_barrier_available() noexcept;
+bool system_barrier() noexcept;
+
 /* Control path. Before any connection the ring is not the data path's. */
 inline void queue_sync_init(QueueSync &sync, uint32_t gen) noexcept
 {
 	sync.ctrl_gen = gen | 1;
+	sync.fenced = system_barrier_available() ? 0 : 1;
 	sync.busy = 0;
 }
 
-/* Takes the ring back: publishes the odd generation `gen`; returns true
- * once no burst is using the queue, false if one stayed busy past `spins`
- * polls (a wedged lcore). */
-inline bool queue_take_back(QueueSync &sync, uint32_t gen, uint64_t spins) noexcept
+/* Taking rings back, in three steps so that one system-wide barrier serves
+ * every queue: queue_retract() each queue (publishes the odd generation
+ * `gen`), then queue_retract_barrier() once, then queue_wait_idle() each,
+ * which returns true once no burst is using the queue, false if one stayed
+ * busy past `spins` polls (a wedged lcore). */
+inline void queue_retract(QueueSync &sync, uint32_t gen) noexcept
 {
 	__atomic_store_n(&sync.ctrl_gen, gen, __ATOMIC_SEQ_CST);
+}
+
+inline void queue_retract_barrier() noexcept
+{
+	/* Fenced queues need none; a failure here cannot happen where the
+	 * barrier was reported available, and a full fence is all we could
+	 * add. */
+	if (!system_barrier())
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+inline bool queue_wait_idle(const QueueSync &sync, uint64_t spins) noexcept
+{
 	for (uint64_t i = 0; i < spins; i++) {
-		if (__atomic_load_n(&sync.busy, __ATOMIC_SEQ_CST) == 0)
+		if (__atomic_load_n(&sync.busy, __ATOMIC_ACQUIRE) == 0)
 			return true;
 		rte_pause();
 	}

@@ -479,10 +479,15 @@ void Control::disconnect() noexcept
 		generation_++;
 	/* A burst lasts microseconds; a queue busy for ~1 s is a wedged lcore. */
 	constexpr uint64_t spins = 100'000'000;
+	for (uint16_t q = 0; q < nb_connected_; q++) {
+		xen::queue_retract(links_[q].rxq->sync, generation_);
+		xen::queue_retract(links_[q].txq->sync, generation_);
+	}
+	xen::queue_retract_barrier();
 	bool idle = true;
 	for (uint16_t q = 0; q < nb_connected_; q++) {
-		idle &= xen::queue_take_back(links_[q].rxq->sync, generation_, spins);
-		idle &= xen::queue_take_back(links_[q].txq->sync, generation_, spins);
+		idle &= xen::queue_wait_idle(links_[q].rxq->sync, spins);
+		idle &= xen::queue_wait_idle(links_[q].txq->sync, spins);
 	}
 	if (!idle)
 		XB_DRV_LOG(WARNING, name_.c_str(),

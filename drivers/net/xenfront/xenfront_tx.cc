@@ -154,6 +154,23 @@ void enqueue(TxQueue &q, const rte_mbuf *m, unsigned nb_slots, const TxOffloadPl
 	}
 }
 
+/* The common packet: its data in one mbuf, at most a page, no offload. It
+ * takes one free id and one ring slot (the caller checked both), one copy
+ * into that id's granted page and one request. */
+inline void enqueue_single(TxQueue &q, const rte_mbuf *m, uint16_t len) noexcept
+{
+	const uint16_t id = q.free_ids[--q.nb_free];
+	q.inflight[id] = 1;
+	rte_memcpy(q.pages + size_t(id) * xen::page_size, rte_pktmbuf_mtod(m, const uint8_t *),
+		   len);
+	netif_tx_request *req = q.ring.next_request();
+	req->gref = q.grefs[id];
+	req->offset = 0;
+	req->flags = 0;
+	req->id = id;
+	req->size = len;
+}
+
 } // namespace
 
 void tx_queue_reset(TxQueue &q) noexcept
@@ -179,6 +196,23 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 	uint64_t bytes = 0;
 	unsigned packets = 0;
 	bool reclaimed_again = false;
+	/* Fast path: single-slot packets without offload while ids and ring
+	 * slots last; the first other packet, or the end of either budget,
+	 * goes to the general loop, which counts and reclaims as it must. */
+	const uint32_t fast_max = RTE_MIN(q.max_frame, static_cast<uint32_t>(xen::page_size));
+	unsigned budget = RTE_MIN(static_cast<unsigned>(q.nb_free), q.ring.free_requests());
+	budget = RTE_MIN(budget, static_cast<unsigned>(nb_pkts));
+	while (nb_tx < budget) {
+		const rte_mbuf *m = pkts[nb_tx];
+		const uint32_t len = m->pkt_len;
+		if (unlikely((m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK) || m->data_len != len ||
+			     len < RTE_ETHER_HDR_LEN || len > fast_max))
+			break;
+		enqueue_single(q, m, static_cast<uint16_t>(len));
+		bytes += len;
+		nb_tx++;
+	}
+	packets = nb_tx;
 	while (nb_tx < nb_pkts) {
 		rte_mbuf *m = pkts[nb_tx];
 		uint32_t len = m->pkt_len;

@@ -309,13 +309,20 @@ void Control::quiesce_queues() noexcept
 		generation_++;
 	/* A burst lasts microseconds; a queue busy for ~1 s is a wedged lcore. */
 	constexpr uint64_t spins = 100'000'000;
+	for (RxQueue *q : rxqs_)
+		if (q != nullptr)
+			xen::queue_retract(q->sync, generation_);
+	for (TxQueue *q : txqs_)
+		if (q != nullptr)
+			xen::queue_retract(q->sync, generation_);
+	xen::queue_retract_barrier();
 	bool all = true;
 	for (RxQueue *q : rxqs_)
 		if (q != nullptr)
-			all &= xen::queue_take_back(q->sync, generation_, spins);
+			all &= xen::queue_wait_idle(q->sync, spins);
 	for (TxQueue *q : txqs_)
 		if (q != nullptr)
-			all &= xen::queue_take_back(q->sync, generation_, spins);
+			all &= xen::queue_wait_idle(q->sync, spins);
 	if (!all)
 		XF_DRV_LOG(WARNING, name_.c_str(),
 			   "a burst did not finish within a second; resetting the rings anyway");
