@@ -78,8 +78,10 @@ struct BadCase {
 TEST(XenfrontDevargs, RefusedByName)
 {
 	const BadCase cases[] = {
-		{"bogus=1", "unknown devarg 'bogus' (valid: vif, connect_timeout, fanout)"},
-		{"vif=0,bogus=1", "unknown devarg 'bogus' (valid: vif, connect_timeout, fanout)"},
+		{"bogus=1",
+		 "unknown devarg 'bogus' (valid: vif, connect_timeout, fanout, static_grants)"},
+		{"vif=0,bogus=1",
+		 "unknown devarg 'bogus' (valid: vif, connect_timeout, fanout, static_grants)"},
 		{"vif=abc", "devarg vif='abc' is invalid: expected an integer from 0 to 65535"},
 		{"vif=65536", "devarg vif='65536' is invalid: expected an integer from 0 to 65535"},
 		{"vif=-1", "devarg vif='-1' is invalid: expected an integer from 0 to 65535"},

@@ -24,6 +24,7 @@
 #include "netif_ring.h"
 #include "queue_sync.h"
 #include "xenback_ctrl.h"
+#include "xenback_gref.h"
 #include "xenback_rsc.h"
 #include "xenback_hostile.h"
 
@@ -85,6 +86,7 @@ struct RxStats { /* guest transmit → port receive */
 	uint64_t csum_errors;      /* blank checksum or GSO on unparseable headers */
 	uint64_t hostile_injected; /* responses corrupted on purpose (hostile=) */
 	uint64_t bursts;           /* bursts that delivered at least one packet */
+	uint64_t mapped_copies;    /* packets read through a static grant: no grant copy */
 };
 
 struct TxStats { /* port transmit → guest receive */
@@ -104,7 +106,8 @@ struct TxStats { /* port transmit → guest receive */
 	uint64_t hash_extras;     /* XEN_NETIF_EXTRA_TYPE_HASH sent */
 	RscStats rsc;             /* receive segment coalescing (rsc=1) */
 	uint64_t hostile_injected;
-	uint64_t bursts; /* sends on this guest ring that moved at least one packet */
+	uint64_t bursts;        /* sends on this guest ring that moved at least one packet */
+	uint64_t mapped_copies; /* packets written through a static grant: no grant copy */
 };
 
 /* The app's receive queue: consumes the guest's tx ring (mapped). */
@@ -125,7 +128,8 @@ struct RxQueue {
 	RxStats stats;
 	uint16_t port_id;
 	uint16_t queue_id;
-	Hostile hostile; /* behaviour none unless hostile= */
+	Hostile hostile;          /* behaviour none unless hostile= */
+	const SharedGrefs *grefs; /* static grants of this queue (process-private) */
 
 	uint16_t stash_head;
 	uint16_t stash_len;
@@ -166,7 +170,8 @@ struct TxQueue {
 	uint16_t queue_id;
 	Hostile hostile;
 
-	Steering *steering; /* the port's, in dev_private */
+	const SharedGrefs *grefs; /* static grants of this queue (process-private) */
+	Steering *steering;       /* the port's, in dev_private */
 	/* Producers on this guest ring: this queue's bursts and, with
 	 * steering, other queues' bursts sending here. */
 	rte_spinlock_t lock;

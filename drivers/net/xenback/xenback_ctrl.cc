@@ -110,7 +110,7 @@ void handle_ctrl_request(const xen_netif_ctrl_request &req, HashConfig &next,
 		break;
 	}
 	default:
-		/* Including the grant-mapping requests (not implemented). */
+		/* The grant-mapping requests never come here (Control). */
 		rsp.status = XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED;
 		break;
 	}

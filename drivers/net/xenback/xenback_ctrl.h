@@ -6,7 +6,8 @@
 /* The netif control ring, backend side, as Linux netback's hash.c answers
  * it (netif.h "Control requests"): the Toeplitz algorithm, hash types, a key
  * of up to 40 bytes and a mapping table of up to 128 entries, each naming a
- * queue the guest set up. The grant-mapping requests are not supported.
+ * queue the guest set up. The grant-mapping requests (static grants) are
+ * answered by Control::handle_gref_request (xenback_gref.h).
  *
  * The state the data path steers by lives in dev_private as two copies: the
  * control thread edits the one not in use and publishes it with release;

@@ -265,6 +265,7 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"csum_errors", offsetof(RxStats, csum_errors)},
 	{"hostile_injected", offsetof(RxStats, hostile_injected)},
 	{"bursts", offsetof(RxStats, bursts)},
+	{"mapped_copies", offsetof(RxStats, mapped_copies)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},
@@ -290,6 +291,7 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"rsc_flush_size", offsetof(TxStats, rsc.flush_size)},
 	{"hostile_injected", offsetof(TxStats, hostile_injected)},
 	{"bursts", offsetof(TxStats, bursts)},
+	{"mapped_copies", offsetof(TxStats, mapped_copies)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 

@@ -20,6 +20,7 @@
 #include <poll.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_memcpy.h>
 
 extern "C" {
 #include <xenevtchn.h>
@@ -256,6 +257,8 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		return nb_rx;
 	}
 	const uint32_t fast_max = RTE_MIN(q.max_frame, static_cast<uint32_t>(q.data_room));
+	const GrefTable *grefs = published_grefs(q.grefs);
+	unsigned mapped = 0;
 	while (cons != prod && nb_pending < limit) {
 		Pending &p = pending[nb_pending];
 		slots[0] = q.ring.copy_request(cons);
@@ -268,14 +271,24 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 			   slots[0].size >= RTE_ETHER_HDR_LEN && slots[0].size <= fast_max &&
 			   nb_segs < max_copy_segs)) {
 			rte_mbuf *m = heads[used++];
-			xengnttab_grant_copy_segment_t &g = q.segs[nb_segs];
-			g.source.foreign.ref = slots[0].gref;
-			g.source.foreign.offset = slots[0].offset;
-			g.source.foreign.domid = q.guest;
-			g.dest.virt = rte_pktmbuf_mtod(m, uint8_t *);
-			g.len = slots[0].size;
-			g.flags = GNTCOPY_source_gref;
-			g.status = GNTST_okay;
+			const uint8_t *page = grefs != nullptr
+						      ? gref_lookup(*grefs, slots[0].gref, false)
+						      : nullptr;
+			if (page != nullptr) {
+				/* A static grant: copy it now, no segment. */
+				rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + slots[0].offset,
+					   slots[0].size);
+				mapped++;
+			} else {
+				xengnttab_grant_copy_segment_t &g = q.segs[nb_segs];
+				g.source.foreign.ref = slots[0].gref;
+				g.source.foreign.offset = slots[0].offset;
+				g.source.foreign.domid = q.guest;
+				g.dest.virt = rte_pktmbuf_mtod(m, uint8_t *);
+				g.len = slots[0].size;
+				g.flags = GNTCOPY_source_gref;
+				g.status = GNTST_okay;
+			}
 			m->data_len = slots[0].size;
 			m->pkt_len = slots[0].size;
 			m->port = q.port_id;
@@ -284,12 +297,12 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 				    1,
 				    0,
 				    static_cast<uint16_t>(nb_segs),
-				    1,
+				    static_cast<uint16_t>(page == nullptr),
 				    NETIF_RSP_OKAY,
 				    slots[0].flags,
 				    0,
 				    slots[0].id};
-			nb_segs++;
+			nb_segs += page == nullptr;
 			cons++;
 			nb_pending++;
 			continue;
@@ -405,6 +418,7 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		nb_pending++;
 	}
 	q.ring.set_req_cons(cons);
+	q.stats.mapped_copies += mapped;
 	xen::free_mbufs(heads + used, nb_heads - used);
 	if (nb_pending == 0)
 		return nb_rx;

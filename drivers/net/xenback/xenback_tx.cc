@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_memcpy.h>
 
 extern "C" {
 #include <xenevtchn.h>
@@ -238,8 +239,10 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 	 * one copy segment, one response; anything else, or a full ring,
 	 * goes to the general loop below. The budgets (sent, done, segs) of a
 	 * batch cover max_batch such packets. */
+	unsigned mapped = 0;
 	if (hashes == nullptr && !q.rsc) {
 		static_assert(max_batch <= RTE_DIM(sent) && max_batch <= max_copy_segs);
+		const GrefTable *grefs = published_grefs(q.grefs);
 		while (nb_tx < limit && cons != prod) {
 			rte_mbuf *m = pkts[nb_tx];
 			const uint32_t len = m->pkt_len;
@@ -247,19 +250,36 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 				     m->nb_segs != 1 || len == 0 || len > xen::page_size))
 				break;
 			const netif_rx_request req = q.ring.copy_request(cons);
-			xengnttab_grant_copy_segment_t &g = q.segs[nb_segs];
-			g.source.virt = rte_pktmbuf_mtod(m, uint8_t *);
-			g.dest.foreign.ref = req.gref;
-			g.dest.foreign.offset = 0;
-			g.dest.foreign.domid = q.guest;
-			g.len = static_cast<uint16_t>(len);
-			g.flags = GNTCOPY_dest_gref;
-			g.status = GNTST_okay;
-			sent[nb_sent++] =
-				Sent{cons,  1, 0, XEN_NETIF_GSO_TYPE_NONE,        0, false,
-				     0,     0, 0, static_cast<uint16_t>(nb_segs), 1, len,
-				     req.id};
-			nb_segs++;
+			uint8_t *page =
+				grefs != nullptr ? gref_lookup(*grefs, req.gref, true) : nullptr;
+			if (page != nullptr) {
+				/* A static grant: copy it now, no segment. */
+				rte_memcpy(page, rte_pktmbuf_mtod(m, const uint8_t *), len);
+				mapped++;
+			} else {
+				xengnttab_grant_copy_segment_t &g = q.segs[nb_segs];
+				g.source.virt = rte_pktmbuf_mtod(m, uint8_t *);
+				g.dest.foreign.ref = req.gref;
+				g.dest.foreign.offset = 0;
+				g.dest.foreign.domid = q.guest;
+				g.len = static_cast<uint16_t>(len);
+				g.flags = GNTCOPY_dest_gref;
+				g.status = GNTST_okay;
+			}
+			sent[nb_sent++] = Sent{cons,
+					       1,
+					       0,
+					       XEN_NETIF_GSO_TYPE_NONE,
+					       0,
+					       false,
+					       0,
+					       0,
+					       0,
+					       static_cast<uint16_t>(nb_segs),
+					       static_cast<uint16_t>(page == nullptr),
+					       len,
+					       req.id};
+			nb_segs += page == nullptr;
 			cons++;
 			done[nb_done++] = m;
 			nb_tx++;
@@ -410,9 +430,11 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 		RING_IDX rsp_first = q.ring.rsp_prod_pvt();
 		for (unsigned k = 0; k < nb_sent; k++) {
 			const Sent &s = sent[k];
-			if (likely(s.nb_data == 1 && s.nb_extras == 0 && s.nb_segs == 1)) {
-				/* One slot, one copy: its response. */
-				const bool ok = q.segs[s.first_seg].status == GNTST_okay;
+			if (likely(s.nb_data == 1 && s.nb_extras == 0 && s.nb_segs <= 1)) {
+				/* One slot, one copy (none: a static grant): its
+				 * response. */
+				const bool ok =
+					s.nb_segs == 0 || q.segs[s.first_seg].status == GNTST_okay;
 				netif_rx_response *rsp = q.ring.next_response();
 				rsp->id = s.first_id;
 				rsp->offset = 0;
@@ -461,6 +483,7 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 			q.stats.notifications++;
 		}
 		q.stats.bursts += packets > 0;
+		q.stats.mapped_copies += mapped;
 		q.stats.packets += packets;
 		q.stats.bytes += bytes;
 	}

@@ -319,6 +319,10 @@ bool Control::connect_queue(uint16_t qid, const QueueRequest &qr, const Frontend
 	tq.interrupt_style = interrupt;
 	tq.broken = false;
 	tq.notify = xen::Notifier{l.evtchn->get(), rx_port.port().value()};
+	l.grefs.reset(new SharedGrefs());
+	l.gref_regions.clear();
+	rq.grefs = l.grefs.get();
+	tq.grefs = l.grefs.get();
 	hostile_init_queues(rq, tq, config_.hostile);
 	return true;
 }
@@ -434,9 +438,19 @@ void Control::serve_ctrl() noexcept
 			HashConfig &next = st.hash.copies[cur ^ 1];
 			next = st.hash.copies[cur];
 			xen_netif_ctrl_response rsp;
-			handle_ctrl_request(req, next, ctx, rsp);
-			if (!hostile_ctrl_answer(req, rsp))
-				__atomic_store_n(&st.hash.current, cur ^ 1, __ATOMIC_RELEASE);
+			if (req.type == XEN_NETIF_CTRL_TYPE_GET_GREF_MAPPING_SIZE ||
+			    req.type == XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING ||
+			    req.type == XEN_NETIF_CTRL_TYPE_DEL_GREF_MAPPING) {
+				/* Applied as answered: a falsified answer only
+				 * misleads the frontend, which may use either. */
+				handle_gref_request(req, rsp);
+				hostile_ctrl_answer(req, rsp);
+			} else {
+				handle_ctrl_request(req, next, ctx, rsp);
+				if (!hostile_ctrl_answer(req, rsp))
+					__atomic_store_n(&st.hash.current, cur ^ 1,
+							 __ATOMIC_RELEASE);
+			}
 			*ctrl_ring_.next_response() = rsp;
 			answered = true;
 		}
@@ -457,16 +471,180 @@ void Control::release_links() noexcept
 	ctrl_map_.reset();
 	for (uint16_t q = 0; q < nb_connected_ && q < links_.size(); q++) {
 		QueueLink &l = links_[q];
-		if (l.rxq != nullptr)
+		if (l.rxq != nullptr) {
 			l.rxq->ring.detach();
-		if (l.txq != nullptr)
+			l.rxq->grefs = nullptr;
+		}
+		if (l.txq != nullptr) {
 			l.txq->ring.detach();
+			l.txq->grefs = nullptr;
+		}
+		l.gref_regions.clear();
+		l.grefs.reset();
 		l.port_tx.reset();
 		l.port_rx.reset();
 		l.tx_ring.reset();
 		l.rx_ring.reset();
 	}
 	nb_connected_ = 0;
+}
+
+/* Reads (or, `to_guest`, writes back) a list of `n` xen_netif_gref from the
+ * start of the guest's page `ref`, by grant copy. */
+bool Control::gref_list(uint32_t ref, xen_netif_gref *list, uint32_t n, bool to_guest) noexcept
+{
+	xengnttab_grant_copy_segment_t seg{};
+	if (to_guest) {
+		seg.source.virt = list;
+		seg.dest.foreign.ref = ref;
+		seg.dest.foreign.domid = guest_.value();
+		seg.flags = GNTCOPY_dest_gref;
+	} else {
+		seg.source.foreign.ref = ref;
+		seg.source.foreign.domid = guest_.value();
+		seg.dest.virt = list;
+		seg.flags = GNTCOPY_source_gref;
+	}
+	seg.len = static_cast<uint16_t>(n * sizeof(xen_netif_gref));
+	return xengnttab_grant_copy(gnttab_.get(), 1, &seg) == 0 && seg.status == GNTST_okay;
+}
+
+/* Publishes the edited copy of queue `qid`'s table, then waits until no
+ * burst can still read the other one, so that it may be edited and what
+ * only it named unmapped. */
+void Control::publish_grefs(uint16_t qid) noexcept
+{
+	QueueLink &l = links_[qid];
+	SharedGrefs &g = *l.grefs;
+	__atomic_store_n(&g.current, g.current ^ 1, __ATOMIC_RELEASE);
+	xen::queue_retract_barrier();
+	/* A burst lasts microseconds; a queue busy for ~1 s is a wedged lcore. */
+	constexpr uint64_t spins = 100'000'000;
+	if (!xen::queue_wait_idle(l.rxq->sync, spins) || !xen::queue_wait_idle(l.txq->sync, spins))
+		XB_DRV_LOG(WARNING, name_.c_str(),
+			   "queue %u: a burst did not finish within a second after a static "
+			   "grant change",
+			   qid);
+	g.copies[g.current ^ 1] = g.copies[g.current];
+}
+
+void Control::handle_gref_request(const xen_netif_ctrl_request &req,
+				  xen_netif_ctrl_response &rsp) noexcept
+{
+	rsp.id = req.id;
+	rsp.type = req.type;
+	rsp.status = XEN_NETIF_CTRL_STATUS_SUCCESS;
+	rsp.data = 0;
+	const uint32_t qid = req.data[0];
+	if (qid >= nb_connected_ || !links_[qid].grefs) {
+		rsp.status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+		return;
+	}
+	if (req.type == XEN_NETIF_CTRL_TYPE_GET_GREF_MAPPING_SIZE) {
+		rsp.data = max_static_grants;
+		return;
+	}
+	QueueLink &l = links_[qid];
+	SharedGrefs &g = *l.grefs;
+	GrefTable &next = g.copies[g.current ^ 1]; /* equal to the published one */
+	const uint32_t n = req.data[2];
+	static_assert(max_static_grants * sizeof(xen_netif_gref) <= xen::page_size);
+	xen_netif_gref list[max_static_grants];
+	if (n == 0 || n > max_static_grants || !gref_list(req.data[1], list, n, false)) {
+		rsp.status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+		return;
+	}
+	if (req.type == XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING) {
+		/* All or nothing: known flags, each grant once and not mapped
+		 * yet, within the table; one mapping per access mode. */
+		if (n > max_static_grants - next.count) {
+			rsp.status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+			return;
+		}
+		std::vector<xen::GrantRef> by_mode[2];
+		for (uint32_t i = 0; i < n; i++) {
+			const xen_netif_gref &e = list[i];
+			bool dup = e.ref == UINT32_MAX ||
+				   (e.flags & ~XEN_NETIF_CTRLF_GREF_readonly) ||
+				   gref_lookup(next, e.ref, false) != nullptr;
+			for (uint32_t k = 0; !dup && k < i; k++)
+				dup = list[k].ref == e.ref;
+			if (dup) {
+				rsp.status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+				return;
+			}
+			bool writable = !(e.flags & XEN_NETIF_CTRLF_GREF_readonly);
+			by_mode[writable].push_back(xen::GrantRef{e.ref});
+		}
+		std::vector<QueueLink::GrefRegion> added;
+		for (int writable = 0; writable < 2; writable++) {
+			if (by_mode[writable].empty())
+				continue;
+			std::string error;
+			auto map = xen::MappedGrants::map(gnttab_, guest_, by_mode[writable],
+							  writable != 0, error);
+			if (!map) {
+				XB_DRV_LOG(NOTICE, name_.c_str(),
+					   "queue %u: static grants not mapped: %s", qid,
+					   error.c_str());
+				rsp.status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+				return; /* `added` unmaps what was mapped */
+			}
+			QueueLink::GrefRegion r{std::move(*map), {}, 0, writable != 0};
+			for (const xen::GrantRef &ref : by_mode[writable])
+				r.refs.push_back(ref.value());
+			r.live = static_cast<uint32_t>(r.refs.size());
+			added.push_back(std::move(r));
+		}
+		for (QueueLink::GrefRegion &r : added) {
+			auto *base = static_cast<uint8_t *>(r.map.data());
+			for (size_t i = 0; i < r.refs.size(); i++)
+				gref_insert(next, r.refs[i], base + i * xen::page_size, r.writable);
+			l.gref_regions.push_back(std::move(r));
+		}
+		publish_grefs(static_cast<uint16_t>(qid));
+		XB_INIT_LOG(INFO, name_.c_str(), "queue %u: %u static grants mapped (%u in all)",
+			    qid, n, next.count);
+		return;
+	}
+	/* DEL: each entry's status says whether it was mapped here; the table
+	 * is rebuilt without them, and a mapping is unmapped once none of its
+	 * grants is left. */
+	uint32_t removed = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		list[i].status = gref_lookup(next, list[i].ref, false) != nullptr
+					 ? XEN_NETIF_CTRL_STATUS_SUCCESS
+					 : XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+		for (uint32_t k = 0; k < i; k++)
+			if (list[k].ref == list[i].ref)
+				list[i].status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+	}
+	GrefTable rebuilt{};
+	for (const GrefEntry &e : next.slots) {
+		if (e.key == 0)
+			continue;
+		bool gone = false;
+		for (uint32_t i = 0; i < n && !gone; i++)
+			gone = list[i].status == XEN_NETIF_CTRL_STATUS_SUCCESS &&
+			       list[i].ref + 1 == e.key;
+		if (!gone)
+			gref_insert(rebuilt, e.key - 1, e.addr, e.writable != 0);
+	}
+	next = rebuilt;
+	publish_grefs(static_cast<uint16_t>(qid));
+	for (uint32_t i = 0; i < n; i++) {
+		if (list[i].status != XEN_NETIF_CTRL_STATUS_SUCCESS)
+			continue;
+		removed++;
+		for (QueueLink::GrefRegion &r : l.gref_regions)
+			for (uint32_t ref : r.refs)
+				if (ref == list[i].ref)
+					r.live--;
+	}
+	std::erase_if(l.gref_regions, [](const QueueLink::GrefRegion &r) { return r.live == 0; });
+	rsp.data = removed;
+	if (!gref_list(req.data[1], list, n, true))
+		rsp.status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
 }
 
 void Control::disconnect() noexcept

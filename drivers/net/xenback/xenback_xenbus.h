@@ -86,6 +86,12 @@ private:
 	void release_links() noexcept;
 	bool connect_ctrl(const FrontendRequest &req, std::string &error) noexcept;
 	void serve_ctrl() noexcept;
+	/* Static grants (xenback_gref.h): the GREF_MAPPING requests. */
+	void handle_gref_request(const xen_netif_ctrl_request &req,
+				 xen_netif_ctrl_response &rsp) noexcept;
+	bool gref_list(uint32_t ref, struct xen_netif_gref *list, uint32_t n,
+		       bool to_guest) noexcept;
+	void publish_grefs(uint16_t qid) noexcept;
 	void publish_steering(uint32_t nb_queues) noexcept;
 	void fatal(const std::string &message) noexcept;
 	void update_link(bool up) noexcept;
@@ -128,6 +134,17 @@ private:
 		std::optional<xen::MappedGrants> rx_ring;
 		std::optional<xen::BoundPort> port_tx;
 		std::optional<xen::BoundPort> port_rx;
+		/* Static grants: the tables the bursts look them up in, and
+		 * the mappings (one per ADD_GREF_MAPPING and access mode), each
+		 * unmapped when its last grant is deleted. */
+		std::unique_ptr<SharedGrefs> grefs;
+		struct GrefRegion {
+			xen::MappedGrants map;
+			std::vector<uint32_t> refs;
+			uint32_t live;
+			bool writable;
+		};
+		std::vector<GrefRegion> gref_regions;
 	};
 	std::vector<QueueLink> links_;
 	uint16_t nb_connected_ = 0;

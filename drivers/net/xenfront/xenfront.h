@@ -47,7 +47,8 @@ constexpr uint16_t reta_size = 128;
 struct Config {
 	uint32_t vif = 0;
 	uint32_t connect_timeout_ms = default_connect_timeout_ms;
-	bool fanout = false; /* serve extra queues in software (xenfront_fanout.h) */
+	bool fanout = false;        /* serve extra queues in software (xenfront_fanout.h) */
+	bool static_grants = false; /* ask the backend to keep our buffers mapped */
 };
 
 /* Parses net_xenfront devargs strictly; false with a message naming the key. */

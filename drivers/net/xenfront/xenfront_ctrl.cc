@@ -203,7 +203,7 @@ bool CtrlChannel::reset(xen::DomId backend, std::string &error) noexcept
 }
 
 bool CtrlChannel::call(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uint32_t *out,
-		       std::string &error) noexcept
+		       std::string &error, uint32_t *status) noexcept
 {
 	uint16_t id;
 	bool notify;
@@ -232,6 +232,8 @@ bool CtrlChannel::call(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uin
 				xenevtchn_unmask(evtchn_.get(), static_cast<evtchn_port_t>(p));
 		}
 	}
+	if (status != nullptr)
+		*status = rsp.status;
 	if (rsp.status != XEN_NETIF_CTRL_STATUS_SUCCESS) {
 		error = std::string("the backend refused control request ") + ctrl_type_name(type) +
 			" (id " + std::to_string(id) + "): " + ctrl_status_name(rsp.status);
@@ -240,6 +242,29 @@ bool CtrlChannel::call(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uin
 	if (out != nullptr)
 		*out = rsp.data;
 	return true;
+}
+
+bool CtrlChannel::gref_mapping_size(uint32_t queue, uint32_t &size, bool &supported,
+				    std::string &error) noexcept
+{
+	uint32_t status = XEN_NETIF_CTRL_STATUS_SUCCESS;
+	bool ok =
+		call(XEN_NETIF_CTRL_TYPE_GET_GREF_MAPPING_SIZE, queue, 0, 0, &size, error, &status);
+	supported = ok || status != XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED;
+	return ok;
+}
+
+bool CtrlChannel::add_gref_mapping(uint32_t queue, const std::vector<xen_netif_gref> &list,
+				   std::string &error) noexcept
+{
+	if (list.empty() || list.size() * sizeof(xen_netif_gref) > xen::page_size) {
+		error = "a static grant list of " + std::to_string(list.size()) +
+			" entries does not fit one page";
+		return false;
+	}
+	std::memcpy(data_page_.page(0), list.data(), list.size() * sizeof(xen_netif_gref));
+	return call(XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING, queue, data_page_.ref(0).value(),
+		    static_cast<uint32_t>(list.size()), nullptr, error);
 }
 
 bool CtrlChannel::max_mapping_size(uint32_t &size, std::string &error) noexcept

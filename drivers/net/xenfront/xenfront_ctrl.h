@@ -108,6 +108,14 @@ public:
 	bool apply(const RssConfig &rss, std::string &error) noexcept;
 	/* Late answers to timed-out requests dropped since the last call. */
 	unsigned take_stale() noexcept { return ring_.take_stale(); }
+	/* Static grants of queue `queue` (netif.h "Static Grants"):
+	 * XEN_NETIF_CTRL_TYPE_GET_GREF_MAPPING_SIZE, false with `supported`
+	 * false if the backend answers NOT_SUPPORTED (Linux netback does); and
+	 * XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING of `list` (at most a page). */
+	bool gref_mapping_size(uint32_t queue, uint32_t &size, bool &supported,
+			       std::string &error) noexcept;
+	bool add_gref_mapping(uint32_t queue, const std::vector<xen_netif_gref> &list,
+			      std::string &error) noexcept;
 
 private:
 	CtrlChannel(xen::Evtchn evtchn, xen::SharedPages ring, xen::SharedPages data) noexcept
@@ -118,7 +126,7 @@ private:
 	/* One request and its response; false with `error` on a timeout, a bad
 	 * response or a status other than SUCCESS. */
 	bool call(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uint32_t *out,
-		  std::string &error) noexcept;
+		  std::string &error, uint32_t *status = nullptr) noexcept;
 
 	xen::Evtchn evtchn_; /* its own handle: its events are drained here */
 	xen::SharedPages ring_page_;

@@ -36,6 +36,11 @@ bool parse_fanout(std::string_view value, Config &config, std::string &why)
 	return xen::parse_bool(value, config.fanout, why);
 }
 
+bool parse_static_grants(std::string_view value, Config &config, std::string &why)
+{
+	return xen::parse_bool(value, config.static_grants, why);
+}
+
 #define XENFRONT_SPEC(key, syntax, help) xen::DevargSpec<Config>{#key, syntax, parse_##key},
 constexpr std::array devarg_specs{XENFRONT_DEVARGS(XENFRONT_SPEC)};
 #undef XENFRONT_SPEC

@@ -14,7 +14,10 @@
 	  "how long probe and start wait for each backend step, 1 to 600000 ms (default 10000)")   \
 	X(fanout, "0|1",                                                                           \
 	  "serve more queue pairs than the backend offers, or RSS without its control ring, "      \
-	  "in software (default 0)")
+	  "in software (default 0)")                                                               \
+	X(static_grants, "0|1",                                                                    \
+	  "ask the backend, over its control ring, to keep the queues' buffers mapped (static "    \
+	  "grants) and copy without grant copies (default 0)")
 
 #define XENFRONT_PARAM_ONE(key, syntax, help) #key "=" syntax " "
 #define XENFRONT_PARAM_STRING XENFRONT_DEVARGS(XENFRONT_PARAM_ONE)

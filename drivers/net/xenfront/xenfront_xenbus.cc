@@ -463,6 +463,63 @@ bool Control::apply_rss_locked(const RssConfig &rss, std::string &error) noexcep
 	return true;
 }
 
+void Control::map_static_grants_locked() noexcept
+{
+	if (!ctrl_) {
+		XF_INIT_LOG(INFO, name_.c_str(),
+			    "static_grants=1: %s/feature-ctrl-ring is not 1; the backend copies "
+			    "by grant copy",
+			    back_dir_.c_str());
+		return;
+	}
+	for (size_t qid = 0; qid < resources_.size(); qid++) {
+		const RxQueue *rxq = qid < rxqs_.size() ? rxqs_[qid] : nullptr;
+		const TxQueue *txq = qid < txqs_.size() ? txqs_[qid] : nullptr;
+		if (rxq == nullptr || txq == nullptr)
+			continue;
+		std::string error;
+		uint32_t size = 0;
+		bool supported = true;
+		const auto q = static_cast<uint32_t>(qid);
+		if (!ctrl_->gref_mapping_size(q, size, supported, error)) {
+			if (!supported) {
+				XF_INIT_LOG(INFO, name_.c_str(),
+					    "static_grants=1: the backend does not map grants "
+					    "(GET_GREF_MAPPING_SIZE: NOT_SUPPORTED); it copies by "
+					    "grant copy");
+				return;
+			}
+		} else {
+			/* Transmit buffers read-only, as they are granted. */
+			std::vector<xen_netif_gref> list;
+			for (uint16_t id = 0; id < txq->nb_desc; id++)
+				list.push_back(xen_netif_gref{txq->grefs[id],
+							      XEN_NETIF_CTRLF_GREF_readonly, 0});
+			for (uint16_t id = 0; id < rxq->nb_desc; id++)
+				list.push_back(xen_netif_gref{rxq->grefs[id], 0, 0});
+			if (list.size() > size)
+				error = "the backend maps " + std::to_string(size) +
+					" grants per queue (GET_GREF_MAPPING_SIZE), fewer than "
+					"the " +
+					std::to_string(list.size()) + " buffers of queue " +
+					std::to_string(qid);
+			else if (ctrl_->add_gref_mapping(q, list, error)) {
+				XF_INIT_LOG(INFO, name_.c_str(),
+					    "queue %zu: the backend maps its %zu buffers", qid,
+					    list.size());
+				continue;
+			}
+		}
+		if (ctrl_errors_ != nullptr)
+			__atomic_fetch_add(ctrl_errors_, 1, __ATOMIC_RELAXED);
+		XF_DRV_LOG(NOTICE, name_.c_str(),
+			   "static grants of queue %zu over the control ring of %s: %s; the "
+			   "backend copies by grant copy",
+			   qid, back_dir_.c_str(), error.c_str());
+		return; /* one failure is enough: no wait per queue on a silent backend */
+	}
+}
+
 bool Control::update_rss(RssConfig rss, std::string &error) noexcept
 {
 	std::lock_guard lock(ctrl_mutex_);
@@ -573,10 +630,10 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 					    (r.port_rx ? r.port_rx : r.port_tx)->port().value()};
 		r.rx_intr->ring_reset(*rxq);
 	}
-	/* The control ring only when RSS asks for it: a port without RSS
-	 * spends no grants or event channel on it. */
+	/* The control ring only when RSS or static grants ask for it: a port
+	 * without them spends no grants or event channel on it. */
 	std::lock_guard ctrl_lock(ctrl_mutex_);
-	if (features_.ctrl_ring && rss_enabled_ && !rss_in_software_) {
+	if (features_.ctrl_ring && ((rss_enabled_ && !rss_in_software_) || config_.static_grants)) {
 		if (!ctrl_) {
 			ctrl_ = CtrlChannel::create(gntshr_, backend_domid_, error);
 			if (!ctrl_)
@@ -601,6 +658,8 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 	}
 	if (rss_enabled_ && !rss_in_software_ && !apply_rss_locked(rss_, error))
 		return false;
+	if (config_.static_grants)
+		map_static_grants_locked();
 	connected_ = true;
 	broken_reported_ = false;
 	publish_queues();

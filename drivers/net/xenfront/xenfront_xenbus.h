@@ -149,6 +149,9 @@ private:
 
 	/* Sends `rss` over the control ring; counts and explains a failure. */
 	bool apply_rss_locked(const RssConfig &rss, std::string &error) noexcept;
+	/* static_grants=1: asks the backend to map each queue's buffers; a
+	 * failure only leaves the backend copying by grant copy. */
+	void map_static_grants_locked() noexcept;
 	void release_ctrl_port() noexcept;
 
 	std::vector<QueueResources> resources_;
