@@ -259,7 +259,9 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	const uint32_t fast_max = RTE_MIN(q.max_frame, static_cast<uint32_t>(q.data_room));
 	const GrefTable *grefs = published_grefs(q.grefs);
 	unsigned mapped = 0;
-	while (cons != prod && nb_pending < limit) {
+	unsigned nb_inline = 0; /* answered and delivered in the planning loop */
+	const RING_IDX rsp_first = q.ring.rsp_prod_pvt();
+	while (cons != prod && nb_pending + nb_inline < limit) {
 		Pending &p = pending[nb_pending];
 		slots[0] = q.ring.copy_request(cons);
 		/* The common packet: one slot, no extra info, within its page,
@@ -274,6 +276,29 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 			const uint8_t *page = grefs != nullptr
 						      ? gref_lookup(*grefs, slots[0].gref, false)
 						      : nullptr;
+			if (page != nullptr && nb_pending == 0 &&
+			    !(slots[0].flags & NETTXF_csum_blank)) {
+				/* A static grant, every packet before it answered,
+				 * nothing to complete: copy, deliver and answer now
+				 * (finish()'s plain case; responses and packets
+				 * keep the request order). */
+				rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + slots[0].offset,
+					   slots[0].size);
+				m->data_len = slots[0].size;
+				m->pkt_len = slots[0].size;
+				m->port = q.port_id;
+				if ((slots[0].flags & NETTXF_data_validated) && q.l4_csum)
+					m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+				pkts[nb_rx++] = m;
+				bytes += slots[0].size;
+				netif_tx_response *rsp = q.ring.next_response();
+				rsp->id = slots[0].id;
+				rsp->status = NETIF_RSP_OKAY;
+				mapped++;
+				nb_inline++;
+				cons++;
+				continue;
+			}
 			if (page != nullptr) {
 				/* A static grant: copy it now, no segment. */
 				rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + slots[0].offset,
@@ -420,7 +445,7 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	q.ring.set_req_cons(cons);
 	q.stats.mapped_copies += mapped;
 	xen::free_mbufs(heads + used, nb_heads - used);
-	if (nb_pending == 0)
+	if (nb_pending + nb_inline == 0)
 		return nb_rx;
 
 	if (nb_segs > 0 && xengnttab_grant_copy(q.gnttab, nb_segs, q.segs) != 0) {
@@ -428,7 +453,6 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 			q.segs[s].status = GNTST_general_error;
 	}
 
-	RING_IDX rsp_first = q.ring.rsp_prod_pvt();
 	for (unsigned k = 0; k < nb_pending; k++) {
 		Pending &p = pending[k];
 		if (p.head != nullptr) {

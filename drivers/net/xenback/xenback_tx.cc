@@ -240,6 +240,9 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 	 * goes to the general loop below. The budgets (sent, done, segs) of a
 	 * batch cover max_batch such packets. */
 	unsigned mapped = 0;
+	uint64_t bytes = 0;
+	unsigned packets = 0;
+	const RING_IDX rsp_first = q.ring.rsp_prod_pvt();
 	if (hashes == nullptr && !q.rsc) {
 		static_assert(max_batch <= RTE_DIM(sent) && max_batch <= max_copy_segs);
 		const GrefTable *grefs = published_grefs(q.grefs);
@@ -252,8 +255,27 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 			const netif_rx_request req = q.ring.copy_request(cons);
 			uint8_t *page =
 				grefs != nullptr ? gref_lookup(*grefs, req.gref, true) : nullptr;
+			if (page != nullptr && nb_sent == 0) {
+				/* A static grant, and every response before it
+				 * written: copy and answer now (responses go in
+				 * request order, netif.h "Guest receive"). */
+				rte_memcpy(page, rte_pktmbuf_mtod(m, const uint8_t *), len);
+				netif_rx_response *rsp = q.ring.next_response();
+				rsp->id = req.id;
+				rsp->offset = 0;
+				rsp->flags = 0;
+				rsp->status = static_cast<int16_t>(len);
+				mapped++;
+				packets++;
+				bytes += len;
+				cons++;
+				done[nb_done++] = m;
+				nb_tx++;
+				continue;
+			}
 			if (page != nullptr) {
-				/* A static grant: copy it now, no segment. */
+				/* A static grant after a grant copy: copy now,
+				 * answer in turn. */
 				rte_memcpy(page, rte_pktmbuf_mtod(m, const uint8_t *), len);
 				mapped++;
 			} else {
@@ -421,13 +443,10 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 		done[nb_done++] = orig;
 		nb_tx = static_cast<uint16_t>(nb_tx + merged);
 	}
-	if (nb_sent > 0) {
+	if (nb_sent > 0 || packets > 0) {
 		if (nb_segs > 0 && xengnttab_grant_copy(q.gnttab, nb_segs, q.segs) != 0)
 			for (unsigned k = 0; k < nb_segs; k++)
 				q.segs[k].status = GNTST_general_error;
-		uint64_t bytes = 0;
-		unsigned packets = 0;
-		RING_IDX rsp_first = q.ring.rsp_prod_pvt();
 		for (unsigned k = 0; k < nb_sent; k++) {
 			const Sent &s = sent[k];
 			if (likely(s.nb_data == 1 && s.nb_extras == 0 && s.nb_segs <= 1)) {
