@@ -52,10 +52,15 @@ inline const GrefTable *published_grefs(const SharedGrefs *s) noexcept
 	return t->count != 0 ? t : nullptr;
 }
 
+/* Where `ref` is looked for first. A frontend grants its buffers in runs
+ * of consecutive references, which this places in consecutive slots with
+ * no collision (one probe per lookup); references a table size apart are
+ * spread by their upper bits. */
 inline uint32_t gref_home(uint32_t ref) noexcept
 {
 	static_assert((gref_table_slots & (gref_table_slots - 1)) == 0);
-	return (ref * 0x9e3779b1u) >> (32 - __builtin_ctz(gref_table_slots));
+	constexpr unsigned bits = __builtin_ctz(gref_table_slots);
+	return (ref ^ (ref >> bits) ^ (ref >> (2 * bits))) & (gref_table_slots - 1);
 }
 
 /* The mapped page of `ref`, nullptr if it is not mapped (or only for
