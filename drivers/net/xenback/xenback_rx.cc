@@ -263,36 +263,36 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	const RING_IDX rsp_first = q.ring.rsp_prod_pvt();
 	while (cons != prod && nb_pending + nb_inline < limit) {
 		Pending &p = pending[nb_pending];
-		slots[0] = q.ring.copy_request(cons);
+		/* A local copy the fast path keeps in registers; the general
+		 * path works on slots[]. */
+		const netif_tx_request req = q.ring.copy_request(cons);
 		/* The common packet: one slot, no extra info, within its page,
 		 * the frame size and one mbuf. The checks are the general
 		 * path's for this shape. */
-		if (likely(!(slots[0].flags & (NETTXF_extra_info | NETTXF_more_data)) &&
-			   slots[0].offset + static_cast<uint32_t>(slots[0].size) <=
-				   xen::page_size &&
-			   slots[0].size >= RTE_ETHER_HDR_LEN && slots[0].size <= fast_max &&
+		if (likely(!(req.flags & (NETTXF_extra_info | NETTXF_more_data)) &&
+			   req.offset + static_cast<uint32_t>(req.size) <= xen::page_size &&
+			   req.size >= RTE_ETHER_HDR_LEN && req.size <= fast_max &&
 			   nb_segs < max_copy_segs)) {
 			rte_mbuf *m = heads[used++];
-			const uint8_t *page = grefs != nullptr
-						      ? gref_lookup(*grefs, slots[0].gref, false)
-						      : nullptr;
+			const uint8_t *page =
+				grefs != nullptr ? gref_lookup(*grefs, req.gref, false) : nullptr;
 			if (page != nullptr && nb_pending == 0 &&
-			    !(slots[0].flags & NETTXF_csum_blank)) {
+			    !(req.flags & NETTXF_csum_blank)) {
 				/* A static grant, every packet before it answered,
 				 * nothing to complete: copy, deliver and answer now
 				 * (finish()'s plain case; responses and packets
 				 * keep the request order). */
-				rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + slots[0].offset,
-					   slots[0].size);
-				m->data_len = slots[0].size;
-				m->pkt_len = slots[0].size;
+				rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + req.offset,
+					   req.size);
+				m->data_len = req.size;
+				m->pkt_len = req.size;
 				m->port = q.port_id;
-				if ((slots[0].flags & NETTXF_data_validated) && q.l4_csum)
+				if ((req.flags & NETTXF_data_validated) && q.l4_csum)
 					m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
 				pkts[nb_rx++] = m;
-				bytes += slots[0].size;
+				bytes += req.size;
 				netif_tx_response *rsp = q.ring.next_response();
-				rsp->id = slots[0].id;
+				rsp->id = req.id;
 				rsp->status = NETIF_RSP_OKAY;
 				mapped++;
 				nb_inline++;
@@ -301,21 +301,21 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 			}
 			if (page != nullptr) {
 				/* A static grant: copy it now, no segment. */
-				rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + slots[0].offset,
-					   slots[0].size);
+				rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + req.offset,
+					   req.size);
 				mapped++;
 			} else {
 				xengnttab_grant_copy_segment_t &g = q.segs[nb_segs];
-				g.source.foreign.ref = slots[0].gref;
-				g.source.foreign.offset = slots[0].offset;
+				g.source.foreign.ref = req.gref;
+				g.source.foreign.offset = req.offset;
 				g.source.foreign.domid = q.guest;
 				g.dest.virt = rte_pktmbuf_mtod(m, uint8_t *);
-				g.len = slots[0].size;
+				g.len = req.size;
 				g.flags = GNTCOPY_source_gref;
 				g.status = GNTST_okay;
 			}
-			m->data_len = slots[0].size;
-			m->pkt_len = slots[0].size;
+			m->data_len = req.size;
+			m->pkt_len = req.size;
 			m->port = q.port_id;
 			p = Pending{m,
 				    cons,
@@ -324,14 +324,15 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 				    static_cast<uint16_t>(nb_segs),
 				    static_cast<uint16_t>(page == nullptr),
 				    NETIF_RSP_OKAY,
-				    slots[0].flags,
+				    req.flags,
 				    0,
-				    slots[0].id};
+				    req.id};
 			nb_segs += page == nullptr;
 			cons++;
 			nb_pending++;
 			continue;
 		}
+		slots[0] = req;
 		p = Pending{nullptr, cons, 0, 0, 0, 0, NETIF_RSP_OKAY, 0, 0, slots[0].id};
 		RING_IDX i = cons + 1;
 		bool incomplete = false;
