@@ -185,8 +185,10 @@ std::optional<CtrlChannel> CtrlChannel::create(const xen::Gntshr &gntshr, xen::D
 	auto ring = xen::SharedPages::share(gntshr, backend, 1, true, error);
 	if (!ring)
 		return std::nullopt;
-	/* The backend only reads keys and tables. */
-	auto data = xen::SharedPages::share(gntshr, backend, 1, false, error);
+	/* The backend reads keys, tables and static-grant lists, and writes
+	 * the statuses of DEL_GREF_MAPPING back (netif.h: "r/w"). Nothing
+	 * is read back from it but those statuses, checked. */
+	auto data = xen::SharedPages::share(gntshr, backend, 1, true, error);
 	if (!data)
 		return std::nullopt;
 	return CtrlChannel(std::move(*evtchn), std::move(*ring), std::move(*data));
@@ -203,7 +205,8 @@ bool CtrlChannel::reset(xen::DomId backend, std::string &error) noexcept
 }
 
 bool CtrlChannel::call(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uint32_t *out,
-		       std::string &error, uint32_t *status) noexcept
+		       std::string &error, uint32_t *status,
+		       std::chrono::milliseconds timeout) noexcept
 {
 	uint16_t id;
 	bool notify;
@@ -211,7 +214,7 @@ bool CtrlChannel::call(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uin
 		return false;
 	if (notify)
 		xenevtchn_notify(evtchn_.get(), port_->port().value());
-	const auto deadline = Clock::now() + call_timeout;
+	const auto deadline = Clock::now() + timeout;
 	xen_netif_ctrl_response rsp;
 	for (;;) {
 		CtrlRing::Take got = ring_.take(id, type, rsp, error);
@@ -222,7 +225,7 @@ bool CtrlChannel::call(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uin
 		if (Clock::now() > deadline) {
 			error = std::string("the backend did not answer control request ") +
 				ctrl_type_name(type) + " (id " + std::to_string(id) + ") within " +
-				std::to_string(call_timeout.count()) + " ms";
+				std::to_string(timeout.count()) + " ms";
 			return false;
 		}
 		pollfd pfd{evtchn_.fd(), POLLIN, 0};
@@ -264,7 +267,36 @@ bool CtrlChannel::add_gref_mapping(uint32_t queue, const std::vector<xen_netif_g
 	}
 	std::memcpy(data_page_.page(0), list.data(), list.size() * sizeof(xen_netif_gref));
 	return call(XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING, queue, data_page_.ref(0).value(),
-		    static_cast<uint32_t>(list.size()), nullptr, error);
+		    static_cast<uint32_t>(list.size()), nullptr, error, nullptr, gref_call_timeout);
+}
+
+bool CtrlChannel::del_gref_mapping(uint32_t queue, const std::vector<xen_netif_gref> &list,
+				   std::string &error) noexcept
+{
+	if (list.empty() || list.size() * sizeof(xen_netif_gref) > xen::page_size) {
+		error = "a static grant list of " + std::to_string(list.size()) +
+			" entries does not fit one page";
+		return false;
+	}
+	const size_t len = list.size() * sizeof(xen_netif_gref);
+	std::memcpy(data_page_.page(0), list.data(), len);
+	uint32_t removed = 0;
+	if (!call(XEN_NETIF_CTRL_TYPE_DEL_GREF_MAPPING, queue, data_page_.ref(0).value(),
+		  static_cast<uint32_t>(list.size()), &removed, error, nullptr, gref_call_timeout))
+		return false;
+	/* Copied out of the shared page before it is looked at. */
+	std::vector<xen_netif_gref> back(list.size());
+	std::memcpy(back.data(), data_page_.page(0), len);
+	uint32_t ok = 0;
+	for (const xen_netif_gref &e : back)
+		ok += e.status == XEN_NETIF_CTRL_STATUS_SUCCESS;
+	if (removed != list.size() || ok != list.size()) {
+		error = "the backend unmapped " + std::to_string(removed) +
+			" (statuses: " + std::to_string(ok) + ") of " +
+			std::to_string(list.size()) + " static grants (DEL_GREF_MAPPING)";
+		return false;
+	}
+	return true;
 }
 
 bool CtrlChannel::max_mapping_size(uint32_t &size, std::string &error) noexcept

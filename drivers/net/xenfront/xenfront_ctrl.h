@@ -88,6 +88,8 @@ public:
 	using Clock = std::chrono::steady_clock;
 	/* Netback answers in microseconds; a second means it is not answering. */
 	static constexpr std::chrono::milliseconds call_timeout{1000};
+	/* Mapping or unmapping hundreds of grants takes a backend longer. */
+	static constexpr std::chrono::milliseconds gref_call_timeout{5000};
 
 	/* Grants the ring and a page for keys and tables to `backend`. */
 	static std::optional<CtrlChannel> create(const xen::Gntshr &gntshr, xen::DomId backend,
@@ -116,6 +118,10 @@ public:
 			       std::string &error) noexcept;
 	bool add_gref_mapping(uint32_t queue, const std::vector<xen_netif_gref> &list,
 			      std::string &error) noexcept;
+	/* XEN_NETIF_CTRL_TYPE_DEL_GREF_MAPPING of `list`: false unless the
+	 * backend unmapped every entry (its count and each status). */
+	bool del_gref_mapping(uint32_t queue, const std::vector<xen_netif_gref> &list,
+			      std::string &error) noexcept;
 
 private:
 	CtrlChannel(xen::Evtchn evtchn, xen::SharedPages ring, xen::SharedPages data) noexcept
@@ -126,7 +132,8 @@ private:
 	/* One request and its response; false with `error` on a timeout, a bad
 	 * response or a status other than SUCCESS. */
 	bool call(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2, uint32_t *out,
-		  std::string &error, uint32_t *status = nullptr) noexcept;
+		  std::string &error, uint32_t *status = nullptr,
+		  std::chrono::milliseconds timeout = call_timeout) noexcept;
 
 	xen::Evtchn evtchn_; /* its own handle: its events are drained here */
 	xen::SharedPages ring_page_;

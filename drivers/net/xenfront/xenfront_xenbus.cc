@@ -463,8 +463,45 @@ bool Control::apply_rss_locked(const RssConfig &rss, std::string &error) noexcep
 	return true;
 }
 
+std::vector<xen_netif_gref> Control::static_grant_list(size_t qid) const noexcept
+{
+	/* Transmit buffers read-only, as they are granted. */
+	std::vector<xen_netif_gref> list;
+	const TxQueue *txq = txqs_[qid];
+	const RxQueue *rxq = rxqs_[qid];
+	for (uint16_t id = 0; id < txq->nb_desc; id++)
+		list.push_back(xen_netif_gref{txq->grefs[id], XEN_NETIF_CTRLF_GREF_readonly, 0});
+	for (uint16_t id = 0; id < rxq->nb_desc; id++)
+		list.push_back(xen_netif_gref{rxq->grefs[id], 0, 0});
+	return list;
+}
+
+void Control::unmap_static_grants() noexcept
+{
+	std::lock_guard lock(ctrl_mutex_);
+	std::vector<uint16_t> queues = std::exchange(static_mapped_, {});
+	if (!ctrl_)
+		return;
+	for (uint16_t qid : queues) {
+		if (qid >= rxqs_.size() || qid >= txqs_.size() || rxqs_[qid] == nullptr ||
+		    txqs_[qid] == nullptr)
+			continue;
+		std::string error;
+		if (!ctrl_->del_gref_mapping(qid, static_grant_list(qid), error)) {
+			/* The backend lets go of them when it disconnects. */
+			if (ctrl_errors_ != nullptr)
+				__atomic_fetch_add(ctrl_errors_, 1, __ATOMIC_RELAXED);
+			XF_DRV_LOG(NOTICE, name_.c_str(),
+				   "static grants of queue %u over the control ring of %s: %s", qid,
+				   back_dir_.c_str(), error.c_str());
+			return;
+		}
+	}
+}
+
 void Control::map_static_grants_locked() noexcept
 {
+	static_mapped_.clear();
 	if (!ctrl_) {
 		XF_INIT_LOG(INFO, name_.c_str(),
 			    "static_grants=1: %s/feature-ctrl-ring is not 1; the backend copies "
@@ -490,13 +527,7 @@ void Control::map_static_grants_locked() noexcept
 				return;
 			}
 		} else {
-			/* Transmit buffers read-only, as they are granted. */
-			std::vector<xen_netif_gref> list;
-			for (uint16_t id = 0; id < txq->nb_desc; id++)
-				list.push_back(xen_netif_gref{txq->grefs[id],
-							      XEN_NETIF_CTRLF_GREF_readonly, 0});
-			for (uint16_t id = 0; id < rxq->nb_desc; id++)
-				list.push_back(xen_netif_gref{rxq->grefs[id], 0, 0});
+			std::vector<xen_netif_gref> list = static_grant_list(qid);
 			if (list.size() > size)
 				error = "the backend maps " + std::to_string(size) +
 					" grants per queue (GET_GREF_MAPPING_SIZE), fewer than "
@@ -507,6 +538,7 @@ void Control::map_static_grants_locked() noexcept
 				XF_INIT_LOG(INFO, name_.c_str(),
 					    "queue %zu: the backend maps its %zu buffers", qid,
 					    list.size());
+				static_mapped_.push_back(static_cast<uint16_t>(qid));
 				continue;
 			}
 		}
@@ -695,6 +727,7 @@ void Control::disconnect() noexcept
 	quiesce_queues();
 	if (connected_) {
 		XenbusState seen;
+		unmap_static_grants();
 		store_.switch_state(front_dir_, XenbusState::Closing);
 		wait_backend(Clock::now() + teardown_step_timeout,
 			     {XenbusState::Closing, XenbusState::Closed, XenbusState::Unknown,

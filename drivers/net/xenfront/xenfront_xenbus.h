@@ -152,6 +152,10 @@ private:
 	/* static_grants=1: asks the backend to map each queue's buffers; a
 	 * failure only leaves the backend copying by grant copy. */
 	void map_static_grants_locked() noexcept;
+	/* Before disconnecting: asks the backend to unmap what it mapped. */
+	void unmap_static_grants() noexcept;
+	/* The list each queue's ADD_GREF_MAPPING sent, for its DEL. */
+	std::vector<xen_netif_gref> static_grant_list(size_t qid) const noexcept;
 	void release_ctrl_port() noexcept;
 
 	std::vector<QueueResources> resources_;
@@ -167,6 +171,7 @@ private:
 	std::vector<TxQueue *> txqs_;
 	uint32_t generation_ = 1; /* odd: disconnected (see QueueSync) */
 	bool connected_ = false;
+	std::vector<uint16_t> static_mapped_; /* queues whose buffers the backend maps */
 	bool broken_reported_ = false;
 
 	pthread_t watcher_{};
