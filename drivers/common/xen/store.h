@@ -70,6 +70,12 @@ public:
 
 	xs_handle *handle() const noexcept { return handle_; }
 
+	/* True while the store answers (a request every store answers); false
+	 * once the connection broke (the store daemon was killed or restarted
+	 * without a live update). libxenstore never reconnects a handle: open
+	 * a new one (reopen_store) and register the watches again. */
+	bool alive() const noexcept;
+
 	/* Value of `path` (absolute, or relative to this domain's home),
 	 * nullopt if absent or unreadable (errno set). */
 	std::optional<std::string> read(const std::string &path) const noexcept;
@@ -107,5 +113,14 @@ private:
 	explicit Store(xs_handle *handle) noexcept : handle_(handle) {}
 	xs_handle *handle_;
 };
+
+/* Opens a new connection to the store after the old one broke, trying at
+ * growing intervals (100 ms doubling up to 2 s) until one answers. Waiting
+ * ends early when `wake_fd` becomes readable and `stop()` says so (nullopt
+ * then); a wake-up that is not a stop is drained (an eventfd) and waiting
+ * goes on. `attempts` counts the connections tried; `error` says why the
+ * last one failed. Control path only. */
+std::optional<Store> reopen_store(int wake_fd, const std::function<bool()> &stop,
+				  unsigned &attempts, std::string &error) noexcept;
 
 } // namespace xen

@@ -291,21 +291,47 @@ constexpr xen::XstatField tx_xstats[] = {
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 
+/* Port xstats, after the queues' (so that their ids stay as they were). */
+constexpr xen::XstatField port_xstats[] = {
+	{"store_reconnects", offsetof(Adapter, store_reconnects)},
+};
+
 int stats_reset(rte_eth_dev *dev) noexcept
 {
 	return queue_stats.reset(dev);
 }
 int xstats_reset(rte_eth_dev *dev) noexcept
 {
+	auto *a = static_cast<Adapter *>(dev->data->dev_private);
+	__atomic_store_n(&a->store_reconnects, 0, __ATOMIC_RELAXED);
 	return queue_stats.reset(dev);
 }
 int xstats_get(rte_eth_dev *dev, rte_eth_xstat *xstats, unsigned int size) noexcept
 {
-	return queue_stats.values(dev, xstats, size);
+	unsigned n = queue_stats.count(dev);
+	unsigned total = n + RTE_DIM(port_xstats);
+	if (xstats == nullptr || size < total)
+		return static_cast<int>(total);
+	queue_stats.values(dev, xstats, size);
+	const auto *a = static_cast<const uint8_t *>(dev->data->dev_private);
+	for (const xen::XstatField &f : port_xstats) {
+		uint64_t v = __atomic_load_n(reinterpret_cast<const uint64_t *>(a + f.offset),
+					     __ATOMIC_RELAXED);
+		xstats[n] = {n, v};
+		n++;
+	}
+	return static_cast<int>(total);
 }
 int xstats_get_names(rte_eth_dev *dev, rte_eth_xstat_name *names, unsigned int size) noexcept
 {
-	return queue_stats.names(dev, names, size);
+	unsigned n = queue_stats.count(dev);
+	unsigned total = n + RTE_DIM(port_xstats);
+	if (names == nullptr || size < total)
+		return static_cast<int>(total);
+	queue_stats.names(dev, names, size);
+	for (const xen::XstatField &f : port_xstats)
+		std::snprintf(names[n++].name, RTE_ETH_XSTATS_NAME_SIZE, "%s", f.name);
+	return static_cast<int>(total);
 }
 
 /* Assigned in eth_dev_ops declaration order. */

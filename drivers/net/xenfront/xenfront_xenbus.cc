@@ -13,7 +13,10 @@
  *            Connected.
  *   watcher: follows the backend's state and carrier; when the backend
  *            leaves Connected (restarted), stops the data path, goes
- *            Closing → Closed → Initialising and connects again.
+ *            Closing → Closed → Initialising and connects again. When the
+ *            store itself goes away (its daemon killed and restarted), the
+ *            rings and event channels do not depend on it: the data path
+ *            runs on while the watcher reopens the store and watches again.
  *   close:   Closing, wait, Closed, wait, delete the keys we wrote. */
 
 #include "xenfront_xenbus.h"
@@ -711,6 +714,40 @@ void Control::stop_watcher() noexcept
 	}
 }
 
+bool Control::recover_store(rte_eth_dev *dev) noexcept
+{
+	XF_DRV_LOG(WARNING, name_.c_str(),
+		   "lost the connection to xenstore (store daemon restarted?); the data path "
+		   "keeps running (link %s); reopening the store",
+		   dev->data->dev_link.link_status ? "up" : "down");
+	const auto start = Clock::now();
+	unsigned attempts = 0;
+	std::string error;
+	for (;;) {
+		auto store = xen::reopen_store(
+			stop_fd_, [] { return true; }, attempts, error);
+		if (!store)
+			return false;
+		/* The new connection has none of our watches. */
+		if (!store->watch(back_dir_, "xenfront-backend")) {
+			error = "cannot watch " + back_dir_ + ": " + std::strerror(errno);
+			continue;
+		}
+		store_ = std::move(*store);
+		break;
+	}
+	if (store_reconnects_ != nullptr)
+		__atomic_fetch_add(store_reconnects_, 1, __ATOMIC_RELAXED);
+	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+	auto state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+	XF_DRV_LOG(NOTICE, name_.c_str(),
+		   "xenstore reopened after %u attempt(s) in %lld ms; watching %s again "
+		   "(backend %s)",
+		   attempts, static_cast<long long>(ms.count()), back_dir_.c_str(),
+		   xen::state_name(state));
+	return true;
+}
+
 void Control::watch_backend(rte_eth_dev *dev) noexcept
 {
 	pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}};
@@ -720,7 +757,16 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 		if (n > 0 && (fds[0].revents & POLLIN))
 			return;
 		store_.pending_watch_paths();
-		auto state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+		auto read = store_.read_state(back_dir_);
+		if (!read && !store_.alive()) {
+			/* Not the backend's doing: our connection to the store
+			 * broke. Nothing is torn down for it. */
+			if (!recover_store(dev))
+				return;
+			fds[1].fd = store_.watch_fd();
+			continue;
+		}
+		auto state = read.value_or(XenbusState::Unknown);
 		if (connected_ && state == XenbusState::Connected) {
 			/* A queue stopped by a protocol violation stays stopped
 			 * until the backend reconnects (or the port restarts): the
