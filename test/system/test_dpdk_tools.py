@@ -30,7 +30,7 @@ TX_NAMES = ["packets", "bytes", "errors", "dropped", "notifications", "ring_full
             "bad_responses", "offload_refused", "bad_status", "bad_id", "lost_ids",
             "ring_overrun", "fanout_packets", "fanout_bytes", "lcore"]
 # The driver's port xstats, after the queues'.
-PORT_NAMES = ["ctrl_errors"]
+PORT_NAMES = ["ctrl_errors", "store_reconnects"]
 # What ethdev adds in front of a driver's xstats (rte_eth_basic_stats_strings).
 ETHDEV_NAMES = ["rx_good_packets", "tx_good_packets", "rx_good_bytes", "tx_good_bytes",
                 "rx_missed_errors", "rx_errors", "tx_errors", "rx_mbuf_allocation_errors"]
