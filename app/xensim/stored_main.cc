@@ -1385,6 +1385,9 @@ int Daemon::run(const StartMode &mode)
 			if (!c.closing && (events[i].events & EPOLLOUT))
 				on_writable(c);
 		}
+		/* A live update goes ahead here, between requests, or answers
+		 * why it cannot. */
+		try_live_update();
 		/* Replies and events queued above go out now; a connection
 		 * that was blocked on its quota of outstanding replies may
 		 * process what it has already read. */
@@ -1403,7 +1406,6 @@ int Daemon::run(const StartMode &mode)
 		reap();
 		if (dirty_ && Clock::now() >= last_snapshot_ + kSnapshotInterval)
 			save_snapshot();
-		try_live_update();
 	}
 }
 
