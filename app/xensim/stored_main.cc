@@ -194,8 +194,6 @@ constexpr std::string_view kLiveUpdateMagic = "xensim-stored live-update 1";
 /* How long a live update waits for open transactions to end, as
  * xenstored's live-update timeout (xenstore-control live-update -t). */
 constexpr std::chrono::seconds kLiveUpdateTimeout{10};
-/* The snapshot is written at most this often (and after the last change). */
-constexpr std::chrono::milliseconds kSnapshotInterval{20};
 
 class Daemon
 {
@@ -251,10 +249,11 @@ private:
 	uint64_t next_conn_id_ = 1;
 	bool doomed_ = false;
 
-	/* The snapshot: what a daemon started with --restore begins from. */
+	/* The snapshot: what a daemon started with --restore begins from.
+	 * It is written before any reply goes out after a change, so every
+	 * change a client was told of is in it. */
 	std::string snapshot_path_;
 	bool dirty_ = false; /* the store changed since the last snapshot */
-	Clock::time_point last_snapshot_{};
 	/* A live update asked for and waiting for transactions to end. */
 	struct LiveUpdate {
 		uint64_t conn;
@@ -879,7 +878,7 @@ void Daemon::process(Connection &c, const xsd_sockmsg &hdr, std::string_view bod
 	const bool changes = type == XS_WRITE || type == XS_MKDIR || type == XS_RM ||
 			     type == XS_SET_PERMS || type == XS_TRANSACTION_END ||
 			     type == XS_INTRODUCE || type == XS_RELEASE || type == XS_SET_TARGET;
-	if (changes && err == 0)
+	if (changes && err == 0 && (hdr.tx_id == 0 || type == XS_TRANSACTION_END))
 		dirty_ = true;
 	if (c.closing || replied)
 		return;
@@ -953,6 +952,10 @@ void Daemon::on_writable(Connection &c)
 
 void Daemon::flush(Connection &c)
 {
+	/* Acknowledged means saved: a store restored after a kill has every
+	 * change a client was answered for. */
+	if (dirty_ && !c.out.empty())
+		save_snapshot();
 	while (!c.closing && !c.out.empty()) {
 		OutMsg &m = c.out.front();
 		ssize_t n = ::send(c.fd.get(), m.bytes.data() + c.out_off,
@@ -1256,7 +1259,6 @@ void Daemon::save_snapshot()
 			    std::strerror(errno));
 	}
 	dirty_ = false;
-	last_snapshot_ = Clock::now();
 }
 
 bool Daemon::restore_snapshot()
@@ -1345,11 +1347,6 @@ int Daemon::run(const StartMode &mode)
 		int timeout = -1;
 		if (first || live_update_)
 			timeout = first ? 0 : 100;
-		else if (dirty_)
-			timeout = static_cast<int>(std::max<long long>(
-				0, std::chrono::duration_cast<std::chrono::milliseconds>(
-					   last_snapshot_ + kSnapshotInterval - Clock::now())
-					   .count()));
 		first = false;
 		int n = ::epoll_wait(epoll_.get(), events, 64, timeout);
 		if (n < 0) {
@@ -1404,8 +1401,8 @@ int Daemon::run(const StartMode &mode)
 			update_interest(*c);
 		}
 		reap();
-		if (dirty_ && Clock::now() >= last_snapshot_ + kSnapshotInterval)
-			save_snapshot();
+		if (dirty_)
+			save_snapshot(); /* a change nobody was answered for */
 	}
 }
 

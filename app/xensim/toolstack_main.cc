@@ -927,6 +927,9 @@ void live_update_store(const std::string &dir, pid_t pid, const Args &a)
 				     static_cast<unsigned int>(data.size()));
 	if (!r) {
 		int err = errno;
+		if (!daemon_alive(pid, dir))
+			throw Error("restart-store: the store daemon (pid " + std::to_string(pid) +
+				    ") died; restart-store --kill starts it from its snapshot");
 		if (err == EBUSY)
 			throw Error("restart-store: the store daemon refused the live update: "
 				    "transactions stayed open (see " +
