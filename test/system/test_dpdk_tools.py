@@ -100,7 +100,8 @@ def test_secondary_tools_need_hugepages(build, xensim, prefix):
 @pytest.fixture
 def hugepages():
     """A private hugetlbfs mount backed by 64 more 2 MiB pages than the
-    host had; both undone at teardown."""
+    host had, reserved for it (min_size) so that no other process on the
+    host takes them; both undone at teardown."""
     nr = "/proc/sys/vm/nr_hugepages"
     if os.geteuid() != 0:
         pytest.fail("reserving hugepages needs root (CI runs as root)")
@@ -113,7 +114,7 @@ def hugepages():
         with open(nr) as f:
             if int(f.read()) < old + 64:
                 pytest.fail("the kernel would not reserve 64 more hugepages")
-        subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "none", mnt],
+        subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M,min_size=128M", "none", mnt],
                        check=True)
         yield mnt
     finally:
