@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright(c) 2026 The xenfront authors
 """The docs claim what the drivers have: every devarg a PMD registers (as
-dpdk-pmdinfo.py shows it) has its subsection in the driver's guide, and the
+dpdk-pmdinfo.py shows it) has its subsection in the driver's guide and its
+row in the README, and the
 features matrix uses only DPDK's own keys."""
 
 import json
@@ -23,6 +24,10 @@ def test_every_devarg_is_documented(build, driver):
     guide = (ROOT / "doc/guides/nics" / f"{driver}.rst").read_text()
     sections = re.findall(r"^(\w+)\n~+$", guide, re.M)
     assert sections == keys, f"{driver}.rst devarg sections {sections} != registered {keys}"
+    # The README's table names each one too, in its driver's rows.
+    rows = re.findall(rf"^\| net_{driver} \| (.*?) \|", (ROOT / "README.md").read_text(), re.M)
+    in_readme = re.findall(r"`(\w+)=", " ".join(rows))
+    assert sorted(in_readme) == sorted(keys), f"README devargs of net_{driver}: {in_readme}"
 
 
 def read_features(path):
