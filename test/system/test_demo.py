@@ -47,7 +47,6 @@ def test_demo_passes_packets_both_ways_and_releases_everything(build, tmp_path):
     # The guest stops first; what dom0 had queued for it then is not
     # received, never more than was sent.
     assert 0 < guest_got <= dom0_sent, out
-    assert "net_xenfront0: link up" in out and "net_xenback0: link up" in out, out
     hv = json.loads(re.search(r"hv view:\s+(\{.*\})", out).group(1))
     for domid, domain in hv["domains"].items():
         assert domain["grants_shared"] == 0 and domain["mappings_held"] == 0, (domid, out)
