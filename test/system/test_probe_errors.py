@@ -223,6 +223,30 @@ def test_state_not_writable_named_at_start(build, xensim, prefix):
         stop_all(back)
 
 
+def test_connection_key_not_writable_named_at_start(build, xensim, prefix):
+    """A key the frontend must replace at connection (request-rx-copy, which
+    a previous frontend may have left) is read-only for it: starting the
+    port fails naming that node, not just the transaction; nothing of the
+    connection keys is left half-written."""
+    from test_traffic import backend, stop_all
+    xensim.vif_add(1, 0)
+    back = backend(build, xensim, prefix)
+    try:
+        xensim.xs(0, "write", f"{FRONT}/request-rx-copy", "1")
+        xensim.xs(0, "chmod", f"{FRONT}/request-rx-copy", "n0", "r1")
+        r = run_testpmd(build, build.eal_args(prefix + "f", build.xenfront) +
+                        ["--vdev", "net_xenfront0,vif=0,connect_timeout=2000"], APP,
+                        env=xensim.env(1), stdin="quit\n")
+        out = r.stdout + r.stderr
+        assert (f"net_xenfront0: cannot write the connection keys under {FRONT}: removing "
+                f"{FRONT}/request-rx-copy: Permission denied" in out), out
+        assert "Fail to start port 0" in out, out
+        for k in ("tx-ring-ref", "rx-ring-ref", "event-channel"):
+            assert xensim.xs(0, "exists", f"{FRONT}/{k}", check=False).returncode != 0, k
+    finally:
+        stop_all(back)
+
+
 # ---- configuring the port ----
 
 def test_small_mbufs_without_scatter_named(build, xensim, prefix):

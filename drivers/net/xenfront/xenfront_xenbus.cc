@@ -341,12 +341,26 @@ bool Control::write_keys(std::string &error) noexcept
 	const size_t nb_queues = resources_.size();
 	auto body = [&](xen::Transaction &tx) {
 		auto key = [&](const std::string &k) { return front_dir_ + "/" + k; };
+		/* A refused operation names its node (and value): the store's
+		 * permissions or quota are the toolstack's to fix. */
+		auto remove = [&](const std::string &k) {
+			if (tx.remove(key(k)))
+				return true;
+			error = "removing " + key(k) + ": " + std::strerror(errno);
+			return false;
+		};
+		auto write = [&](const std::string &k, const std::string &v) {
+			if (tx.write(key(k), v))
+				return true;
+			error = "writing " + key(k) + " = '" + v + "': " + std::strerror(errno);
+			return false;
+		};
 		/* Keys a previous frontend may have left that would contradict ours. */
 		for (const char *k : frontend_keys)
-			if (!tx.remove(key(k)))
+			if (!remove(k))
 				return false;
 		for (unsigned q = 0; q < max_stale_queue_dirs; q++)
-			if (!tx.remove(key("queue-" + std::to_string(q))))
+			if (!remove("queue-" + std::to_string(q)))
 				return false;
 		bool ok = true;
 		/* netif.h "Multiple transmit and receive queues": one queue keeps
@@ -354,22 +368,18 @@ bool Control::write_keys(std::string &error) noexcept
 		for (size_t q = 0; ok && q < nb_queues; q++) {
 			const QueueResources &r = resources_[q];
 			std::string dir = nb_queues == 1 ? "" : "queue-" + std::to_string(q) + "/";
-			ok = tx.write(key(dir + "tx-ring-ref"), r.tx_ring->ref(0).str()) &&
-			     tx.write(key(dir + "rx-ring-ref"), r.rx_ring->ref(0).str());
+			ok = write(dir + "tx-ring-ref", r.tx_ring->ref(0).str()) &&
+			     write(dir + "rx-ring-ref", r.rx_ring->ref(0).str());
 			if (split)
 				ok = ok &&
-				     tx.write(key(dir + "event-channel-tx"),
-					      r.port_tx->port().str()) &&
-				     tx.write(key(dir + "event-channel-rx"),
-					      r.port_rx->port().str());
+				     write(dir + "event-channel-tx", r.port_tx->port().str()) &&
+				     write(dir + "event-channel-rx", r.port_rx->port().str());
 			else
-				ok = ok &&
-				     tx.write(key(dir + "event-channel"), r.port_tx->port().str());
+				ok = ok && write(dir + "event-channel", r.port_tx->port().str());
 		}
 		/* Linux netback requires both (netif.h "feature-rx-notify"). */
-		ok = ok && tx.write(key("request-rx-copy"), "1") &&
-		     tx.write(key("feature-rx-notify"), "1") &&
-		     tx.write(key("feature-sg"), features_.sg ? "1" : "0");
+		ok = ok && write("request-rx-copy", "1") && write("feature-rx-notify", "1") &&
+		     write("feature-sg", features_.sg ? "1" : "0");
 		/* What we accept on receive follows the application's receive
 		 * offloads: blank checksums only if it can take
 		 * RTE_MBUF_F_RX_L4_CKSUM_NONE, GSO packets only with LRO. */
@@ -378,13 +388,13 @@ bool Control::write_keys(std::string &error) noexcept
 		const bool lro = rx_offloads_ & RTE_ETH_RX_OFFLOAD_TCP_LRO;
 		/* netif.h: the control ring's keys before Connected. */
 		if (ctrl_)
-			ok = ok && tx.write(key("ctrl-ring-ref"), ctrl_->ring_ref().str()) &&
-			     tx.write(key("event-channel-ctrl"), ctrl_->port().str());
-		ok = ok && tx.write(key("feature-no-csum-offload"), csum ? "0" : "1") &&
-		     tx.write(key("feature-ipv6-csum-offload"), csum ? "1" : "0") &&
-		     tx.write(key("feature-gso-tcpv4"), lro ? "1" : "0") &&
-		     tx.write(key("feature-gso-tcpv6"), lro ? "1" : "0") &&
-		     tx.write(key("multi-queue-num-queues"), std::to_string(nb_queues));
+			ok = ok && write("ctrl-ring-ref", ctrl_->ring_ref().str()) &&
+			     write("event-channel-ctrl", ctrl_->port().str());
+		ok = ok && write("feature-no-csum-offload", csum ? "0" : "1") &&
+		     write("feature-ipv6-csum-offload", csum ? "1" : "0") &&
+		     write("feature-gso-tcpv4", lro ? "1" : "0") &&
+		     write("feature-gso-tcpv6", lro ? "1" : "0") &&
+		     write("multi-queue-num-queues", std::to_string(nb_queues));
 		return ok;
 	};
 	if (!store_.transact(body, error)) {
