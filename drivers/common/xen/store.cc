@@ -62,13 +62,26 @@ std::optional<std::string> read_raw(xs_handle *h, uint32_t tx, const std::string
 
 bool Transaction::write(const std::string &path, std::string_view value) noexcept
 {
-	return xs_write(handle_, id_, path.c_str(), value.data(),
-			static_cast<unsigned int>(value.size()));
+	if (xs_write(handle_, id_, path.c_str(), value.data(),
+		     static_cast<unsigned int>(value.size())))
+		return true;
+	const int err = errno;
+	if (refused_.empty())
+		refused_ = "writing " + path + " = '" + std::string(value) +
+			   "': " + std::strerror(err);
+	errno = err;
+	return false;
 }
 
 bool Transaction::remove(const std::string &path) noexcept
 {
-	return xs_rm(handle_, id_, path.c_str()) || errno == ENOENT;
+	if (xs_rm(handle_, id_, path.c_str()) || errno == ENOENT)
+		return true;
+	const int err = errno;
+	if (refused_.empty())
+		refused_ = "removing " + path + ": " + std::strerror(err);
+	errno = err;
+	return false;
 }
 
 std::optional<std::string> Transaction::read(const std::string &path) const noexcept
@@ -223,8 +236,10 @@ bool Store::transact(const std::function<bool(Transaction &)> &body, std::string
 			int err = errno;
 			xs_transaction_end(handle_, id, true);
 			if (error.empty())
-				error = std::string("xenstore transaction failed: ") +
-					std::strerror(err);
+				error = !tx.refused_.empty()
+						? tx.refused_
+						: std::string("xenstore transaction failed: ") +
+							  std::strerror(err);
 			return false;
 		}
 		if (xs_transaction_end(handle_, id, false))

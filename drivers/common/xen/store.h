@@ -42,6 +42,9 @@ class Store;
 class Transaction
 {
 public:
+	/* A refused write or remove is remembered with its node (and value),
+	 * and Store::transact reports it: the store's permissions or quota are
+	 * the toolstack's to fix, so a user must see which node. */
 	bool write(const std::string &path, std::string_view value) noexcept;
 	bool remove(const std::string &path) noexcept;
 	std::optional<std::string> read(const std::string &path) const noexcept;
@@ -51,6 +54,7 @@ private:
 	Transaction(xs_handle *h, uint32_t id) noexcept : handle_(h), id_(id) {}
 	xs_handle *handle_;
 	uint32_t id_;
+	std::string refused_; /* the first refused operation, or empty */
 };
 
 class Store

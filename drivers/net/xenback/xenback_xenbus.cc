@@ -245,12 +245,13 @@ bool Control::read_frontend(FrontendRequest &req, std::string &error) noexcept
 		}
 	}
 	/* Linux netback refuses frontends without these two. */
-	if (!store_.read_flag(key("request-rx-copy"), false, malformed)) {
-		error = "frontend " + front_dir_ + " does not set request-rx-copy=1";
-		return false;
-	}
-	if (!store_.read_flag(key("feature-rx-notify"), false, malformed)) {
-		error = "feature-rx-notify is mandatory (" + front_dir_ + ")";
+	for (const char *mandatory : {"request-rx-copy", "feature-rx-notify"}) {
+		if (store_.read_flag(key(mandatory), false, malformed))
+			continue;
+		auto value = store_.read(key(mandatory));
+		error = "frontend " + key(mandatory) + " is " +
+			(value ? "'" + *value + "'" : std::string("absent")) +
+			"; netback requires 1";
 		return false;
 	}
 	req.sg = store_.read_flag(key("feature-sg"), false, malformed);

@@ -341,19 +341,9 @@ bool Control::write_keys(std::string &error) noexcept
 	const size_t nb_queues = resources_.size();
 	auto body = [&](xen::Transaction &tx) {
 		auto key = [&](const std::string &k) { return front_dir_ + "/" + k; };
-		/* A refused operation names its node (and value): the store's
-		 * permissions or quota are the toolstack's to fix. */
-		auto remove = [&](const std::string &k) {
-			if (tx.remove(key(k)))
-				return true;
-			error = "removing " + key(k) + ": " + std::strerror(errno);
-			return false;
-		};
+		auto remove = [&](const std::string &k) { return tx.remove(key(k)); };
 		auto write = [&](const std::string &k, const std::string &v) {
-			if (tx.write(key(k), v))
-				return true;
-			error = "writing " + key(k) + " = '" + v + "': " + std::strerror(errno);
-			return false;
+			return tx.write(key(k), v);
 		};
 		/* Keys a previous frontend may have left that would contradict ours. */
 		for (const char *k : frontend_keys)
