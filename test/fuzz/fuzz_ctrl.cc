@@ -93,12 +93,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!awaiting || in.ConsumeBool()) {
 			/* Post (again, if the last wait "timed out"). */
 			uint16_t t = in.ConsumeIntegralInRange<uint16_t>(
-				XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, XEN_NETIF_CTRL_TYPE_DEL_GREF_MAPPING);
+				XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS,
+				XEN_NETIF_CTRL_TYPE_DEL_GREF_MAPPING);
 			uint16_t posted_id = 0;
 			bool notify = false;
 			std::string error;
-			bool ok = ring.post(t, in.ConsumeIntegral<uint32_t>(), 0, 0, posted_id, notify,
-					    error);
+			bool ok = ring.post(t, in.ConsumeIntegral<uint32_t>(), 0, 0, posted_id,
+					    notify, error);
 			FUZZ_CHECK(ok || !error.empty());
 			FUZZ_CHECK(!(unusable && ok));
 			if (ok) {
