@@ -20,16 +20,10 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include "fuzz_check.h"
+
 #include "netif_ring.h"
 #include "xenfront_ctrl.h"
-
-#define FUZZ_CHECK(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			std::fprintf(stderr, "fuzz invariant broken: %s\n", #cond);                \
-			std::abort();                                                              \
-		}                                                                                  \
-	} while (0)
 
 namespace
 {
