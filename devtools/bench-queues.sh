@@ -63,7 +63,13 @@ measure() { # QUEUES
 			--forward-mode=rxonly --stats-period 1) >"$LOGS/front.log" 2>&1 || true
 	kill -INT "$back" 2>/dev/null || true
 	wait "$back" || true
-	median_rx_pps "$LOGS/front.log"
+	local pps
+	pps=$(median_rx_pps "$LOGS/front.log")
+	if [[ "$pps" == 0 ]]; then # say why rather than print a bare 0
+		echo "bench-queues: $q queue pair(s): no packets; the guest's testpmd said:" >&2
+		grep -a -v -E "pps|^\s*$" "$LOGS/front.log" | tail -5 | sed 's/^/  /' >&2
+	fi
+	echo "$pps"
 }
 
 declare -A results
@@ -82,7 +88,7 @@ for q in 1 2 4; do
 	ratios=""
 	for ((i = 0; i < ${#mine[@]}; i++)); do
 		ratios+=$(awk -v a="${mine[$i]}" -v b="${base[$i]}" \
-			'BEGIN {printf "%.2f ", (b > 0 ? a / b : 0)}')
+			'BEGIN {if (a > 0 && b > 0) printf "%.2f ", a / b; else printf "n/a "}')
 	done
 	printf '%11d | %s| %s\n' "$q" "${results[$q]}" "$ratios"
 done

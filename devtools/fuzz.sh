@@ -9,7 +9,7 @@
 # inputs go to a scratch copy. A finding is kept in build-fuzz/findings/ and
 # makes the script fail; fix it and commit the input under regressions/.
 #
-#   devtools/fuzz.sh [SECONDS] [TARGET...]    (default: 60 s each; rx tx nodes)
+#   devtools/fuzz.sh [SECONDS] [TARGET...]    (default: 60 s each; rx tx nodes ctrl)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +17,7 @@ cd "$ROOT"
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(rx tx nodes)
+[[ ${#targets[@]} -gt 0 ]] || targets=(rx tx nodes ctrl)
 dir=build-fuzz
 
 if [[ ! -f "$dir/build.ninja" ]]; then

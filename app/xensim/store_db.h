@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store_state.h"
 #include "store_types.h"
 
 namespace xensim::store
@@ -144,6 +145,17 @@ public:
 	bool watch_permitted(const FireRequest &r, DomId d, std::optional<DomId> target) const;
 
 	std::size_t node_count() const { return nodes_.size(); }
+
+	/* The tree (with node generations), the domains with their
+	 * accounting, the special permissions and the generation counter:
+	 * what a live update carries over and a snapshot keeps
+	 * (store_state.cc). */
+	void save(StateWriter &w) const;
+	/* Replaces all of that with what `r` holds. False, and the store
+	 * unchanged, if the stream is malformed. */
+	bool load(StateReader &r);
+	/* After a restart that lost every connection, no domain has watches. */
+	void forget_watches();
 
 private:
 	enum class Access { read, write, remove };

@@ -17,6 +17,7 @@
  */
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdarg>
 #include <utility>
@@ -28,11 +29,13 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,6 +44,7 @@
 
 #include "store_db.h"
 #include "store_path.h"
+#include "store_state.h"
 #include "store_wire.h"
 
 namespace xensim::store
@@ -176,11 +180,28 @@ constexpr uint64_t kSignalTag = uint64_t{1} << 63;
 /* A connection reads at most this much ahead of what it processed. */
 constexpr std::size_t kInputCap = 4 * (sizeof(xsd_sockmsg) + XENSTORE_PAYLOAD_MAX);
 
+/* How the daemon starts: afresh, from the snapshot a killed daemon left,
+ * or from the state its predecessor handed over in a live update. */
+struct StartMode {
+	bool restore = false;
+	int live_update_fd = -1;
+};
+
+/* First bytes of the two state streams (store_state.h). */
+constexpr std::string_view kSnapshotMagic = "xensim-stored snapshot 1";
+constexpr std::string_view kLiveUpdateMagic = "xensim-stored live-update 1";
+
+/* How long a live update waits for open transactions to end, as
+ * xenstored's live-update timeout (xenstore-control live-update -t). */
+constexpr std::chrono::seconds kLiveUpdateTimeout{10};
+
 class Daemon
 {
 public:
-	Daemon(std::string dir, const Limits &limits);
-	int run();
+	using Clock = std::chrono::steady_clock;
+
+	Daemon(std::string dir, const Limits &limits, std::string self_exe);
+	int run(const StartMode &mode);
 
 private:
 	bool open_listener(DomId d);
@@ -205,6 +226,14 @@ private:
 	int do_introduce(std::string_view body);
 	int do_release(std::string_view body);
 	int do_control(std::string_view body, std::string &reply);
+	int do_live_update(Connection &c, const xsd_sockmsg &hdr, std::string_view body);
+	void try_live_update();
+	void exec_live_update();
+	void save_connections(StateWriter &w) const;
+	bool restore_live_update(int fd);
+	bool restore_snapshot();
+	void save_snapshot();
+	bool adopt_listener(DomId d, int fd);
 	std::string status_json() const;
 	std::optional<DomId> target_of(DomId d) const;
 	bool blocked(const Connection &c) const;
@@ -219,10 +248,28 @@ private:
 	std::map<uint64_t, std::unique_ptr<Connection>> conns_; /* creation order */
 	uint64_t next_conn_id_ = 1;
 	bool doomed_ = false;
+
+	/* The snapshot: what a daemon started with --restore begins from.
+	 * It is written before any reply goes out after a change, so every
+	 * change a client was told of is in it. */
+	std::string snapshot_path_;
+	bool dirty_ = false; /* the store changed since the last snapshot */
+	/* A live update asked for and waiting for transactions to end. */
+	struct LiveUpdate {
+		uint64_t conn;
+		xsd_sockmsg req;
+		std::string exe;
+		Clock::time_point deadline;
+	};
+	std::optional<LiveUpdate> live_update_;
+	std::string self_exe_;
+	uint64_t live_updates_ = 0; /* carried over each live update */
+	bool restored_ = false;
 };
 
-Daemon::Daemon(std::string dir, const Limits &limits)
-	: dir_(std::move(dir)), sockdir_(dir_ + "/store"), store_(limits)
+Daemon::Daemon(std::string dir, const Limits &limits, std::string self_exe)
+	: dir_(std::move(dir)), sockdir_(dir_ + "/store"), store_(limits),
+	  snapshot_path_(sockdir_ + "/snapshot"), self_exe_(std::move(self_exe))
 {
 	store_.set_fire_handler([this](const FireRequest &r) { fire(r); });
 }
@@ -261,13 +308,21 @@ bool Daemon::open_listener(DomId d)
 		errno = err;
 		return false;
 	}
+	if (!adopt_listener(d, fd.release()))
+		return false;
+	log("domain %u: listening on %s", raw(d), path.c_str());
+	return true;
+}
+
+bool Daemon::adopt_listener(DomId d, int raw_fd)
+{
+	Fd fd(raw_fd);
 	epoll_event ev{};
 	ev.events = EPOLLIN;
 	ev.data.u64 = kListenerTag | raw(d);
 	if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd.get(), &ev) < 0)
 		return false;
-	listeners_[raw(d)] = Listener{std::move(fd), path};
-	log("domain %u: listening on %s", raw(d), path.c_str());
+	listeners_[raw(d)] = Listener{std::move(fd), socket_path(sockdir_, d)};
 	return true;
 }
 
@@ -585,6 +640,8 @@ std::string Daemon::status_json() const
 		transactions += c->transactions.size();
 	}
 	std::string s = "{\"pid\":" + std::to_string(::getpid()) +
+			",\"live_updates\":" + std::to_string(live_updates_) +
+			",\"restored\":" + (restored_ ? "true" : "false") +
 			",\"nodes\":" + std::to_string(store_.node_count()) +
 			",\"connections\":" + std::to_string(total) +
 			",\"transactions\":" + std::to_string(transactions) + ",\"domains\":[";
@@ -604,9 +661,9 @@ std::string Daemon::status_json() const
 
 int Daemon::do_control(std::string_view body, std::string &reply)
 {
-	/* xenstored's XS_CONTROL commands (check, log, memreport, quota,
-	 * live-update, ...) are not modelled; "xensim-status" is ours, for
-	 * `xensim status`. */
+	/* Of xenstored's XS_CONTROL commands (check, log, memreport, quota,
+	 * live-update, ...) only live-update is modelled (do_live_update);
+	 * "xensim-status" is ours, for `xensim status`. */
 	auto args = split_strings(body);
 	if (args.empty())
 		return EINVAL;
@@ -616,7 +673,7 @@ int Daemon::do_control(std::string_view body, std::string &reply)
 		return 0;
 	}
 	if (args[0] == "help") {
-		reply = "xensim-status\n";
+		reply = "xensim-status\nlive-update [binary]\n";
 		reply += '\0';
 		return 0;
 	}
@@ -766,8 +823,16 @@ int Daemon::dispatch(Connection &c, const xsd_sockmsg &hdr, std::string_view bod
 	case XS_RESET_WATCHES:
 		reset_conn(c);
 		return 0;
-	case XS_CONTROL:
+	case XS_CONTROL: {
+		auto args = split_strings(body);
+		if (!args.empty() && args[0] == "live-update") {
+			/* Answered once it has happened, by the new daemon. */
+			int err = do_live_update(c, hdr, body);
+			replied = err == 0;
+			return err;
+		}
 		return do_control(body, reply.emplace());
+	}
 	default:
 		return ENOSYS;
 	}
@@ -809,6 +874,12 @@ void Daemon::process(Connection &c, const xsd_sockmsg &hdr, std::string_view bod
 	std::optional<std::string> reply;
 	bool replied = false;
 	int err = dispatch(c, hdr, body, caller, reply, replied);
+	/* What the snapshot keeps may have changed. */
+	const bool changes = type == XS_WRITE || type == XS_MKDIR || type == XS_RM ||
+			     type == XS_SET_PERMS || type == XS_TRANSACTION_END ||
+			     type == XS_INTRODUCE || type == XS_RELEASE || type == XS_SET_TARGET;
+	if (changes && err == 0 && (hdr.tx_id == 0 || type == XS_TRANSACTION_END))
+		dirty_ = true;
 	if (c.closing || replied)
 		return;
 	if (err)
@@ -837,6 +908,10 @@ void Daemon::process_input(Connection &c)
 		if (c.in.size() - off < sizeof(hdr) + hdr.len)
 			break;
 		if (blocked(c))
+			break;
+		/* While a live update waits for transactions to end, new
+		 * ones wait in the input (carried over to the new daemon). */
+		if (live_update_ && hdr.type == XS_TRANSACTION_START)
 			break;
 		std::string_view body(c.in.data() + off + sizeof(hdr), hdr.len);
 		process(c, hdr, body);
@@ -877,6 +952,10 @@ void Daemon::on_writable(Connection &c)
 
 void Daemon::flush(Connection &c)
 {
+	/* Acknowledged means saved: a store restored after a kill has every
+	 * change a client was answered for. */
+	if (dirty_ && !c.out.empty())
+		save_snapshot();
 	while (!c.closing && !c.out.empty()) {
 		OutMsg &m = c.out.front();
 		ssize_t n = ::send(c.fd.get(), m.bytes.data() + c.out_off,
@@ -900,7 +979,317 @@ void Daemon::flush(Connection &c)
 	}
 }
 
-int Daemon::run()
+/* ---- live update, snapshot and restore ---- */
+
+int Daemon::do_live_update(Connection &c, const xsd_sockmsg &hdr, std::string_view body)
+{
+	/* xenstore-control live-update: the daemon re-executes itself (or
+	 * the binary named) and hands over its state. Like xenstored, it
+	 * waits for open transactions to end first (bounded). */
+	if (live_update_)
+		return EBUSY;
+	auto args = split_strings(body);
+	std::string exe = args.size() > 1 && !args[1].empty() ? std::string(args[1]) : self_exe_;
+	if (::access(exe.c_str(), X_OK) != 0) {
+		int err = errno;
+		log("live update refused: cannot execute %s: %s", exe.c_str(), std::strerror(err));
+		return err == ENOENT ? ENOENT : EACCES;
+	}
+	live_update_ = LiveUpdate{c.id, hdr, exe, Clock::now() + kLiveUpdateTimeout};
+	log("live update requested by conn %llu (domain %u): new daemon %s",
+	    (unsigned long long)c.id, raw(c.dom), exe.c_str());
+	return 0;
+}
+
+void Daemon::try_live_update()
+{
+	if (!live_update_)
+		return;
+	auto it = conns_.find(live_update_->conn);
+	if (it == conns_.end() || it->second->closing) {
+		log("live update abandoned: the connection that asked for it is gone");
+		live_update_.reset();
+		return;
+	}
+	std::size_t open = 0;
+	for (const auto &[id, c] : conns_)
+		open += c->closing ? 0 : c->transactions.size();
+	if (open) {
+		if (Clock::now() < live_update_->deadline)
+			return;
+		log("live update refused: %zu transaction(s) still open after %lld s", open,
+		    static_cast<long long>(kLiveUpdateTimeout.count()));
+		send_error(*it->second, live_update_->req, EBUSY);
+		live_update_.reset();
+		return;
+	}
+	exec_live_update();
+}
+
+void Daemon::save_connections(StateWriter &w) const
+{
+	w.u32(static_cast<uint32_t>(listeners_.size()));
+	for (const auto &[d, l] : listeners_) {
+		w.u32(d);
+		w.u32(static_cast<uint32_t>(l.fd.get()));
+	}
+	uint32_t n = 0;
+	for (const auto &[id, c] : conns_)
+		n += !c->closing;
+	w.u32(n);
+	for (const auto &[id, c] : conns_) {
+		if (c->closing)
+			continue;
+		w.u64(c->id);
+		w.u32(static_cast<uint32_t>(c->fd.get()));
+		w.u32(raw(c->dom));
+		w.bytes(c->in);
+		w.u64(c->out_off);
+		w.u32(static_cast<uint32_t>(c->out.size()));
+		for (const OutMsg &m : c->out) {
+			w.bytes(m.bytes);
+			w.flag(m.reply);
+		}
+		w.u32(c->next_tx);
+		w.flag(c->drop_logged);
+		w.u32(static_cast<uint32_t>(c->watches.size()));
+		for (const Watch &wt : c->watches) {
+			w.bytes(wt.node);
+			w.bytes(wt.token);
+			w.flag(wt.relative);
+		}
+	}
+}
+
+namespace
+{
+
+bool set_cloexec(int fd, bool on)
+{
+	int flags = ::fcntl(fd, F_GETFD);
+	if (flags < 0)
+		return false;
+	flags = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
+	return ::fcntl(fd, F_SETFD, flags) == 0;
+}
+
+bool write_all(int fd, std::string_view data)
+{
+	while (!data.empty()) {
+		ssize_t n = ::write(fd, data.data(), data.size());
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		data.remove_prefix(static_cast<std::size_t>(n));
+	}
+	return true;
+}
+
+std::optional<std::string> read_all(int fd)
+{
+	std::string out;
+	char buf[65536];
+	for (;;) {
+		ssize_t n = ::read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return std::nullopt;
+		if (n == 0)
+			return out;
+		out.append(buf, static_cast<std::size_t>(n));
+	}
+}
+
+} // namespace
+
+void Daemon::exec_live_update()
+{
+	LiveUpdate lu = std::move(*live_update_);
+	live_update_.reset();
+	Connection &requester = *conns_.at(lu.conn);
+	/* The answer goes out from the new daemon: it tells the requester
+	 * that the update is done, not only begun. */
+	send(requester, lu.req, XS_CONTROL, std::string_view("OK", 3));
+	if (requester.closing)
+		return;
+	save_snapshot();
+
+	StateWriter w;
+	w.bytes(kLiveUpdateMagic);
+	store_.save(w);
+	w.u64(live_updates_ + 1);
+	w.u64(next_conn_id_);
+	save_connections(w);
+
+	/* Not close-on-exec: the new daemon reads it, as it inherits the
+	 * listening and connection sockets. */
+	Fd state(::memfd_create("xensim-stored-state", 0));
+	bool ok = state.get() >= 0 && write_all(state.get(), w.data()) &&
+		  ::lseek(state.get(), 0, SEEK_SET) == 0;
+	for (const auto &[d, l] : listeners_)
+		ok = ok && set_cloexec(l.fd.get(), false);
+	for (const auto &[id, c] : conns_)
+		ok = ok && (c->closing || set_cloexec(c->fd.get(), false));
+	int err = errno;
+	if (ok) {
+		std::size_t nconns = 0;
+		for (const auto &[id, c] : conns_)
+			nconns += !c->closing;
+		log("live update: handing %zu bytes of state (%zu nodes, %zu listeners, %zu "
+		    "connections) to %s",
+		    w.data().size(), store_.node_count(), listeners_.size(), nconns,
+		    lu.exe.c_str());
+		const std::string fd_arg = std::to_string(state.get());
+		std::vector<const char *> argv{lu.exe.c_str(), "--dir", dir_.c_str()};
+		if (verbose)
+			argv.push_back("--verbose");
+		argv.push_back("--live-update-fd");
+		argv.push_back(fd_arg.c_str());
+		argv.push_back(nullptr);
+		::execv(lu.exe.c_str(), const_cast<char *const *>(argv.data()));
+		err = errno;
+	}
+	/* Still the old daemon: carry on as if nothing was asked. */
+	log("live update failed: %s; this daemon carries on", std::strerror(err));
+	for (const auto &[d, l] : listeners_)
+		set_cloexec(l.fd.get(), true);
+	for (const auto &[id, c] : conns_)
+		if (!c->closing)
+			set_cloexec(c->fd.get(), true);
+	if (requester.closing)
+		return;
+	requester.out_bytes -= requester.out.back().bytes.size();
+	requester.pending_replies -= requester.out.back().reply;
+	requester.out.pop_back();
+	send_error(requester, lu.req, EIO);
+}
+
+bool Daemon::restore_live_update(int raw_fd)
+{
+	Fd fd(raw_fd);
+	auto data = read_all(fd.get());
+	if (!data) {
+		log("live update: cannot read the state (fd %d): %s", raw_fd, std::strerror(errno));
+		return false;
+	}
+	StateReader r(*data);
+	if (r.bytes() != kLiveUpdateMagic || !store_.load(r)) {
+		log("live update: the state handed over is not one this daemon reads");
+		return false;
+	}
+	live_updates_ = r.u64();
+	next_conn_id_ = r.u64();
+	for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); i++) {
+		DomId d{r.u32()};
+		int lfd = static_cast<int>(r.u32());
+		if (!r.ok() || !set_cloexec(lfd, true) || !adopt_listener(d, lfd)) {
+			log("live update: listener of domain %u (fd %d) lost", raw(d), lfd);
+			return false;
+		}
+	}
+	std::size_t nwatches = 0;
+	for (uint32_t i = 0, n = r.count(41); i < n && r.ok(); i++) {
+		auto c = std::make_unique<Connection>();
+		c->id = r.u64();
+		const int cfd = static_cast<int>(r.u32());
+		c->dom = DomId{r.u32()};
+		c->in = r.bytes();
+		c->out_off = r.u64();
+		for (uint32_t m = 0, nm = r.count(5); m < nm && r.ok(); m++) {
+			OutMsg msg{r.bytes(), false};
+			msg.reply = r.flag();
+			c->out_bytes += msg.bytes.size();
+			c->pending_replies += msg.reply;
+			c->out.push_back(std::move(msg));
+		}
+		c->next_tx = r.u32();
+		c->drop_logged = r.flag();
+		for (uint32_t m = 0, nw = r.count(9); m < nw && r.ok(); m++) {
+			Watch wt;
+			wt.node = r.bytes();
+			wt.token = r.bytes();
+			wt.relative = r.flag();
+			c->watches.push_back(std::move(wt));
+		}
+		if (!r.ok() || (c->out.empty() ? c->out_off != 0
+					       : c->out_off >= c->out.front().bytes.size())) {
+			log("live update: connection record %u is malformed", i);
+			return false;
+		}
+		if (!set_cloexec(cfd, true)) {
+			log("live update: conn %llu (fd %d) lost: %s", (unsigned long long)c->id,
+			    cfd, std::strerror(errno));
+			return false;
+		}
+		c->fd.reset(cfd);
+		epoll_event ev{};
+		ev.events = EPOLLIN;
+		ev.data.u64 = c->id;
+		if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, cfd, &ev) < 0)
+			return false;
+		c->events = EPOLLIN;
+		nwatches += c->watches.size();
+		const uint64_t id = c->id;
+		conns_.emplace(id, std::move(c));
+	}
+	if (!r.ok() || !r.at_end()) {
+		log("live update: the state handed over is truncated or has trailing bytes");
+		return false;
+	}
+	log("live update %llu: took over %zu nodes, %zu listeners, %zu connections with %zu "
+	    "watches",
+	    (unsigned long long)live_updates_, store_.node_count(), listeners_.size(),
+	    conns_.size(), nwatches);
+	return true;
+}
+
+void Daemon::save_snapshot()
+{
+	StateWriter w;
+	w.bytes(kSnapshotMagic);
+	store_.save(w);
+	const std::string tmp = snapshot_path_ + ".tmp";
+	Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+	if (fd.get() < 0 || !write_all(fd.get(), w.data()) ||
+	    ::rename(tmp.c_str(), snapshot_path_.c_str()) != 0) {
+		if (dirty_)
+			log("cannot write the snapshot %s: %s", snapshot_path_.c_str(),
+			    std::strerror(errno));
+	}
+	dirty_ = false;
+}
+
+bool Daemon::restore_snapshot()
+{
+	Fd fd(::open(snapshot_path_.c_str(), O_RDONLY | O_CLOEXEC));
+	auto data = fd.get() >= 0 ? read_all(fd.get()) : std::nullopt;
+	if (!data) {
+		log("cannot restore: no snapshot readable at %s (%s)", snapshot_path_.c_str(),
+		    std::strerror(errno));
+		return false;
+	}
+	StateReader r(*data);
+	if (r.bytes() != kSnapshotMagic || !store_.load(r) || !r.at_end()) {
+		log("cannot restore: %s is not a snapshot this daemon reads",
+		    snapshot_path_.c_str());
+		return false;
+	}
+	/* The old daemon's connections died with it, and their watches and
+	 * transactions with them. */
+	store_.forget_watches();
+	restored_ = true;
+	log("restored %zu nodes and %zu domains from %s; the old daemon's connections, "
+	    "watches and transactions are gone",
+	    store_.node_count(), store_.introduced_domains().size(), snapshot_path_.c_str());
+	for (DomId d : store_.introduced_domains())
+		if (!open_listener(d))
+			return false;
+	return true;
+}
+
+int Daemon::run(const StartMode &mode)
 {
 	std::error_code ec;
 	std::filesystem::create_directories(sockdir_, ec);
@@ -926,9 +1315,17 @@ int Daemon::run()
 	sev.data.u64 = kSignalTag;
 	::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, sigfd_.get(), &sev);
 
-	/* Domain 0 is there from the start, as xenstored's dom0_init(). */
-	if (!open_listener(kDom0))
+	if (mode.live_update_fd >= 0) {
+		if (!restore_live_update(mode.live_update_fd))
+			return 1;
+	} else if (mode.restore) {
+		if (!restore_snapshot())
+			return 1;
+	} else if (!open_listener(kDom0)) {
+		/* Domain 0 is there from the start, as xenstored's dom0_init(). */
 		return 1;
+	}
+	dirty_ = true; /* a snapshot of the start */
 	const std::string ready = sockdir_ + "/ready";
 	{
 		Fd r(::open(ready.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -943,8 +1340,15 @@ int Daemon::run()
 	log("ready (pid %d)", ::getpid());
 
 	epoll_event events[64];
+	/* The first round does not wait: input and output a live update
+	 * carried over are processed at once. */
+	bool first = true;
 	for (;;) {
-		int n = ::epoll_wait(epoll_.get(), events, 64, -1);
+		int timeout = -1;
+		if (first || live_update_)
+			timeout = first ? 0 : 100;
+		first = false;
+		int n = ::epoll_wait(epoll_.get(), events, 64, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -978,6 +1382,9 @@ int Daemon::run()
 			if (!c.closing && (events[i].events & EPOLLOUT))
 				on_writable(c);
 		}
+		/* A live update goes ahead here, between requests, or answers
+		 * why it cannot. */
+		try_live_update();
 		/* Replies and events queued above go out now; a connection
 		 * that was blocked on its quota of outstanding replies may
 		 * process what it has already read. */
@@ -994,13 +1401,18 @@ int Daemon::run()
 			update_interest(*c);
 		}
 		reap();
+		if (dirty_)
+			save_snapshot(); /* a change nobody was answered for */
 	}
 }
 
 void usage(FILE *f)
 {
-	std::fprintf(f, "usage: xensim-stored --dir DIR [--verbose]\n"
-			"  Serves the xenstore wire protocol on DIR/store/domain-<N>.sock.\n");
+	std::fprintf(f, "usage: xensim-stored --dir DIR [--verbose] [--restore]\n"
+			"  Serves the xenstore wire protocol on DIR/store/domain-<N>.sock and\n"
+			"  keeps a snapshot of the tree in DIR/store/snapshot.\n"
+			"  --restore: start from that snapshot (after the daemon was killed).\n"
+			"  (--live-update-fd N is how a live update hands its state over.)\n");
 }
 
 } // namespace
@@ -1010,10 +1422,15 @@ int main(int argc, char **argv)
 {
 	using namespace xensim::store;
 	std::string dir;
+	StartMode mode;
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
 		if (a == "--dir" && i + 1 < argc) {
 			dir = argv[++i];
+		} else if (a == "--restore") {
+			mode.restore = true;
+		} else if (a == "--live-update-fd" && i + 1 < argc) {
+			mode.live_update_fd = std::atoi(argv[++i]);
 		} else if (a == "--verbose" || a == "-v") {
 			verbose = true;
 		} else if (a == "--help" || a == "-h") {
@@ -1030,6 +1447,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stderr, nullptr, _IOLBF, 0);
-	Daemon d(dir, Limits{});
-	return d.run();
+	/* A live update runs this binary again unless told another: the file
+	 * now at this path (a rebuilt daemon is a new version). */
+	char self[4096];
+	ssize_t len = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+	std::string exe = len > 0 ? std::string(self, static_cast<std::size_t>(len)) : argv[0];
+	constexpr std::string_view deleted = " (deleted)";
+	if (exe.ends_with(deleted))
+		exe.erase(exe.size() - deleted.size());
+	Daemon d(dir, Limits{}, exe);
+	return d.run(mode);
 }

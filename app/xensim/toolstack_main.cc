@@ -11,6 +11,7 @@
  *                  [--max-queues Q]
  *   xensim vif-del --domid N --vif M
  *   xensim status [--json]
+ *   xensim restart-store [--kill] [--binary PATH]
  *   xensim stop
  *
  * It plays the part of xl/libxl in dom0: it talks to the store through the
@@ -135,8 +136,8 @@ unsigned long parse_number(const std::string &opt, const std::string &v, unsigne
 Args parse_args(int argc, char **argv)
 {
 	if (argc < 2)
-		throw Error("missing command: start, env, vif-add, vif-del, status or stop "
-			    "(see xensim --help)");
+		throw Error("missing command: start, env, vif-add, vif-del, status, "
+			    "restart-store or stop (see xensim --help)");
 	Args a;
 	a.cmd = argv[1];
 	static const std::map<std::string, std::vector<std::string>> valued = {
@@ -145,15 +146,17 @@ Args parse_args(int argc, char **argv)
 		{"vif-add", {"dir", "domid", "vif", "backend-domid", "mac", "mtu", "max-queues"}},
 		{"vif-del", {"dir", "domid", "vif"}},
 		{"status", {"dir"}},
+		{"restart-store", {"dir", "binary"}},
 		{"stop", {"dir"}},
 	};
 	static const std::map<std::string, std::vector<std::string>> boolean = {
 		{"status", {"json"}},
+		{"restart-store", {"kill"}},
 	};
 	auto it = valued.find(a.cmd);
 	if (it == valued.end())
 		throw Error("unknown command '" + a.cmd +
-			    "': use start, env, vif-add, vif-del, status or stop");
+			    "': use start, env, vif-add, vif-del, status, restart-store or stop");
 	for (int i = 2; i < argc; i++) {
 		std::string s = argv[i];
 		if (s.rfind("--", 0) != 0)
@@ -564,6 +567,33 @@ void print_env(const std::string &dir, unsigned int domid)
 		    shell_quote(lib_dir()).c_str());
 }
 
+/* A daemon just spawned, and the file it creates once it serves. */
+struct Spawned {
+	pid_t pid;
+	const char *name;
+	std::string exe;
+	const char *ready, *log;
+};
+
+void wait_ready(const std::string &dir, const Spawned &d,
+		std::chrono::steady_clock::time_point deadline)
+{
+	while (!fs::exists(dir + d.ready)) {
+		int status;
+		if (::waitpid(d.pid, &status, WNOHANG) == d.pid) {
+			std::string tail = last_line(dir + d.log);
+			throw Error(std::string(d.name) + " (" + d.exe +
+				    ") exited during start-up; " + dir + d.log +
+				    (tail.empty() ? std::string(" is empty") : " says: " + tail));
+		}
+		if (std::chrono::steady_clock::now() > deadline)
+			throw Error(std::string(d.name) + " not ready after " +
+				    std::to_string(kStartTimeout.count()) + " s (no " + dir +
+				    d.ready + "); see " + dir + d.log);
+		std::this_thread::sleep_for(10ms);
+	}
+}
+
 int cmd_start(const Args &a)
 {
 	std::string dir;
@@ -616,31 +646,11 @@ int cmd_start(const Args &a)
 		started.push_back(hv_pid);
 		write_file(dir + "/hv.pid", std::to_string(hv_pid) + "\n");
 
-		const struct {
-			pid_t pid;
-			const char *name, *ready, *log;
-		} daemons[] = {{store_pid, "store daemon", "/store/ready", "/store.log"},
-			       {hv_pid, "hypervisor daemon", "/hv/ready", "/hv.log"}};
 		const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
-		for (const auto &d : daemons) {
-			while (!fs::exists(dir + d.ready)) {
-				int status;
-				if (::waitpid(d.pid, &status, WNOHANG) == d.pid) {
-					std::string tail = last_line(dir + d.log);
-					throw Error(std::string(d.name) + " (" +
-						    (d.pid == store_pid ? stored : hvd) +
-						    ") exited during start-up; " + dir + d.log +
-						    (tail.empty() ? std::string(" is empty")
-								  : " says: " + tail));
-				}
-				if (std::chrono::steady_clock::now() > deadline)
-					throw Error(std::string(d.name) + " not ready after " +
-						    std::to_string(kStartTimeout.count()) +
-						    " s (no " + dir + d.ready + "); see " + dir +
-						    d.log);
-				std::this_thread::sleep_for(10ms);
-			}
-		}
+		wait_ready(dir, {store_pid, "store daemon", stored, "/store/ready", "/store.log"},
+			   deadline);
+		wait_ready(dir, {hv_pid, "hypervisor daemon", hvd, "/hv/ready", "/hv.log"},
+			   deadline);
 
 		/* xen-init-dom0: the toolstack domain's own nodes. */
 		Store xs(dir);
@@ -904,6 +914,80 @@ int cmd_status(const Args &a)
 	return store_alive && hv_alive ? 0 : 1;
 }
 
+/* xenstore-control live-update: the daemon re-executes itself (or
+ * --binary) keeping its state and every connection; answered once the new
+ * daemon serves. */
+void live_update_store(const std::string &dir, pid_t pid, const Args &a)
+{
+	Store xs(dir);
+	std::string binary = a.has("binary") ? fs::absolute(a.opts.at("binary")).string() : "";
+	std::string data = binary;
+	data += '\0';
+	char *r = xs_control_command(xs.get(), "live-update", data.data(),
+				     static_cast<unsigned int>(data.size()));
+	if (!r) {
+		int err = errno;
+		if (!daemon_alive(pid, dir))
+			throw Error("restart-store: the store daemon (pid " + std::to_string(pid) +
+				    ") died; restart-store --kill starts it from its snapshot");
+		if (err == EBUSY)
+			throw Error("restart-store: the store daemon refused the live update: "
+				    "transactions stayed open (see " +
+				    dir + "/store.log); try again, or use --kill");
+		throw Error("restart-store: live update failed: " + errstr(err) + " (see " + dir +
+			    "/store.log)");
+	}
+	std::free(r);
+	std::printf("store daemon (pid %d) live-updated: tree, permissions, quotas, "
+		    "connections and watches kept\n",
+		    static_cast<int>(pid));
+}
+
+/* The daemon killed outright and started again from its snapshot: its
+ * clients' connections break and they must reopen the store. */
+void kill_and_restore_store(const std::string &dir, std::optional<pid_t> pid)
+{
+	if (pid && daemon_alive(*pid, dir)) {
+		::kill(*pid, SIGKILL);
+		const auto deadline = std::chrono::steady_clock::now() + kStopTimeout;
+		while (daemon_alive(*pid, dir)) {
+			if (std::chrono::steady_clock::now() > deadline)
+				throw Error("restart-store: store daemon pid " +
+					    std::to_string(*pid) + " survived SIGKILL");
+			std::this_thread::sleep_for(10ms);
+		}
+	}
+	std::error_code ec;
+	fs::remove(dir + "/store/ready", ec);
+	const std::string stored = stored_path();
+	pid_t new_pid = spawn(stored, {"--dir", dir, "--restore"}, dir + "/store.log");
+	write_file(dir + "/store.pid", std::to_string(new_pid) + "\n");
+	wait_ready(dir, {new_pid, "store daemon", stored, "/store/ready", "/store.log"},
+		   std::chrono::steady_clock::now() + kStartTimeout);
+	std::printf("store daemon %s; restarted from %s/store/snapshot as pid %d: "
+		    "connections and watches were lost, clients must reopen the store\n",
+		    pid ? ("pid " + std::to_string(*pid) + " killed").c_str() : "was not running",
+		    dir.c_str(), static_cast<int>(new_pid));
+}
+
+int cmd_restart_store(const Args &a)
+{
+	const std::string dir = instance_dir(a);
+	auto pid = read_pid(dir + "/store.pid");
+	if (a.flag("kill")) {
+		if (a.has("binary"))
+			throw Error(
+				"restart-store: --binary is for a live update, not with --kill");
+		kill_and_restore_store(dir, pid);
+		return 0;
+	}
+	if (!pid || !daemon_alive(*pid, dir))
+		throw Error("restart-store: the store daemon is not running, so there is nothing "
+			    "to live-update; restart-store --kill starts it from its snapshot");
+	live_update_store(dir, *pid, a);
+	return 0;
+}
+
 int cmd_stop(const Args &a)
 {
 	const std::string dir = instance_dir(a);
@@ -950,6 +1034,7 @@ void usage()
 		    "                      [--mtu BYTES] [--max-queues Q]\n"
 		    "       xensim vif-del --domid N --vif M\n"
 		    "       xensim status [--json]\n"
+		    "       xensim restart-store [--kill] [--binary PATH]\n"
 		    "       xensim stop\n"
 		    "Every command but start takes the instance from --dir DIR or $XENSIM_DIR.\n"
 		    "eval \"$(xensim start)\" joins the new instance as domain 0.\n");
@@ -976,6 +1061,8 @@ int main(int argc, char **argv)
 			return cmd_vif_del(a);
 		if (a.cmd == "status")
 			return cmd_status(a);
+		if (a.cmd == "restart-store")
+			return cmd_restart_store(a);
 		return cmd_stop(a);
 	} catch (const Error &e) {
 		std::fprintf(stderr, "xensim: %s\n", e.what());

@@ -23,12 +23,6 @@ int xenevtchn_notify(xenevtchn_handle *, evtchn_port_t)
 namespace fuzz
 {
 
-void fail(const char *what)
-{
-	std::fprintf(stderr, "fuzz invariant broken: %s\n", what);
-	std::abort();
-}
-
 rte_mempool *init_eal_and_pool(const char *name, unsigned count, uint16_t data_room)
 {
 	char prefix[64];

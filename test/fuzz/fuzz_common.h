@@ -23,6 +23,8 @@ extern "C" {
 #include <xenevtchn.h>
 }
 
+#include "fuzz_check.h"
+
 /* The data path notifies the backend through xenevtchn_notify; here the
  * notification goes nowhere and is counted. */
 extern uint64_t fuzz_notifications;
@@ -35,13 +37,5 @@ namespace fuzz
  * rte_mempool_in_use_count() is exact. Exits on failure: the harness, not
  * the code under test, is broken then. */
 rte_mempool *init_eal_and_pool(const char *name, unsigned count, uint16_t data_room);
-
-[[noreturn]] void fail(const char *what);
-
-#define FUZZ_CHECK(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fuzz::fail(#cond);                                                         \
-	} while (0)
 
 } // namespace fuzz

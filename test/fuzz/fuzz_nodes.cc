@@ -16,17 +16,11 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include "fuzz_check.h"
+
 #include "store.h"
 #include "store_parse.h"
 #include "xenfront_nodes.h"
-
-#define FUZZ_CHECK(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			std::fprintf(stderr, "fuzz invariant broken: %s\n", #cond);                \
-			std::abort();                                                              \
-		}                                                                                  \
-	} while (0)
 
 namespace
 {

@@ -49,3 +49,52 @@ def make_frames(count, sizes, dst, src, seed):
 
 def mac(text):
     return bytes(int(b, 16) for b in text.split(":"))
+
+
+# pcapng (the format of dpdk-dumpcap): only what a capture of one Ethernet
+# interface needs. Block: type, total length, body, total length again.
+PCAPNG_SHB = 0x0A0D0D0A
+PCAPNG_IDB = 0x00000001
+PCAPNG_EPB = 0x00000006
+PCAPNG_BYTE_ORDER = 0x1A2B3C4D
+EPB_FLAGS = 2  # option code; bits 0-1: 1 inbound, 2 outbound
+INBOUND, OUTBOUND = 1, 2
+
+
+def read_pcapng(path):
+    """[(direction, frame)] of each enhanced packet block in a little-endian
+    pcapng file (direction 0 when the block has no epb_flags); asserts that
+    no frame was cut by the snap length."""
+    with open(path, "rb") as f:
+        data = f.read()
+    packets = []
+    pos = 0
+    while pos < len(data):
+        btype, blen = struct.unpack_from("<II", data, pos)
+        assert blen >= 12 and blen % 4 == 0 and pos + blen <= len(data), \
+            f"{path}: bad block at {pos}"
+        assert struct.unpack_from("<I", data, pos + blen - 4)[0] == blen, \
+            f"{path}: block at {pos} ends with another length"
+        body = data[pos + 8:pos + blen - 4]
+        if pos == 0:
+            assert btype == PCAPNG_SHB, f"{path}: not a pcapng file"
+            assert struct.unpack_from("<I", body)[0] == PCAPNG_BYTE_ORDER, \
+                f"{path}: not little-endian"
+        elif btype == PCAPNG_IDB:
+            assert struct.unpack_from("<H", body)[0] == LINKTYPE_ETHERNET, f"{path}: link type"
+        elif btype == PCAPNG_EPB:
+            _, _, _, cap_len, orig_len = struct.unpack_from("<IIIII", body)
+            assert cap_len == orig_len, f"{path}: truncated frame ({cap_len} of {orig_len})"
+            frame = body[20:20 + cap_len]
+            opt = 20 + (cap_len + 3) // 4 * 4
+            direction = 0
+            while opt + 4 <= len(body):
+                code, length = struct.unpack_from("<HH", body, opt)
+                if code == 0:
+                    break
+                if code == EPB_FLAGS and length == 4:
+                    direction = struct.unpack_from("<I", body, opt + 4)[0] & 3
+                opt += 4 + (length + 3) // 4 * 4
+            packets.append((direction, frame))
+        pos += blen
+    return packets

@@ -245,3 +245,158 @@ def test_mbuf_chains_longer_than_netif_slots(build, xensim, prefix):
           f"{bs['ipackets']} ({bs['ibytes']} bytes)")
     assert fs["opackets"] == bs["ipackets"] and fs["obytes"] == bs["ibytes"], (fs, bs)
     assert fx["tx_q0_dropped"] == 0 and bx["rx_q0_errors"] == 0, (fx, bx)
+
+
+# ---- the store daemon restarted (xensim restart-store) ----
+
+def store_view(sim) -> dict:
+    return sim.status()["store"]
+
+
+def store_watches(sim) -> dict:
+    """Watches each domain holds, as the store counts them."""
+    return {d["domid"]: d["watches"] for d in store_view(sim)["domains"]}
+
+
+def store_traffic_setup(build, sim, prefix):
+    """Guest transmits, dom0 receives, both ports connected and counting."""
+    back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
+    front = frontend(build, sim, prefix, app=["--forward-mode=txonly"])
+    front.wait_link(0)
+    back.wait_link(0)
+    return back, front
+
+
+def store_traffic_end(sim, front, back, mbufs):
+    """Stops the traffic and checks that nothing was lost or leaked; returns
+    the frames sent and received."""
+    front.command("stop")
+    time.sleep(1)  # the ring drains
+    back.command("stop")
+    fs, bs = front.stats(0), back.stats(0)
+    assert front.mbufs_in_use() == mbufs
+    assert front.link_up(0) and back.link_up(0)
+    check_connected_resources(sim)
+    fx = front.xstats(0)
+    assert fx["tx_q0_bad_responses"] == 0 and fx["tx_q0_lost_ids"] == 0, fx
+    # The rings never depended on the store: every frame sent arrived.
+    assert fs["opackets"] == bs["ipackets"], (fs, bs)
+    return fs["opackets"], bs["ipackets"]
+
+
+def test_store_live_update(build, xensim, prefix):
+    """xensim restart-store: the store daemon re-executes itself keeping
+    the tree, its connections and their watches. Neither driver notices:
+    no reconnection, no link change, traffic uninterrupted, and a watch
+    registered before the update fires after it."""
+    sim = xensim
+    sim.vif_add(1, 0)
+    back = front = None
+    try:
+        back, front = store_traffic_setup(build, sim, prefix)
+        mbufs = front.mbufs_in_use()
+        watches = store_watches(sim)
+        assert watches[0] >= 1 and watches[1] >= 1, watches  # both drivers watch
+        with sim.client(0) as xs:
+            xs.watch("/local/domain/1/device/vif/0/probe", "lu-token")
+            assert xs.events() == [("/local/domain/1/device/vif/0/probe", "lu-token")]
+            before = store_view(sim)
+            back.command("start")
+            front.command("start")
+            wait_for(lambda: back.stats(0)["ipackets"] > 20000, what="traffic before")
+            received_before = back.stats(0)["ipackets"]
+            fstart, bstart = len(front.output), len(back.output)
+
+            out = sim.run("restart-store").stdout
+            assert "live-updated" in out, out
+            received_during = back.stats(0)["ipackets"]
+            after = store_view(sim)
+            assert after["pid"] == before["pid"] and after["live_updates"] == 1, after
+            assert after["nodes"] == before["nodes"], (before, after)
+            assert after["connections"] == before["connections"], (before, after)
+            assert store_watches(sim) == {**watches, 0: watches[0] + 1}
+
+            # A watch registered before the update fires after it.
+            sim.xs(0, "write", "/local/domain/1/device/vif/0/probe", "x")
+            assert xs.wait_watch(10) == ("/local/domain/1/device/vif/0/probe", "lu-token")
+
+        wait_for(lambda: back.stats(0)["ipackets"] > received_during + 20000,
+                 what="traffic after the live update")
+        # The drivers kept their connections: nothing to recover from.
+        for pmd in (front, back):
+            tail = pmd.output[fstart if pmd is front else bstart:]
+            assert "lost the connection to xenstore" not in tail, tail
+            assert "link down" not in tail, tail
+            assert pmd.xstats(0)["store_reconnects"] == 0
+        sent, received = store_traffic_end(sim, front, back, mbufs)
+    finally:
+        stop_all(front, back)
+    check_released(sim)
+    print(f"store live update: received {received_before} before, {received_during} by its "
+          f"end, frontend sent {sent}, backend received {received}, lost {sent - received}")
+
+
+def test_store_killed_and_restored(build, xensim, prefix):
+    """The store daemon SIGKILLed mid-traffic and, two seconds later,
+    started again from its snapshot (xensim restart-store --kill): every
+    connection broke. Traffic flows on without the store, both drivers
+    reopen it with backoff, watch again, count it, and lose nothing."""
+    import os
+    import signal
+
+    sim = xensim
+    sim.vif_add(1, 0)
+    back = front = None
+    try:
+        back, front = store_traffic_setup(build, sim, prefix)
+        mbufs = front.mbufs_in_use()
+        before = store_view(sim)
+        watches = store_watches(sim)
+        back.command("start")
+        front.command("start")
+        wait_for(lambda: back.stats(0)["ipackets"] > 20000, what="traffic before")
+        received_before = back.stats(0)["ipackets"]
+        fstart, bstart = len(front.output), len(back.output)
+
+        os.kill(before["pid"], signal.SIGKILL)
+        front.wait_for(r"net_xenfront0: lost the connection to xenstore", start=fstart)
+        back.wait_for(r"net_xenback0: lost the connection to xenstore", start=bstart)
+        # No store at all: the rings and event channels carry on.
+        base = back.stats(0)["ipackets"]
+        wait_for(lambda: back.stats(0)["ipackets"] > base + 20000,
+                 what="traffic while the store is down")
+        time.sleep(2)
+        received_during = back.stats(0)["ipackets"]
+        assert front.link_up(0) and back.link_up(0)
+
+        out = sim.run("restart-store", "--kill").stdout
+        assert "restarted from" in out, out
+        after = store_view(sim)
+        assert after["pid"] != before["pid"] and after["restored"], after
+        front.wait_for(r"net_xenfront0: xenstore reopened after \d+ attempt", start=fstart)
+        back.wait_for(r"net_xenback0: xenstore reopened after \d+ attempt", start=bstart)
+        # Both drivers watch again, on their new connections.
+        wait_for(lambda: store_watches(sim) == watches, what="watches registered again")
+        assert store_view(sim)["nodes"] == before["nodes"]
+        wait_for(lambda: back.stats(0)["ipackets"] > received_during + 20000,
+                 what="traffic after the store came back")
+        assert front.xstats(0)["store_reconnects"] == 1
+        assert back.xstats(0)["store_reconnects"] == 1
+        for pmd, start in ((front, fstart), (back, bstart)):
+            assert "link down" not in pmd.output[start:], pmd.output[start:]
+
+        # The frontend's new watch works: the backend's carrier follows.
+        back_dir = "/local/domain/0/backend/vif/1/0"
+        start = len(front.output)
+        sim.xs(0, "write", f"{back_dir}/carrier", "0")
+        front.wait_for(r"net_xenfront0: link down", start=start)
+        sim.xs(0, "write", f"{back_dir}/carrier", "1")
+        front.wait_for(r"net_xenfront0: link up", start=start)
+        sim.xs(0, "rm", f"{back_dir}/carrier")
+        sent, received = store_traffic_end(sim, front, back, mbufs)
+    finally:
+        stop_all(front, back)
+    check_released(sim)
+    print(f"store killed and restored: received {received_before} before, "
+          f"{received_during} by the restart, frontend sent {sent}, backend received "
+          f"{received}, lost {sent - received}")

@@ -3,6 +3,7 @@
 """Both PMDs load into dpdk-testpmd and fail probing with one precise line
 when there is nothing to drive or the devargs are wrong."""
 
+import re
 import subprocess
 
 import pytest
@@ -223,6 +224,30 @@ def test_state_not_writable_named_at_start(build, xensim, prefix):
         stop_all(back)
 
 
+def test_connection_key_not_writable_named_at_start(build, xensim, prefix):
+    """A key the frontend must replace at connection (request-rx-copy, which
+    a previous frontend may have left) is read-only for it: starting the
+    port fails naming that node, not just the transaction; nothing of the
+    connection keys is left half-written."""
+    from test_traffic import backend, stop_all
+    xensim.vif_add(1, 0)
+    back = backend(build, xensim, prefix)
+    try:
+        xensim.xs(0, "write", f"{FRONT}/request-rx-copy", "1")
+        xensim.xs(0, "chmod", f"{FRONT}/request-rx-copy", "n0", "r1")
+        r = run_testpmd(build, build.eal_args(prefix + "f", build.xenfront) +
+                        ["--vdev", "net_xenfront0,vif=0,connect_timeout=2000"], APP,
+                        env=xensim.env(1), stdin="quit\n")
+        out = r.stdout + r.stderr
+        assert (f"net_xenfront0: cannot write the connection keys under {FRONT}: removing "
+                f"{FRONT}/request-rx-copy: Permission denied" in out), out
+        assert "Fail to start port 0" in out, out
+        for k in ("tx-ring-ref", "rx-ring-ref", "event-channel"):
+            assert xensim.xs(0, "exists", f"{FRONT}/{k}", check=False).returncode != 0, k
+    finally:
+        stop_all(back)
+
+
 # ---- configuring the port ----
 
 def test_small_mbufs_without_scatter_named(build, xensim, prefix):
@@ -288,3 +313,30 @@ def test_gntalloc_limit_named(build, prefix, tmp_path):
         stop_all(back)
         sim.stop()
         shutil.rmtree(inst, ignore_errors=True)
+
+
+@pytest.mark.parametrize("key,value,shown", [
+    ("request-rx-copy", "0", "'0'"),
+    ("feature-rx-notify", None, "absent"),
+])
+def test_backend_names_a_missing_mandatory_key(build, xensim, prefix, key, value, shown):
+    """A frontend (written here by hand, as domain 1) that connects without
+    one of the keys Linux netback requires: the backend's line names the
+    node and what it holds, and it does not connect."""
+    from test_traffic import backend, stop_all
+    xensim.vif_add(1, 0)
+    back = backend(build, xensim, prefix)
+    try:
+        keys = {"tx-ring-ref": "8", "rx-ring-ref": "9", "event-channel": "5",
+                "request-rx-copy": "1", "feature-rx-notify": "1"}
+        keys.pop(key)
+        if value is not None:
+            keys[key] = value
+        for k, v in keys.items():
+            xensim.xs(1, "write", f"{FRONT}/{k}", v)
+        xensim.xs(1, "write", f"{FRONT}/state", "4")
+        back.wait_for(re.escape(f"net_xenback0: cannot connect to {FRONT}: frontend {FRONT}/{key} is {shown}; "
+                                "netback requires 1"), timeout=30)
+        assert not back.link_up(0)
+    finally:
+        stop_all(back)

@@ -12,9 +12,11 @@ import time
 from conftest import sanitizer_env
 
 PROMPT = "testpmd> "
-# The first prompt, which an asynchronous message (a link event printed by
-# another thread) may cut in two: "t\nPort 0: link state change event\n...\nestpmd> ".
-PROMPT_SPLIT = "".join(re.escape(c) + r"(?:\n(?:.*\n)+)?" for c in PROMPT[:-1]) + re.escape(
+# A prompt, which whole lines printed by another thread (a link event, a
+# driver's log line from a forwarding lcore) may cut anywhere:
+# "t\nPort 0: link state change event\n...\nestpmd> ",
+# "txenfront: port 0 rx queue 3 (netif queue 0) served by lcore 3\nestpmd> ".
+PROMPT_SPLIT = "".join(re.escape(c) + r"(?:[^\n]*\n)*" for c in PROMPT[:-1]) + re.escape(
     PROMPT[-1])
 
 
@@ -81,7 +83,7 @@ class TestPmd:
         # (Asynchronous messages, e.g. link events, may print a prompt too.)
         echo = self.wait_for(re.escape(line) + r"\r?\n", timeout=timeout, start=start)
         begin = start + echo.end()
-        m = self.wait_for(re.escape(PROMPT), timeout=timeout, start=begin)
+        m = self.wait_for(PROMPT_SPLIT, timeout=timeout, start=begin)
         with self.lock:
             return self.output[begin:begin + m.start()]
 

@@ -4,10 +4,12 @@
 #include "store.h"
 #include "store_parse.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <poll.h>
+#include <unistd.h>
 
 /* libxenstore's header has no extern "C" of its own. */
 extern "C" {
@@ -60,13 +62,26 @@ std::optional<std::string> read_raw(xs_handle *h, uint32_t tx, const std::string
 
 bool Transaction::write(const std::string &path, std::string_view value) noexcept
 {
-	return xs_write(handle_, id_, path.c_str(), value.data(),
-			static_cast<unsigned int>(value.size()));
+	if (xs_write(handle_, id_, path.c_str(), value.data(),
+		     static_cast<unsigned int>(value.size())))
+		return true;
+	const int err = errno;
+	if (refused_.empty())
+		refused_ = "writing " + path + " = '" + std::string(value) +
+			   "': " + std::strerror(err);
+	errno = err;
+	return false;
 }
 
 bool Transaction::remove(const std::string &path) noexcept
 {
-	return xs_rm(handle_, id_, path.c_str()) || errno == ENOENT;
+	if (xs_rm(handle_, id_, path.c_str()) || errno == ENOENT)
+		return true;
+	const int err = errno;
+	if (refused_.empty())
+		refused_ = "removing " + path + ": " + std::strerror(err);
+	errno = err;
+	return false;
 }
 
 std::optional<std::string> Transaction::read(const std::string &path) const noexcept
@@ -102,6 +117,43 @@ Store &Store::operator=(Store &&other) noexcept
 Store::~Store()
 {
 	xs_close(handle_);
+}
+
+bool Store::alive() const noexcept
+{
+	/* XS_GET_DOMAIN_PATH needs no node and no permission: only a broken
+	 * connection fails it. */
+	char *path = xs_get_domain_path(handle_, 0);
+	if (path == nullptr)
+		return false;
+	std::free(path);
+	return true;
+}
+
+std::optional<Store> reopen_store(int wake_fd, const std::function<bool()> &stop,
+				  unsigned &attempts, std::string &error) noexcept
+{
+	constexpr std::chrono::milliseconds first_delay{100};
+	constexpr std::chrono::milliseconds max_delay{2000};
+	auto delay = first_delay;
+	for (;;) {
+		pollfd pfd{wake_fd, POLLIN, 0};
+		if (poll(&pfd, 1, static_cast<int>(delay.count())) > 0 && (pfd.revents & POLLIN)) {
+			if (stop())
+				return std::nullopt;
+			uint64_t drain;
+			while (read(wake_fd, &drain, sizeof(drain)) > 0) {
+			}
+			continue;
+		}
+		attempts++;
+		auto store = Store::open(error);
+		if (store && store->alive())
+			return store;
+		if (store)
+			error = std::string("the store does not answer: ") + std::strerror(errno);
+		delay = std::min(delay * 2, max_delay);
+	}
 }
 
 std::optional<std::string> Store::read(const std::string &path) const noexcept
@@ -184,8 +236,10 @@ bool Store::transact(const std::function<bool(Transaction &)> &body, std::string
 			int err = errno;
 			xs_transaction_end(handle_, id, true);
 			if (error.empty())
-				error = std::string("xenstore transaction failed: ") +
-					std::strerror(err);
+				error = !tx.refused_.empty()
+						? tx.refused_
+						: std::string("xenstore transaction failed: ") +
+							  std::strerror(err);
 			return false;
 		}
 		if (xs_transaction_end(handle_, id, false))

@@ -42,6 +42,9 @@ class Store;
 class Transaction
 {
 public:
+	/* A refused write or remove is remembered with its node (and value),
+	 * and Store::transact reports it: the store's permissions or quota are
+	 * the toolstack's to fix, so a user must see which node. */
 	bool write(const std::string &path, std::string_view value) noexcept;
 	bool remove(const std::string &path) noexcept;
 	std::optional<std::string> read(const std::string &path) const noexcept;
@@ -51,6 +54,7 @@ private:
 	Transaction(xs_handle *h, uint32_t id) noexcept : handle_(h), id_(id) {}
 	xs_handle *handle_;
 	uint32_t id_;
+	std::string refused_; /* the first refused operation, or empty */
 };
 
 class Store
@@ -69,6 +73,12 @@ public:
 	~Store();
 
 	xs_handle *handle() const noexcept { return handle_; }
+
+	/* True while the store answers (a request every store answers); false
+	 * once the connection broke (the store daemon was killed or restarted
+	 * without a live update). libxenstore never reconnects a handle: open
+	 * a new one (reopen_store) and register the watches again. */
+	bool alive() const noexcept;
 
 	/* Value of `path` (absolute, or relative to this domain's home),
 	 * nullopt if absent or unreadable (errno set). */
@@ -107,5 +117,14 @@ private:
 	explicit Store(xs_handle *handle) noexcept : handle_(handle) {}
 	xs_handle *handle_;
 };
+
+/* Opens a new connection to the store after the old one broke, trying at
+ * growing intervals (100 ms doubling up to 2 s) until one answers. Waiting
+ * ends early when `wake_fd` becomes readable and `stop()` says so (nullopt
+ * then); a wake-up that is not a stop is drained (an eventfd) and waiting
+ * goes on. `attempts` counts the connections tried; `error` says why the
+ * last one failed. Control path only. */
+std::optional<Store> reopen_store(int wake_fd, const std::function<bool()> &stop,
+				  unsigned &attempts, std::string &error) noexcept;
 
 } // namespace xen

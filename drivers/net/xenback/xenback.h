@@ -187,6 +187,10 @@ struct Adapter {
 	Config config;
 	char name[RTE_DEV_NAME_MAX_LEN];
 	Steering steering;
+	/* Times the store connection broke (store daemon restarted without a
+	 * live update) and was reopened (xstat store_reconnects); written by
+	 * the control thread with atomics. */
+	uint64_t store_reconnects;
 };
 
 extern "C" uint16_t xenback_rx_burst(void *rxq, rte_mbuf **pkts, uint16_t nb_pkts);

@@ -295,21 +295,47 @@ constexpr xen::XstatField tx_xstats[] = {
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 
+/* Port xstats, after the queues' (so that their ids stay as they were). */
+constexpr xen::XstatField port_xstats[] = {
+	{"store_reconnects", offsetof(Adapter, store_reconnects)},
+};
+
 int stats_reset(rte_eth_dev *dev) noexcept
 {
 	return queue_stats.reset(dev);
 }
 int xstats_reset(rte_eth_dev *dev) noexcept
 {
+	auto *a = static_cast<Adapter *>(dev->data->dev_private);
+	__atomic_store_n(&a->store_reconnects, 0, __ATOMIC_RELAXED);
 	return queue_stats.reset(dev);
 }
 int xstats_get(rte_eth_dev *dev, rte_eth_xstat *xstats, unsigned int size) noexcept
 {
-	return queue_stats.values(dev, xstats, size);
+	unsigned n = queue_stats.count(dev);
+	unsigned total = n + RTE_DIM(port_xstats);
+	if (xstats == nullptr || size < total)
+		return static_cast<int>(total);
+	queue_stats.values(dev, xstats, size);
+	const auto *a = static_cast<const uint8_t *>(dev->data->dev_private);
+	for (const xen::XstatField &f : port_xstats) {
+		uint64_t v = __atomic_load_n(reinterpret_cast<const uint64_t *>(a + f.offset),
+					     __ATOMIC_RELAXED);
+		xstats[n] = {n, v};
+		n++;
+	}
+	return static_cast<int>(total);
 }
 int xstats_get_names(rte_eth_dev *dev, rte_eth_xstat_name *names, unsigned int size) noexcept
 {
-	return queue_stats.names(dev, names, size);
+	unsigned n = queue_stats.count(dev);
+	unsigned total = n + RTE_DIM(port_xstats);
+	if (names == nullptr || size < total)
+		return static_cast<int>(total);
+	queue_stats.names(dev, names, size);
+	for (const xen::XstatField &f : port_xstats)
+		std::snprintf(names[n++].name, RTE_ETH_XSTATS_NAME_SIZE, "%s", f.name);
+	return static_cast<int>(total);
 }
 
 /* Assigned in eth_dev_ops declaration order. */
@@ -338,6 +364,40 @@ eth_dev_ops make_ops()
 }
 const eth_dev_ops xenback_ops = make_ops();
 
+/* A secondary process (dpdk-proc-info, dpdk-dumpcap, dpdk-pdump) reads what
+ * lives in shared memory: information, link, counters (the queues are in
+ * rte_malloc memory). The store, grant mappings and event channels belong
+ * to the primary, so it has no data path and changes nothing; dpdk-dumpcap
+ * and dpdk-pdump capture through callbacks that run in the primary's
+ * bursts. */
+eth_dev_ops make_secondary_ops()
+{
+	eth_dev_ops ops{};
+	ops.link_update = link_update;
+	ops.stats_get = stats_get;
+	ops.xstats_get = xstats_get;
+	ops.xstats_get_names = xstats_get_names;
+	ops.dev_infos_get = dev_infos_get;
+	return ops;
+}
+const eth_dev_ops xenback_secondary_ops = make_secondary_ops();
+
+int probe_secondary(rte_vdev_device *vdev, const char *name)
+{
+	rte_eth_dev *dev = rte_eth_dev_attach_secondary(name);
+	if (dev == nullptr) {
+		XB_INIT_LOG(ERR, name, "secondary process: the primary has no port %s", name);
+		return -ENODEV;
+	}
+	dev->device = &vdev->device;
+	dev->dev_ops = &xenback_secondary_ops;
+	dev->rx_pkt_burst = rte_eth_pkt_burst_dummy;
+	dev->tx_pkt_burst = rte_eth_pkt_burst_dummy;
+	rte_eth_dev_probing_finish(dev);
+	XB_INIT_LOG(INFO, name, "attached in a secondary process: information and counters only");
+	return 0;
+}
+
 } // namespace
 } // namespace xenback
 
@@ -346,10 +406,8 @@ using namespace xenback;
 extern "C" int xenback_probe(rte_vdev_device *vdev) noexcept
 {
 	const char *name = rte_vdev_device_name(vdev);
-	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
-		XB_INIT_LOG(ERR, name, "secondary processes are not supported");
-		return -ENOTSUP;
-	}
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return probe_secondary(vdev, name);
 	Config config;
 	std::string error;
 	if (!parse_config(rte_vdev_device_args(vdev), config, error)) {
@@ -390,6 +448,9 @@ extern "C" int xenback_remove(rte_vdev_device *vdev) noexcept
 	rte_eth_dev *dev = rte_eth_dev_allocated(rte_vdev_device_name(vdev));
 	if (dev == nullptr)
 		return 0;
+	/* A secondary process lets go of its view; the port is the primary's. */
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return rte_eth_dev_release_port(dev);
 	if (dev->data->dev_started)
 		rte_eth_dev_stop(dev->data->port_id);
 	return rte_eth_dev_close(dev->data->port_id);

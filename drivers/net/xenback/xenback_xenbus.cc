@@ -245,12 +245,13 @@ bool Control::read_frontend(FrontendRequest &req, std::string &error) noexcept
 		}
 	}
 	/* Linux netback refuses frontends without these two. */
-	if (!store_.read_flag(key("request-rx-copy"), false, malformed)) {
-		error = "frontend " + front_dir_ + " does not set request-rx-copy=1";
-		return false;
-	}
-	if (!store_.read_flag(key("feature-rx-notify"), false, malformed)) {
-		error = "feature-rx-notify is mandatory (" + front_dir_ + ")";
+	for (const char *mandatory : {"request-rx-copy", "feature-rx-notify"}) {
+		if (store_.read_flag(key(mandatory), false, malformed))
+			continue;
+		auto value = store_.read(key(mandatory));
+		error = "frontend " + key(mandatory) + " is " +
+			(value ? "'" + *value + "'" : std::string("absent")) +
+			"; netback requires 1";
 		return false;
 	}
 	req.sg = store_.read_flag(key("feature-sg"), false, malformed);
@@ -683,7 +684,14 @@ void Control::update_link(bool up) noexcept
 
 void Control::frontend_changed() noexcept
 {
-	auto front = store_.read_state(front_dir_).value_or(XenbusState::Unknown);
+	auto read = store_.read_state(front_dir_);
+	if (!read && !store_.alive()) {
+		/* Our connection to the store broke, the frontend did
+		 * nothing: the rings stay as they are (run() reopens it). */
+		store_lost_ = true;
+		return;
+	}
+	auto front = read.value_or(XenbusState::Unknown);
 	if (front != frontend_state_)
 		XB_INIT_LOG(DEBUG, name_.c_str(), "frontend %s: %s -> %s (backend %s)",
 			    front_dir_.c_str(), xen::state_name(frontend_state_),
@@ -793,12 +801,60 @@ void Control::run() noexcept
 		while (read(wake_fd_, &drain, sizeof(drain)) > 0) {
 		}
 		store_.pending_watch_paths();
-		std::lock_guard lock(mutex_);
+		std::unique_lock lock(mutex_);
 		frontend_changed();
 		serve_ctrl();
 		if (hostile && !hostile_done_)
 			hostile_step();
+		if (store_lost_) {
+			lock.unlock();
+			if (!recover_store())
+				return;
+		}
 	}
+}
+
+bool Control::recover_store() noexcept
+{
+	bool was_connected;
+	{
+		std::lock_guard lock(mutex_);
+		was_connected = connected_;
+	}
+	XB_DRV_LOG(WARNING, name_.c_str(),
+		   "lost the connection to xenstore (store daemon restarted?); the data path "
+		   "keeps running (frontend %s); reopening the store",
+		   was_connected ? "connected" : "not connected");
+	const auto start = Clock::now();
+	unsigned attempts = 0;
+	std::string error;
+	std::optional<xen::Store> store;
+	for (;;) {
+		store = xen::reopen_store(
+			wake_fd_, [this] { return stop_.load(); }, attempts, error);
+		if (!store)
+			return false;
+		/* The new connection has none of our watches. */
+		if (store->watch(front_dir_ + "/state", watch_token))
+			break;
+		error = "cannot watch " + front_dir_ + "/state: " + std::strerror(errno);
+	}
+	std::lock_guard lock(mutex_);
+	store_ = std::move(*store);
+	store_lost_ = false;
+	auto *a = static_cast<Adapter *>(dev_->data->dev_private);
+	uint64_t n = __atomic_add_fetch(&a->store_reconnects, 1, __ATOMIC_RELAXED);
+	/* A state write that failed while the store was away left ours
+	 * unknown: take it from the store again. */
+	state_ = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+	XB_DRV_LOG(NOTICE, name_.c_str(),
+		   "xenstore reopened after %u attempt(s) in %lld ms (reconnect %llu); watching "
+		   "%s/state again (backend %s)",
+		   attempts, static_cast<long long>(ms.count()), static_cast<unsigned long long>(n),
+		   front_dir_.c_str(), xen::state_name(state_));
+	frontend_changed();
+	return true;
 }
 
 void Control::attach_rx_queue(uint16_t qid, RxQueue *q) noexcept

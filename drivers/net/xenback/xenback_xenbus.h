@@ -98,6 +98,10 @@ private:
 	bool start_thread(std::string &error) noexcept;
 	void stop_thread() noexcept;
 	void run() noexcept;
+	/* The store connection broke: reopens it (with backoff, without
+	 * holding mutex_) while the data path runs on; false if asked to stop
+	 * meanwhile. */
+	bool recover_store() noexcept;
 	void kick() noexcept;
 	/* hostile=unmap|flap, from the control thread (xenback_hostile.cc). */
 	void hostile_step() noexcept;
@@ -122,6 +126,8 @@ private:
 	/* Only a frontend seen leaving Connected after our InitWait connects:
 	 * a stale Connected left by a dead frontend or backend never does. */
 	bool frontend_fresh_ = false;
+	/* frontend_changed() found the store connection broken. */
+	bool store_lost_ = false;
 
 	/* One netif queue: our ethdev queues of the same index, the guest's
 	 * rings mapped and its event channels bound on a handle of its own

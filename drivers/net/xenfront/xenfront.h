@@ -186,6 +186,9 @@ struct Adapter {
 	 * answer, a refusal or an answer RSS cannot use (xstat ctrl_errors).
 	 * Written by the control path with atomics. */
 	uint64_t ctrl_errors;
+	/* Times the store connection broke (store daemon restarted without a
+	 * live update) and was reopened (xstat store_reconnects). */
+	uint64_t store_reconnects;
 	Config config;
 	char name[RTE_DEV_NAME_MAX_LEN];
 };

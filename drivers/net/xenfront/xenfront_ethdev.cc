@@ -555,6 +555,7 @@ constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xsta
 /* Port xstats, after the queues' (so that their ids stay as they were). */
 constexpr xen::XstatField port_xstats[] = {
 	{"ctrl_errors", offsetof(Adapter, ctrl_errors)},
+	{"store_reconnects", offsetof(Adapter, store_reconnects)},
 };
 
 int stats_reset(rte_eth_dev *dev) noexcept
@@ -564,6 +565,7 @@ int stats_reset(rte_eth_dev *dev) noexcept
 int xstats_reset(rte_eth_dev *dev) noexcept
 {
 	__atomic_store_n(&adapter(dev).ctrl_errors, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&adapter(dev).store_reconnects, 0, __ATOMIC_RELAXED);
 	return queue_stats.reset(dev);
 }
 int xstats_get(rte_eth_dev *dev, rte_eth_xstat *xstats, unsigned int size) noexcept
@@ -799,6 +801,8 @@ extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 	a.backend_ctrl_ring = control->features().ctrl_ring;
 	a.ctrl_errors = 0;
 	control->count_ctrl_errors_in(&a.ctrl_errors);
+	a.store_reconnects = 0;
+	control->count_store_reconnects_in(&a.store_reconnects);
 	std::snprintf(a.name, sizeof(a.name), "%s", name);
 	dev->data->mac_addrs = &a.mac;
 	dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;

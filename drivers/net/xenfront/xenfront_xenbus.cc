@@ -13,7 +13,10 @@
  *            Connected.
  *   watcher: follows the backend's state and carrier; when the backend
  *            leaves Connected (restarted), stops the data path, goes
- *            Closing → Closed → Initialising and connects again.
+ *            Closing → Closed → Initialising and connects again. When the
+ *            store itself goes away (its daemon killed and restarted), the
+ *            rings and event channels do not depend on it: the data path
+ *            runs on while the watcher reopens the store and watches again.
  *   close:   Closing, wait, Closed, wait, delete the keys we wrote. */
 
 #include "xenfront_xenbus.h"
@@ -345,12 +348,16 @@ bool Control::write_keys(std::string &error) noexcept
 	const size_t nb_queues = resources_.size();
 	auto body = [&](xen::Transaction &tx) {
 		auto key = [&](const std::string &k) { return front_dir_ + "/" + k; };
+		auto remove = [&](const std::string &k) { return tx.remove(key(k)); };
+		auto write = [&](const std::string &k, const std::string &v) {
+			return tx.write(key(k), v);
+		};
 		/* Keys a previous frontend may have left that would contradict ours. */
 		for (const char *k : frontend_keys)
-			if (!tx.remove(key(k)))
+			if (!remove(k))
 				return false;
 		for (unsigned q = 0; q < max_stale_queue_dirs; q++)
-			if (!tx.remove(key("queue-" + std::to_string(q))))
+			if (!remove("queue-" + std::to_string(q)))
 				return false;
 		bool ok = true;
 		/* netif.h "Multiple transmit and receive queues": one queue keeps
@@ -358,22 +365,18 @@ bool Control::write_keys(std::string &error) noexcept
 		for (size_t q = 0; ok && q < nb_queues; q++) {
 			const QueueResources &r = resources_[q];
 			std::string dir = nb_queues == 1 ? "" : "queue-" + std::to_string(q) + "/";
-			ok = tx.write(key(dir + "tx-ring-ref"), r.tx_ring->ref(0).str()) &&
-			     tx.write(key(dir + "rx-ring-ref"), r.rx_ring->ref(0).str());
+			ok = write(dir + "tx-ring-ref", r.tx_ring->ref(0).str()) &&
+			     write(dir + "rx-ring-ref", r.rx_ring->ref(0).str());
 			if (split)
 				ok = ok &&
-				     tx.write(key(dir + "event-channel-tx"),
-					      r.port_tx->port().str()) &&
-				     tx.write(key(dir + "event-channel-rx"),
-					      r.port_rx->port().str());
+				     write(dir + "event-channel-tx", r.port_tx->port().str()) &&
+				     write(dir + "event-channel-rx", r.port_rx->port().str());
 			else
-				ok = ok &&
-				     tx.write(key(dir + "event-channel"), r.port_tx->port().str());
+				ok = ok && write(dir + "event-channel", r.port_tx->port().str());
 		}
 		/* Linux netback requires both (netif.h "feature-rx-notify"). */
-		ok = ok && tx.write(key("request-rx-copy"), "1") &&
-		     tx.write(key("feature-rx-notify"), "1") &&
-		     tx.write(key("feature-sg"), features_.sg ? "1" : "0");
+		ok = ok && write("request-rx-copy", "1") && write("feature-rx-notify", "1") &&
+		     write("feature-sg", features_.sg ? "1" : "0");
 		/* What we accept on receive follows the application's receive
 		 * offloads: blank checksums only if it can take
 		 * RTE_MBUF_F_RX_L4_CKSUM_NONE, GSO packets only with LRO. */
@@ -382,13 +385,13 @@ bool Control::write_keys(std::string &error) noexcept
 		const bool lro = rx_offloads_ & RTE_ETH_RX_OFFLOAD_TCP_LRO;
 		/* netif.h: the control ring's keys before Connected. */
 		if (ctrl_)
-			ok = ok && tx.write(key("ctrl-ring-ref"), ctrl_->ring_ref().str()) &&
-			     tx.write(key("event-channel-ctrl"), ctrl_->port().str());
-		ok = ok && tx.write(key("feature-no-csum-offload"), csum ? "0" : "1") &&
-		     tx.write(key("feature-ipv6-csum-offload"), csum ? "1" : "0") &&
-		     tx.write(key("feature-gso-tcpv4"), lro ? "1" : "0") &&
-		     tx.write(key("feature-gso-tcpv6"), lro ? "1" : "0") &&
-		     tx.write(key("multi-queue-num-queues"), std::to_string(nb_queues));
+			ok = ok && write("ctrl-ring-ref", ctrl_->ring_ref().str()) &&
+			     write("event-channel-ctrl", ctrl_->port().str());
+		ok = ok && write("feature-no-csum-offload", csum ? "0" : "1") &&
+		     write("feature-ipv6-csum-offload", csum ? "1" : "0") &&
+		     write("feature-gso-tcpv4", lro ? "1" : "0") &&
+		     write("feature-gso-tcpv6", lro ? "1" : "0") &&
+		     write("multi-queue-num-queues", std::to_string(nb_queues));
 		return ok;
 	};
 	if (!store_.transact(body, error)) {
@@ -810,6 +813,40 @@ void Control::stop_watcher() noexcept
 	}
 }
 
+bool Control::recover_store(rte_eth_dev *dev) noexcept
+{
+	XF_DRV_LOG(WARNING, name_.c_str(),
+		   "lost the connection to xenstore (store daemon restarted?); the data path "
+		   "keeps running (link %s); reopening the store",
+		   dev->data->dev_link.link_status ? "up" : "down");
+	const auto start = Clock::now();
+	unsigned attempts = 0;
+	std::string error;
+	for (;;) {
+		auto store = xen::reopen_store(
+			stop_fd_, [] { return true; }, attempts, error);
+		if (!store)
+			return false;
+		/* The new connection has none of our watches. */
+		if (!store->watch(back_dir_, "xenfront-backend")) {
+			error = "cannot watch " + back_dir_ + ": " + std::strerror(errno);
+			continue;
+		}
+		store_ = std::move(*store);
+		break;
+	}
+	if (store_reconnects_ != nullptr)
+		__atomic_fetch_add(store_reconnects_, 1, __ATOMIC_RELAXED);
+	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+	auto state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+	XF_DRV_LOG(NOTICE, name_.c_str(),
+		   "xenstore reopened after %u attempt(s) in %lld ms; watching %s again "
+		   "(backend %s)",
+		   attempts, static_cast<long long>(ms.count()), back_dir_.c_str(),
+		   xen::state_name(state));
+	return true;
+}
+
 void Control::watch_backend(rte_eth_dev *dev) noexcept
 {
 	pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}};
@@ -819,7 +856,16 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 		if (n > 0 && (fds[0].revents & POLLIN))
 			return;
 		store_.pending_watch_paths();
-		auto state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+		auto read = store_.read_state(back_dir_);
+		if (!read && !store_.alive()) {
+			/* Not the backend's doing: our connection to the store
+			 * broke. Nothing is torn down for it. */
+			if (!recover_store(dev))
+				return;
+			fds[1].fd = store_.watch_fd();
+			continue;
+		}
+		auto state = read.value_or(XenbusState::Unknown);
 		if (connected_ && state == XenbusState::Connected) {
 			/* A queue stopped by a protocol violation stays stopped
 			 * until the backend reconnects (or the port restarts): the

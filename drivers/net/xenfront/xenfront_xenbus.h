@@ -88,6 +88,8 @@ public:
 	/* Where to count failed control-ring requests (the ctrl_errors xstat,
 	 * in dev_private). */
 	void count_ctrl_errors_in(uint64_t *counter) noexcept { ctrl_errors_ = counter; }
+	/* Where to count reopened store connections (store_reconnects xstat). */
+	void count_store_reconnects_in(uint64_t *counter) noexcept { store_reconnects_ = counter; }
 	RxInterrupt *rx_interrupt(uint16_t qid) noexcept
 	{
 		return qid < resources_.size() ? resources_[qid].rx_intr.get() : nullptr;
@@ -133,6 +135,9 @@ private:
 	bool start_watcher(rte_eth_dev *dev, std::string &error) noexcept;
 	void stop_watcher() noexcept;
 	void watch_backend(rte_eth_dev *dev) noexcept;
+	/* The store connection broke: reopens it (with backoff) while the
+	 * data path runs on; false if asked to stop meanwhile. */
+	bool recover_store(rte_eth_dev *dev) noexcept;
 
 	std::string name_;
 	Config config_;
@@ -167,6 +172,7 @@ private:
 	bool rss_enabled_ = false;
 	bool rss_in_software_ = false;
 	uint64_t *ctrl_errors_ = nullptr;
+	uint64_t *store_reconnects_ = nullptr;
 	std::vector<RxQueue *> rxqs_;
 	std::vector<TxQueue *> txqs_;
 	uint32_t generation_ = 1; /* odd: disconnected (see QueueSync) */
