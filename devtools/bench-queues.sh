@@ -30,6 +30,7 @@ LOGS=$(mktemp -d)
 eval "$("$XENSIM" start --gntalloc-limit 8192)"
 cleanup() {
 	pkill -f "file-prefix bq-$$" 2>/dev/null || true
+	rm -rf /var/run/dpdk/bq-$$-* 2>/dev/null || true # DPDK's runtime files
 	"$XENSIM" stop >/dev/null 2>&1 || true
 	[[ -n "${BENCH_KEEP_LOGS:-}" ]] && echo "logs: $LOGS" || rm -rf "$LOGS"
 }

@@ -26,6 +26,7 @@ say "xensim start; xensim vif-add --domid 1 --vif 0"
 eval "$("$XENSIM" start)"
 cleanup() {
 	pkill -f "file-prefix demo-$$" 2>/dev/null || true
+	rm -rf /var/run/dpdk/demo-$$-* 2>/dev/null || true # DPDK's runtime files
 	"$XENSIM" stop >/dev/null 2>&1 || true
 	[[ -n "${DEMO_KEEP_LOGS:-}" ]] || rm -rf "$LOGS"
 }

@@ -236,6 +236,10 @@ def main(argv=None) -> int:
             except Exception as e:
                 log(f"xensim stop: {e}")
         shutil.rmtree(rundir, ignore_errors=True)
+        # DPDK's runtime files of every process this run started.
+        from conftest import dpdk_runtime_dir
+        for leftover in dpdk_runtime_dir().glob(f"xfb{os.getpid()}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
     meta["host"]["loadavg_end"] = " ".join(
         pathlib.Path("/proc/loadavg").read_text().split()[:3])
     meta["duration_s"] = round(time.monotonic() - t0, 1)
