@@ -18,6 +18,7 @@
 #include "xenback.h"
 #include "xenback_logs.h"
 #include "xenback_xenbus.h"
+#include "secondary.h"
 #include "xstats.h"
 
 namespace xenback
@@ -364,36 +365,14 @@ eth_dev_ops make_ops()
 }
 const eth_dev_ops xenback_ops = make_ops();
 
-/* A secondary process (dpdk-proc-info, dpdk-dumpcap, dpdk-pdump) reads what
- * lives in shared memory: information, link, counters (the queues are in
- * rte_malloc memory). The store, grant mappings and event channels belong
- * to the primary, so it has no data path and changes nothing; dpdk-dumpcap
- * and dpdk-pdump capture through callbacks that run in the primary's
- * bursts. */
-eth_dev_ops make_secondary_ops()
-{
-	eth_dev_ops ops{};
-	ops.link_update = link_update;
-	ops.stats_get = stats_get;
-	ops.xstats_get = xstats_get;
-	ops.xstats_get_names = xstats_get_names;
-	ops.dev_infos_get = dev_infos_get;
-	return ops;
-}
-const eth_dev_ops xenback_secondary_ops = make_secondary_ops();
+const eth_dev_ops xenback_secondary_ops = xen::secondary_ops(xenback_ops);
 
 int probe_secondary(rte_vdev_device *vdev, const char *name)
 {
-	rte_eth_dev *dev = rte_eth_dev_attach_secondary(name);
-	if (dev == nullptr) {
+	if (xen::attach_secondary(vdev, name, &xenback_secondary_ops) == nullptr) {
 		XB_INIT_LOG(ERR, name, "secondary process: the primary has no port %s", name);
 		return -ENODEV;
 	}
-	dev->device = &vdev->device;
-	dev->dev_ops = &xenback_secondary_ops;
-	dev->rx_pkt_burst = rte_eth_pkt_burst_dummy;
-	dev->tx_pkt_burst = rte_eth_pkt_burst_dummy;
-	rte_eth_dev_probing_finish(dev);
 	XB_INIT_LOG(INFO, name, "attached in a secondary process: information and counters only");
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include "xenfront_intr.h"
 #include "xenfront_logs.h"
 #include "xenfront_xenbus.h"
+#include "secondary.h"
 #include "xstats.h"
 
 namespace xenfront
@@ -720,36 +721,14 @@ eth_dev_ops make_ops()
 }
 const eth_dev_ops xenfront_ops = make_ops();
 
-/* A secondary process (dpdk-proc-info, dpdk-dumpcap, dpdk-pdump) reads
- * what lives in shared memory: information, link, counters. The rings'
- * event channels and grants belong to the primary, so it has no data path
- * and changes nothing. */
-eth_dev_ops make_secondary_ops()
-{
-	eth_dev_ops ops{};
-	ops.link_update = link_update;
-	ops.stats_get = stats_get;
-	ops.xstats_get = xstats_get;
-	ops.xstats_get_names = xstats_get_names;
-	ops.dev_infos_get = dev_infos_get;
-	ops.rxq_info_get = rxq_info_get;
-	ops.txq_info_get = txq_info_get;
-	return ops;
-}
-const eth_dev_ops xenfront_secondary_ops = make_secondary_ops();
+const eth_dev_ops xenfront_secondary_ops = xen::secondary_ops(xenfront_ops);
 
 int probe_secondary(rte_vdev_device *vdev, const char *name)
 {
-	rte_eth_dev *dev = rte_eth_dev_attach_secondary(name);
-	if (dev == nullptr) {
+	if (xen::attach_secondary(vdev, name, &xenfront_secondary_ops) == nullptr) {
 		XF_INIT_LOG(ERR, name, "secondary process: the primary has no port %s", name);
 		return -ENODEV;
 	}
-	dev->device = &vdev->device;
-	dev->dev_ops = &xenfront_secondary_ops;
-	dev->rx_pkt_burst = rte_eth_pkt_burst_dummy;
-	dev->tx_pkt_burst = rte_eth_pkt_burst_dummy;
-	rte_eth_dev_probing_finish(dev);
 	XF_INIT_LOG(INFO, name, "attached in a secondary process: information and counters only");
 	return 0;
 }
