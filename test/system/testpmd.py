@@ -81,7 +81,9 @@ class TestPmd:
         self.proc.stdin.flush()
         # testpmd echoes the command; its answer ends at the next prompt.
         # (Asynchronous messages, e.g. link events, may print a prompt too.)
-        echo = self.wait_for(re.escape(line) + r"\r?\n", timeout=timeout, start=start)
+        # Another thread's lines may land between the echo and its newline
+        # ("stopmempool/dpaa2: ...\n\n"), so the echo is the text alone.
+        echo = self.wait_for(re.escape(line), timeout=timeout, start=start)
         begin = start + echo.end()
         m = self.wait_for(PROMPT_SPLIT, timeout=timeout, start=begin)
         with self.lock:
