@@ -449,6 +449,23 @@ class MemifPeer(PairPeer):
                 "zero-copy=no"]
 
 
+class Memif256Peer(MemifPeer):
+    """memif with 256-slot rings (rsize=8): the depth of a netif ring, a
+    control for what ring depth alone is worth (memif's default is 1024)."""
+
+    name = "memif-r256"
+    label = "memif (copy, 256-slot rings)"
+
+    def sock(self):
+        return self.ctx.rundir / f"memif-r256-{self.group.name}.sock"
+
+    def host_eal(self):
+        return [super().host_eal()[0], super().host_eal()[1] + ",rsize=8"]
+
+    def guest_eal(self):
+        return [super().guest_eal()[0], super().guest_eal()[1] + ",rsize=8"]
+
+
 class RingPeer:
     """net_ring inside one process: the ceiling of a pure ring hand-off
     between two lcores (CPU 0 and CPU 1).
@@ -510,5 +527,6 @@ class RingPeer:
                 "counters": {}, "profile": m.get("profile")}
 
 
-PEERS = {c.name: c for c in (XenInterruptPeer, XenPollPeer, MemifPeer, VhostPeer, RingPeer)}
+PEERS = {c.name: c for c in (XenInterruptPeer, XenPollPeer, MemifPeer, Memif256Peer, VhostPeer,
+                                    RingPeer)}
 
