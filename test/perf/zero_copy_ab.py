@@ -35,13 +35,14 @@ def one_run(build, sim, pool, size, seconds, tag):
     eal = ["--no-huge", "-m", "1024", "--no-pci", "--log-level", "lib.eal:warning"]
     back_env = dict(os.environ)
     back_env.update(sim.env(0))
+    log = open(sim.dir / f"backend{tag}.log", "w")
     back = subprocess.Popen(
         ["dpdk-testpmd"] + eal + ["--file-prefix", f"zcab{tag}b", "-l", "0,1", "-d",
                                   str(build / "drivers/net/xenback/librte_net_xenback.so"),
                                   "--vdev", "net_xenback0,domid=1,vif=0", "--",
                                   "--no-mlockall", "-a", "--forward-mode=rxonly",
                                   "--enable-scatter", "--max-pkt-len=9018"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
         env=back_env)
     try:
         time.sleep(1.0)
@@ -55,7 +56,9 @@ def one_run(build, sim, pool, size, seconds, tag):
             capture_output=True, text=True, env=env, timeout=seconds + 90)
         m = RATE.search(out.stdout)
         if not m:
-            raise RuntimeError(f"no result ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+            log.flush()
+            raise RuntimeError(f"no result ({out.returncode}):\n{out.stdout}\n{out.stderr}\n"
+                               f"backend:\n{(sim.dir / f'backend{tag}.log').read_text()}")
         return m
     finally:
         back.send_signal(signal.SIGINT)
@@ -64,6 +67,10 @@ def one_run(build, sim, pool, size, seconds, tag):
         except subprocess.TimeoutExpired:
             back.kill()
             back.wait()
+        log.close()
+        text = (sim.dir / f"backend{tag}.log").read_text()
+        acc = re.findall(r"Accumulated forward statistics.*?RX-packets: (\d+)", text, re.S)
+        print(f"  backend received {acc[-1] if acc else '?'}", flush=True)
 
 
 def main():
