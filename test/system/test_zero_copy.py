@@ -243,3 +243,55 @@ def test_backend_killed_with_mbufs_in_flight(build, xensim, prefix, tmp_path):
     assert result.group(7) == result.group(8), result.group(0)
     assert rc == 0, zc.output[-4000:]
     assert closed == probed, (probed, closed)
+
+
+# Backend faults on guest TX (net_xenback hostile=, see test_hostile.py):
+# behaviour:rate, and whether the queue must stop.
+HOSTILE = {
+    "tx_bad_status": ("100", False),
+    "tx_bad_id": ("20000", True),
+    "tx_dup_id": ("20000", True),
+    "tx_null": ("100", True),
+}
+
+
+@pytest.mark.gntalloc_limit(8192)
+@pytest.mark.parametrize("behaviour", sorted(HOSTILE))
+def test_hostile_backend_with_mbufs_held(build, xensim, prefix, behaviour):
+    """A backend that answers with bad statuses, wrong or duplicate ids, or
+    NULL: the hostile-backend checks hold for zero-copy requests too (the
+    queue stops where it must), no held mbuf is freed twice or lost, and
+    grants go back to the baseline."""
+    rate, stops = HOSTILE[behaviour]
+    sim = xensim
+    sim.vif_add(1, 0)
+    back = zc = None
+    try:
+        back = backend(build, sim, prefix, devargs=f",hostile={behaviour}:{rate}",
+                       app=["--forward-mode=rxonly"])
+        zc = ZeroCopyApp(build, sim, prefix, ["--pool", "granted", "--size", "1500",
+                                              "--count", "0", "--seconds", "3"])
+        zc.wait_for("paused probed")
+        probed = grants(sim)
+        zc.go_on()
+        zc.wait_for("paused ready")
+        back.wait_link(0)
+        back.command("start")
+        zc.go_on()
+        result = zc.wait_for(RESULT.pattern, timeout=90)
+        zc.wait_for("paused closed")
+        closed = grants(sim)
+        zc.go_on()
+        rc = zc.finish()
+        bx = back.xstats(0)
+    finally:
+        if zc is not None and zc.proc.poll() is None:
+            zc.proc.kill()
+        stop_all(back)
+    print(result.group(0), bx.get("rx_q0_hostile_injected"))
+    assert bx["rx_q0_hostile_injected"] >= 1, bx
+    assert int(result.group(3)) > 0 and int(result.group(6)) == int(result.group(3))
+    assert result.group(7) == result.group(8), result.group(0)
+    assert rc == 0, zc.output[-4000:]
+    assert ("queue stopped" in zc.output) == stops, zc.output[-3000:]
+    assert closed == probed, (probed, closed)
