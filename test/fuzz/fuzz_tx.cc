@@ -35,6 +35,9 @@ struct Harness {
 	uint8_t *pages = nullptr;
 	RING_IDX back_cons = 0;       /* requests the backend has read */
 	std::deque<uint16_t> pending; /* ids read and not yet answered */
+	/* No granted memory: every packet goes by copy (the zero-copy path
+	 * is covered by test/system/test_zero_copy.py). */
+	xenfront::GrantedRegions granted{};
 
 	Harness(uint16_t nb_desc, uint32_t max_frame, bool sg)
 	{
@@ -48,6 +51,7 @@ struct Harness {
 		q->nb_desc = nb_desc;
 		q->max_frame = max_frame;
 		q->sg = sg;
+		q->granted = &granted;
 		for (uint16_t i = 0; i < nb_desc; i++)
 			q->grefs[i] = 2000u + i;
 		q->ring.init(sring);
