@@ -295,3 +295,30 @@ def test_hostile_backend_with_mbufs_held(build, xensim, prefix, behaviour):
     assert rc == 0, zc.output[-4000:]
     assert ("queue stopped" in zc.output) == stops, zc.output[-3000:]
     assert closed == probed, (probed, closed)
+
+
+def test_pool_beyond_the_grant_budget_is_refused(build, xensim, prefix):
+    """A pool larger than what gntalloc lets the domain grant (xensim's
+    default limit, 1024, as Linux's): NULL with ENOSPC and one line naming
+    the limit; nothing stays granted."""
+    sim = xensim
+    sim.vif_add(1, 0)
+    back = zc = None
+    try:
+        back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
+        zc = ZeroCopyApp(build, sim, prefix, ["--pool", "granted", "--mbufs", "4096"])
+        zc.wait_for("paused probed")
+        zc.go_on()
+        zc.wait_for("cannot create the granted pool")
+        rc = zc.finish()
+        after = grants(sim)
+    finally:
+        if zc is not None and zc.proc.poll() is None:
+            zc.proc.kill()
+        stop_all(back)
+    assert rc == 1, zc.output[-3000:]
+    assert re.search(r"net_xenfront0: cannot grant the pool's \d+ pages to the backend domain 0 "
+                     r"\(gntalloc limit: 1024 grants per domain by default", zc.output), \
+        zc.output[-3000:]
+    assert "No space left on device" in zc.output, zc.output[-3000:]
+    assert after == 0, after
