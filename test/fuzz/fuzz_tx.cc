@@ -9,7 +9,12 @@
  * statuses out of range, a producer index that jumps). After every burst:
  * every mbuf is back in the pool, the requests written describe exactly the
  * bytes of the packets accepted, and each id is free or in flight, exactly
- * once. */
+ * once.
+ *
+ * Half the inputs register the pool's memory as granted (xenfront_granted.h,
+ * fake grant references), so that packets of zero_copy_break bytes or more
+ * go without a copy: their requests then name that memory, and the mbufs
+ * held for them are the only ones out of the pool between bursts. */
 
 #include <cstdlib>
 #include <deque>
@@ -22,6 +27,11 @@
 
 using xenfront::TxQueue;
 
+/* Fake grant references of the pool's memory: region r, page i has
+ * granted_gref0 + r * granted_stride + i. */
+constexpr uint32_t granted_gref0 = 1000000;
+constexpr uint32_t granted_stride = 1000000;
+
 namespace
 {
 
@@ -29,14 +39,66 @@ constexpr unsigned pool_size = 4096;
 constexpr uint16_t data_room = 2048;
 rte_mempool *pool;
 
+/* The pool's memory chunks as page-aligned granted regions. */
+struct Region {
+	uintptr_t base;
+	uint32_t nb_pages;
+	std::vector<uint32_t> grefs;
+};
+std::vector<Region> pool_regions;
+
+void find_pool_regions()
+{
+	rte_mempool_memhdr *hdr;
+	STAILQ_FOREACH(hdr, &pool->mem_list, next)
+	{
+		if (pool_regions.size() == xenfront::max_granted_regions)
+			break;
+		uintptr_t start =
+			reinterpret_cast<uintptr_t>(hdr->addr) & ~uintptr_t(xen::page_size - 1);
+		uintptr_t end = RTE_ALIGN_CEIL(reinterpret_cast<uintptr_t>(hdr->addr) + hdr->len,
+					       uintptr_t(xen::page_size));
+		Region r{start, static_cast<uint32_t>((end - start) / xen::page_size), {}};
+		for (uint32_t i = 0; i < r.nb_pages; i++)
+			r.grefs.push_back(
+				granted_gref0 +
+				static_cast<uint32_t>(pool_regions.size()) * granted_stride + i);
+		pool_regions.push_back(std::move(r));
+	}
+}
+
+/* Where a request's data is: its id's page (copied) or granted memory. */
+const uint8_t *request_data(const TxQueue &q, const uint8_t *pages, const netif_tx_request &r)
+{
+	if (r.gref == q.grefs[r.id] && r.offset == 0)
+		return pages + size_t(r.id) * xen::page_size;
+	FUZZ_CHECK(r.gref >= granted_gref0);
+	uint32_t ri = (r.gref - granted_gref0) / granted_stride;
+	uint32_t page = (r.gref - granted_gref0) % granted_stride;
+	FUZZ_CHECK(ri < pool_regions.size() && page < pool_regions[ri].nb_pages);
+	return reinterpret_cast<const uint8_t *>(pool_regions[ri].base) +
+	       size_t(page) * xen::page_size + r.offset;
+}
+
+/* Mbufs (segments) the queue holds for zero-copy requests. */
+unsigned held_mbufs(const TxQueue &q)
+{
+	unsigned n = 0;
+	for (const rte_mbuf *m : q.held)
+		for (; m != nullptr; m = m->next)
+			n++;
+	return n;
+}
+
 struct Harness {
 	TxQueue *q = nullptr;
 	netif_tx_sring *sring = nullptr;
 	uint8_t *pages = nullptr;
 	RING_IDX back_cons = 0;       /* requests the backend has read */
 	std::deque<uint16_t> pending; /* ids read and not yet answered */
+	xenfront::Adapter adapter{};
 
-	Harness(uint16_t nb_desc, uint32_t max_frame, bool sg)
+	Harness(uint16_t nb_desc, uint32_t max_frame, bool sg, bool granted)
 	{
 		q = static_cast<TxQueue *>(std::aligned_alloc(64, sizeof(TxQueue)));
 		std::memset(static_cast<void *>(q), 0, sizeof(TxQueue));
@@ -48,6 +110,13 @@ struct Harness {
 		q->nb_desc = nb_desc;
 		q->max_frame = max_frame;
 		q->sg = sg;
+		rte_spinlock_init(&adapter.granted.lock);
+		q->granted = &adapter.granted;
+		if (granted)
+			for (const Region &r : pool_regions)
+				FUZZ_CHECK(xenfront::register_granted_region(
+						   adapter, reinterpret_cast<const void *>(r.base),
+						   r.nb_pages, r.grefs.data()) == 0);
 		for (uint16_t i = 0; i < nb_desc; i++)
 			q->grefs[i] = 2000u + i;
 		q->ring.init(sring);
@@ -57,6 +126,9 @@ struct Harness {
 	}
 	~Harness()
 	{
+		/* As the port's stop does once the backend has closed. */
+		xenfront::tx_queue_release_held(*q);
+		FUZZ_CHECK(rte_mempool_in_use_count(pool) == 0);
 		std::free(pages);
 		std::free(sring);
 		std::free(q);
@@ -123,22 +195,33 @@ void check_requests(Harness &h, RING_IDX from, const std::vector<std::vector<uin
 	RING_IDX i = from;
 	for (const auto &bytes : sent) {
 		FUZZ_CHECK(i != h.q->ring.req_prod_pvt());
-		netif_tx_request first = h.req(i);
-		FUZZ_CHECK(first.size == bytes.size());
-		size_t off = 0;
+		/* The packet's slots; the first's own data is what the others
+		 * leave of its size. */
+		std::vector<netif_tx_request> slots;
 		bool more = true;
-		for (unsigned s = 0; more; s++, i++) {
-			netif_tx_request r = h.req(i);
+		while (more) {
+			FUZZ_CHECK(i != h.q->ring.req_prod_pvt());
+			netif_tx_request r = h.req(i++);
 			FUZZ_CHECK(r.id < h.q->nb_desc && h.q->inflight[r.id]);
-			FUZZ_CHECK(r.gref == h.q->grefs[r.id] && r.offset == 0);
 			FUZZ_CHECK(!(r.flags & NETTXF_extra_info));
-			size_t chunk =
-				s == 0 ? std::min<size_t>(bytes.size(), xen::page_size) : r.size;
-			FUZZ_CHECK(chunk <= xen::page_size && off + chunk <= bytes.size());
-			FUZZ_CHECK(std::memcmp(h.pages + size_t(r.id) * xen::page_size,
-					       bytes.data() + off, chunk) == 0);
-			off += chunk;
+			FUZZ_CHECK(slots.size() < xen::max_tx_slots_per_packet);
+			slots.push_back(r);
 			more = r.flags & NETTXF_more_data;
+		}
+		FUZZ_CHECK(slots[0].size == bytes.size());
+		size_t rest = 0;
+		for (size_t s = 1; s < slots.size(); s++)
+			rest += slots[s].size;
+		FUZZ_CHECK(rest < bytes.size());
+		size_t off = 0;
+		for (size_t s = 0; s < slots.size(); s++) {
+			const netif_tx_request &r = slots[s];
+			size_t chunk = s == 0 ? bytes.size() - rest : r.size;
+			FUZZ_CHECK(chunk > 0 || bytes.size() == 0);
+			FUZZ_CHECK(r.offset + chunk <= xen::page_size);
+			FUZZ_CHECK(std::memcmp(request_data(*h.q, h.pages, r), bytes.data() + off,
+					       chunk) == 0);
+			off += chunk;
 		}
 		FUZZ_CHECK(off == bytes.size());
 	}
@@ -163,7 +246,7 @@ void burst(Harness &h, FuzzedDataProvider &in)
 	uint16_t sent = xenfront::xenfront_tx_burst(h.q, pkts, static_cast<uint16_t>(made));
 	FUZZ_CHECK(sent <= made);
 	rte_pktmbuf_free_bulk(pkts + sent, made - sent);
-	FUZZ_CHECK(rte_mempool_in_use_count(pool) == 0);
+	FUZZ_CHECK(rte_mempool_in_use_count(pool) == held_mbufs(*h.q));
 	check_bookkeeping(*h.q);
 	if (was_broken) {
 		FUZZ_CHECK(sent == 0 && h.q->ring.req_prod_pvt() == from);
@@ -252,6 +335,7 @@ void hostile(Harness &h, FuzzedDataProvider &in)
 extern "C" int LLVMFuzzerInitialize(int *, char ***)
 {
 	pool = fuzz::init_eal_and_pool("fuzz_tx", pool_size, data_room);
+	find_pool_regions();
 	return 0;
 }
 
@@ -260,7 +344,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FuzzedDataProvider in(data, size);
 	uint16_t nb_desc = in.ConsumeIntegralInRange<uint16_t>(1, 256);
 	uint32_t max_frame = in.ConsumeIntegralInRange<uint32_t>(60, 70000);
-	Harness h(nb_desc, max_frame, in.ConsumeBool());
+	const bool sg = in.ConsumeBool();
+	Harness h(nb_desc, max_frame, sg, in.ConsumeBool());
 	while (in.remaining_bytes() > 0) {
 		switch (in.ConsumeIntegralInRange<int>(0, 4)) {
 		case 0:
@@ -297,7 +382,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	xenfront::xenfront_tx_burst(h.q, nullptr, 0);
 	check_bookkeeping(*h.q);
-	if (!h.q->broken && h.q->ring.rsp_cons() == h.q->ring.req_prod_pvt())
+	if (!h.q->broken && h.q->ring.rsp_cons() == h.q->ring.req_prod_pvt()) {
 		FUZZ_CHECK(h.q->nb_free == h.q->nb_desc);
+		FUZZ_CHECK(held_mbufs(*h.q) == 0);
+	}
 	return 0;
 }

@@ -23,6 +23,7 @@
 
 #include "netif_ring.h"
 #include "queue_sync.h"
+#include "xenfront_granted.h"
 #include "xenfront_offload.h"
 
 struct rte_eth_dev;
@@ -107,6 +108,8 @@ struct TxStats {
 	uint64_t fanout_bytes;
 	uint64_t lcore;
 	uint64_t bursts; /* ring bursts that enqueued at least one packet */
+	/* Packets sent from granted memory without a copy (xenfront_granted.h). */
+	uint64_t zero_copy_packets;
 };
 
 struct RxQueue {
@@ -158,9 +161,17 @@ struct TxQueue {
 	uint16_t port_id;
 	uint16_t queue_id;
 
+	/* The port's granted regions (in its Adapter): mbufs whose data lies
+	 * there are sent without a copy. */
+	const GrantedRegions *granted;
+
 	uint32_t grefs[ring_size];
 	uint16_t free_ids[ring_size];
 	uint8_t inflight[ring_size];
+	/* A packet sent without a copy stays ours until the backend answers:
+	 * its mbuf is kept on the id of its first slot (nullptr otherwise)
+	 * and freed with that answer, or when the ring is reset. */
+	rte_mbuf *held[ring_size];
 
 	xen::QueueSync sync;
 };
@@ -189,6 +200,8 @@ struct Adapter {
 	/* Times the store connection broke (store daemon restarted without a
 	 * live update) and was reopened (xstat store_reconnects). */
 	uint64_t store_reconnects;
+	/* Memory granted to the backend that tx may reference directly. */
+	GrantedRegions granted;
 	Config config;
 	char name[RTE_DEV_NAME_MAX_LEN];
 };
@@ -206,5 +219,8 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept;
  * off the ring: an empty ring with every rx buffer posted. */
 void rx_queue_reset(RxQueue &q) noexcept;
 void tx_queue_reset(TxQueue &q) noexcept;
+/* Frees the mbufs a queue holds for requests still unanswered, once the
+ * backend can no longer read them (its ring reset, or the backend closed). */
+void tx_queue_release_held(TxQueue &q) noexcept;
 
 } // namespace xenfront

@@ -314,6 +314,7 @@ int tx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned in
 		return -ENOMEM;
 	q->nb_desc = nb_desc;
 	q->max_frame = a.max_frame;
+	q->granted = &a.granted;
 	q->port_id = dev->data->port_id;
 	q->queue_id = qid;
 	std::string error;
@@ -550,6 +551,7 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"fanout_bytes", offsetof(TxStats, fanout_bytes)},
 	{"lcore", offsetof(TxStats, lcore)},
 	{"bursts", offsetof(TxStats, bursts)},
+	{"zero_copy_packets", offsetof(TxStats, zero_copy_packets)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 
@@ -771,6 +773,7 @@ extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 	}
 	Adapter &a = *static_cast<Adapter *>(dev->data->dev_private);
 	a.config = config;
+	rte_spinlock_init(&a.granted.lock);
 	a.mac = control->mac();
 	a.vif_mtu = control->mtu();
 	a.max_frame = RTE_ETHER_MTU + l2_overhead;

@@ -11,7 +11,20 @@
  * claimed only when both an id and a ring slot are free, requests are
  * written in ring order and published once per burst, and the backend is
  * notified only when its req_event asks (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY).
- * Responses are matched by id: Linux netback completes out of order. */
+ * Responses are matched by id: Linux netback completes out of order.
+ *
+ * Zero copy. An mbuf whose data lies in memory already granted to the
+ * backend (a region of xenfront_granted.h, e.g. a pool made by
+ * rte_pmd_xenfront_pktmbuf_pool_create) is not copied: its requests name
+ * that memory's grant reference and offset, one slot per 4 KiB page each
+ * segment touches (netif.h: a slot may not cross its page), and the mbuf
+ * is held until the backend answers the packet's last slot. That is what
+ * Linux xen-netfront does with every skb (xennet_start_xmit grants the
+ * skb's own pages), minus the per-packet grant and ungrant, which the pool
+ * does once. Packets below zero_copy_break are still copied (see there),
+ * and so are packets with offloads: the copy path edits headers
+ * (apply_tx_offload) in its own page, and we never write into the
+ * application's mbuf. */
 
 #include "xenfront.h"
 
@@ -36,6 +49,31 @@ namespace xenfront
 namespace
 {
 
+/* Granted packets shorter than this are copied anyway. A copy of a short
+ * packet costs less than holding its mbuf until the backend answers and
+ * freeing it then, cold, one by one (the copy path frees a whole burst at
+ * once, warm); measured with examples/xenfront_zero_copy (doc/guides/
+ * nics/xenfront.rst "Zero-copy transmit"). */
+constexpr uint32_t zero_copy_break = 256;
+
+/* Mbufs to free, batched so that rte_mempool_put_bulk sees many at once. */
+struct FreeBatch {
+	static constexpr unsigned size = 64;
+	rte_mbuf *mbufs[size];
+	unsigned n = 0;
+	void add(rte_mbuf *m) noexcept
+	{
+		mbufs[n++] = m;
+		if (n == size)
+			flush();
+	}
+	void flush() noexcept
+	{
+		xen::free_mbufs(mbufs, n);
+		n = 0;
+	}
+};
+
 void mark_broken(TxQueue &q, const char *why, RING_IDX value) noexcept
 {
 	q.stats.bad_responses++;
@@ -52,7 +90,16 @@ void mark_broken(TxQueue &q, const char *why, RING_IDX value) noexcept
  * is lost and its id never comes back: as Linux netfront (xennet_tx_buf_gc),
  * the queue stops. The same holds when every slot written has been
  * answered yet ids are still in flight (an id answered NULL). */
+void reclaim_into(TxQueue &q, FreeBatch &done) noexcept;
+
 void reclaim(TxQueue &q) noexcept
+{
+	FreeBatch done;
+	reclaim_into(q, done);
+	done.flush();
+}
+
+void reclaim_into(TxQueue &q, FreeBatch &done) noexcept
 {
 	RING_IDX prod = q.ring.rsp_prod();
 	RING_IDX cons = q.ring.rsp_cons();
@@ -84,6 +131,10 @@ void reclaim(TxQueue &q) noexcept
 			}
 		}
 		q.inflight[rsp.id] = 0;
+		if (rte_mbuf *held = q.held[rsp.id]) {
+			q.held[rsp.id] = nullptr;
+			done.add(held);
+		}
 		q.free_ids[q.nb_free++] = rsp.id;
 	}
 	q.ring.set_rsp_cons(cons);
@@ -171,10 +222,82 @@ inline void enqueue_single(TxQueue &q, const rte_mbuf *m, uint16_t len) noexcept
 	req->size = len;
 }
 
+/* The slots a packet from granted memory takes, one per 4 KiB page each
+ * non-empty segment touches, with each segment's region in `regions`; 0 if
+ * a segment lies outside every region or the packet would take more slots
+ * than Linux netback accepts (XEN_NETBK_LEGACY_SLOTS_MAX, 18): the copy
+ * path then packs it into whole pages. */
+unsigned plan_zero_copy(const TxQueue &q, uint32_t nb_regions, const rte_mbuf *m,
+			const GrantedRegion **regions) noexcept
+{
+	if (m->nb_segs > xen::max_tx_slots_per_packet)
+		return 0;
+	unsigned slots = 0;
+	unsigned i = 0;
+	for (const rte_mbuf *seg = m; seg != nullptr; seg = seg->next, i++) {
+		const uintptr_t addr = rte_pktmbuf_mtod(seg, uintptr_t);
+		const uint32_t len = seg->data_len;
+		regions[i] = nullptr;
+		if (len == 0)
+			continue;
+		regions[i] = find_granted_region(*q.granted, nb_regions, addr, len);
+		if (regions[i] == nullptr)
+			return 0;
+		slots += (addr % xen::page_size + len + xen::page_size - 1) / xen::page_size;
+	}
+	return slots <= xen::max_tx_slots_per_packet ? slots : 0;
+}
+
+/* Writes the requests of a packet planned by plan_zero_copy (the caller
+ * checked ids and ring slots): each names the granted page and the offset
+ * of its piece; the first carries the whole packet's size (netif.h "Guest
+ * transmit"). The mbuf is held on the last slot's id: Linux netback
+ * answers a packet's slots in order, the last when it is done with all. */
+void enqueue_zero_copy(TxQueue &q, rte_mbuf *m, const GrantedRegion *const *regions) noexcept
+{
+	uint32_t left = m->pkt_len;
+	bool first = true;
+	uint16_t id = 0;
+	unsigned i = 0;
+	for (const rte_mbuf *seg = m; seg != nullptr; seg = seg->next, i++) {
+		uintptr_t addr = rte_pktmbuf_mtod(seg, uintptr_t);
+		uint32_t len = seg->data_len;
+		while (len > 0) {
+			const uint32_t offset = addr % xen::page_size;
+			const uint32_t n =
+				RTE_MIN(len, static_cast<uint32_t>(xen::page_size - offset));
+			id = q.free_ids[--q.nb_free];
+			q.inflight[id] = 1;
+			left -= n;
+			netif_tx_request *req = q.ring.next_request();
+			req->gref = granted_gref(*regions[i], addr);
+			req->offset = static_cast<uint16_t>(offset);
+			req->flags = left > 0 ? NETTXF_more_data : 0;
+			req->id = id;
+			req->size = static_cast<uint16_t>(first ? m->pkt_len : n);
+			first = false;
+			addr += n;
+			len -= n;
+		}
+	}
+	q.held[id] = m;
+}
+
 } // namespace
+
+void tx_queue_release_held(TxQueue &q) noexcept
+{
+	for (uint16_t id = 0; id < ring_size; id++) {
+		if (q.held[id] != nullptr) {
+			rte_pktmbuf_free(q.held[id]);
+			q.held[id] = nullptr;
+		}
+	}
+}
 
 void tx_queue_reset(TxQueue &q) noexcept
 {
+	tx_queue_release_held(q);
 	q.nb_free = 0;
 	for (uint16_t id = 0; id < q.nb_desc; id++) {
 		q.inflight[id] = 0;
@@ -200,6 +323,10 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 	 * slots last; the first other packet, or the end of either budget,
 	 * goes to the general loop, which counts and reclaims as it must. */
 	const uint32_t fast_max = RTE_MIN(q.max_frame, static_cast<uint32_t>(xen::page_size));
+	/* Granted memory registered: packets from it above the copy-break
+	 * leave the fast path for the zero-copy one. */
+	const uint32_t nb_regions = granted_regions_in_use(*q.granted);
+	const uint32_t zc_min = nb_regions != 0 ? zero_copy_break : UINT32_MAX;
 	unsigned budget = RTE_MIN(static_cast<unsigned>(q.nb_free), q.ring.free_requests());
 	budget = RTE_MIN(budget, static_cast<unsigned>(nb_pkts));
 	while (nb_tx < budget) {
@@ -208,14 +335,48 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 		if (unlikely((m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK) || m->data_len != len ||
 			     len < RTE_ETHER_HDR_LEN || len > fast_max))
 			break;
+		if (len >= zc_min && find_granted_region(*q.granted, nb_regions,
+							 rte_pktmbuf_mtod(m, uintptr_t), len))
+			break;
 		enqueue_single(q, m, static_cast<uint16_t>(len));
 		bytes += len;
 		nb_tx++;
 	}
 	packets = nb_tx;
+	/* The fast path's mbufs are copied: freed now, in one go. */
+	xen::free_mbufs(pkts, nb_tx);
+	FreeBatch done;
+	unsigned zero_copy = 0;
 	while (nb_tx < nb_pkts) {
 		rte_mbuf *m = pkts[nb_tx];
 		uint32_t len = m->pkt_len;
+		if (len >= zc_min && !(m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK) &&
+		    len >= RTE_ETHER_HDR_LEN && len <= q.max_frame && len <= xen::max_packet_size) {
+			const GrantedRegion *regions[xen::max_tx_slots_per_packet];
+			const unsigned zc_slots = plan_zero_copy(q, nb_regions, m, regions);
+			/* More than one slot needs feature-sg; without it the
+			 * copy path may still fit the packet in one page. */
+			if (zc_slots != 0 && (zc_slots == 1 || q.sg)) {
+				if (unlikely(zc_slots > q.nb_free ||
+					     zc_slots > q.ring.free_requests())) {
+					if (!reclaimed_again) {
+						reclaimed_again = true;
+						reclaim_into(q, done);
+						if (unlikely(q.broken))
+							break;
+						continue;
+					}
+					q.stats.ring_full++;
+					break;
+				}
+				enqueue_zero_copy(q, m, regions);
+				zero_copy++;
+				packets++;
+				bytes += len;
+				nb_tx++;
+				continue;
+			}
+		}
 		unsigned nb_slots = (len + xen::page_size - 1) / xen::page_size;
 		TxOffloadPlan plan;
 		const TxOffloadPlan *offload = nullptr;
@@ -242,7 +403,7 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 			if (unlikely(nb_slots > q.nb_free || ring_slots > q.ring.free_requests())) {
 				if (!reclaimed_again) {
 					reclaimed_again = true;
-					reclaim(q);
+					reclaim_into(q, done);
 					if (unlikely(q.broken))
 						break;
 					continue;
@@ -254,10 +415,12 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 			packets++;
 			bytes += len;
 		}
+		/* Copied or refused: ours to free. */
+		done.add(m);
 		nb_tx++;
 	}
-	/* Copied or refused: the first nb_tx are ours to free. */
-	xen::free_mbufs(pkts, nb_tx);
+	done.flush();
+	q.stats.zero_copy_packets += zero_copy;
 	if (packets > 0 && q.ring.push_requests()) {
 		xenevtchn_notify(q.notify.handle, q.notify.port);
 		q.stats.notifications++;

@@ -297,8 +297,12 @@ void Control::release_rx_queue(uint16_t qid) noexcept
 
 void Control::release_tx_queue(uint16_t qid) noexcept
 {
-	if (qid < txqs_.size())
+	if (qid < txqs_.size()) {
+		/* Disconnected (the port is stopped): the backend reads no more. */
+		if (txqs_[qid] != nullptr)
+			tx_queue_release_held(*txqs_[qid]);
 		txqs_[qid] = nullptr;
+	}
 	if (qid < resources_.size()) {
 		resources_[qid].tx_ring.reset();
 		resources_[qid].tx_buffers.reset();
@@ -745,6 +749,12 @@ void Control::disconnect() noexcept
 	}
 	remove_keys();
 	connected_ = false;
+	/* The backend has closed (or its wait timed out: it is gone) and the
+	 * data path is off the rings: mbufs sent without a copy and still
+	 * unanswered go back to their pool now, not at the next connection. */
+	for (TxQueue *q : txqs_)
+		if (q != nullptr)
+			tx_queue_release_held(*q);
 	for (QueueResources &r : resources_) {
 		r.port_tx.reset();
 		r.port_rx.reset();
