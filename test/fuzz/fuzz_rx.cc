@@ -141,9 +141,14 @@ void check_bookkeeping(const RxQueue &q)
 		FUZZ_CHECK(q.page_of[id] < q.nb_pages && !page[q.page_of[id]]);
 		page[q.page_of[id]] = 1;
 	}
-	for (unsigned k = 0; k < q.nb_spare; k++) {
-		FUZZ_CHECK(q.spare[k] < q.nb_pages && !page[q.spare[k]]);
-		page[q.spare[k]] = 1;
+	for (unsigned k = 0; k < q.nb_home; k++) {
+		FUZZ_CHECK(q.spare_home[k] < q.nb_desc && !page[q.spare_home[k]]);
+		page[q.spare_home[k]] = 1;
+	}
+	for (unsigned k = 0; k < q.nb_extra; k++) {
+		FUZZ_CHECK(q.spare_extra[k] >= q.nb_desc && q.spare_extra[k] < q.nb_pages &&
+			   !page[q.spare_extra[k]]);
+		page[q.spare_extra[k]] = 1;
 	}
 	if (q.returned != nullptr) {
 		FUZZ_CHECK(q.lent == 0 && *q.lent_refs == 1);

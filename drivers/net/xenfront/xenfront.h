@@ -154,7 +154,8 @@ struct RxQueue {
 	 * null pointers. */
 	uint32_t copybreak;
 	uint16_t nb_pages;         /* pages in the block: nb_desc + spares */
-	uint16_t nb_spare;         /* pages in spare[] */
+	uint16_t nb_home;          /* pages in spare_home[] */
+	uint16_t nb_extra;         /* pages in spare_extra[] */
 	bool iova_va;              /* IOVA as VA: an attached page's IOVA is its address */
 	uint32_t lent;             /* pages lent in this burst, not yet in *lent_refs */
 	uint32_t *lent_refs;       /* the page block's reference count (RxPages) */
@@ -164,9 +165,13 @@ struct RxQueue {
 	struct rte_mbuf_ext_shared_info *shinfo;
 
 	/* Buffer bookkeeping. */
-	uint32_t grefs[max_rx_pages];       /* by page */
-	uint16_t page_of[ring_size];        /* the page request id i posts */
-	uint16_t spare[max_rx_pages];       /* pages neither posted nor lent */
+	uint32_t grefs[max_rx_pages]; /* by page */
+	uint16_t page_of[ring_size];  /* the page request id i posts */
+	/* Pages neither posted nor lent: the first nb_desc pages of the block
+	 * (its "home" pages, those static_grants has the backend map) are
+	 * posted before the others, so that the ring goes back to them. */
+	uint16_t spare_home[ring_size];
+	uint16_t spare_extra[max_rx_pages - ring_size];
 	uint16_t to_post[ring_size];        /* ids consumed, to repost */
 	uint16_t posted_at[ring_size];      /* id posted at ring position & mask */
 	uint8_t outstanding[ring_size];     /* 1 while the backend owns the buffer */

@@ -347,6 +347,26 @@ inline const uint8_t *posted_page(const RxQueue &q, RING_IDX i) noexcept
 	return id_page(q, posted_id(q, i));
 }
 
+inline unsigned nb_spares(const RxQueue &q) noexcept
+{
+	return unsigned(q.nb_home) + q.nb_extra;
+}
+
+inline void put_spare(RxQueue &q, uint16_t page) noexcept
+{
+	if (page < q.nb_desc)
+		q.spare_home[q.nb_home++] = page;
+	else
+		q.spare_extra[q.nb_extra++] = page;
+}
+
+/* A spare page, a home page if there is one (the caller made sure there
+ * is a spare). */
+inline uint16_t take_spare(RxQueue &q) noexcept
+{
+	return likely(q.nb_home > 0) ? q.spare_home[--q.nb_home] : q.spare_extra[--q.nb_extra];
+}
+
 /* Takes back the pages the application freed: the shinfo free callback
  * (xenfront_rxpages.cc) queued their addresses, from whatever lcore freed
  * the mbuf. Returns the spare pages there are now. */
@@ -364,11 +384,11 @@ uint16_t take_returned(RxQueue &q) noexcept
 					      reinterpret_cast<uintptr_t>(q.pages);
 			const uintptr_t page = off / xen::page_size;
 			if (likely(off % xen::page_size == 0 && page < q.nb_pages &&
-				   q.nb_spare < q.nb_pages))
-				q.spare[q.nb_spare++] = static_cast<uint16_t>(page);
+				   nb_spares(q) < unsigned(q.nb_pages - q.nb_desc)))
+				put_spare(q, static_cast<uint16_t>(page));
 		}
 	} while (n == rx_batch);
-	return q.nb_spare;
+	return static_cast<uint16_t>(nb_spares(q));
 }
 
 /* Lends the page of a checked data response (id posted at its position,
@@ -388,7 +408,7 @@ inline void lend_page(RxQueue &q, const netif_rx_response &rsp, rte_mbuf *m) noe
 		xen::page_size, shinfo);
 	m->data_off = rsp.offset;
 	m->data_len = static_cast<uint16_t>(rsp.status);
-	q.page_of[rsp.id] = q.spare[--q.nb_spare];
+	q.page_of[rsp.id] = take_spare(q);
 	q.lent++;
 }
 
@@ -406,7 +426,7 @@ bool lend_packet(RxQueue &q, const RxPacket &pkt, rte_mbuf *head) noexcept
 	rte_mbuf *segs[XEN_NETIF_NR_SLOTS_MIN];
 	if (unlikely(nb_data == 0 || nb_data > RTE_DIM(segs)))
 		return false;
-	if (q.nb_spare < nb_data && take_returned(q) < nb_data) {
+	if (nb_spares(q) < nb_data && take_returned(q) < nb_data) {
 		q.stats.copybreak_fallback++;
 		return false;
 	}
@@ -454,7 +474,7 @@ inline bool rx_single_slot(RxQueue &q, RING_IDX cons, RING_IDX prod, rte_mbuf *m
 		     static_cast<uint32_t>(rsp.status) > q.max_frame))
 		return false;
 	const uint16_t len = static_cast<uint16_t>(rsp.status);
-	const bool lend = len > q.copybreak && (q.nb_spare > 0 || take_returned(q) > 0);
+	const bool lend = len > q.copybreak && (nb_spares(q) > 0 || take_returned(q) > 0);
 	/* Longer than an mbuf: chained by the general path (which counts a
 	 * copy-break fallback). */
 	if (!lend && len > q.data_room)
@@ -588,9 +608,10 @@ void rx_pages_init(RxQueue &q, uint16_t nb_pages) noexcept
 	q.nb_pages = nb_pages;
 	for (uint16_t id = 0; id < q.nb_desc; id++)
 		q.page_of[id] = id;
-	q.nb_spare = 0;
+	q.nb_home = 0;
+	q.nb_extra = 0;
 	for (uint16_t p = q.nb_desc; p < nb_pages; p++)
-		q.spare[q.nb_spare++] = p;
+		put_spare(q, p);
 	q.copybreak = copybreak_off;
 	q.lent = 0;
 	q.lent_refs = nullptr;
@@ -611,9 +632,9 @@ uint16_t ring_rx_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 			    prod);
 		return 0;
 	}
-	/* Pages freed since the last burst go on top of the spares, to be
-	 * posted first: the ring cycles through few pages beyond its own (with
-	 * static_grants, the backend maps only so many). */
+	/* Pages freed since the last burst back among the spares, so that home
+	 * pages are there to post first (with static_grants, the backend maps
+	 * only those). */
 	if (q.returned != nullptr)
 		take_returned(q);
 	uint16_t nb_rx = 0;
