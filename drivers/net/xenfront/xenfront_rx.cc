@@ -258,6 +258,13 @@ void post_buffers(RxQueue &q, uint16_t n) noexcept
 {
 	for (uint16_t k = 0; k < n; k++) {
 		uint16_t id = q.to_post[k];
+		if (unlikely(q.page_of[id] >= q.nb_desc) && q.nb_home > 0) {
+			/* A spare page (rx_copybreak) taken when no home page was
+			 * there: back to its stack, and a home page posted in its
+			 * place, so that the ring returns to the home pages. */
+			q.spare_extra[q.nb_extra++] = q.page_of[id];
+			q.page_of[id] = q.spare_home[--q.nb_home];
+		}
 		RING_IDX pos = q.ring.req_prod_pvt();
 		netif_rx_request *req = q.ring.next_request();
 		req->id = id;
