@@ -9,7 +9,13 @@
  *   interrupt (rte_eth_dev_rx_intr_enable), sleep in rte_epoll_wait on the
  *   per-thread epoll instance, disable the interrupt when woken, poll again.
  *
- *   xenfront-rx-intr [EAL options] -- [--idle-polls N]
+ *   xenfront-rx-intr [EAL options] -- [--idle-polls N] [--hold N]
+ *
+ * --hold N keeps the first N packets received instead of freeing them,
+ * across the port's stop and close at exit: it prints "rx_intr: closed,
+ * holding <n>", waits a second, frees them, prints "rx_intr: freed" and
+ * waits another second before leaving (test/system/test_rx_copybreak.py
+ * looks at the grants in between: lent pages outlive the port).
  *
  * Prints one line before each sleep that follows received packets, on
  * SIGUSR1, and at exit (SIGINT/SIGTERM):
@@ -26,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -102,14 +109,23 @@ int main(int argc, char **argv)
 	argc -= n;
 	argv += n;
 	unsigned long idle_polls = 100;
+	unsigned long hold = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--idle-polls") == 0 && i + 1 < argc) {
 			idle_polls = strtoul(argv[++i], NULL, 0);
+		} else if (strcmp(argv[i], "--hold") == 0 && i + 1 < argc && hold == 0) {
+			hold = strtoul(argv[++i], NULL, 0);
 		} else {
 			fprintf(stderr, "usage: xenfront-rx-intr [EAL options] -- "
-					"[--idle-polls N]\n");
+					"[--idle-polls N] [--hold N]\n");
 			return 2;
 		}
+	}
+	struct rte_mbuf **held = hold > 0 ? calloc(hold, sizeof(*held)) : NULL;
+	unsigned long nb_held = 0;
+	if (hold > 0 && held == NULL) {
+		fprintf(stderr, "rx_intr: no memory to hold %lu packets\n", hold);
+		return 1;
 	}
 	if (rte_eth_dev_count_avail() == 0) {
 		fprintf(stderr, "rx_intr: no ethdev port\n");
@@ -138,7 +154,10 @@ int main(int argc, char **argv)
 		uint16_t got = rte_eth_rx_burst(port, 0, pkts, BURST);
 		if (got > 0) {
 			c.rx += got;
-			rte_pktmbuf_free_bulk(pkts, got);
+			uint16_t kept = 0;
+			while (nb_held < hold && kept < got)
+				held[nb_held++] = pkts[kept++];
+			rte_pktmbuf_free_bulk(pkts + kept, got - kept);
 			idle = 0;
 			continue;
 		}
@@ -162,6 +181,16 @@ int main(int argc, char **argv)
 	rte_eth_dev_rx_intr_ctl_q(port, 0, RTE_EPOLL_PER_THREAD, RTE_INTR_EVENT_DEL, NULL);
 	rte_eth_dev_stop(port);
 	rte_eth_dev_close(port);
+	if (hold > 0) {
+		printf("rx_intr: closed, holding %lu\n", nb_held);
+		fflush(stdout);
+		sleep(1);
+		rte_pktmbuf_free_bulk(held, (unsigned int)nb_held);
+		free(held);
+		printf("rx_intr: freed\n");
+		fflush(stdout);
+		sleep(1);
+	}
 	rte_eal_cleanup();
 	return 0;
 }

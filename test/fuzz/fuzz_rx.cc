@@ -9,13 +9,17 @@
  * and producer indices chosen by the input, interleaved with honest
  * responses and bursts. After every burst: the packets returned are sane,
  * every mbuf is back in the pool, and each buffer id is either posted
- * exactly once or waiting to be, never both. */
+ * exactly once or waiting to be, never both. Inputs with an odd number of
+ * descriptors also lend pages (rx_copybreak, at max_frame % 2048), with as
+ * many spares: then every page is posted, spare or given back, once. */
 
 #include <cstdlib>
 #include <new>
 #include <vector>
 
 #include <fuzzer/FuzzedDataProvider.h>
+
+#include <rte_ring.h>
 
 #include "fuzz_common.h"
 #include "xenfront.h"
@@ -28,20 +32,35 @@ namespace
 constexpr unsigned pool_size = 2048;
 rte_mempool *pool;
 
+/* What RxPages (xenfront_rxpages.cc) does when the application frees a
+ * lent page: queue it for the queue, drop its reference. */
+void page_freed(void *addr, void *opaque)
+{
+	auto *q = static_cast<RxQueue *>(opaque);
+	FUZZ_CHECK(rte_ring_mp_enqueue(q->returned, addr) == 0);
+	__atomic_fetch_sub(q->lent_refs, 1, __ATOMIC_ACQ_REL);
+}
+
 struct Harness {
 	RxQueue *q = nullptr;
 	netif_rx_sring *sring = nullptr;
 	uint8_t *pages = nullptr;
+	uint16_t nb_pages = 0;
+	rte_mbuf_ext_shared_info *shinfo = nullptr;
+	rte_ring *returned = nullptr;
+	uint32_t refs = 1;
 
 	Harness(uint16_t nb_desc, uint32_t max_frame, uint16_t data_room, uint8_t extras)
 	{
+		const bool lend = nb_desc % 2 == 1;
+		nb_pages = static_cast<uint16_t>(lend ? 2 * nb_desc : nb_desc);
 		q = static_cast<RxQueue *>(std::aligned_alloc(64, sizeof(RxQueue)));
 		std::memset(static_cast<void *>(q), 0, sizeof(RxQueue));
 		sring = static_cast<netif_rx_sring *>(std::aligned_alloc(4096, 4096));
 		std::memset(sring, 0, 4096);
 		pages = static_cast<uint8_t *>(
-			std::aligned_alloc(4096, size_t(nb_desc) * xen::page_size));
-		std::memset(pages, 0xa5, size_t(nb_desc) * xen::page_size);
+			std::aligned_alloc(4096, size_t(nb_pages) * xen::page_size));
+		std::memset(pages, 0xa5, size_t(nb_pages) * xen::page_size);
 		q->pages = pages;
 		q->mp = pool;
 		q->nb_desc = nb_desc;
@@ -49,8 +68,22 @@ struct Harness {
 		q->max_frame = max_frame;
 		q->rx_extras = extras;
 		q->port_id = 3;
-		for (uint16_t i = 0; i < nb_desc; i++)
+		for (uint16_t i = 0; i < nb_pages; i++)
 			q->grefs[i] = 1000u + i;
+		xenfront::rx_pages_init(*q, nb_pages);
+		if (lend) {
+			shinfo = new rte_mbuf_ext_shared_info[nb_pages];
+			for (uint16_t i = 0; i < nb_pages; i++)
+				shinfo[i] = {page_freed, q, 0};
+			unsigned size = rte_align32pow2(nb_pages + 1u);
+			returned = static_cast<rte_ring *>(
+				std::aligned_alloc(64, RTE_ALIGN(rte_ring_get_memsize(size), 64)));
+			rte_ring_init(returned, "fuzz_returned", size, RING_F_SC_DEQ);
+			q->copybreak = max_frame % 2048;
+			q->shinfo = shinfo;
+			q->returned = returned;
+			q->lent_refs = &refs;
+		}
 		q->ring.init(sring);
 		xenfront::rx_queue_reset(*q);
 		xen::queue_sync_init(q->sync, 1);
@@ -58,6 +91,8 @@ struct Harness {
 	}
 	~Harness()
 	{
+		delete[] shinfo;
+		std::free(returned);
 		std::free(pages);
 		std::free(sring);
 		std::free(q);
@@ -68,6 +103,8 @@ struct Harness {
 	netif_rx_response &rsp(RING_IDX i) { return sring->ring[i & 255].rsp; }
 	const netif_rx_request &req(RING_IDX i) { return sring->ring[i & 255].req; }
 };
+
+constexpr unsigned max_rx_pages_in_check = xenfront::max_rx_pages;
 
 /* Each id is posted (outstanding) or waiting in to_post, exactly once. */
 void check_bookkeeping(const RxQueue &q)
@@ -97,6 +134,36 @@ void check_bookkeeping(const RxQueue &q)
 			at[id] = 1;
 		}
 	}
+	/* Every page is an id's, a spare or given back, once; none is lent
+	 * (the packets were freed), so only the queue's reference is left. */
+	std::vector<uint8_t> page(q.nb_pages, 0);
+	for (unsigned id = 0; id < q.nb_desc; id++) {
+		FUZZ_CHECK(q.page_of[id] < q.nb_pages && !page[q.page_of[id]]);
+		page[q.page_of[id]] = 1;
+	}
+	for (unsigned k = 0; k < q.nb_home; k++) {
+		FUZZ_CHECK(q.spare_home[k] < q.nb_desc && !page[q.spare_home[k]]);
+		page[q.spare_home[k]] = 1;
+	}
+	for (unsigned k = 0; k < q.nb_extra; k++) {
+		FUZZ_CHECK(q.spare_extra[k] >= q.nb_desc && q.spare_extra[k] < q.nb_pages &&
+			   !page[q.spare_extra[k]]);
+		page[q.spare_extra[k]] = 1;
+	}
+	if (q.returned != nullptr) {
+		FUZZ_CHECK(q.lent == 0 && *q.lent_refs == 1);
+		void *addrs[max_rx_pages_in_check];
+		unsigned n = rte_ring_sc_dequeue_burst(q.returned, addrs, RTE_DIM(addrs), nullptr);
+		for (unsigned k = 0; k < n; k++) {
+			size_t p =
+				size_t(static_cast<uint8_t *>(addrs[k]) - q.pages) / xen::page_size;
+			FUZZ_CHECK(p < q.nb_pages && !page[p]);
+			page[p] = 1;
+		}
+		FUZZ_CHECK(rte_ring_enqueue_bulk(q.returned, addrs, n, nullptr) == n);
+	}
+	for (unsigned p = 0; p < q.nb_pages; p++)
+		FUZZ_CHECK(page[p]);
 }
 
 void check_packets(const RxQueue &q, rte_mbuf **pkts, uint16_t n)
@@ -108,7 +175,18 @@ void check_packets(const RxQueue &q, rte_mbuf **pkts, uint16_t n)
 		uint32_t sum = 0;
 		uint16_t segs = 0;
 		for (rte_mbuf *s = m; s != nullptr; s = s->next) {
-			FUZZ_CHECK(s->data_len <= q.data_room);
+			if (RTE_MBUF_HAS_EXTBUF(s)) {
+				/* A lent page of the block, the data within it. */
+				FUZZ_CHECK(q.copybreak != xenfront::copybreak_off);
+				const auto *b = static_cast<const uint8_t *>(s->buf_addr);
+				FUZZ_CHECK(b >= q.pages &&
+					   b < q.pages + size_t(q.nb_pages) * xen::page_size &&
+					   size_t(b - q.pages) % xen::page_size == 0);
+				FUZZ_CHECK(s->buf_len == xen::page_size &&
+					   s->data_off + s->data_len <= xen::page_size);
+			} else {
+				FUZZ_CHECK(s->data_len <= q.data_room);
+			}
 			sum += s->data_len;
 			segs++;
 		}

@@ -61,6 +61,10 @@ def parse_args(argv):
     ap.add_argument("--profile", metavar="PEERS",
                     help="comma-separated peers whose processes perf samples (cpu-clock) "
                          "during each window; flat profiles in OUT/logs/profile/")
+    ap.add_argument("--xenfront-devargs", metavar="K=V[,K=V...]",
+                    help="also run each xen peer chosen as a variant PEER+ whose guest has "
+                         "these extra net_xenfront devargs, interleaved with it (A/B in one "
+                         "run, e.g. rx_copybreak=256)")
     a = ap.parse_args(argv)
     if a.quick and a.callgrind:
         ap.error("--quick and --callgrind are different modes")
@@ -83,6 +87,14 @@ def parse_args(argv):
     for s in plan["sizes"]:
         if not (60 <= s <= 1500 or s == 9000):
             ap.error(f"frame size {s} not supported (60..1500, or 9000)")
+    if a.xenfront_devargs:
+        for name in [p for p in plan["peers"] if P.PEERS[p].xen]:
+            base = P.PEERS[name]
+            variant = type(base.__name__ + "Variant", (base,), {
+                "name": name + "+", "label": f"{base.label} {a.xenfront_devargs}",
+                "extra_devargs": "," + a.xenfront_devargs})
+            P.PEERS[variant.name] = variant
+            plan["peers"].insert(plan["peers"].index(name) + 1, variant.name)
     plan["profile"] = a.profile.split(",") if a.profile else []
     for p in plan["profile"]:
         if p not in plan["peers"]:

@@ -146,7 +146,7 @@ class PairPeer:
         self.host.wait_link(0, timeout=wait)
 
     def fprefix(self, side: str) -> str:
-        return f"{self.ctx.prefix}{self.name.replace('-', '')}{self.group.name}{side}"
+        return f"{self.ctx.prefix}{self.name.replace('-', '').replace('+', 'v')}{self.group.name}{side}"
 
     def stop(self):
         for p in (self.guest, self.host):
@@ -316,6 +316,7 @@ class XenPeer(PairPeer):
     """net_xenfront in domain N ↔ net_xenback in domain 0, over xensim."""
 
     xen = True
+    extra_devargs = ""  # bench.py --xenfront-devargs: ",key=value..." of a variant
     style = "interrupt"
 
     def __init__(self, ctx, group):
@@ -333,7 +334,8 @@ class XenPeer(PairPeer):
     def guest_eal(self):
         # Static grants: the backend keeps the buffers mapped and copies
         # without grant copies (doc/guides/nics/xenfront.rst).
-        return ["-d", self.ctx.xenfront, "--vdev", "net_xenfront0,vif=0,static_grants=1"]
+        return ["-d", self.ctx.xenfront, "--vdev",
+                "net_xenfront0,vif=0,static_grants=1" + self.extra_devargs]
 
     def host_env(self):
         return self.ctx.sim.env(0)

@@ -30,7 +30,8 @@ from test_traffic import GUEST_MAC, SMALL, backend, frontend, stop_all, wait_cou
 RX_NAMES = ["packets", "bytes", "errors", "mbuf_alloc_failed", "notifications",
             "bad_responses", "oversize", "too_many_slots", "extra_info", "gso_packets",
             "csum_blank", "bad_id", "bad_status", "bad_size", "bad_extra", "bad_chain",
-            "ring_overrun", "fanout_packets", "fanout_bytes", "fanout_dropped", "lcore", "bursts"]
+            "ring_overrun", "fanout_packets", "fanout_bytes", "fanout_dropped", "lcore", "bursts",
+            "attached", "copybreak_fallback"]
 TX_NAMES = ["packets", "bytes", "errors", "dropped", "notifications", "ring_full",
             "bad_responses", "offload_refused", "bad_status", "bad_id", "lost_ids",
             "ring_overrun", "fanout_packets", "fanout_bytes", "lcore", "bursts",

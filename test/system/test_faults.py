@@ -9,6 +9,8 @@ traffic resumes."""
 
 import time
 
+import pytest
+
 from test_hostile import check_connected_resources, check_released
 from test_reconnect import hv, wait_for
 from test_traffic import backend, frontend, stop_all
@@ -169,16 +171,20 @@ def test_tx_ring_full_for_a_long_time(build, xensim, prefix):
     assert fx["tx_q0_bad_responses"] == 0 and fx["tx_q0_lost_ids"] == 0, fx
 
 
-def test_frames_larger_than_the_mtu(build, xensim, prefix):
+@pytest.mark.parametrize("copybreak", [None, 0], ids=["copy", "lend"])
+def test_frames_larger_than_the_mtu(build, xensim, prefix, copybreak):
     """1600-byte frames at MTU 1500 both ways: the frontend drops those it
-    receives (rx oversize) and refuses to send its own (tx dropped), exactly."""
+    receives (rx oversize) and refuses to send its own (tx dropped), exactly;
+    with rx_copybreak too (the size is checked before a page is lent)."""
+    devargs = "" if copybreak is None else f",rx_copybreak={copybreak}"
     sim = xensim
     sim.vif_add(1, 0)
     back = front = None
     try:
         back = backend(build, sim, prefix, app=["--forward-mode=txonly", "--txpkts=1600",
                                                 "--max-pkt-len=1618"])
-        front = frontend(build, sim, prefix, app=["--forward-mode=rxonly", "--txpkts=1600"])
+        front = frontend(build, sim, prefix, app=["--forward-mode=rxonly", "--txpkts=1600"],
+                         devargs=devargs)
         front.wait_link(0)
         back.wait_link(0)
         mbufs = front.mbufs_in_use()

@@ -49,22 +49,26 @@ def check_released(sim):
         assert d.get("evtchn_ports", 0) == 0, d
 
 
-def check_connected_resources(sim):
-    assert hv(sim, 1)["grants_shared"] == GRANTS_PER_QUEUE_PAIR, hv(sim, 1)
+def check_connected_resources(sim, spares=0):
+    assert hv(sim, 1)["grants_shared"] == GRANTS_PER_QUEUE_PAIR + spares, hv(sim, 1)
     assert hv(sim, 1)["evtchn_ports"] == 2, hv(sim, 1)
     assert hv(sim, 0)["mappings_held"] == 2, hv(sim, 0)
 
 
+# rx_copybreak=0 lends every frame's page (test_rx_copybreak.py): the same
+# checks hold on that path, with 256 spare pages granted.
+@pytest.mark.parametrize("copybreak", [None, 0], ids=["copy", "lend"])
 @pytest.mark.parametrize("behaviour", sorted(GUEST_RX_SURVIVABLE))
-def test_guest_rx_bad_responses_are_dropped(build, xensim, prefix, behaviour):
+def test_guest_rx_bad_responses_are_dropped(build, xensim, prefix, behaviour, copybreak):
     rate, counter, per_injection = GUEST_RX_SURVIVABLE[behaviour]
+    devargs = "" if copybreak is None else f",rx_copybreak={copybreak}"
     sim = xensim
     sim.vif_add(1, 0)
     back = front = None
     try:
         back = backend(build, sim, prefix, devargs=f",hostile={behaviour}:{rate}",
                        app=["--forward-mode=txonly"])
-        front = frontend(build, sim, prefix, app=["--forward-mode=rxonly"])
+        front = frontend(build, sim, prefix, app=["--forward-mode=rxonly"], devargs=devargs)
         front.wait_link(0)
         back.wait_link(0)
         mbufs = front.mbufs_in_use()
@@ -78,10 +82,12 @@ def test_guest_rx_bad_responses_are_dropped(build, xensim, prefix, behaviour):
         fs = front.stats(0)
         assert front.link_up(0), "the frontend must stay up"
         assert front.mbufs_in_use() == mbufs
-        check_connected_resources(sim)
+        check_connected_resources(sim, 0 if copybreak is None else 256)
     finally:
         stop_all(front, back)
     check_released(sim)
+    if copybreak is not None:
+        assert fx["rx_q0_attached"] > 0, fx
     injected = bx["tx_q0_hostile_injected"]
     print(f"hostile {behaviour}: injected {injected}, frontend {counter} {fx[counter]}, "
           f"backend sent {bx['tx_q0_packets']}, frontend received {fs['ipackets']}")

@@ -80,7 +80,8 @@ def received(front):
     return got
 
 
-def start(build, sim, prefix, tmp_path, nb_queues, frames, front_app=(), back_devargs=None):
+def start(build, sim, prefix, tmp_path, nb_queues, frames, front_app=(), back_devargs=None,
+          front_devargs=""):
     """Backend: net_xenback (port 0) and a net_pcap with as many queues, the
     first reading `frames` (io forwarding); frontend: net_xenfront alone,
     rxonly, RSS over its queues."""
@@ -96,7 +97,7 @@ def start(build, sim, prefix, tmp_path, nb_queues, frames, front_app=(), back_de
                    extra_vdevs=[f"net_pcap0,{rx},{tx}"])
     try:
         front = frontend(build, sim, prefix, app=["--forward-mode=rxonly"] + qargs +
-                         list(front_app))
+                         list(front_app), devargs=front_devargs)
     except Exception:
         stop_all(back)
         raise
@@ -116,12 +117,18 @@ def run_flows(front, back, tmp_path, frames):
 
 @pytest.mark.gntalloc_limit(8192)
 @pytest.mark.parametrize("nb_queues", [2, 4])
-def test_rss_steers_by_toeplitz_and_reports_the_hash(build, xensim, prefix, tmp_path, nb_queues):
+@pytest.mark.parametrize("copybreak", [None, 0], ids=["copy", "lend"])
+def test_rss_steers_by_toeplitz_and_reports_the_hash(build, xensim, prefix, tmp_path, nb_queues,
+                                                     copybreak):
+    """Also with every page lent (rx_copybreak=0): each packet has a hash
+    extra, so it takes the general path."""
     xensim.vif_add(1, 0)
     frames = flows(120, seed=4)
     front = back = None
     try:
-        front, back = start(build, xensim, prefix, tmp_path, nb_queues, frames)
+        front, back = start(build, xensim, prefix, tmp_path, nb_queues, frames,
+                            front_devargs="" if copybreak is None
+                            else f",rx_copybreak={copybreak}")
         # Frontend: hash TCP 4-tuples (and plain IP), verbose per packet.
         front.command("port config all rss tcp")
         front.command("set verbose 1")
@@ -149,6 +156,8 @@ def test_rss_steers_by_toeplitz_and_reports_the_hash(build, xensim, prefix, tmp_
     assert [bx[f"tx_q{n}_hash_extras"] for n in range(nb_queues)] == per_queue, bx
     assert bx["tx_q0_steered"] == len(frames) - per_queue[0], bx
     assert fx["rx_good_packets"] == len(frames), fx
+    if copybreak is not None:
+        assert sum(fx[f"rx_q{n}_attached"] for n in range(nb_queues)) == len(frames), fx
 
 
 @pytest.mark.gntalloc_limit(8192)

@@ -26,15 +26,16 @@ COUNTERS = re.compile(r"rx_intr: rx=(\d+) wakeups=(\d+) sleeps=(\d+)")
 
 
 class RxIntrApp:
-    def __init__(self, build, sim, prefix):
+    def __init__(self, build, sim, prefix, devargs="", args=()):
         exe = build.path / "app/rx_intr/xenfront-rx-intr"
         assert exe.exists(), f"{exe} is missing: build first"
         env = dict(os.environ)
         env.update(sim.env(1))
         env.update(sanitizer_env())
         eal = build.eal_args(prefix + "i", build.xenfront) + [
-            "--lcores", "0@0", "--vdev", "net_xenfront0,vif=0"]
-        self.proc = subprocess.Popen([str(exe)] + eal + ["--", "--idle-polls", "100"],
+            "--lcores", "0@0", "--vdev", "net_xenfront0,vif=0" + devargs]
+        self.proc = subprocess.Popen([str(exe)] + eal + ["--", "--idle-polls", "100",
+                                                        *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env=env)
         self.output = ""

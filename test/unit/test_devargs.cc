@@ -79,9 +79,11 @@ TEST(XenfrontDevargs, RefusedByName)
 {
 	const BadCase cases[] = {
 		{"bogus=1",
-		 "unknown devarg 'bogus' (valid: vif, connect_timeout, fanout, static_grants)"},
+		 "unknown devarg 'bogus' (valid: vif, connect_timeout, fanout, static_grants, "
+		 "rx_copybreak)"},
 		{"vif=0,bogus=1",
-		 "unknown devarg 'bogus' (valid: vif, connect_timeout, fanout, static_grants)"},
+		 "unknown devarg 'bogus' (valid: vif, connect_timeout, fanout, static_grants, "
+		 "rx_copybreak)"},
 		{"vif=abc", "devarg vif='abc' is invalid: expected an integer from 0 to 65535"},
 		{"vif=65536", "devarg vif='65536' is invalid: expected an integer from 0 to 65535"},
 		{"vif=-1", "devarg vif='-1' is invalid: expected an integer from 0 to 65535"},
@@ -165,3 +167,17 @@ TEST(XenbackDevargs, RefusedByName)
 }
 
 } // namespace
+
+TEST(XenfrontDevargs, RxCopybreak)
+{
+	xenfront::Config config;
+	std::string error;
+	EXPECT_EQ(config.rx_copybreak, xenfront::copybreak_off);
+	ASSERT_TRUE(xenfront::parse_config("rx_copybreak=0", config, error)) << error;
+	EXPECT_EQ(config.rx_copybreak, 0u);
+	ASSERT_TRUE(xenfront::parse_config("rx_copybreak=65535", config, error)) << error;
+	EXPECT_EQ(config.rx_copybreak, 65535u);
+	EXPECT_FALSE(xenfront::parse_config("rx_copybreak=65536", config, error));
+	EXPECT_NE(error.find("devarg rx_copybreak='65536' is invalid"), std::string::npos) << error;
+	EXPECT_FALSE(xenfront::parse_config("rx_copybreak=", config, error));
+}

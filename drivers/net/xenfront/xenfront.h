@@ -43,6 +43,11 @@ constexpr uint32_t default_connect_timeout_ms = 10000;
 /* Redirection table entries: netback's hash mapping table holds 128
  * (XEN_NETBK_MAX_HASH_MAPPING_SIZE), a multiple of RTE_ETH_RETA_GROUP_SIZE. */
 constexpr uint16_t reta_size = 128;
+/* rx_copybreak unset: every frame is copied, no page is lent. */
+constexpr uint32_t copybreak_off = UINT32_MAX;
+/* Receive pages per queue: one per descriptor plus as many spares, which
+ * take the place in the ring of pages lent to the application. */
+constexpr unsigned max_rx_pages = 2 * ring_size;
 
 /* What the devargs ask for (see xenfront_devargs.h). */
 struct Config {
@@ -50,6 +55,9 @@ struct Config {
 	uint32_t connect_timeout_ms = default_connect_timeout_ms;
 	bool fanout = false;        /* serve extra queues in software (xenfront_fanout.h) */
 	bool static_grants = false; /* ask the backend to keep our buffers mapped */
+	/* Received frames longer than this are lent to the application as
+	 * external buffers, not copied (xenfront_rxpages.h). */
+	uint32_t rx_copybreak = copybreak_off;
 };
 
 /* Parses net_xenfront devargs strictly; false with a message naming the key. */
@@ -86,6 +94,11 @@ struct RxStats {
 	uint64_t fanout_dropped;
 	uint64_t lcore;
 	uint64_t bursts; /* ring bursts that delivered at least one packet */
+	/* rx_copybreak: packets delivered in lent pages (external buffers),
+	 * not copied; packets over the copy-break copied because no spare
+	 * page was left to post in place of theirs. */
+	uint64_t attached;
+	uint64_t copybreak_fallback;
 };
 
 struct TxStats {
@@ -115,7 +128,7 @@ struct TxStats {
 struct RxQueue {
 	/* Hot: touched every burst. */
 	xen::RxFrontRing ring;
-	uint8_t *pages; /* page i is the buffer with request id i */
+	uint8_t *pages; /* the queue's page block: page p at pages + p * 4096 */
 	struct rte_mempool *mp;
 	uint16_t nb_desc;    /* buffers posted (a power of two ≤ 256) */
 	uint16_t nb_to_post; /* ids in to_post[] */
@@ -136,8 +149,32 @@ struct RxQueue {
 	uint16_t port_id;
 	uint16_t queue_id;
 
-	/* Buffer bookkeeping, indexed by request id. */
-	uint32_t grefs[ring_size];
+	/* Lending pages (rx_copybreak, xenfront_rxpages.h): frames longer
+	 * than `copybreak` go to the application in their page, attached to
+	 * an mbuf as an external buffer, and a spare page is posted with
+	 * their id. Pages come back through `returned` when the application
+	 * frees the mbuf. Without rx_copybreak: copybreak_off, no spares,
+	 * null pointers. */
+	uint32_t copybreak;
+	uint16_t nb_pages;         /* pages in the block: nb_desc + spares */
+	uint16_t nb_home;          /* pages in spare_home[] */
+	uint16_t nb_extra;         /* pages in spare_extra[] */
+	bool iova_va;              /* IOVA as VA: an attached page's IOVA is its address */
+	uint32_t lent;             /* pages lent in this burst, not yet in *lent_refs */
+	uint32_t *lent_refs;       /* the page block's reference count (RxPages) */
+	struct rte_ring *returned; /* page addresses the application freed (MP/SC) */
+	/* One per page, in private memory: never in a granted page, where the
+	 * backend could rewrite its free callback. */
+	struct rte_mbuf_ext_shared_info *shinfo;
+
+	/* Buffer bookkeeping. */
+	uint32_t grefs[max_rx_pages]; /* by page */
+	uint16_t page_of[ring_size];  /* the page request id i posts */
+	/* Pages neither posted nor lent: the first nb_desc pages of the block
+	 * (its "home" pages, those static_grants has the backend map) are
+	 * posted before the others, so that the ring goes back to them. */
+	uint16_t spare_home[ring_size];
+	uint16_t spare_extra[max_rx_pages - ring_size];
 	uint16_t to_post[ring_size];        /* ids consumed, to repost */
 	uint16_t posted_at[ring_size];      /* id posted at ring position & mask */
 	uint8_t outstanding[ring_size];     /* 1 while the backend owns the buffer */
@@ -222,5 +259,8 @@ void tx_queue_reset(TxQueue &q) noexcept;
 /* Frees the mbufs a queue holds for requests still unanswered, once the
  * backend can no longer read them (its ring reset, or the backend closed). */
 void tx_queue_release_held(TxQueue &q) noexcept;
+/* At queue set-up: `nb_pages` pages in the block (≥ nb_desc): request id i
+ * posts page i, the others are spares. Without lending, copybreak_off. */
+void rx_pages_init(RxQueue &q, uint16_t nb_pages) noexcept;
 
 } // namespace xenfront

@@ -41,6 +41,15 @@ bool parse_static_grants(std::string_view value, Config &config, std::string &wh
 	return xen::parse_bool(value, config.static_grants, why);
 }
 
+bool parse_rx_copybreak(std::string_view value, Config &config, std::string &why)
+{
+	uint64_t bytes = 0;
+	if (!xen::parse_uint(value, 0, UINT16_MAX, bytes, why))
+		return false;
+	config.rx_copybreak = static_cast<uint32_t>(bytes);
+	return true;
+}
+
 #define XENFRONT_SPEC(key, syntax, help) xen::DevargSpec<Config>{#key, syntax, parse_##key},
 constexpr std::array devarg_specs{XENFRONT_DEVARGS(XENFRONT_SPEC)};
 #undef XENFRONT_SPEC

@@ -17,7 +17,10 @@
 	  "in software (default 0)")                                                               \
 	X(static_grants, "0|1",                                                                    \
 	  "ask the backend, over its control ring, to keep the queues' buffers mapped (static "    \
-	  "grants) and copy without grant copies (default 0)")
+	  "grants) and copy without grant copies (default 0)")                                     \
+	X(rx_copybreak, "<bytes>",                                                                 \
+	  "receive frames longer than this in their granted pages, lent to the application as "    \
+	  "external buffers, not copied, 0 to 65535 (default: unset, every frame copied)")
 
 #define XENFRONT_PARAM_ONE(key, syntax, help) #key "=" syntax " "
 #define XENFRONT_PARAM_STRING XENFRONT_DEVARGS(XENFRONT_PARAM_ONE)

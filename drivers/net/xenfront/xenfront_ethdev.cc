@@ -245,6 +245,9 @@ void free_rx_queue(rte_eth_dev *dev, uint16_t qid)
 	auto *q = static_cast<RxQueue *>(dev->data->rx_queues[qid]);
 	if (q == nullptr)
 		return;
+	/* The port is stopped: no transmit holds a lent page any more. */
+	if (q->copybreak != copybreak_off)
+		unregister_granted_region(adapter(dev), q->pages);
 	control(dev).release_rx_queue(qid);
 	rte_free(q);
 	dev->data->rx_queues[qid] = nullptr;
@@ -278,6 +281,18 @@ int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned in
 			    qid, room, a.max_frame);
 		return -EINVAL;
 	}
+	if (a.config.rx_copybreak != copybreak_off &&
+	    (rte_pktmbuf_priv_flags(mp) & RTE_PKTMBUF_POOL_F_PINNED_EXT_BUF)) {
+		/* Its mbufs keep their own external buffers: detaching one
+		 * never calls our free callback, so a lent page would not
+		 * come back. */
+		XF_INIT_LOG(ERR, a.name,
+			    "rx queue %u: rx_copybreak cannot lend pages to the mbufs of mempool "
+			    "%s (pinned external buffers); use another mempool or unset "
+			    "rx_copybreak",
+			    qid, mp->name);
+		return -EINVAL;
+	}
 	free_rx_queue(dev, qid);
 	auto *q = static_cast<RxQueue *>(
 		rte_zmalloc_socket("xenfront_rxq", sizeof(RxQueue), RTE_CACHE_LINE_SIZE, socket));
@@ -293,11 +308,22 @@ int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned in
 	q->max_frame = a.max_frame;
 	q->port_id = dev->data->port_id;
 	q->queue_id = qid;
+	q->copybreak = copybreak_off; /* the control path sets rx_copybreak's */
 	std::string error;
 	if (owns_ring(dev, qid) && !control(dev).setup_rx_queue(qid, *q, error)) {
 		XF_INIT_LOG(ERR, a.name, "rx queue %u: %s", qid, error.c_str());
 		rte_free(q);
 		return -ENOSPC;
+	}
+	/* Lent pages are granted to the backend already: forwarded out of
+	 * this port, the transmit path names them instead of copying them. */
+	if (q->copybreak != copybreak_off) {
+		int rc = register_granted_region(a, q->pages, q->nb_pages, q->grefs);
+		if (rc != 0)
+			XF_INIT_LOG(NOTICE, a.name,
+				    "rx queue %u: lent pages sent back out of this port are copied "
+				    "(granted-region table: %s)",
+				    qid, std::strerror(-rc));
 	}
 	dev->data->rx_queues[qid] = q;
 	return 0;
@@ -533,6 +559,8 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"fanout_dropped", offsetof(RxStats, fanout_dropped)},
 	{"lcore", offsetof(RxStats, lcore)},
 	{"bursts", offsetof(RxStats, bursts)},
+	{"attached", offsetof(RxStats, attached)},
+	{"copybreak_fallback", offsetof(RxStats, copybreak_fallback)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},

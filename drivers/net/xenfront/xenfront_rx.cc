@@ -8,7 +8,12 @@
  * granted once at queue set-up and reposted with the same grant reference.
  * A response's data is copied into the application's mbufs and its page is
  * reposted at once, so the data path makes no grant calls and holds no mbuf
- * across bursts. The backend answers each request in its ring slot, in
+ * across bursts. With rx_copybreak, a frame longer than the copy-break is
+ * not copied: its pages are lent to the application as external buffers
+ * and spare pages (granted with the others) are posted under the same ids
+ * (xenfront_rxpages.h); lent pages come back when the application frees
+ * the mbufs. Request ids map to pages through page_of[]. The backend
+ * answers each request in its ring slot, in
  * order (Linux netback does, and Linux netfront finds its buffer by ring
  * position, xennet_get_rx_skb): every response slot, data or extra-info,
  * releases the buffer posted at its position, and a data response must
@@ -24,6 +29,7 @@
 #include <rte_ip.h>
 #include <rte_memcpy.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
 
 extern "C" {
 #include <xenevtchn.h>
@@ -71,6 +77,12 @@ enum class Scan { complete, incomplete };
 inline uint16_t posted_id(const RxQueue &q, RING_IDX i) noexcept
 {
 	return q.posted_at[i & xen::RxFrontRing::mask];
+}
+
+/* The page request id `id` posts now. */
+inline uint8_t *id_page(const RxQueue &q, uint16_t id) noexcept
+{
+	return q.pages + size_t(q.page_of[id]) * xen::page_size;
 }
 
 inline void release_buffer(RxQueue &q, uint16_t id) noexcept
@@ -213,7 +225,7 @@ bool copy_packet(RxQueue &q, const RxPacket &pkt, rte_mbuf *head) noexcept
 		if (is_extra_slot(pkt, k))
 			continue;
 		const netif_rx_response &rsp = q.slots[k];
-		const uint8_t *src = q.pages + size_t(rsp.id) * xen::page_size + rsp.offset;
+		const uint8_t *src = id_page(q, rsp.id) + rsp.offset;
 		uint32_t left = static_cast<uint32_t>(rsp.status);
 		while (left > 0) {
 			if (room == 0) {
@@ -246,10 +258,17 @@ void post_buffers(RxQueue &q, uint16_t n) noexcept
 {
 	for (uint16_t k = 0; k < n; k++) {
 		uint16_t id = q.to_post[k];
+		if (unlikely(q.page_of[id] >= q.nb_desc) && q.nb_home > 0) {
+			/* A spare page (rx_copybreak) taken when no home page was
+			 * there: back to its stack, and a home page posted in its
+			 * place, so that the ring returns to the home pages. */
+			q.spare_extra[q.nb_extra++] = q.page_of[id];
+			q.page_of[id] = q.spare_home[--q.nb_home];
+		}
 		RING_IDX pos = q.ring.req_prod_pvt();
 		netif_rx_request *req = q.ring.next_request();
 		req->id = id;
-		req->gref = q.grefs[id];
+		req->gref = q.grefs[q.page_of[id]];
 		q.posted_at[pos & xen::RxFrontRing::mask] = id;
 		q.outstanding[id] = 1;
 	}
@@ -332,13 +351,126 @@ void mark_broken(RxQueue &q, const char *why, RING_IDX value) noexcept
  * backend fills it from offset 0, and it is ours whatever the response says. */
 inline const uint8_t *posted_page(const RxQueue &q, RING_IDX i) noexcept
 {
-	return q.pages + size_t(posted_id(q, i)) * xen::page_size;
+	return id_page(q, posted_id(q, i));
 }
 
-/* The common packet: one slot, no extra info, no error, fits one mbuf.
- * The response is copied out of the ring once and checked as scan_packet
- * checks it (id posted at that position, offset + size within the page,
- * length within the frame); anything else takes the general path. */
+inline unsigned nb_spares(const RxQueue &q) noexcept
+{
+	return unsigned(q.nb_home) + q.nb_extra;
+}
+
+inline void put_spare(RxQueue &q, uint16_t page) noexcept
+{
+	if (page < q.nb_desc)
+		q.spare_home[q.nb_home++] = page;
+	else
+		q.spare_extra[q.nb_extra++] = page;
+}
+
+/* A spare page, a home page if there is one (the caller made sure there
+ * is a spare). */
+inline uint16_t take_spare(RxQueue &q) noexcept
+{
+	return likely(q.nb_home > 0) ? q.spare_home[--q.nb_home] : q.spare_extra[--q.nb_extra];
+}
+
+/* Takes back the pages the application freed: the shinfo free callback
+ * (xenfront_rxpages.cc) queued their addresses, from whatever lcore freed
+ * the mbuf. Returns the spare pages there are now. */
+uint16_t take_returned(RxQueue &q) noexcept
+{
+	void *addrs[rx_batch];
+	unsigned n;
+	do {
+		n = rte_ring_sc_dequeue_burst(q.returned, addrs, rx_batch, nullptr);
+		for (unsigned k = 0; k < n; k++) {
+			/* Only our callback queues, with the address we lent;
+			 * checked all the same, so that nothing but a page of the
+			 * block is ever posted, and none twice over. */
+			const uintptr_t off = reinterpret_cast<uintptr_t>(addrs[k]) -
+					      reinterpret_cast<uintptr_t>(q.pages);
+			const uintptr_t page = off / xen::page_size;
+			if (likely(off % xen::page_size == 0 && page < q.nb_pages &&
+				   nb_spares(q) < unsigned(q.nb_pages - q.nb_desc)))
+				put_spare(q, static_cast<uint16_t>(page));
+		}
+	} while (n == rx_batch);
+	return static_cast<uint16_t>(nb_spares(q));
+}
+
+/* Lends the page of a checked data response (id posted at its position,
+ * offset + size within the page) to `m` as an external buffer, and gives
+ * the id a spare page for its next posting. The shinfo is the page's own,
+ * in private memory. The caller made sure a spare is there. */
+inline void lend_page(RxQueue &q, const netif_rx_response &rsp, rte_mbuf *m) noexcept
+{
+	const uint16_t page = q.page_of[rsp.id];
+	uint8_t *addr = q.pages + size_t(page) * xen::page_size;
+	rte_mbuf_ext_shared_info *shinfo = &q.shinfo[page];
+	rte_mbuf_ext_refcnt_set(shinfo, 1);
+	rte_pktmbuf_attach_extbuf(
+		m, addr,
+		q.iova_va ? static_cast<rte_iova_t>(reinterpret_cast<uintptr_t>(addr))
+			  : RTE_BAD_IOVA,
+		xen::page_size, shinfo);
+	m->data_off = rsp.offset;
+	m->data_len = static_cast<uint16_t>(rsp.status);
+	q.page_of[rsp.id] = take_spare(q);
+	q.lent++;
+}
+
+/* Lends every page of a scanned, valid packet, one external-buffer segment
+ * per data fragment (extra-info slots and empty fragments have none): a
+ * jumbo frame over feature-sg, or an LRO packet, is not copied either.
+ * False with nothing changed if spare pages or mbufs are short; the caller
+ * then copies the packet. */
+bool lend_packet(RxQueue &q, const RxPacket &pkt, rte_mbuf *head) noexcept
+{
+	unsigned nb_data = 0;
+	for (unsigned k = 0; k < pkt.end - pkt.first; k++)
+		nb_data += !is_extra_slot(pkt, k) && q.slots[k].status > 0;
+	/* scan_packet let through at most XEN_NETIF_NR_SLOTS_MIN fragments. */
+	rte_mbuf *segs[XEN_NETIF_NR_SLOTS_MIN];
+	if (unlikely(nb_data == 0 || nb_data > RTE_DIM(segs)))
+		return false;
+	if (nb_spares(q) < nb_data && take_returned(q) < nb_data) {
+		q.stats.copybreak_fallback++;
+		return false;
+	}
+	segs[0] = head;
+	if (nb_data > 1 && rte_pktmbuf_alloc_bulk(q.mp, segs + 1, nb_data - 1) != 0)
+		return false;
+	unsigned s = 0;
+	for (unsigned k = 0; k < pkt.end - pkt.first; k++) {
+		if (is_extra_slot(pkt, k) || q.slots[k].status <= 0)
+			continue;
+		lend_page(q, q.slots[k], segs[s]);
+		if (s > 0)
+			segs[s - 1]->next = segs[s];
+		s++;
+	}
+	head->nb_segs = static_cast<uint16_t>(nb_data);
+	head->pkt_len = pkt.length;
+	head->port = q.port_id;
+	q.stats.attached++;
+	return true;
+}
+
+/* Prefetches the page of the buffer posted at ring position `i`, unless its
+ * response (a hint, read again when used) says it will be lent, not read. */
+inline void prefetch_posted(const RxQueue &q, RING_IDX i) noexcept
+{
+	if (q.copybreak != copybreak_off &&
+	    static_cast<uint32_t>(q.ring.copy_response(i).status) > q.copybreak)
+		return;
+	rte_prefetch0(posted_page(q, i));
+}
+
+/* The common packet: one slot, no extra info, no error, fits one mbuf (or
+ * is lent in its page). The response is copied out of the ring once and
+ * checked as scan_packet checks it (id posted at that position, offset +
+ * size within the page, length within the frame); anything else takes the
+ * general path. */
 inline bool rx_single_slot(RxQueue &q, RING_IDX cons, RING_IDX prod, rte_mbuf *m) noexcept
 {
 	const netif_rx_response rsp = q.ring.copy_response(cons);
@@ -346,15 +478,24 @@ inline bool rx_single_slot(RxQueue &q, RING_IDX cons, RING_IDX prod, rte_mbuf *m
 	if (unlikely(rsp.id != id || rsp.status <= 0 ||
 		     (rsp.flags & (NETRXF_more_data | NETRXF_extra_info)) ||
 		     rsp.offset + static_cast<uint32_t>(rsp.status) > xen::page_size ||
-		     static_cast<uint32_t>(rsp.status) > q.max_frame ||
-		     static_cast<uint32_t>(rsp.status) > q.data_room))
+		     static_cast<uint32_t>(rsp.status) > q.max_frame))
+		return false;
+	const uint16_t len = static_cast<uint16_t>(rsp.status);
+	const bool lend = len > q.copybreak && (nb_spares(q) > 0 || take_returned(q) > 0);
+	/* Longer than an mbuf: chained by the general path (which counts a
+	 * copy-break fallback). */
+	if (!lend && len > q.data_room)
 		return false;
 	if (cons + 1 != prod)
-		rte_prefetch0(posted_page(q, cons + 1));
-	const uint16_t len = static_cast<uint16_t>(rsp.status);
-	rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *),
-		   q.pages + size_t(id) * xen::page_size + rsp.offset, len);
-	m->data_len = len;
+		prefetch_posted(q, cons + 1);
+	if (lend) {
+		lend_page(q, rsp, m);
+		q.stats.attached++;
+	} else {
+		q.stats.copybreak_fallback += len > q.copybreak;
+		rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), id_page(q, id) + rsp.offset, len);
+		m->data_len = len;
+	}
 	m->pkt_len = len;
 	m->port = q.port_id;
 	if (unlikely((rsp.flags & (NETRXF_csum_blank | NETRXF_data_validated)) || q.ipv4_csum)) {
@@ -380,7 +521,7 @@ uint16_t rx_batch_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, RING_IDX 
 	uint16_t nb_rx = 0;
 	uint16_t used = 0;
 	uint64_t bytes = 0;
-	rte_prefetch0(posted_page(q, cons));
+	prefetch_posted(q, cons);
 	while (cons != prod && used < want) {
 		if (likely(rx_single_slot(q, cons, prod, heads[used]))) {
 			bytes += heads[used]->pkt_len;
@@ -404,12 +545,12 @@ uint16_t rx_batch_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, RING_IDX 
 			if (pkt.end != prod) {
 				/* The next packet's data, while we copy this one. */
 				netif_rx_response next = q.ring.copy_response(pkt.end);
-				rte_prefetch0(q.pages +
-					      size_t(posted_id(q, pkt.end)) * xen::page_size +
+				rte_prefetch0(posted_page(q, pkt.end) +
 					      (next.offset & (xen::page_size - 1)));
 			}
 			rte_mbuf *m = heads[used];
-			if (unlikely(!copy_packet(q, pkt, m))) {
+			const bool lent = pkt.length > q.copybreak && lend_packet(q, pkt, m);
+			if (unlikely(!lent && !copy_packet(q, pkt, m))) {
 				/* Keep the head for reuse, free the chained segments. */
 				if (m->next != nullptr)
 					rte_pktmbuf_free(m->next);
@@ -439,6 +580,14 @@ uint16_t rx_batch_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, RING_IDX 
 		cons = pkt.end;
 	}
 	q.ring.set_rsp_cons(cons);
+	if (q.lent > 0) {
+		/* One reference on the page block per lent page, taken before the
+		 * application can free any of them (the callback drops it).
+		 * Relaxed: the mbufs reach whoever frees them through this
+		 * thread's later release (a ring, a return). */
+		__atomic_fetch_add(q.lent_refs, q.lent, __ATOMIC_RELAXED);
+		q.lent = 0;
+	}
 	if (used < want)
 		rte_pktmbuf_free_bulk(heads + used, want - used);
 	q.stats.packets += nb_rx;
@@ -461,6 +610,22 @@ void rx_queue_reset(RxQueue &q) noexcept
 	q.ring.push_requests();
 }
 
+void rx_pages_init(RxQueue &q, uint16_t nb_pages) noexcept
+{
+	q.nb_pages = nb_pages;
+	for (uint16_t id = 0; id < q.nb_desc; id++)
+		q.page_of[id] = id;
+	q.nb_home = 0;
+	q.nb_extra = 0;
+	for (uint16_t p = q.nb_desc; p < nb_pages; p++)
+		put_spare(q, p);
+	q.copybreak = copybreak_off;
+	q.lent = 0;
+	q.lent_refs = nullptr;
+	q.returned = nullptr;
+	q.shinfo = nullptr;
+}
+
 uint16_t ring_rx_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 {
 	xen::BurstGuard guard(q.sync);
@@ -474,6 +639,11 @@ uint16_t ring_rx_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 			    prod);
 		return 0;
 	}
+	/* Pages freed since the last burst back among the spares, so that home
+	 * pages are there to post first (with static_grants, the backend maps
+	 * only those). */
+	if (q.returned != nullptr)
+		take_returned(q);
 	uint16_t nb_rx = 0;
 	while (nb_rx < nb_pkts && q.ring.rsp_cons() != prod) {
 		uint16_t n = static_cast<uint16_t>(RTE_MIN(nb_pkts - nb_rx, rx_batch));

@@ -21,6 +21,7 @@
 
 #include "xenfront_xenbus.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -243,6 +244,68 @@ bool Control::share_queue_pages(std::optional<xen::SharedPages> &ring,
 	return true;
 }
 
+bool Control::share_lent_rx_pages(uint16_t qid, QueueResources &r, RxQueue &q,
+				  std::string &error) noexcept
+{
+	/* As many spares as descriptors: the application may hold a ring's
+	 * worth of lent pages (forwarding them to a port that keeps them
+	 * until sent) and the ring stays full. A queue pair already needs
+	 * 2 * (1 + nb_desc) grants, 514 of gntalloc's default limit of 1024
+	 * per domain; near the limit, fewer spares, down to one burst's worth,
+	 * with a line saying so. */
+	constexpr uint16_t min_spares = default_burst;
+	r.rx_ring.reset();
+	r.rx_buffers.reset();
+	r.rx_ring = xen::SharedPages::share(gntshr_, backend_domid_, 1, true, error);
+	if (!r.rx_ring)
+		return false;
+	/* Its own gntalloc handle: the block may outlive the port's. */
+	std::optional<xen::Gntshr> gntshr = xen::Gntshr::open(error);
+	if (!gntshr) {
+		r.rx_ring.reset();
+		return false;
+	}
+	uint16_t spares = q.nb_desc;
+	std::optional<xen::SharedPages> pages;
+	for (;;) {
+		pages = xen::SharedPages::share(*gntshr, backend_domid_, q.nb_desc + spares, true,
+						error);
+		if (pages || spares <= min_spares)
+			break;
+		spares = static_cast<uint16_t>(std::max<unsigned>(spares / 2u, min_spares));
+	}
+	if (!pages) {
+		error = "rx_copybreak needs " + std::to_string(q.nb_desc + spares) +
+			" receive pages (descriptors and at least " + std::to_string(min_spares) +
+			" spares): " + error + "; unset rx_copybreak or raise the limit";
+		r.rx_ring.reset();
+		return false;
+	}
+	if (spares < q.nb_desc)
+		XF_INIT_LOG(NOTICE, name_.c_str(),
+			    "rx queue %u: rx_copybreak: %u spare pages granted, not %u (gntalloc "
+			    "limit); frames over the copy-break are copied while the application "
+			    "holds more lent pages than that (rx_q%u_copybreak_fallback)",
+			    qid, spares, q.nb_desc, qid);
+	const auto count = static_cast<uint16_t>(q.nb_desc + spares);
+	RxPages *block = RxPages::create(pages->page(0), count, error);
+	if (block == nullptr) {
+		r.rx_ring.reset();
+		return false;
+	}
+	for (uint16_t p = 0; p < count; p++)
+		q.grefs[p] = pages->ref(p).value();
+	q.pages = pages->page(0);
+	rx_pages_init(q, count);
+	block->adopt(std::move(*gntshr), std::move(*pages));
+	block->attach_queue(q, config_.rx_copybreak);
+	r.rx_pages.reset(block);
+	XF_INIT_LOG(INFO, name_.c_str(),
+		    "rx queue %u: frames over %u bytes lent in their pages (%u spare pages)", qid,
+		    config_.rx_copybreak, spares);
+	return true;
+}
+
 bool Control::setup_rx_queue(uint16_t qid, RxQueue &q, std::string &error) noexcept
 {
 	if (qid >= resources_.size())
@@ -256,9 +319,16 @@ bool Control::setup_rx_queue(uint16_t qid, RxQueue &q, std::string &error) noexc
 			return false;
 	}
 	/* The backend copies received packets into these (grant copy). */
-	if (!share_queue_pages(r.rx_ring, r.rx_buffers, q.nb_desc, true, q.grefs, error))
-		return false;
-	q.pages = r.rx_buffers->page(0);
+	r.rx_pages.reset();
+	if (config_.rx_copybreak != copybreak_off) {
+		if (!share_lent_rx_pages(qid, r, q, error))
+			return false;
+	} else {
+		if (!share_queue_pages(r.rx_ring, r.rx_buffers, q.nb_desc, true, q.grefs, error))
+			return false;
+		q.pages = r.rx_buffers->page(0);
+		rx_pages_init(q, q.nb_desc);
+	}
 	xen::queue_sync_init(q.sync, generation_);
 	rxqs_[qid] = &q;
 	return true;
@@ -288,6 +358,8 @@ void Control::release_rx_queue(uint16_t qid) noexcept
 		QueueResources &r = resources_[qid];
 		r.rx_ring.reset();
 		r.rx_buffers.reset();
+		/* Freed now, or when the application frees its last lent page. */
+		r.rx_pages.reset();
 		/* Ports live only while connected; none may outlive its handle. */
 		r.port_tx.reset();
 		r.port_rx.reset();
@@ -470,7 +542,7 @@ bool Control::apply_rss_locked(const RssConfig &rss, std::string &error) noexcep
 	return true;
 }
 
-std::vector<xen_netif_gref> Control::static_grant_list(size_t qid) const noexcept
+std::vector<xen_netif_gref> Control::static_grant_list(size_t qid, size_t limit) const noexcept
 {
 	/* Transmit buffers read-only, as they are granted. */
 	std::vector<xen_netif_gref> list;
@@ -478,8 +550,12 @@ std::vector<xen_netif_gref> Control::static_grant_list(size_t qid) const noexcep
 	const RxQueue *rxq = rxqs_[qid];
 	for (uint16_t id = 0; id < txq->nb_desc; id++)
 		list.push_back(xen_netif_gref{txq->grefs[id], XEN_NETIF_CTRLF_GREF_readonly, 0});
-	for (uint16_t id = 0; id < rxq->nb_desc; id++)
-		list.push_back(xen_netif_gref{rxq->grefs[id], 0, 0});
+	for (uint16_t p = 0; p < rxq->nb_pages; p++)
+		list.push_back(xen_netif_gref{rxq->grefs[p], 0, 0});
+	/* rx_copybreak's spare pages beyond what the backend maps: it copies
+	 * into those by grant copy (netback looks each gref up). */
+	if (list.size() > limit && limit >= size_t(txq->nb_desc) + rxq->nb_desc)
+		list.resize(limit);
 	return list;
 }
 
@@ -494,7 +570,8 @@ void Control::unmap_static_grants() noexcept
 		    txqs_[qid] == nullptr)
 			continue;
 		std::string error;
-		if (!ctrl_->del_gref_mapping(qid, static_grant_list(qid), error)) {
+		if (!ctrl_->del_gref_mapping(qid, static_grant_list(qid, static_grant_size_),
+					     error)) {
 			/* The backend lets go of them when it disconnects. */
 			if (ctrl_errors_ != nullptr)
 				__atomic_fetch_add(ctrl_errors_, 1, __ATOMIC_RELAXED);
@@ -534,7 +611,8 @@ void Control::map_static_grants_locked() noexcept
 				return;
 			}
 		} else {
-			std::vector<xen_netif_gref> list = static_grant_list(qid);
+			std::vector<xen_netif_gref> list = static_grant_list(qid, size);
+			static_grant_size_ = size;
 			if (list.size() > size)
 				error = "the backend maps " + std::to_string(size) +
 					" grants per queue (GET_GREF_MAPPING_SIZE), fewer than "

@@ -23,6 +23,7 @@
 #include "xenfront_ctrl.h"
 #include "xenfront_intr.h"
 #include "xenfront_nodes.h"
+#include "xenfront_rxpages.h"
 
 namespace xenfront
 {
@@ -35,6 +36,9 @@ struct QueueResources {
 	std::unique_ptr<RxInterrupt> rx_intr;
 	std::optional<xen::SharedPages> rx_ring;
 	std::optional<xen::SharedPages> rx_buffers;
+	/* Instead of rx_buffers with rx_copybreak: the block and its spares,
+	 * which lives on while the application holds lent pages. */
+	std::unique_ptr<RxPages, RxPagesRelease> rx_pages;
 	std::optional<xen::SharedPages> tx_ring;
 	std::optional<xen::SharedPages> tx_buffers;
 	std::optional<xen::BoundPort> port_tx; /* or the only port */
@@ -112,6 +116,10 @@ private:
 	bool share_queue_pages(std::optional<xen::SharedPages> &ring,
 			       std::optional<xen::SharedPages> &buffers, uint16_t nb_desc,
 			       bool backend_writes, uint32_t *grefs, std::string &error) noexcept;
+	/* rx_copybreak: the ring page, and the buffer pages with spares in a
+	 * block that may outlive the queue (xenfront_rxpages.h). */
+	bool share_lent_rx_pages(uint16_t qid, QueueResources &r, RxQueue &q,
+				 std::string &error) noexcept;
 	bool read_backend_features(std::string &error) noexcept;
 	bool take_over(Clock::time_point deadline, std::string &error) noexcept;
 	/* Writes our state; on failure `error` names the node and the value. */
@@ -160,7 +168,8 @@ private:
 	/* Before disconnecting: asks the backend to unmap what it mapped. */
 	void unmap_static_grants() noexcept;
 	/* The list each queue's ADD_GREF_MAPPING sent, for its DEL. */
-	std::vector<xen_netif_gref> static_grant_list(size_t qid) const noexcept;
+	std::vector<xen_netif_gref> static_grant_list(size_t qid, size_t limit) const noexcept;
+	uint32_t static_grant_size_ = 0; /* grants the backend maps per queue */
 	void release_ctrl_port() noexcept;
 
 	std::vector<QueueResources> resources_;
