@@ -222,6 +222,26 @@ inline void enqueue_single(TxQueue &q, const rte_mbuf *m, uint16_t len) noexcept
 	req->size = len;
 }
 
+enum class Room { enough, retry, none };
+
+/* Whether `ids` free ids and `requests` ring slots are there for the next
+ * packet. If not, the answers that came in since the burst began are
+ * reclaimed once (retry the packet), and after that the burst stops there
+ * (counted as ring_full unless the backend broke the queue). */
+inline Room make_room(TxQueue &q, unsigned ids, unsigned requests, bool &reclaimed_again,
+		      FreeBatch &done) noexcept
+{
+	if (likely(ids <= q.nb_free && requests <= q.ring.free_requests()))
+		return Room::enough;
+	if (!reclaimed_again) {
+		reclaimed_again = true;
+		reclaim_into(q, done);
+		return unlikely(q.broken) ? Room::none : Room::retry;
+	}
+	q.stats.ring_full++;
+	return Room::none;
+}
+
 /* The slots a packet from granted memory takes, one per 4 KiB page each
  * non-empty segment touches, with each segment's region in `regions`; 0 if
  * a segment lies outside every region or the packet would take more slots
@@ -357,18 +377,12 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 			/* More than one slot needs feature-sg; without it the
 			 * copy path may still fit the packet in one page. */
 			if (zc_slots != 0 && (zc_slots == 1 || q.sg)) {
-				if (unlikely(zc_slots > q.nb_free ||
-					     zc_slots > q.ring.free_requests())) {
-					if (!reclaimed_again) {
-						reclaimed_again = true;
-						reclaim_into(q, done);
-						if (unlikely(q.broken))
-							break;
-						continue;
-					}
-					q.stats.ring_full++;
+				const Room room =
+					make_room(q, zc_slots, zc_slots, reclaimed_again, done);
+				if (room == Room::retry)
+					continue;
+				if (room == Room::none)
 					break;
-				}
 				enqueue_zero_copy(q, m, regions);
 				zero_copy++;
 				packets++;
@@ -400,17 +414,11 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 		} else {
 			unsigned ring_slots =
 				nb_slots + (offload && plan.gso_type != XEN_NETIF_GSO_TYPE_NONE);
-			if (unlikely(nb_slots > q.nb_free || ring_slots > q.ring.free_requests())) {
-				if (!reclaimed_again) {
-					reclaimed_again = true;
-					reclaim_into(q, done);
-					if (unlikely(q.broken))
-						break;
-					continue;
-				}
-				q.stats.ring_full++;
+			const Room room = make_room(q, nb_slots, ring_slots, reclaimed_again, done);
+			if (room == Room::retry)
+				continue;
+			if (room == Room::none)
 				break;
-			}
 			enqueue(q, m, nb_slots, offload);
 			packets++;
 			bytes += len;
