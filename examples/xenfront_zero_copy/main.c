@@ -5,7 +5,9 @@
 /* xenfront-zero-copy: sends frames of a known pattern through a
  * net_xenfront port, from an mbuf pool granted to the backend
  * (rte_pmd_xenfront_pktmbuf_pool_create: sent without a copy) or from an
- * ordinary pool (copied into the queue's pages), and prints the rate.
+ * ordinary pool (copied into the queue's pages), and prints the rate. From
+ * an ordinary pool it also drives the first port of any other PMD (when
+ * there is no net_xenfront port), as the same generator for comparison.
  *
  *   xenfront-zero-copy [EAL options] -- [--pool granted|ordinary]
  *       [--size BYTES] [--seg-size BYTES] [--count N] [--seconds S]
@@ -245,6 +247,11 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	/* From an ordinary pool the generator runs over any PMD's first port,
+	 * so that its rate can be compared with theirs (test/perf/
+	 * zero_copy_ab.py --peers). */
+	if (port == RTE_MAX_ETHPORTS && !o.granted && rte_eth_dev_count_avail() > 0)
+		port = rte_eth_find_next(0);
 	int status = 1;
 	if (port == RTE_MAX_ETHPORTS) {
 		fprintf(stderr, "zero_copy: no net_xenfront port\n");
