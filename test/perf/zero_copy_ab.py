@@ -40,6 +40,29 @@ RATE = re.compile(r"zero_copy: pool=(\w+) size=(\d+) sent=(\d+) seconds=([\d.]+)
                   r"zero_copy_packets=(\d+) pool_back=(\d+)/(\d+)")
 
 
+def generate(build, eal, vdev, pool, size, seconds, env, receiver_log):
+    """The example generator on CPU 0 for `seconds`: its result line."""
+    out = subprocess.run(
+        [str(build / "examples/xenfront_zero_copy/xenfront-zero-copy")] + eal +
+        ["--lcores", "0@0", "--vdev", vdev, "--", "--pool", pool, "--size", str(size),
+         "--seconds", str(seconds), "--mbufs", "1024"],
+        capture_output=True, text=True, env=env, timeout=seconds + 90)
+    m = RATE.search(out.stdout)
+    if not m:
+        raise RuntimeError(f"{vdev}: no result ({out.returncode}):\n{out.stdout}\n{out.stderr}\n"
+                           f"receiver:\n{receiver_log.read_text()}")
+    return m
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def one_run(build, sim, pool, size, seconds, tag):
     eal = ["--no-huge", "-m", "1024", "--no-pci", "--log-level", "lib.eal:warning"]
     back_env = dict(os.environ)
@@ -57,25 +80,10 @@ def one_run(build, sim, pool, size, seconds, tag):
         time.sleep(1.0)
         env = dict(os.environ)
         env.update(sim.env(1))
-        out = subprocess.run(
-            [str(build / "examples/xenfront_zero_copy/xenfront-zero-copy")] + eal +
-            ["--file-prefix", f"zcab{tag}f", "--lcores", "0@0", "--vdev",
-             "net_xenfront0,vif=0", "--", "--pool", pool, "--size", str(size),
-             "--seconds", str(seconds), "--mbufs", "1024"],
-            capture_output=True, text=True, env=env, timeout=seconds + 90)
-        m = RATE.search(out.stdout)
-        if not m:
-            log.flush()
-            raise RuntimeError(f"no result ({out.returncode}):\n{out.stdout}\n{out.stderr}\n"
-                               f"backend:\n{(sim.dir / f'backend{tag}.log').read_text()}")
-        return m
+        return generate(build, eal + ["--file-prefix", f"zcab{tag}f"], "net_xenfront0,vif=0",
+                        pool, size, seconds, env, sim.dir / f"backend{tag}.log")
     finally:
-        back.send_signal(signal.SIGINT)
-        try:
-            back.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            back.kill()
-            back.wait()
+        stop(back)
         log.close()
         text = (sim.dir / f"backend{tag}.log").read_text()
         acc = re.findall(r"Accumulated forward statistics.*?RX-packets: (\d+)", text, re.S)
@@ -108,25 +116,10 @@ def peer_run(build, peer, size, seconds, tag, rundir):
         deadline = time.monotonic() + 30
         while not sock.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        out = subprocess.run(
-            [str(build / "examples/xenfront_zero_copy/xenfront-zero-copy")] + eal +
-            ["--file-prefix", f"zcab{tag}g", "--lcores", "0@0", "--vdev", guest, "--",
-             "--pool", "ordinary", "--size", str(size), "--seconds", str(seconds),
-             "--mbufs", "1024"],
-            capture_output=True, text=True, timeout=seconds + 90)
-        m = RATE.search(out.stdout)
-        if not m:
-            log.flush()
-            raise RuntimeError(f"{peer}: no result ({out.returncode}):\n{out.stdout}\n"
-                               f"{out.stderr}\nhost:\n{logpath.read_text()}")
-        return m
+        return generate(build, eal + ["--file-prefix", f"zcab{tag}g"], guest, "ordinary", size,
+                        seconds, None, logpath)
     finally:
-        back.send_signal(signal.SIGINT)
-        try:
-            back.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            back.kill()
-            back.wait()
+        stop(back)
         log.close()
 
 
