@@ -25,6 +25,7 @@ import argparse
 import os
 import pathlib
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -35,6 +36,10 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "test/system"))
 from xensim_env import XenSim  # noqa: E402
+
+# Every process's --file-prefix, so that their DPDK runtime files (13 MB
+# each without hugepages) are found and removed at the end.
+PREFIX = f"zcab{os.getpid()}-"
 
 RATE = re.compile(r"zero_copy: pool=(\w+) size=(\d+) sent=(\d+) seconds=([\d.]+) pps=(\d+) "
                   r"zero_copy_packets=(\d+) pool_back=(\d+)/(\d+)")
@@ -69,7 +74,7 @@ def one_run(build, sim, pool, size, seconds, tag):
     back_env.update(sim.env(0))
     log = open(sim.dir / f"backend{tag}.log", "w")
     back = subprocess.Popen(
-        ["dpdk-testpmd"] + eal + ["--file-prefix", f"zcab{tag}b", "-l", "0,1", "-d",
+        ["dpdk-testpmd"] + eal + ["--file-prefix", f"{PREFIX}{tag}b", "-l", "0,1", "-d",
                                   str(build / "drivers/net/xenback/librte_net_xenback.so"),
                                   "--vdev", "net_xenback0,domid=1,vif=0", "--",
                                   "--no-mlockall", "-a", "--forward-mode=rxonly",
@@ -80,7 +85,7 @@ def one_run(build, sim, pool, size, seconds, tag):
         time.sleep(1.0)
         env = dict(os.environ)
         env.update(sim.env(1))
-        return generate(build, eal + ["--file-prefix", f"zcab{tag}f"], "net_xenfront0,vif=0",
+        return generate(build, eal + ["--file-prefix", f"{PREFIX}{tag}f"], "net_xenfront0,vif=0",
                         pool, size, seconds, env, sim.dir / f"backend{tag}.log")
     finally:
         stop(back)
@@ -105,7 +110,7 @@ def peer_run(build, peer, size, seconds, tag, rundir):
     logpath = pathlib.Path(rundir) / f"host{tag}.log"
     log = open(logpath, "w")
     back = subprocess.Popen(
-        ["dpdk-testpmd"] + eal + ["--file-prefix", f"zcab{tag}h", "-l", "0,1", "--vdev", host[0],
+        ["dpdk-testpmd"] + eal + ["--file-prefix", f"{PREFIX}{tag}h", "-l", "0,1", "--vdev", host[0],
                                   "--", "--no-mlockall", "-a", "--forward-mode=rxonly",
                                   "--total-num-mbufs=16384"] +
         # Whole jumbo frames in one mbuf (net_vhost has no scatter); DPDK
@@ -116,7 +121,7 @@ def peer_run(build, peer, size, seconds, tag, rundir):
         deadline = time.monotonic() + 30
         while not sock.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        return generate(build, eal + ["--file-prefix", f"zcab{tag}g"], guest, "ordinary", size,
+        return generate(build, eal + ["--file-prefix", f"{PREFIX}{tag}g"], guest, "ordinary", size,
                         seconds, None, logpath)
     finally:
         stop(back)
@@ -160,6 +165,9 @@ def main():
                 summary.append((size, rates))
         finally:
             sim.stop()
+            from conftest import dpdk_runtime_dir
+            for leftover in dpdk_runtime_dir().glob(f"{PREFIX}*"):
+                shutil.rmtree(leftover, ignore_errors=True)
     for size, rates in summary:
         kinds = list(rates)
         print(f"size {size}: median pps " +
