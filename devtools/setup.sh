@@ -21,6 +21,9 @@ PACKAGES=(
 	socat python3-matplotlib
 	# OVS-DPDK (test_ovs_dpdk.py, doc/guides/howto/ovs_dpdk.rst)
 	openvswitch-switch-dpdk
+	# the real-Xen test bed (devtools/xen/xenbed.py): Debian's Xen under
+	# QEMU's emulator, images made with mmdebstrap
+	qemu-system-x86 mmdebstrap cpio
 	# fuzzing: clang with libFuzzer and the sanitizer runtimes
 	clang libclang-rt-14-dev
 )

@@ -11,34 +11,13 @@ import uuid
 
 import pytest
 
+from sanitizers import sanitized, sanitizer_env  # noqa: F401 (imported from here too)
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def build_dir() -> pathlib.Path:
     return pathlib.Path(os.environ.get("XENFRONT_BUILD_DIR", ROOT / "build")).resolve()
-
-
-def sanitized() -> bool:
-    """True when the build under test has ASan+UBSan (see devtools/run.sh)."""
-    return os.environ.get("XENFRONT_SANITIZE", "") == "1"
-
-
-def sanitizer_env() -> dict:
-    """Environment that lets an uninstrumented program (dpdk-testpmd) load
-    our instrumented drivers: the runtimes preloaded, leak checks off for
-    DPDK's own allocations, UB fatal."""
-    if not sanitized():
-        return {}
-    libs = []
-    for name in ("libasan.so", "libubsan.so"):
-        path = subprocess.run(["gcc", "-print-file-name=" + name], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        libs.append(path)
-    return {
-        "LD_PRELOAD": " ".join(libs),
-        "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=99",
-        "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:exitcode=98",
-    }
 
 
 class Build:

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from conftest import sanitizer_env
+from sanitizers import sanitizer_env
 
 PROMPT = "testpmd> "
 # A prompt, which whole lines printed by another thread (a link event, a
@@ -24,24 +24,31 @@ class TestPmd:
     __test__ = False  # not a pytest test class
     """One interactive dpdk-testpmd process."""
 
-    def __init__(self, eal: list, app: list, env: dict, name: str, wrapper: list = ()):
-        full_env = dict(os.environ)
-        full_env.update(sanitizer_env())
-        full_env.update(env)
+    def __init__(self, eal: list, app: list, env: dict, name: str, wrapper: list = (),
+                 popen=None, program: str = "dpdk-testpmd", start_timeout: float = 60):
+        """popen(argv, env) starts the process elsewhere (the real-Xen
+        suite's domains: devtools/xen/xenbed.py Domain.popen); by default
+        it runs here."""
         self.name = name
         # testpmd prints answers with stdio (block-buffered into a pipe) and
         # its prompt unbuffered: line-buffer stdio so they arrive in order.
         # --no-mlockall: testpmd otherwise locks (and so populates) all its
         # --no-huge memory at every "start", which takes seconds here.
-        self.cmd = (list(wrapper) + ["stdbuf", "-oL", "-eL", "dpdk-testpmd"] + eal +
+        self.cmd = (list(wrapper) + ["stdbuf", "-oL", "-eL", program] + eal +
                     ["--", "-i", "--no-mlockall"] + app)
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=full_env)
+        if popen is not None:
+            self.proc = popen(self.cmd, env)
+        else:
+            full_env = dict(os.environ)
+            full_env.update(sanitizer_env())
+            full_env.update(env)
+            self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True, env=full_env)
         self.output = ""
         self.lock = threading.Lock()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        self.wait_for(PROMPT_SPLIT, timeout=60)
+        self.wait_for(PROMPT_SPLIT, timeout=start_timeout)
 
     def _read(self):
         fd = self.proc.stdout.fileno()

@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The xenfront authors
+"""What the real-Xen cases do in the domains: take vif 0 from Linux
+netfront and give it back with the project's tool (xen-vifbind, installed
+in the domU), run dpdk-testpmd in either domain (driven at its prompt as in
+test/system), read counters of Linux netback's vif in dom0.
+
+TCG runs the guests tens of times slower than hardware: waits are long,
+bounded, and name what did not happen."""
+
+import json
+import re
+import shlex
+import time
+
+from testpmd import TestPmd
+
+GUEST_MAC = "00:16:3e:00:00:02"  # vif 0's MAC in the domU's xl config
+VIF_TIMEOUT = 180  # seconds for a vif to change hands under TCG
+START_TIMEOUT = 240  # seconds for dpdk-testpmd to reach its prompt under TCG
+COMMAND_TIMEOUT = 120
+
+
+class Guest:
+    """One test's view of the bed; cleanup() stops what the test started
+    and hands vif 0 back to Linux netfront if the test took it."""
+
+    def __init__(self, bed, test_name: str):
+        self.bed = bed
+        self.dom0 = bed.dom0
+        self.domu = bed.domu
+        self.tag = re.sub(r"[^A-Za-z0-9]", "", test_name)[-24:]
+        self.procs = []
+        self.taken = set()
+        env = self.domu.run("cat /etc/xenbed/env").output
+        self.paths = dict(line.split("=", 1) for line in env.split())
+
+    @property
+    def domid(self) -> int:
+        return self.bed.domu_id
+
+    def vif(self, devid: int = 0) -> str:
+        """dom0's netdev of the domU's vif (Linux netback's vif<D>.<N>)."""
+        return f"vif{self.domid}.{devid}"
+
+    # The vif -----------------------------------------------------------
+
+    def take_vif(self, devid: int = 0):
+        """xen-vifbind takes vif N from Linux netfront (its interface down
+        first, as the tool asks)."""
+        self.domu.run(f"ip link set eth{devid} down 2>/dev/null; "
+                      f"{self.paths['VIFBIND']} --to-userspace vif-{devid} --apply "
+                      f"--timeout {VIF_TIMEOUT}", timeout=VIF_TIMEOUT + 60)
+        self.taken.add(devid)
+
+    def give_back_vif(self, devid: int = 0):
+        """xen-vifbind gives vif N back to Linux netfront; the interface is
+        named and addressed again (xenbed-vif)."""
+        self.domu.run(f"{self.paths['VIFBIND']} --to-kernel vif-{devid} --apply "
+                      f"--timeout {VIF_TIMEOUT} && xenbed-vif {devid}",
+                      timeout=VIF_TIMEOUT + 60)
+        self.taken.discard(devid)
+
+    def vif_states(self, devid: int = 0):
+        """(backend, frontend) xenbus states of vif N, as strings."""
+        return self.bed.vif_states(devid)
+
+    # Programs ----------------------------------------------------------
+
+    def eal(self, domain, prefix: str, vdevs, drivers=(), mem: int = 512) -> list:
+        args = ["--no-huge", "-m", str(mem), "--no-pci", "--file-prefix", prefix, "-l", "0,1",
+                "--log-level", "lib.eal:warning"]
+        for d in drivers:
+            args += ["-d", self.paths[d]]
+        for v in vdevs:
+            args += ["--vdev", v]
+        return args
+
+    def testpmd(self, domain, name: str, vdevs, app=(), drivers=("XENFRONT_PMD",),
+                mem: int = 512) -> TestPmd:
+        """dpdk-testpmd at its prompt in `domain` (bed.dom0 or bed.domu).
+        --total-num-mbufs: testpmd's default pool is sized for 32 ports
+        and does not fit the domains' memory."""
+        prefix = f"{name}{self.tag}"[:40]
+        eal = self.eal(domain, prefix, vdevs, drivers, mem)
+        tp = TestPmd(eal, ["--total-num-mbufs=16384"] + list(app), {}, f"{domain.name} {name}",
+                     popen=lambda argv, env: domain.popen(argv, env),
+                     start_timeout=START_TIMEOUT)
+        self.procs.append(tp)
+        return tp
+
+    def start_front(self, app=(), devargs: str = "", vdevs=(), mem: int = 512) -> TestPmd:
+        """testpmd with net_xenfront on vif 0 in the domU (taken first)."""
+        if 0 not in self.taken:
+            self.take_vif(0)
+        tp = self.testpmd(self.domu, "front", [f"net_xenfront0,vif=0{devargs}", *vdevs], app,
+                          mem=mem)
+        return tp
+
+    def cleanup(self):
+        for tp in reversed(self.procs):
+            if tp.proc.poll() is None:
+                try:
+                    tp.quit(timeout=COMMAND_TIMEOUT)
+                except AssertionError:
+                    pass  # kill() below
+            tp.kill()
+        for devid in sorted(self.taken):
+            self.give_back_vif(devid)
+
+    # Counters ----------------------------------------------------------
+
+    def link_stats(self, domain, ifname: str) -> dict:
+        """A Linux interface's counters (ip -s -j link): rx_packets,
+        rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped, ..."""
+        out = domain.run(f"ip -s -j link show {shlex.quote(ifname)}").output
+        s = json.loads(out)[0]["stats64"]
+        flat = {}
+        for direction in ("rx", "tx"):
+            for key, value in s[direction].items():
+                flat[f"{direction}_{key}"] = value
+        return flat
+
+    def wait_steady(self, read, timeout: float = 60, settle: float = 3):
+        """read() until it returns the same value twice `settle` seconds
+        apart (in-flight packets have landed)."""
+        deadline = time.monotonic() + timeout
+        last = read()
+        while True:
+            time.sleep(settle)
+            now = read()
+            if now == last:
+                return now
+            if time.monotonic() > deadline:
+                raise AssertionError(f"counters still moving after {timeout} s: {last} -> {now}")
+            last = now
