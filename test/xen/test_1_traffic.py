@@ -33,7 +33,9 @@ def test_guest_tx_counted_by_netback(guest):
     # Netback counts a packet when it takes it off the ring; once the guest
     # has stopped and the counter no longer moves, nothing is in flight.
     assert received == sent["opackets"], (received, sent)
-    assert after["rx_bytes"] - before["rx_bytes"] == sent["obytes"]
+    # Netback counts bytes after eth_type_trans() has pulled the Ethernet
+    # header (xenvif_tx_submit): 14 fewer per packet than the frame.
+    assert after["rx_bytes"] - before["rx_bytes"] == sent["obytes"] - 14 * received
     assert after["rx_errors"] == before["rx_errors"]
     x = front.xstats(0)
     assert x["tx_q0_bad_responses"] == 0, x
@@ -44,7 +46,10 @@ def test_guest_rx_sent_by_dom0_af_packet(guest):
     front = guest.start_front(["--forward-mode=rxonly"])
     front.wait_link(0, timeout=120)
     front.command("start")
+    # Both ends' counters at the same moment: netback may have queued a
+    # packet of dom0's own (IPv6 neighbour discovery) before the guest started.
     before = guest.link_stats(guest.dom0, vif)
+    got_before = front.stats(0)["ipackets"]
     # dom0's own sender: testpmd's txonly over net_af_packet on the vif,
     # addressed to the guest's MAC.
     sender = guest.testpmd(guest.dom0, "afp", [f"net_af_packet0,iface={vif}"],
@@ -55,19 +60,24 @@ def test_guest_rx_sent_by_dom0_af_packet(guest):
     sender.command("stop")
     sent = sender.stats(0)
     after = guest.wait_steady(lambda: guest.link_stats(guest.dom0, vif))
-    got = guest.wait_steady(lambda: front.stats(0)["ipackets"])
+    got = guest.wait_steady(lambda: front.stats(0)["ipackets"]) - got_before
     front.command("stop")
     delivered = after["tx_packets"] - before["tx_packets"]
     dropped = after["tx_dropped"] - before["tx_dropped"]
+    unaccounted = sent["opackets"] - delivered - dropped
     print(f"COUNTS guest RX: dom0's net_af_packet sent {sent['opackets']} packets "
           f"({sent['oerrors']} errors); netback's {vif} transmitted {delivered} to the guest, "
-          f"dropped {dropped}; net_xenfront received {got}")
+          f"dropped {dropped}; {unaccounted} never reached netback; "
+          f"net_xenfront received {got}")
     assert sent["opackets"] > 1000, sent
     # Every packet netback put on the guest's ring reached the application.
     assert got == delivered, (got, delivered)
-    # What the sender handed the kernel was either delivered or dropped by
-    # netback (guest ring full), nothing else.
-    assert delivered + dropped == sent["opackets"], (delivered, dropped, sent)
+    # What the sender handed the kernel was delivered, dropped by netback,
+    # or (a few, while netback had stopped the queue because the guest's
+    # ring was full) freed by the kernel's packet socket before netback
+    # saw it: AF_PACKET's direct transmit frees a frame the driver refuses
+    # with NETDEV_TX_BUSY without counting it.
+    assert 0 <= unaccounted <= 0.01 * sent["opackets"], (delivered, dropped, sent)
     assert delivered > 0.5 * sent["opackets"], (delivered, sent)
     x = front.xstats(0)
     assert x["rx_q0_bad_responses"] == 0, x

@@ -6,6 +6,9 @@
 # 10.0.2.15, the host forwards its ports to the agent here). The domU is
 # created by the host through the agent (xenbed.py), not here.
 modprobe xen-netback
+# No IPv6 on dom0's interfaces: its neighbour discovery and MLD reports
+# would add packets of dom0's own to the vif counters the tests compare.
+sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 modprobe tun
 modprobe e1000
 mkdir -p /var/lib/xen /var/log/xen/console /var/lib/xenstored /run/xen /var/lock
