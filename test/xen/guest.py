@@ -134,3 +134,71 @@ class Guest:
             if time.monotonic() > deadline:
                 raise AssertionError(f"counters still moving after {timeout} s: {last} -> {now}")
             last = now
+
+
+# What the domU holds, read from the hypervisor and from the guest's kernel.
+
+GNTALLOC_FREE = r"""
+import ctypes
+g = ctypes.CDLL("libxengnttab.so.1")
+g.xengntshr_open.restype = ctypes.c_void_p
+g.xengntshr_open.argtypes = [ctypes.c_void_p, ctypes.c_uint]
+g.xengntshr_share_pages.restype = ctypes.c_void_p
+g.xengntshr_share_pages.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
+                                    ctypes.POINTER(ctypes.c_uint32), ctypes.c_int]
+h = g.xengntshr_open(None, 0)
+ref = ctypes.c_uint32()
+n = 0
+while n < 1 << 20 and g.xengntshr_share_pages(h, 0, 1, ctypes.byref(ref), 0):
+    n += 1
+print(n)  # the process's exit gives them all back
+"""
+
+
+def gntalloc_free(guest) -> int:
+    """How many more pages gntalloc lets the domU's processes grant: share
+    pages one at a time until the module refuses (a separate process, whose
+    exit gives them back)."""
+    res = guest.domu.run("python3 - 2>/dev/null <<'EOF'\n" + GNTALLOC_FREE + "EOF\n")
+    return int(res.output.split()[-1])
+
+
+def gntalloc_limit(guest) -> int:
+    return int(guest.domu.run("cat /sys/module/xen_gntalloc/parameters/limit").output)
+
+
+def xen_debug_dump(guest, key: str) -> str:
+    """What Xen prints for a debug key (xl debug-keys), from its console ring."""
+    return guest.dom0.run(f"xl dmesg -c >/dev/null; xl debug-keys {key}; sleep 0.5; xl dmesg",
+                          timeout=120).output
+
+
+def event_channels(guest, domid: int) -> int:
+    """Event channels domain `domid` has open, as Xen's 'e' key lists them."""
+    out = xen_debug_dump(guest, "e")
+    m = re.search(rf"Event channel information for domain {domid}:\n(.*?)"
+                  r"(?=Event channel information for domain|\Z)", out, re.S)
+    assert m, f"no event channels of domain {domid} in:\n{out[-3000:]}"
+    return len(re.findall(r"\]: s=[1-9]", m.group(1)))
+
+
+def active_grants(guest, domid: int) -> int:
+    """Grants of domain `domid` that another domain holds mapped or is
+    copying (Xen's 'g' key: the active entries of its grant table)."""
+    out = xen_debug_dump(guest, "g")
+    m = re.search(rf"grant-table for remote d{domid} .*?\n(.*?)"
+                  r"(?=grant-table for remote|gnttab_usage_print_all \]|\Z)", out, re.S)
+    assert m, f"no grant table of domain {domid} in:\n{out[-3000:]}"
+    return len(re.findall(r"\[0x[0-9a-f]+\]", m.group(1)))
+
+
+class GntallocLimit:
+    """Sets the domU's gntalloc limit for a test, and restores it."""
+
+    def __init__(self, guest, limit: int):
+        self.guest = guest
+        self.saved = gntalloc_limit(guest)
+        guest.domu.run(f"echo {limit} > /sys/module/xen_gntalloc/parameters/limit")
+
+    def restore(self):
+        self.guest.domu.run(f"echo {self.saved} > /sys/module/xen_gntalloc/parameters/limit")
