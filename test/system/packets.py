@@ -122,3 +122,49 @@ def build(ipv6: bool, proto: int, payload: bytes, dst_mac: bytes, src_mac: bytes
 
 def payload(rnd: random.Random, n: int) -> bytes:
     return rnd.randbytes(n)
+
+
+# RSS: the Toeplitz hash computed independently of the drivers, and flows
+# to check it with.
+
+MS_KEY = bytes.fromhex("6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c"
+                       "6a42b73bbeac01fa")
+
+
+def toeplitz(key: bytes, data: bytes) -> int:
+    """RSS Toeplitz (Microsoft's definition, as netif.h restates it)."""
+    k = int.from_bytes(key, "big")
+    klen = len(key) * 8
+    h = 0
+    for i, byte in enumerate(data):
+        for bit in range(8):
+            if byte & (0x80 >> bit):
+                pos = i * 8 + bit
+                h ^= (k >> (klen - 32 - pos)) & 0xFFFFFFFF if pos <= klen - 32 else 0
+    return h
+
+
+def tcp_flows(count: int, seed: int, dst_mac: bytes, src_mac: bytes) -> list:
+    """IPv4 and IPv6 TCP flows, one packet each, told apart by length
+    (flow i is 154 + i bytes long, whichever IP version it is)."""
+    rnd = random.Random(seed)
+    frames = []
+    for i in range(count):
+        ipv6 = i % 3 == 2
+        f = build(ipv6, TCP, bytes((80 if ipv6 else 100) + i), dst_mac, src_mac,
+                  good_checksums=True)
+        b = bytearray(f)
+        l3 = 14
+        l4 = l3 + (40 if ipv6 else 20)
+        # Distinct addresses and ports per flow.
+        src_off = l3 + (8 if ipv6 else 12)
+        b[src_off:src_off + 4] = rnd.randbytes(4)
+        b[l4:l4 + 4] = rnd.randbytes(4)
+        frames.append(bytes(b))
+    return frames
+
+
+def hash_input(frame: bytes) -> bytes:
+    f = Frame(frame)
+    ports = frame[f.l4:f.l4 + 4]
+    return f.src + f.dst + ports  # the TCP types: addresses then ports

@@ -7,33 +7,17 @@ maps to and hands the hash over. Every packet is checked against an
 independent Toeplitz computation: the queue it arrived on and the
 mbuf->hash.rss testpmd prints."""
 
-import random
-import re
 import struct
 import time
 
 import pytest
 
 import packets
+from packets import MS_KEY, hash_input, toeplitz  # noqa: F401 (test_fanout's too)
 import pcapfile
 from test_offloads import GUEST_MAC, PEER_MAC
 from test_traffic import backend, frontend, stop_all
-
-MS_KEY = bytes.fromhex("6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c"
-                       "6a42b73bbeac01fa")
-
-
-def toeplitz(key: bytes, data: bytes) -> int:
-    """RSS Toeplitz (Microsoft's definition, as netif.h restates it)."""
-    k = int.from_bytes(key, "big")
-    klen = len(key) * 8
-    h = 0
-    for i, byte in enumerate(data):
-        for bit in range(8):
-            if byte & (0x80 >> bit):
-                pos = i * 8 + bit
-                h ^= (k >> (klen - 32 - pos)) & 0xFFFFFFFF if pos <= klen - 32 else 0
-    return h
+from testpmd import verbose_received
 
 
 def test_toeplitz_matches_microsofts_vector():
@@ -42,42 +26,11 @@ def test_toeplitz_matches_microsofts_vector():
 
 
 def flows(count, seed):
-    """IPv4 and IPv6 TCP flows, one packet each, told apart by length
-    (flow i is 154 + i bytes long, whichever IP version it is)."""
-    rnd = random.Random(seed)
-    frames = []
-    for i in range(count):
-        ipv6 = i % 3 == 2
-        f = packets.build(ipv6, packets.TCP, bytes((80 if ipv6 else 100) + i), GUEST_MAC, PEER_MAC,
-                          good_checksums=True)
-        b = bytearray(f)
-        l3 = 14
-        l4 = l3 + (40 if ipv6 else 20)
-        # Distinct addresses and ports per flow.
-        src_off = l3 + (8 if ipv6 else 12)
-        b[src_off:src_off + 4] = rnd.randbytes(4)
-        b[l4:l4 + 4] = rnd.randbytes(4)
-        frames.append(bytes(b))
-    return frames
-
-
-def hash_input(frame: bytes) -> bytes:
-    f = packets.Frame(frame)
-    ports = frame[f.l4:f.l4 + 4]
-    return f.src + f.dst + ports  # the TCP types: addresses then ports
+    return packets.tcp_flows(count, seed, GUEST_MAC, PEER_MAC)
 
 
 def received(front):
-    """(length, queue, hash) of every packet testpmd's verbose rxonly printed."""
-    out = front.output
-    got = []
-    for m in re.finditer(r"port 0/queue (\d+): received (\d+) packets\n((?:  [^\n]*\n)+)", out):
-        queue = int(m.group(1))
-        for line in m.group(3).splitlines():
-            lm = re.search(r"length=(\d+).*RSS hash=0x([0-9a-f]+)", line)
-            if lm:
-                got.append((int(lm.group(1)), queue, int(lm.group(2), 16)))
-    return got
+    return verbose_received(front.output)
 
 
 def start(build, sim, prefix, tmp_path, nb_queues, frames, front_app=(), back_devargs=None,

@@ -171,3 +171,17 @@ class TestPmd:
             self.proc.wait()
         self.reader.join(timeout=5)
         self.check_sanitizers()
+
+
+def verbose_received(output: str) -> list:
+    """(length, queue, RSS hash) of every packet testpmd printed with
+    `set verbose 1` in rxonly mode, in order."""
+    got = []
+    for m in re.finditer(r"port 0/queue (\d+): received (\d+) packets\n((?:  [^\n]*\n)+)", output):
+        queue = int(m.group(1))
+        for line in m.group(3).splitlines():
+            lm = re.search(r"length=(\d+).*RSS hash=0x([0-9a-f]+)", line)
+            if lm:
+                got.append((int(lm.group(1)), queue, int(lm.group(2), 16)))
+    return got
+

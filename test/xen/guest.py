@@ -9,6 +9,7 @@ TCG runs the guests tens of times slower than hardware: waits are long,
 bounded, and name what did not happen."""
 
 import json
+import struct
 import re
 import shlex
 import time
@@ -202,3 +203,39 @@ class GntallocLimit:
 
     def restore(self):
         self.guest.domu.run(f"echo {self.saved} > /sys/module/xen_gntalloc/parameters/limit")
+
+
+SEND_FRAMES = r"""
+import socket, struct, sys, time
+ifname, path, gap = sys.argv[1], sys.argv[2], float(sys.argv[3])
+data = open(path, "rb").read()
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifname, 0))
+off = n = 0
+while off < len(data):
+    (length,) = struct.unpack_from("!I", data, off)
+    s.send(data[off + 4:off + 4 + length])
+    off += 4 + length
+    n += 1
+    time.sleep(gap)
+print(n)
+"""
+
+
+def send_frames(domain, ifname: str, frames, gap: float = 0.002) -> int:
+    """Sends whole Ethernet frames out of `ifname` in `domain` with a packet
+    socket (the kernel's own path into netback), `gap` seconds apart."""
+    blob = b"".join(struct.pack("!I", len(f)) + f for f in frames)
+    domain.put("/tmp/frames.bin", blob)
+    domain.put("/tmp/send_frames.py", SEND_FRAMES.encode())
+    res = domain.run(f"python3 /tmp/send_frames.py {shlex.quote(ifname)} /tmp/frames.bin {gap}",
+                     timeout=300)
+    return int(res.output.split()[-1])
+
+
+def wait_until(what: str, done, timeout: float, interval: float = 1):
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(interval)
