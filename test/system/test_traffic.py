@@ -62,9 +62,11 @@ JUMBO = SMALL + [1515, 2048, 4095, 4096, 4097, 6000, 8191, 8192, 9014]
 @pytest.mark.parametrize("sizes,mtu", [(SMALL, 1500), (JUMBO, 9000)], ids=["small", "jumbo"])
 def test_payloads_both_ways(build, xensim, prefix, tmp_path, sizes, mtu):
     """Frames of mixed sizes each way through both drivers arrive complete,
-    in order, byte for byte (net_pcap ports at both ends, io forwarding)."""
+    in order, byte for byte (net_pcap ports at both ends, io forwarding).
+    The vif's "mtu" node says 1500, as libxl writes it by default: as with
+    Linux netfront it is the initial MTU, not a bound (test/xen found it)."""
     sim = xensim
-    sim.vif_add(1, 0, mtu=mtu)
+    sim.vif_add(1, 0, mtu=1500)
     count = 600
     guest = pcapfile.mac(GUEST_MAC)
     peer = pcapfile.mac("02:00:00:00:00:02")

@@ -239,3 +239,61 @@ def wait_until(what: str, done, timeout: float, interval: float = 1):
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout} s")
         time.sleep(interval)
+
+
+TCP_SERVER = r"""
+import hashlib, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+s.settimeout(600)
+print("listening", flush=True)
+c, _ = s.accept()
+c.settimeout(600)
+h, n = hashlib.sha256(), 0
+while True:
+    b = c.recv(1 << 16)
+    if not b:
+        break
+    h.update(b)
+    n += len(b)
+c.sendall(f"{n} {h.hexdigest()}".encode())
+c.close()
+print(n, h.hexdigest(), flush=True)
+"""
+
+TCP_CLIENT = r"""
+import socket, sys, time
+data = open(sys.argv[3], "rb").read()
+t = time.monotonic()
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=600)
+c.sendall(data)
+c.shutdown(socket.SHUT_WR)
+reply = b""
+while True:
+    b = c.recv(200)
+    if not b:
+        break
+    reply += b
+print(reply.decode(), f"{time.monotonic() - t:.1f}", flush=True)
+"""
+
+
+def tcp_transfer(server_dom, server_addr: str, client_dom, path: str, port: int):
+    """Sends the file at `path` (in the client's domain) over TCP to a
+    server in the other; returns (bytes the server counted, their SHA-256,
+    seconds)."""
+    for dom in (server_dom, client_dom):
+        dom.put("/tmp/tcp_server.py", TCP_SERVER.encode())
+        dom.put("/tmp/tcp_client.py", TCP_CLIENT.encode())
+    server = server_dom.popen(["python3", "/tmp/tcp_server.py", server_addr, str(port)],
+                              stdin=False)
+    line = server.stdout.readline().decode().strip()
+    assert line == "listening", line
+    res = client_dom.run(f"python3 /tmp/tcp_client.py {server_addr} {port} {path}",
+                         timeout=900, check=False)
+    server.wait(timeout=120)
+    assert res.returncode == 0, res.output
+    length, digest, seconds = res.output.split()
+    return int(length), digest, float(seconds)

@@ -63,12 +63,14 @@ uint32_t backend_max_queues(rte_eth_dev *dev)
 
 uint32_t max_mtu(rte_eth_dev *dev)
 {
-	/* Without feature-sg a frame must fit one page (Linux netfront: the
-	 * MTU is capped at ETH_DATA_LEN without NETIF_F_SG). */
-	uint32_t mtu = adapter(dev).vif_mtu;
+	/* As Linux netfront (xennet_change_mtu): with feature-sg a frame may
+	 * span slots up to netif's 16-bit packet size; without it, it must
+	 * fit one page. The vif's "mtu" node is the toolstack's initial MTU
+	 * (libxl writes 1500 unless told), not a bound: Linux netfront lets
+	 * the guest raise it, and so does this driver. */
 	if (!backend_sg(dev))
-		mtu = RTE_MIN(mtu, static_cast<uint32_t>(xen::page_size - l2_overhead));
-	return mtu;
+		return xen::page_size - l2_overhead;
+	return UINT16_MAX - l2_overhead;
 }
 
 /* Whether application queue `qid` has a netif queue pair of its own: all do,
