@@ -75,7 +75,7 @@ DPDK_PLUGINS = ["librte-mempool-ring", "librte-bus-vdev", "librte-net-null", "li
                 "librte-net-af-packet", "librte-net-pcap", "librte-net-ring"]
 # Kernel modules the domains load (paths under lib/modules/<version>/kernel).
 KERNEL_MODULES = ["drivers/xen", "drivers/net/xen-netback", "drivers/net/xen-netfront.ko",
-                  "drivers/net/tun.ko", "drivers/net/ethernet/intel/e1000"]
+                  "drivers/net/tun.ko", "drivers/net/veth.ko", "drivers/net/ethernet/intel/e1000"]
 # Left out of the domU's image: the toolstack and the domU's own image.
 DOMU_EXCLUDE = ["./usr/lib/xen-4.17", "./boot", "./usr/share/X11"]
 
@@ -265,7 +265,8 @@ class Images:
             self.project_install(inst)
             key = sha256_of(base.name, self.candidate(XEN_PACKAGE), kernel_pkg,
                             self.candidate(kernel_pkg), self.candidate("dpdk-dev"),
-                            tree_digest(inst), tree_digest(GUEST_FILES))
+                            tree_digest(inst), tree_digest(GUEST_FILES),
+                            sha256_of(pathlib.Path(__file__).read_bytes()))
             if (self.stamp.exists() and self.stamp.read_text().strip() == key and
                     self.dom0_cpio.exists() and self.xen_elf.exists() and self.vmlinuz.exists()):
                 log(f"images up to date ({key})")
