@@ -5,10 +5,17 @@
 # The project's front door (see README.md):
 #   devtools/run.sh demo    install, build, run the demo
 #   devtools/run.sh test    install, build and run the whole test suite:
-#                           a normal build and an AddressSanitizer+UBSan build,
-#                           then each fuzzer for FUZZ_SECONDS (default 60)
+#                           a normal build, the real-Xen suite (test/xen),
+#                           an AddressSanitizer+UBSan build, then each
+#                           fuzzer for FUZZ_SECONDS (default 60)
 #   devtools/run.sh build   install and build (build/)
-# Options for test: --quick (normal build only, no fuzzing), -k EXPR (pytest selection).
+#   devtools/run.sh xen     install, build, boot Debian's Xen under QEMU and
+#                           run the real-Xen suite (devtools/xen/xenbed.py)
+# Options for test: --quick (normal build only: no real Xen, sanitizers or
+# fuzzing), -k EXPR (pytest selection).
+# Options for xen: --dom0-script FILE --domu-script FILE (run them in the
+# two domains at once), --shell dom0|domU (a shell there), or pytest
+# arguments for test/xen (e.g. -k rss).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,6 +60,19 @@ demo)
 	build build
 	exec devtools/demo.sh "$ROOT/build"
 	;;
+xen)
+	devtools/setup.sh
+	build build
+	case "${1:-}" in
+	--shell)
+		exec "$PY" devtools/xen/xenbed.py --build build shell "${2:?--shell dom0|domU}"
+		;;
+	--dom0-script | --domu-script)
+		exec "$PY" devtools/xen/xenbed.py --build build scripts "$@"
+		;;
+	esac
+	exec "$PY" devtools/xen/xenbed.py --build build suite "$@"
+	;;
 bench)
 	# The benchmark (doc/guides/perf.rst); options go to test/perf/bench.py,
 	# e.g. --quick.
@@ -80,6 +100,10 @@ test)
 		failed+=" normal-build"
 	fi
 	if [[ -z "$quick" ]]; then
+		if [[ -f build/build.ninja ]]; then
+			echo "run: real-Xen suite (build)"
+			"$PY" devtools/xen/xenbed.py --build build suite "${pyargs[@]}" || failed+=" xen"
+		fi
 		if build build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 			-Dcpp_args=-fno-sanitize-recover=undefined -Dc_args=-fno-sanitize-recover=undefined; then
 			suite build-asan 1 "${pyargs[@]}" || failed+=" asan"
@@ -93,7 +117,7 @@ test)
 		exit 1
 	fi
 	builds="build"
-	[[ -n "$quick" ]] || builds+=" build-asan build-fuzz"
+	[[ -n "$quick" ]] || builds+=" xen build-asan build-fuzz"
 	echo "XENFRONT TESTS PASSED (builds: $builds)"
 	;;
 *)

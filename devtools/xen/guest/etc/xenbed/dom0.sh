@@ -3,7 +3,7 @@
 #
 # dom0 bring-up: Linux netback, the toolstack's daemons, and the control
 # network to the host (QEMU's user-mode network on an emulated e1000:
-# 10.0.2.15, the host forwards its ports to the agent here). The domU is
+# 192.168.76.15, the host forwards its ports to the agent here). The domU is
 # created by the host through the agent (xenbed.py), not here.
 modprobe xen-netback
 # No IPv6 on dom0's interfaces: its neighbour discovery and MLD reports
@@ -30,7 +30,7 @@ while [ -z "$nic" ] && [ $i -lt 100 ]; do
 	i=$((i + 1))
 done
 [ -n "$nic" ] || { echo "XENBED: no control NIC (e1000) appeared"; exit 1; }
-ip addr add 10.0.2.15/24 dev "$nic"
+ip addr add 192.168.76.15/24 dev "$nic"
 ip link set "$nic" up
 # Connections to port 7001 go on to the domU's agent over its control vif.
 echo "--relay 7001=10.0.1.2:7000" >/run/xenbed-agent.args
