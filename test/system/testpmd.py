@@ -105,7 +105,7 @@ class TestPmd:
         while not self.link_up(port):
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.name}: port {port} link not up in {timeout}s:\n"
-                                     f"{self.output[-3000:]}")
+                                     f"{self.output[:3000]}\n[...]\n{self.output[-1500:]}")
             time.sleep(0.2)
 
     def stats(self, port: int) -> dict:

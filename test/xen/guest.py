@@ -98,6 +98,17 @@ class Guest:
                           mem=mem)
         return tp
 
+    def wait_link(self, tp: TestPmd, port: int = 0, timeout: float = 180):
+        """Waits for the port's link; on failure says what xenstore shows of
+        the vif at both ends."""
+        try:
+            tp.wait_link(port, timeout=timeout)
+        except AssertionError as e:
+            d = self.domid
+            dump = self.dom0.run(f"xenstore-ls -f /local/domain/0/backend/vif/{d}/0; "
+                                 f"xenstore-ls -f /local/domain/{d}/device/vif/0", check=False)
+            raise AssertionError(f"{e}\n--- xenstore of vif 0:\n{dump.output}") from None
+
     def cleanup(self):
         for tp in reversed(self.procs):
             if tp.proc.poll() is None:

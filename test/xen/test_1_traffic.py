@@ -16,7 +16,7 @@ WINDOW = 8  # seconds of traffic; TCG moves tens of thousands of packets a secon
 def test_guest_tx_counted_by_netback(guest):
     vif = guest.vif(0)
     front = guest.start_front(["--forward-mode=txonly"])
-    front.wait_link(0, timeout=120)
+    guest.wait_link(front)
     before = guest.link_stats(guest.dom0, vif)
     front.command("start")
     time.sleep(WINDOW)
@@ -44,7 +44,7 @@ def test_guest_tx_counted_by_netback(guest):
 def test_guest_rx_sent_by_dom0_af_packet(guest):
     vif = guest.vif(0)
     front = guest.start_front(["--forward-mode=rxonly"])
-    front.wait_link(0, timeout=120)
+    guest.wait_link(front)
     front.command("start")
     # Both ends' counters at the same moment: netback may have queued a
     # packet of dom0's own (IPv6 neighbour discovery) before the guest started.

@@ -77,7 +77,7 @@ def mtu_back(guest):
 def test_tcp_plain_testpmd_io(guest, payload, mtu_back):
     guest.domu.run("modprobe tun")
     fwd = guest.start_front(["--forward-mode=io"], vdevs=[f"net_tap0,iface={TAP}"])
-    fwd.wait_link(0, timeout=120)
+    guest.wait_link(fwd)
     fwd.command("start")
     tap_up(guest, 1500)
     times = both_ways(guest, payload)
@@ -151,7 +151,7 @@ def test_tcp_jumbo_frames_multi_slot(guest, payload, mtu_back, veth):
     fwd = guest.start_front(["--forward-mode=io", "--mbuf-size=10240"],
                             vdevs=["net_af_packet0,iface=xbveth0,framesz=9216,blocksz=36864"],
                             mem=768)
-    fwd.wait_link(0, timeout=120)
+    guest.wait_link(fwd)
     out = fwd.command("port config mtu 0 9000")
     assert "error" not in out.lower() and "fail" not in out.lower(), out
     fwd.command("start")

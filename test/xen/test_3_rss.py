@@ -32,7 +32,7 @@ def test_rss_over_netbacks_control_ring(guest, limit_4096):
     frames = packets.tcp_flows(120, seed=4, dst_mac=pcapfile.mac(GUEST_MAC), src_mac=DOM0_MAC)
     front = guest.start_front(["--forward-mode=rxonly", f"--rxq={NB_QUEUES}",
                                f"--txq={NB_QUEUES}"])
-    front.wait_link(0, timeout=120)
+    guest.wait_link(front)
     offered = guest.dom0.run(f"xenstore-read /local/domain/0/backend/vif/{guest.domid}/0/"
                              "multi-queue-max-queues").output.strip()
     used = guest.domu.run("xenstore-read device/vif/0/multi-queue-num-queues").output.strip()

@@ -18,7 +18,7 @@ def test_vif_given_back_to_linux_netfront(guest):
               "gntalloc free": gntalloc_free(guest)}
     assert before["gntalloc free"] == limit, before
     front = guest.start_front(["--forward-mode=rxonly"])
-    front.wait_link(0, timeout=120)
+    guest.wait_link(front)
     during = {"evtchn": event_channels(guest, d), "active grants": active_grants(guest, d),
               "gntalloc free": gntalloc_free(guest)}
     # One queue pair: two ring pages and 256 buffers each way.

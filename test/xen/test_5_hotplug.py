@@ -18,7 +18,7 @@ def test_detach_under_traffic_then_attach(guest):
     vif = guest.vif(0)
     limit = gntalloc_limit(guest)
     front = guest.start_front(["--forward-mode=macswap"])
-    front.wait_link(0, timeout=120)
+    guest.wait_link(front)
     front.command("start")
     sender = guest.testpmd(guest.dom0, "afp", [f"net_af_packet0,iface={vif}"],
                            ["--forward-mode=txonly", f"--eth-peer=0,{GUEST_MAC}"], drivers=())
@@ -60,7 +60,7 @@ def test_detach_under_traffic_then_attach(guest):
     guest.bed.wait_vif_connected(0, timeout=VIF_TIMEOUT)
     guest.domu.run("xenbed-vif 0", timeout=VIF_TIMEOUT)
     again = guest.start_front(["--forward-mode=txonly"])
-    again.wait_link(0, timeout=120)
+    guest.wait_link(again)
     before = guest.link_stats(guest.dom0, vif)
     again.command("start")
     time.sleep(5)

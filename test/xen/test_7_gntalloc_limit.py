@@ -19,7 +19,7 @@ def test_default_limit_fits_one_queue_pair_and_refuses_two(guest):
     assert offered == "2", offered
 
     one = guest.start_front(["--forward-mode=rxonly"])
-    one.wait_link(0, timeout=120)
+    guest.wait_link(one)
     assert gntalloc_free(guest) == limit - GRANTS_PER_QUEUE_PAIR
     one.quit()
     guest.procs.remove(one)
