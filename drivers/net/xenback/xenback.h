@@ -38,6 +38,9 @@ namespace xenback
 /* DOMID_FIRST_RESERVED in xen.h is 0x7ff0; guests are below it. */
 constexpr uint32_t max_guest_domid = 0x7fef;
 constexpr uint32_t max_vif_index = 65535;
+/* domain=<name>: the longest guest name taken (libxl sets no bound; the
+ * devarg must fit dev_private). */
+constexpr size_t max_domain_name = 127;
 constexpr unsigned ring_size = xen::tx_ring_size;
 constexpr uint16_t max_queue_pairs = 8;
 constexpr unsigned default_burst = 32;
@@ -51,7 +54,10 @@ constexpr unsigned stash_size = 128;
 enum class NotifyStyle { interrupt, poll };
 
 struct Config {
-	std::optional<uint32_t> domid; /* required */
+	/* The guest: exactly one of a domain id or a name (followed across the
+	 * guest's restarts, each with a new domain id). */
+	std::optional<uint32_t> domid;
+	char domain[max_domain_name + 1] = {}; /* "" unless domain= */
 	uint32_t vif = 0;
 	NotifyStyle style = NotifyStyle::interrupt;
 	bool sg = true;
@@ -191,6 +197,11 @@ struct Adapter {
 	 * live update) and was reopened (xstat store_reconnects); written by
 	 * the control thread with atomics. */
 	uint64_t store_reconnects;
+	/* Times the vif was found and taken (probe, or the toolstack created
+	 * it later) and removed by the toolstack (xstats vif_found,
+	 * vif_removed); control thread, atomics. */
+	uint64_t vif_found;
+	uint64_t vif_removed;
 };
 
 extern "C" uint16_t xenback_rx_burst(void *rxq, rte_mbuf **pkts, uint16_t nb_pkts);
