@@ -109,6 +109,7 @@ struct TxStats { /* port transmit → guest receive */
 	uint64_t offload_refused; /* offloads that could not be honoured */
 	uint64_t steered;         /* sent on another guest queue by hash */
 	uint64_t steer_dropped;   /* that queue's ring was full */
+	uint64_t flow_hashed;     /* sent on the guest queue their flow hash picked */
 	uint64_t hash_extras;     /* XEN_NETIF_EXTRA_TYPE_HASH sent */
 	RscStats rsc;             /* receive segment coalescing (rsc=1) */
 	uint64_t hostile_injected;
@@ -146,14 +147,17 @@ struct RxQueue {
 
 struct TxQueue;
 
-/* How packets sent on any of the port's queues reach the guest's queues:
- * with the guest's Toeplitz hashing on (set through the control ring), by
- * hash and mapping table, as netback's xenvif_select_queue; otherwise on the
- * queue they were sent on. In dev_private; written by the control path. */
+/* How packets sent on any of the port's queues reach the guest's queues,
+ * as netback's xenvif_select_queue: with the guest's Toeplitz hashing on
+ * (set through the control ring), by hash and mapping table; with several
+ * guest queues and no hashing set (Linux netfront never sets it), by a
+ * flow hash (xen::flow_hash, netback's netdev_pick_tx); with one queue, on
+ * it. In dev_private; written by the control path. */
 struct Steering {
 	SharedHash hash;
 	TxQueue *queues[max_queue_pairs]; /* connected guest queues */
 	uint32_t nb_queues;               /* published with release */
+	uint32_t flow_seed;               /* random, per port (Linux: per boot) */
 };
 
 /* The app's transmit queue: fills the buffers the guest posts on its rx

@@ -282,6 +282,7 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"offload_refused", offsetof(TxStats, offload_refused)},
 	{"steered", offsetof(TxStats, steered)},
 	{"steer_dropped", offsetof(TxStats, steer_dropped)},
+	{"flow_hashed", offsetof(TxStats, flow_hashed)},
 	{"hash_extras", offsetof(TxStats, hash_extras)},
 	{"rsc_packets", offsetof(TxStats, rsc.packets)},
 	{"rsc_segments", offsetof(TxStats, rsc.segments)},

@@ -22,6 +22,7 @@
 
 #include <ethdev_driver.h>
 #include <rte_lcore.h>
+#include <rte_random.h>
 
 #include "xenback_logs.h"
 #include "xstats.h"
@@ -72,6 +73,7 @@ std::unique_ptr<Control> Control::probe(const char *name, const Config &config, 
 		return nullptr;
 	}
 	c->steering_ = &static_cast<Adapter *>(dev->data->dev_private)->steering;
+	c->steering_->flow_seed = static_cast<uint32_t>(rte_rand());
 	bool malformed = false;
 	auto self = c->store_.read_uint("domid", max_guest_domid, malformed);
 	c->home_ = "/local/domain/" + std::to_string(self.value_or(0));
