@@ -8,8 +8,9 @@
  *   xensim start [--dir DIR] [--gntalloc-limit N]
  *   xensim env --domid N
  *   xensim vif-add --domid N --vif M [--backend-domid B] [--mac MAC] [--mtu BYTES]
- *                  [--max-queues Q]
+ *                  [--max-queues Q] [--name NAME]
  *   xensim vif-del --domid N --vif M
+ *   xensim destroy --domid N
  *   xensim status [--json]
  *   xensim restart-store [--kill] [--binary PATH]
  *   xensim stop
@@ -136,15 +137,17 @@ unsigned long parse_number(const std::string &opt, const std::string &v, unsigne
 Args parse_args(int argc, char **argv)
 {
 	if (argc < 2)
-		throw Error("missing command: start, env, vif-add, vif-del, status, "
+		throw Error("missing command: start, env, vif-add, vif-del, destroy, status, "
 			    "restart-store or stop (see xensim --help)");
 	Args a;
 	a.cmd = argv[1];
 	static const std::map<std::string, std::vector<std::string>> valued = {
 		{"start", {"dir", "gntalloc-limit"}},
 		{"env", {"dir", "domid"}},
-		{"vif-add", {"dir", "domid", "vif", "backend-domid", "mac", "mtu", "max-queues"}},
+		{"vif-add",
+		 {"dir", "domid", "vif", "backend-domid", "mac", "mtu", "max-queues", "name"}},
 		{"vif-del", {"dir", "domid", "vif"}},
+		{"destroy", {"dir", "domid"}},
 		{"status", {"dir"}},
 		{"restart-store", {"dir", "binary"}},
 		{"stop", {"dir"}},
@@ -155,8 +158,10 @@ Args parse_args(int argc, char **argv)
 	};
 	auto it = valued.find(a.cmd);
 	if (it == valued.end())
-		throw Error("unknown command '" + a.cmd +
-			    "': use start, env, vif-add, vif-del, status, restart-store or stop");
+		throw Error(
+			"unknown command '" + a.cmd +
+			"': use start, env, vif-add, vif-del, destroy, status, restart-store or "
+			"stop");
 	for (int i = 2; i < argc; i++) {
 		std::string s = argv[i];
 		if (s.rfind("--", 0) != 0)
@@ -460,14 +465,20 @@ std::string domain_uuid(unsigned int domid)
 	return buf;
 }
 
+/* The name libxl gives a domain unless told one (xl's config always names
+ * it; xensim's default). */
+std::string default_name(unsigned int domid)
+{
+	return "xensim-dom" + std::to_string(domid);
+}
+
 /* libxl__domain_make() and libxl__build_post(), as far as a PV device
  * needs them, then XS_INTRODUCE (libxl's xs_introduce_domain()). */
-void introduce_domain(Store &xs, unsigned int domid)
+void introduce_domain(Store &xs, unsigned int domid, const std::string &name)
 {
 	const std::string dp = dom_path(domid);
 	const std::string vm = "/vm/" + domain_uuid(domid);
 	const std::string lp = "/libxl/" + std::to_string(domid);
-	const std::string name = "xensim-dom" + std::to_string(domid);
 	/* libxl: roperm = dom0 owner, read for the guest; rwperm = guest
 	 * owner; noperm = dom0 only. */
 	const std::vector<xs_permissions> roperm{perm(0, XS_PERM_NONE), perm(domid, XS_PERM_READ)};
@@ -511,6 +522,16 @@ void introduce_domain(Store &xs, unsigned int domid)
 bool is_introduced(Store &xs, unsigned int domid)
 {
 	return xs_is_domain_introduced(xs.get(), domid);
+}
+
+/* libxl__domain_rename()'s check: a name names one domain at a time. */
+std::optional<unsigned int> domain_named(Store &xs, const std::string &name)
+{
+	auto domids = xs.directory(XBT_NULL, "/local/domain");
+	for (const std::string &d : domids.value_or(std::vector<std::string>{}))
+		if (xs.read(XBT_NULL, "/local/domain/" + d + "/name") == name)
+			return static_cast<unsigned int>(std::strtoul(d.c_str(), nullptr, 10));
+	return std::nullopt;
 }
 
 /* ---- MAC addresses ---- */
@@ -721,12 +742,37 @@ int cmd_vif_add(const Args &a)
 	std::optional<unsigned long> max_queues;
 	if (a.has("max-queues"))
 		max_queues = parse_number("max-queues", a.opts.at("max-queues"), 1, 256);
+	std::optional<std::string> name;
+	if (a.has("name")) {
+		name = a.opts.at("name");
+		if (name->empty() || name->size() > 127 ||
+		    std::any_of(name->begin(), name->end(),
+				[](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+			throw Error("--name '" + *name +
+				    "' is not a domain name: 1 to 127 characters, no control "
+				    "characters");
+	}
 
 	Store xs(dir);
 	if (v.backend != kToolstackDomid && !is_introduced(xs, v.backend))
-		introduce_domain(xs, v.backend);
-	if (!is_introduced(xs, v.domid))
-		introduce_domain(xs, v.domid);
+		introduce_domain(xs, v.backend, default_name(v.backend));
+	if (!is_introduced(xs, v.domid)) {
+		/* xl create: the guest's name, unique among live domains. */
+		const std::string n = name.value_or(default_name(v.domid));
+		if (auto other = domain_named(xs, n); other && *other != v.domid)
+			throw Error("vif-add: a domain named '" + n + "' already exists (domain " +
+				    std::to_string(*other) + "); xensim destroy --domid " +
+				    std::to_string(*other) + " first");
+		introduce_domain(xs, v.domid, n);
+	} else if (name) {
+		auto current = xs.read(XBT_NULL, dom_path(v.domid) + "/name");
+		if (current != *name)
+			throw Error("vif-add: domain " + std::to_string(v.domid) +
+				    " exists and is named '" + current.value_or("") + "', not '" +
+				    *name +
+				    "' (a name is given when a domain is "
+				    "created)");
+	}
 
 	const std::string handle = std::to_string(v.vif);
 	/* libxl__device_generic_add(): the frontend directory belongs to the
@@ -825,6 +871,52 @@ int cmd_vif_del(const Args &a)
 		xs.path_cleanup(t, v.libxl);
 		xs.path_cleanup(t, be && !be->empty() ? *be : v.be);
 	});
+	return 0;
+}
+
+/* xl destroy, as the store sees it (libxl_domain.c libxl__destroy_domid()):
+ * each device removed as libxl__device_destroy() does (its frontend,
+ * libxl's copy and its backend directory), then the domain's own paths
+ * (/local/domain/N, /libxl/N, /vm/<uuid>), then the domain released
+ * (XS_RELEASE, as xenstored does when Xen reports it dead: @releaseDomain
+ * fires). */
+int cmd_destroy(const Args &a)
+{
+	const std::string dir = instance_dir(a);
+	if (!a.has("domid"))
+		throw Error("destroy: --domid N is required");
+	const auto domid = static_cast<unsigned int>(
+		parse_number("domid", a.opts.at("domid"), 1, kDomidFirstReserved - 1));
+	Store xs(dir);
+	if (!is_introduced(xs, domid))
+		throw Error("destroy: there is no domain " + std::to_string(domid));
+	const std::string dp = dom_path(domid);
+	const std::string lp = "/libxl/" + std::to_string(domid);
+	xs.transact("removing the domain's devices", [&](xs_transaction_t t) {
+		for (const std::string &kind :
+		     xs.directory(t, lp + "/device").value_or(std::vector<std::string>{}))
+			for (const std::string &devid :
+			     xs.directory(t, lp + "/device/" + kind)
+				     .value_or(std::vector<std::string>{})) {
+				const std::string l = lp + "/device/" + kind + "/" + devid;
+				auto fe = xs.read(t, l + "/frontend");
+				auto be = xs.read(t, l + "/backend");
+				if (fe && !fe->empty())
+					xs.path_cleanup(t, *fe);
+				xs.path_cleanup(t, l);
+				if (be && !be->empty())
+					xs.path_cleanup(t, *be);
+			}
+	});
+	xs.transact("removing the domain's paths", [&](xs_transaction_t t) {
+		auto vm = xs.read(t, dp + "/vm");
+		xs.rm(t, dp);
+		xs.rm(t, lp);
+		if (vm && vm->rfind("/vm/", 0) == 0)
+			xs.rm(t, *vm);
+	});
+	if (!xs_release_domain(xs.get(), domid))
+		throw Error("releasing domain " + std::to_string(domid) + ": " + errstr());
 	return 0;
 }
 
@@ -1031,8 +1123,9 @@ void usage()
 	std::printf("usage: xensim start [--dir DIR] [--gntalloc-limit N]\n"
 		    "       xensim env --domid N\n"
 		    "       xensim vif-add --domid N --vif M [--backend-domid B] [--mac MAC]\n"
-		    "                      [--mtu BYTES] [--max-queues Q]\n"
+		    "                      [--mtu BYTES] [--max-queues Q] [--name NAME]\n"
 		    "       xensim vif-del --domid N --vif M\n"
+		    "       xensim destroy --domid N\n"
 		    "       xensim status [--json]\n"
 		    "       xensim restart-store [--kill] [--binary PATH]\n"
 		    "       xensim stop\n"
@@ -1059,6 +1152,8 @@ int main(int argc, char **argv)
 			return cmd_vif_add(a);
 		if (a.cmd == "vif-del")
 			return cmd_vif_del(a);
+		if (a.cmd == "destroy")
+			return cmd_destroy(a);
 		if (a.cmd == "status")
 			return cmd_status(a);
 		if (a.cmd == "restart-store")

@@ -5,12 +5,15 @@ queues"): the frontend writes multi-queue-num-queues and queue-N/ keys, the
 backend maps every queue's rings, and traffic flows on every queue."""
 
 import re
+import struct
 import time
 
 import pytest
 
+import packets
+import pcapfile
 from conftest import run_testpmd
-from test_traffic import backend, frontend, stop_all
+from test_traffic import backend, frontend, stop_all, wait_counter
 
 
 def queue_counts(pmd, port, key):
@@ -82,3 +85,92 @@ def test_more_queues_than_the_backend_offers_is_refused(build, xensim, prefix):
         assert r.returncode == 1
     finally:
         stop_all(back)
+
+
+def spread_frames():
+    """Flows told apart by their ports or addresses, each packet carrying
+    its flow and sequence number at the end: TCP and UDP over IPv4 between
+    one pair of addresses (only the ports differ), TCP over IPv6, and one
+    non-IP flow. Packets of the flows interleaved."""
+    guest, peer = pcapfile.mac("00:16:3e:00:01:00"), pcapfile.mac("02:00:00:00:00:02")
+    kinds = ([(False, packets.TCP)] * 24 + [(False, packets.UDP)] * 24 +
+             [(True, packets.TCP)] * 24)
+    frames, flows = [], {}
+    for seq in range(16):
+        for flow, (ipv6, proto) in enumerate(kinds):
+            f = bytearray(packets.build(ipv6, proto, bytes(40) + struct.pack("!HH", flow, seq),
+                                        guest, peer))
+            l4 = 14 + (40 if ipv6 else 20)
+            f[l4:l4 + 2] = struct.pack("!H", 20000 + flow)  # the source port
+            frames.append(bytes(f))
+            flows.setdefault(("ip", ipv6, proto), set()).add(flow)
+        other = guest + peer + b"\x88\xb5" + bytes(46) + struct.pack("!HH", len(kinds), seq)
+        frames.append(other)
+    return frames, flows, len(kinds)
+
+
+def flow_and_seq(frame):
+    return struct.unpack("!HH", frame[-4:])
+
+
+@pytest.mark.gntalloc_limit(8192)
+def test_flows_spread_without_guest_hashing(build, xensim, prefix, tmp_path):
+    """A guest with two queues and no hash configuration (as Linux netfront
+    connects: multi-queue, never the control ring; here net_xenfront with
+    testpmd's --disable-rss, which sets up no control ring): everything the
+    dom0 application sends on its queue 0 is spread over both guest queues
+    by a flow hash, as Linux netback does (netdev_pick_tx); each flow on one
+    queue, in order, UDP flows too (their ports count)."""
+    xensim.vif_add(1, 0)
+    frames, kinds, non_ip = spread_frames()
+    pcapfile.write(tmp_path / "flows.pcap", frames)
+    pcapfile.write(tmp_path / "empty.pcap", [])
+    qargs = ["--rxq=2", "--txq=2"]
+    back = front = None
+    try:
+        # Backend: pcap queue 0 → net_xenback queue 0 only (io forwarding).
+        back = backend(build, xensim, prefix, devargs=",max_queues=2",
+                       app=["--forward-mode=io", "--no-flush-rx"] + qargs,
+                       extra_vdevs=[f"net_pcap0,rx_pcap={tmp_path}/flows.pcap,"
+                                    f"rx_pcap={tmp_path}/empty.pcap,"
+                                    f"tx_pcap={tmp_path}/b0.pcap,tx_pcap={tmp_path}/b1.pcap"])
+        # Guest: each of its queues to a pcap file of its own.
+        front = frontend(build, xensim, prefix, app=["--forward-mode=io", "--no-flush-rx",
+                                                     "--disable-rss"] + qargs,
+                         extra_vdevs=[f"net_pcap1,rx_pcap={tmp_path}/empty.pcap,"
+                                      f"rx_pcap={tmp_path}/empty.pcap,"
+                                      f"tx_pcap={tmp_path}/q0.pcap,tx_pcap={tmp_path}/q1.pcap"])
+        front.wait_link(0)
+        back.wait_link(0)
+        keys = xensim.xs(0, "ls", "/local/domain/1/device/vif/0").stdout
+        assert 'multi-queue-num-queues = "2"' in keys and "ctrl-ring-ref" not in keys, keys
+        for p in (front, back):
+            # Lossless: a full ring is retried (for up to 2 s), not dropped.
+            p.command("set fwd io retry")
+            p.command("set burst tx delay 20 retry 100000")
+        front.command("start")
+        back.command("start")
+        wait_counter(front, 1, "opackets", len(frames))
+        back.command("stop")
+        front.command("stop")
+        bx = back.xstats(0)
+    finally:
+        stop_all(front, back)
+    got = [pcapfile.read(tmp_path / f"q{q}.pcap") for q in (0, 1)]
+    assert sorted(got[0] + got[1]) == sorted(frames)
+    queue_of = {}
+    for q in (0, 1):
+        last = {}
+        for frame in got[q]:
+            flow, seq = flow_and_seq(frame)
+            assert queue_of.setdefault(flow, q) == q, f"flow {flow} on both queues"
+            assert seq > last.get(flow, -1), f"flow {flow} out of order on queue {q}"
+            last[flow] = seq
+    for kind, members in kinds.items():
+        assert {queue_of[f] for f in members} == {0, 1}, (kind, queue_of)
+    assert non_ip in queue_of
+    # All sent on backend queue 0, queued by flow hash; what went to guest
+    # queue 1 was steered there.
+    assert bx["tx_q0_flow_hashed"] == len(frames), bx
+    assert bx["tx_q0_steered"] == len(got[1]), bx
+    assert bx["tx_q0_steer_dropped"] == 0 and bx["tx_q0_dropped"] == 0, bx

@@ -122,23 +122,42 @@ TEST(XenfrontDevargs, Fanout)
 	EXPECT_NE(error.find("devarg fanout='yes' is invalid"), std::string::npos) << error;
 }
 
-TEST(XenbackDevargs, DomidRequiredVifOptional)
+TEST(XenbackDevargs, DomidOrDomainRequiredVifOptional)
 {
 	xenback::Config config;
 	std::string error;
 	EXPECT_FALSE(xenback::parse_config("", config, error));
-	EXPECT_EQ(error, "devarg 'domid' is required (domid=<uint>: the guest's domain id)");
+	EXPECT_EQ(error, "devarg 'domid' or 'domain' is required (domid=<uint>: the guest's domain "
+			 "id; domain=<name>: its name, followed across restarts)");
 	EXPECT_FALSE(xenback::parse_config("vif=1", config, error));
 
 	ASSERT_TRUE(xenback::parse_config("domid=5,vif=2", config, error)) << error;
 	EXPECT_EQ(config.domid, 5u);
 	EXPECT_EQ(config.vif, 2u);
+	EXPECT_STREQ(config.domain, "");
+
+	xenback::Config named;
+	ASSERT_TRUE(xenback::parse_config("domain=web server-1,vif=1", named, error)) << error;
+	EXPECT_FALSE(named.domid);
+	EXPECT_STREQ(named.domain, "web server-1");
+	EXPECT_EQ(named.vif, 1u);
+
+	xenback::Config longest;
+	const std::string name(xenback::max_domain_name, 'n');
+	ASSERT_TRUE(xenback::parse_config(("domain=" + name).c_str(), longest, error)) << error;
+	EXPECT_EQ(longest.domain, name);
+	xenback::Config too_long;
+	EXPECT_FALSE(xenback::parse_config(("domain=n" + name).c_str(), too_long, error));
+	EXPECT_EQ(error, "devarg domain='n" + name +
+				 "' is invalid: expected the guest's name as "
+				 "/local/domain/<domid>/name holds it: 1 to 127 characters, no "
+				 "control characters");
 }
 
 TEST(XenbackDevargs, RefusedByName)
 {
 	const BadCase cases[] = {
-		{"domid=1,bogus=1", "unknown devarg 'bogus' (valid: domid, vif, style, sg, "
+		{"domid=1,bogus=1", "unknown devarg 'bogus' (valid: domid, domain, vif, style, sg, "
 				    "rx_copy, split_event_channels, csum, ipv6_csum, gso_tcpv4, "
 				    "gso_tcpv6, max_queues, ctrl_ring, rsc, hostile)"},
 		{"domid=1,hostile=nasty",
@@ -157,6 +176,14 @@ TEST(XenbackDevargs, RefusedByName)
 		 "devarg domid='32752' is invalid: expected an integer from 1 to 32751"},
 		{"domid=1,vif=x", "devarg vif='x' is invalid: expected an integer from 0 to 65535"},
 		{"domid=1,domid=2", "devarg 'domid' given more than once"},
+		{"domid=1,domain=web", "devargs 'domid' and 'domain' exclude each other: give the "
+				       "guest's domain id (domid=1) or its name (domain=web), not "
+				       "both"},
+		{"domain=web,domain=db", "devarg 'domain' given more than once"},
+		{"domain=", "devarg 'domain' needs a value (domain=<name>)"},
+		{"domain=bad\tname", "devarg domain='bad\tname' is invalid: expected the guest's "
+				     "name as /local/domain/<domid>/name holds it: 1 to 127 "
+				     "characters, no control characters"},
 	};
 	for (const auto &c : cases) {
 		xenback::Config config;

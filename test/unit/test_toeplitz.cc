@@ -15,6 +15,7 @@
 #include <rte_byteorder.h>
 #include <rte_thash.h>
 
+#include "net_headers.h"
 #include "toeplitz.h"
 #include "xen_protocol.h"
 
@@ -127,6 +128,53 @@ TEST(Toeplitz, HashInputPerType)
 	EXPECT_EQ(buf[32], 0x12);
 	ASSERT_EQ(xen::hash_input(&tcp6.m, XEN_NETIF_CTRL_HASH_TYPE_IPV6, buf, type), 32u);
 	EXPECT_EQ(xen::hash_input(&tcp6.m, XEN_NETIF_CTRL_HASH_TYPE_IPV4, buf, type), 0u);
+}
+
+/* net_xenback's flow hash (a guest with several queues and no hashing
+ * set): one value per flow, the ports counted for TCP and UDP alike. */
+TEST(FlowHash, OneValuePerFlow)
+{
+	auto hash = [](const std::vector<uint8_t> &bytes, uint32_t s = 0x5eed) {
+		Mbuf m(bytes);
+		return xen::flow_hash(&m.m, s);
+	};
+	for (bool ipv6 : {false, true})
+		for (uint8_t proto : {6, 17}) {
+			const std::vector<uint8_t> f = frame(ipv6, proto);
+			const size_t l4 = 14 + (ipv6 ? 40 : 20);
+			std::vector<uint8_t> payload = f;
+			payload.back() ^= 0xff; /* the same flow, other data */
+			EXPECT_EQ(hash(f), hash(payload));
+			std::vector<uint8_t> port = f;
+			port[l4 + 1] ^= 1; /* another source port: another flow */
+			EXPECT_NE(hash(f), hash(port)) << "proto " << int(proto);
+			std::vector<uint8_t> addr = f;
+			addr[14 + (ipv6 ? 8 : 12)] ^= 1;
+			EXPECT_NE(hash(f), hash(addr));
+			EXPECT_NE(hash(f), hash(f, 0x5eee));
+			/* A VLAN tag does not make another flow. */
+			std::vector<uint8_t> tagged(f.begin(), f.begin() + 12);
+			for (uint8_t b : {0x81, 0x00, 0x00, 0x05})
+				tagged.push_back(b);
+			tagged.insert(tagged.end(), f.begin() + 12, f.end());
+			EXPECT_EQ(hash(f), hash(tagged));
+		}
+	/* IPv4 fragments: addresses and protocol only, so the first (with
+	 * the ports) and the later ones (without) go the same way. */
+	std::vector<uint8_t> first = frame(false, 17);
+	first[14 + 6] = 0x20; /* MF */
+	std::vector<uint8_t> later = first;
+	later[14 + 7] = 0xb9; /* an offset */
+	for (size_t i = 34; i < 38; i++)
+		later[i] = static_cast<uint8_t>(i); /* data where the ports were */
+	EXPECT_EQ(hash(first), hash(later));
+	/* Not IP: by EtherType. */
+	std::vector<uint8_t> arp(60, 0), arp2(60, 0x11);
+	arp[12] = arp2[12] = 0x08;
+	arp[13] = arp2[13] = 0x06;
+	EXPECT_EQ(hash(arp), hash(arp2));
+	std::vector<uint8_t> runt(10, 0);
+	EXPECT_EQ(hash(runt), hash(std::vector<uint8_t>(12, 0)));
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 #include <rte_byteorder.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
+#include <rte_jhash.h>
 
 namespace xen
 {
@@ -173,6 +174,49 @@ void write_blank_csum(rte_mbuf *m, const NetHeaders &h, bool whole_length) noexc
 		}
 	}
 	store_csum(m, h, fold_csum(pseudo_header_sum(l3, h.ipv6, h.l4_proto, l4_length(m, h))));
+}
+
+uint32_t flow_hash(const rte_mbuf *m, uint32_t seed) noexcept
+{
+	/* Ethernet, a VLAN tag, the longest IPv4 header and the ports. */
+	constexpr uint32_t peek_max = 18 + 60 + 4;
+	uint8_t tmp[peek_max];
+	const uint32_t peek = RTE_MIN(m->pkt_len, peek_max);
+	const auto *p = static_cast<const uint8_t *>(rte_pktmbuf_read(m, 0, peek, tmp));
+	if (p == nullptr || peek < 14)
+		return rte_jhash_1word(0, seed);
+	uint32_t l3 = 14;
+	uint16_t eth = static_cast<uint16_t>(p[12] << 8 | p[13]);
+	if ((eth == RTE_ETHER_TYPE_VLAN || eth == RTE_ETHER_TYPE_QINQ) && peek >= 18) {
+		eth = static_cast<uint16_t>(p[16] << 8 | p[17]);
+		l3 = 18;
+	}
+	/* Keys: addresses, then protocol, then ports (zero when absent). */
+	uint32_t keys[4 + 4 + 2] = {};
+	uint32_t nb_addr_words = 0;
+	uint8_t proto = 0;
+	uint32_t l4 = 0;
+	if (eth == RTE_ETHER_TYPE_IPV4 && peek >= l3 + 20) {
+		std::memcpy(keys, p + l3 + 12, 8);
+		nb_addr_words = 2;
+		proto = p[l3 + 9];
+		const bool fragment = (p[l3 + 6] & 0x3f) || p[l3 + 7]; /* MF or an offset */
+		if (!fragment)
+			l4 = l3 + (p[l3] & 15u) * 4u;
+	} else if (eth == RTE_ETHER_TYPE_IPV6 && peek >= l3 + 40) {
+		std::memcpy(keys, p + l3 + 8, 32);
+		nb_addr_words = 8;
+		proto = p[l3 + 6];
+		l4 = l3 + 40;
+	} else {
+		return rte_jhash_1word(eth, seed);
+	}
+	keys[nb_addr_words] = proto;
+	const bool ports = proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
+			   proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
+	if (ports && l4 != 0 && peek >= l4 + 4)
+		std::memcpy(&keys[nb_addr_words + 1], p + l4, 4);
+	return rte_jhash_32b(keys, nb_addr_words + 2, seed);
 }
 
 } // namespace xen

@@ -63,4 +63,13 @@ void write_blank_csum(rte_mbuf *m, const NetHeaders &h, bool whole_length) noexc
 /* The IPv4 header checksum, in place. */
 void write_ipv4_header_csum(rte_mbuf *m, const NetHeaders &h) noexcept;
 
+/* A flow's hash, the same for every packet of the flow, as Linux's
+ * skb_get_hash() (the flow dissector's keys, jhash with a seed): the
+ * addresses, the protocol and, for TCP, UDP, UDP-Lite and SCTP outside IP
+ * fragments, the ports, over IPv4 and IPv6 (one VLAN tag skipped; IPv6
+ * extension headers not walked: the next header as found). Fragments of
+ * IPv4 hash without ports, all of them alike; a frame that is not IP
+ * hashes by its EtherType. Reads the headers through rte_pktmbuf_read. */
+uint32_t flow_hash(const rte_mbuf *m, uint32_t seed) noexcept;
+
 } // namespace xen

@@ -38,6 +38,9 @@ namespace xenback
 /* DOMID_FIRST_RESERVED in xen.h is 0x7ff0; guests are below it. */
 constexpr uint32_t max_guest_domid = 0x7fef;
 constexpr uint32_t max_vif_index = 65535;
+/* domain=<name>: the longest guest name taken (libxl sets no bound; the
+ * devarg must fit dev_private). */
+constexpr size_t max_domain_name = 127;
 constexpr unsigned ring_size = xen::tx_ring_size;
 constexpr uint16_t max_queue_pairs = 8;
 constexpr unsigned default_burst = 32;
@@ -51,7 +54,10 @@ constexpr unsigned stash_size = 128;
 enum class NotifyStyle { interrupt, poll };
 
 struct Config {
-	std::optional<uint32_t> domid; /* required */
+	/* The guest: exactly one of a domain id or a name (followed across the
+	 * guest's restarts, each with a new domain id). */
+	std::optional<uint32_t> domid;
+	char domain[max_domain_name + 1] = {}; /* "" unless domain= */
 	uint32_t vif = 0;
 	NotifyStyle style = NotifyStyle::interrupt;
 	bool sg = true;
@@ -103,6 +109,7 @@ struct TxStats { /* port transmit → guest receive */
 	uint64_t offload_refused; /* offloads that could not be honoured */
 	uint64_t steered;         /* sent on another guest queue by hash */
 	uint64_t steer_dropped;   /* that queue's ring was full */
+	uint64_t flow_hashed;     /* sent on the guest queue their flow hash picked */
 	uint64_t hash_extras;     /* XEN_NETIF_EXTRA_TYPE_HASH sent */
 	RscStats rsc;             /* receive segment coalescing (rsc=1) */
 	uint64_t hostile_injected;
@@ -140,14 +147,17 @@ struct RxQueue {
 
 struct TxQueue;
 
-/* How packets sent on any of the port's queues reach the guest's queues:
- * with the guest's Toeplitz hashing on (set through the control ring), by
- * hash and mapping table, as netback's xenvif_select_queue; otherwise on the
- * queue they were sent on. In dev_private; written by the control path. */
+/* How packets sent on any of the port's queues reach the guest's queues,
+ * as netback's xenvif_select_queue: with the guest's Toeplitz hashing on
+ * (set through the control ring), by hash and mapping table; with several
+ * guest queues and no hashing set (Linux netfront never sets it), by a
+ * flow hash (xen::flow_hash, netback's netdev_pick_tx); with one queue, on
+ * it. In dev_private; written by the control path. */
 struct Steering {
 	SharedHash hash;
 	TxQueue *queues[max_queue_pairs]; /* connected guest queues */
 	uint32_t nb_queues;               /* published with release */
+	uint32_t flow_seed;               /* random, per port (Linux: per boot) */
 };
 
 /* The app's transmit queue: fills the buffers the guest posts on its rx
@@ -191,6 +201,11 @@ struct Adapter {
 	 * live update) and was reopened (xstat store_reconnects); written by
 	 * the control thread with atomics. */
 	uint64_t store_reconnects;
+	/* Times the vif was found and taken (probe, or the toolstack created
+	 * it later) and removed by the toolstack (xstats vif_found,
+	 * vif_removed); control thread, atomics. */
+	uint64_t vif_found;
+	uint64_t vif_removed;
 };
 
 extern "C" uint16_t xenback_rx_burst(void *rxq, rte_mbuf **pkts, uint16_t nb_pkts);

@@ -23,6 +23,23 @@ bool parse_domid(std::string_view value, Config &config, std::string &why)
 	return true;
 }
 
+bool parse_domain(std::string_view value, Config &config, std::string &why)
+{
+	/* Compared whole with the xenstore value; no control characters (a
+	 * log line shows it). */
+	bool printable = true;
+	for (char c : value)
+		printable &= static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+	if (value.size() > max_domain_name || !printable) {
+		why = "expected the guest's name as /local/domain/<domid>/name holds it: 1 to " +
+		      std::to_string(max_domain_name) + " characters, no control characters";
+		return false;
+	}
+	value.copy(config.domain, value.size());
+	config.domain[value.size()] = '\0';
+	return true;
+}
+
 bool parse_vif(std::string_view value, Config &config, std::string &why)
 {
 	uint64_t vif = 0;
@@ -111,8 +128,16 @@ bool parse_config(const char *args, Config &config, std::string &error)
 {
 	if (!xen::parse_devargs<Config>(args, devarg_specs, config, error))
 		return false;
-	if (!config.domid) {
-		error = "devarg 'domid' is required (domid=<uint>: the guest's domain id)";
+	if (!config.domid && config.domain[0] == '\0') {
+		error = "devarg 'domid' or 'domain' is required (domid=<uint>: the guest's domain "
+			"id; domain=<name>: its name, followed across restarts)";
+		return false;
+	}
+	if (config.domid && config.domain[0] != '\0') {
+		error = "devargs 'domid' and 'domain' exclude each other: give the guest's domain "
+			"id (domid=" +
+			std::to_string(*config.domid) + ") or its name (domain=" + config.domain +
+			"), not both";
 		return false;
 	}
 	return true;

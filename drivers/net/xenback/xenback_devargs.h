@@ -9,7 +9,10 @@
  * feature switches turn off what Linux netback would advertise, so that a
  * frontend's fallbacks can be tested. */
 #define XENBACK_DEVARGS(X)                                                                         \
-	X(domid, "<uint>", "domain id of the guest whose vif this port serves (required)")         \
+	X(domid, "<uint>", "domain id of the guest whose vif this port serves (or domain=)")       \
+	X(domain, "<name>",                                                                        \
+	  "name of that guest instead (/local/domain/<domid>/name): served again when a "          \
+	  "domain of that name gets the vif after a restart")                                      \
 	X(vif, "<uint>", "index N of that guest's vif, backend/vif/<domid>/N (default 0)")         \
 	X(style, "interrupt|poll",                                                                 \
 	  "interrupt: ask the frontend for notifications when idle, as Linux netback does; "       \

@@ -282,6 +282,7 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"offload_refused", offsetof(TxStats, offload_refused)},
 	{"steered", offsetof(TxStats, steered)},
 	{"steer_dropped", offsetof(TxStats, steer_dropped)},
+	{"flow_hashed", offsetof(TxStats, flow_hashed)},
 	{"hash_extras", offsetof(TxStats, hash_extras)},
 	{"rsc_packets", offsetof(TxStats, rsc.packets)},
 	{"rsc_segments", offsetof(TxStats, rsc.segments)},
@@ -299,6 +300,8 @@ constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xsta
 /* Port xstats, after the queues' (so that their ids stay as they were). */
 constexpr xen::XstatField port_xstats[] = {
 	{"store_reconnects", offsetof(Adapter, store_reconnects)},
+	{"vif_found", offsetof(Adapter, vif_found)},
+	{"vif_removed", offsetof(Adapter, vif_removed)},
 };
 
 int stats_reset(rte_eth_dev *dev) noexcept
@@ -308,7 +311,10 @@ int stats_reset(rte_eth_dev *dev) noexcept
 int xstats_reset(rte_eth_dev *dev) noexcept
 {
 	auto *a = static_cast<Adapter *>(dev->data->dev_private);
-	__atomic_store_n(&a->store_reconnects, 0, __ATOMIC_RELAXED);
+	for (const xen::XstatField &f : port_xstats)
+		__atomic_store_n(
+			reinterpret_cast<uint64_t *>(reinterpret_cast<uint8_t *>(a) + f.offset), 0,
+			__ATOMIC_RELAXED);
 	return queue_stats.reset(dev);
 }
 int xstats_get(rte_eth_dev *dev, rte_eth_xstat *xstats, unsigned int size) noexcept
@@ -415,8 +421,6 @@ extern "C" int xenback_probe(rte_vdev_device *vdev) noexcept
 		rte_eth_dev_release_port(dev);
 		return -ENODEV;
 	}
-	XB_INIT_LOG(INFO, name, "serving %s for %s", control->back_dir().c_str(),
-		    control->front_dir().c_str());
 	dev->process_private = control.release();
 	rte_eth_dev_probing_finish(dev);
 	return 0;

@@ -512,13 +512,73 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 	return nb_tx;
 }
 
+/* Several guest queues and no hashing set: netback's xenvif_select_queue
+ * then takes netdev_pick_tx, which spreads flows by the kernel's flow hash
+ * (skb_tx_hash: skb_get_hash scaled to the queue count). Each packet goes
+ * to the queue its flow hash picks, each target's packets in one send in
+ * their order; what a full guest ring did not take is handed back at the
+ * end of `pkts`, in order, for the application to retry, as the bonding
+ * PMD's balance mode does (so a flow stays in order). */
+uint16_t send_by_flow(TxQueue &q, const Steering &st, uint32_t nb_queues, rte_mbuf **pkts,
+		      uint16_t nb_pkts) noexcept
+{
+	const uint16_t n = RTE_MIN(nb_pkts, static_cast<uint16_t>(max_batch));
+	uint8_t target[max_batch];
+	uint32_t targets = 0; /* bit t: some packet goes to queue t */
+	for (uint16_t i = 0; i < n; i++) {
+		/* reciprocal_scale(), as skb_tx_hash */
+		const uint64_t h = xen::flow_hash(pkts[i], st.flow_seed);
+		target[i] = static_cast<uint8_t>((h * nb_queues) >> 32);
+		targets |= 1u << target[i];
+	}
+	rte_mbuf *group[max_batch];
+	uint16_t index[max_batch];
+	bool sent[max_batch];
+	uint16_t nb_sent = 0;
+	for (uint32_t t = 0; t < nb_queues; t++) {
+		if (!(targets & (1u << t)))
+			continue;
+		uint16_t g = 0;
+		for (uint16_t i = 0; i < n; i++)
+			if (target[i] == t) {
+				index[g] = i;
+				group[g++] = pkts[i];
+			}
+		TxQueue &tq = *st.queues[t];
+		rte_spinlock_lock(&tq.lock);
+		const uint16_t done = send_on(tq, group, g, nullptr);
+		rte_spinlock_unlock(&tq.lock);
+		for (uint16_t k = 0; k < g; k++)
+			sent[index[k]] = k < done;
+		nb_sent += done;
+		if (t != q.queue_id)
+			q.stats.steered += done;
+	}
+	q.stats.flow_hashed += nb_sent;
+	if (nb_sent == n)
+		return n;
+	/* Consumed first (their order no longer matters), then the rest. */
+	rte_mbuf *rest[max_batch];
+	uint16_t w = 0, r = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		if (sent[i])
+			pkts[w++] = pkts[i];
+		else
+			rest[r++] = pkts[i];
+	}
+	std::memcpy(pkts + w, rest, r * sizeof(rest[0]));
+	return w;
+}
+
 } // namespace
 
-/* The application's transmit: on this queue's guest ring, or, with the
- * guest's Toeplitz hashing on, on the guest queue each packet's hash maps to
- * (netback's xenvif_select_queue) with a hash extra for it. Steered packets
- * are all consumed; those a full guest ring cannot take are dropped and
- * counted, as netback drops when a guest queue stalls. */
+/* The application's transmit: on this queue's guest ring, or on the guest
+ * queue netback's xenvif_select_queue would pick: with the guest's Toeplitz
+ * hashing on, the one each packet's hash maps to, with a hash extra for it
+ * (steered packets are all consumed; those a full guest ring cannot take
+ * are dropped and counted, as netback drops when a guest queue stalls);
+ * with several guest queues and no hashing, the one its flow hash picks
+ * (send_by_flow). */
 extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
 {
 	TxQueue &q = *static_cast<TxQueue *>(queue);
@@ -533,7 +593,9 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		cfg != nullptr && cfg->algorithm == XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
 	if (likely(nb_queues <= 1 && !hashing))
 		return send_on(q, pkts, nb_pkts, nullptr);
-	if (!hashing || q.queue_id >= nb_queues) {
+	if (!hashing)
+		return send_by_flow(q, *st, nb_queues, pkts, nb_pkts);
+	if (q.queue_id >= nb_queues) {
 		rte_spinlock_lock(&q.lock);
 		uint16_t n = send_on(q, pkts, nb_pkts, nullptr);
 		rte_spinlock_unlock(&q.lock);

@@ -22,6 +22,7 @@
 
 #include <ethdev_driver.h>
 #include <rte_lcore.h>
+#include <rte_random.h>
 
 #include "xenback_logs.h"
 #include "xstats.h"
@@ -36,6 +37,7 @@ namespace
 {
 constexpr auto quiesce_timeout = 2s;
 const std::string watch_token = "xenback-frontend";
+const std::string device_watch_token = "xenback-vif";
 } // namespace
 
 Control::Control(std::string name, const Config &config, rte_eth_dev *dev, xen::Store store,
@@ -71,49 +73,192 @@ std::unique_ptr<Control> Control::probe(const char *name, const Config &config, 
 		return nullptr;
 	}
 	c->steering_ = &static_cast<Adapter *>(dev->data->dev_private)->steering;
-	if (!c->read_vif(error) || !c->write_features(error))
+	c->steering_->flow_seed = static_cast<uint32_t>(rte_rand());
+	bool malformed = false;
+	auto self = c->store_.read_uint("domid", max_guest_domid, malformed);
+	c->home_ = "/local/domain/" + std::to_string(self.value_or(0));
+	/* Linux probes netback when the device node appears: watch for it
+	 * before looking, so that a vif created in between is not missed. */
+	c->device_watch_ = config.domid
+				   ? c->vif_dir(xen::DomId(static_cast<uint16_t>(*config.domid)))
+				   : c->home_ + "/backend/vif";
+	if (!c->store_.watch(c->device_watch_, device_watch_token)) {
+		error = "cannot watch " + c->device_watch_ + ": " + std::strerror(errno);
 		return nullptr;
-	/* netback_probe: InitWait once the features are written. */
-	c->state_ = c->store_.read_state(c->back_dir_).value_or(XenbusState::Unknown);
-	c->set_state(XenbusState::InitWait);
+	}
+	/* A vif there but wrong is refused now, as before; one not there yet
+	 * is waited for by the control thread. */
+	if (c->look_for_vif(error) == Found::refused)
+		return nullptr;
+	if (!c->bound_)
+		XB_INIT_LOG(NOTICE, name, "waiting for %s; link down until then",
+			    c->awaited().c_str());
 	if (!c->start_thread(error))
 		return nullptr;
 	return c;
 }
 
-bool Control::read_vif(std::string &error) noexcept
+std::string Control::vif_dir(xen::DomId guest) const
 {
-	bool malformed = false;
-	auto self = store_.read_uint("domid", 0x7fef, malformed);
-	home_ = self ? "/local/domain/" + std::to_string(*self) : "/local/domain/0";
-	guest_ = xen::DomId(static_cast<uint16_t>(*config_.domid));
-	back_dir_ = home_ + "/backend/vif/" + guest_.str() + "/" + std::to_string(config_.vif);
-	auto frontend = store_.read(back_dir_ + "/frontend");
-	if (!frontend) {
-		error = "no vif " + std::to_string(config_.vif) + " of domain " + guest_.str() +
-			": cannot read " + back_dir_ + "/frontend (" + std::strerror(errno) +
-			"); create the vif first (xl network-attach, or xensim vif-add)";
-		return false;
-	}
-	front_dir_ = *frontend;
-	auto fid = store_.read_uint(back_dir_ + "/frontend-id", 0x7fef, malformed);
-	if (!fid || *fid != guest_.value()) {
-		error = back_dir_ + "/frontend-id is '" +
-			store_.read(back_dir_ + "/frontend-id").value_or("") + "', expected " +
-			guest_.str();
-		return false;
-	}
-	return true;
+	return home_ + "/backend/vif/" + guest.str() + "/" + std::to_string(config_.vif);
 }
 
-bool Control::write_features(std::string &error) noexcept
+/* What the port waits for, as the log lines say it. */
+std::string Control::awaited() const
+{
+	if (config_.domid)
+		return device_watch_ + " to appear (xl network-attach, or xensim vif-add)";
+	return "a domain named '" + std::string(config_.domain) +
+	       "' (its /local/domain/<domid>/name) " + "to get vif " + std::to_string(config_.vif) +
+	       " under " + device_watch_ +
+	       " (xl create or xl network-attach, or xensim vif-add --name)";
+}
+
+Control::Found Control::look_for_vif(std::string &why) noexcept
+{
+	if (config_.domid)
+		return take_vif(xen::DomId(static_cast<uint16_t>(*config_.domid)), why);
+	auto guest = find_named_guest();
+	return guest ? take_vif(*guest, why) : Found::absent;
+}
+
+/* The domain named config_.domain that has our vif: libxl writes the name
+ * (libxl__domain_make) before any of the domain's devices. Two of them (a
+ * toolstack that let a name be reused while the old domain's vif is still
+ * there) take the newer, that is the higher domain id. */
+std::optional<xen::DomId> Control::find_named_guest() noexcept
+{
+	auto domids = store_.directory(home_ + "/backend/vif");
+	if (!domids)
+		return std::nullopt;
+	std::optional<xen::DomId> found;
+	for (const std::string &d : *domids) {
+		if (d.empty() || d.size() > 5 ||
+		    d.find_first_not_of("0123456789") != std::string::npos)
+			continue;
+		unsigned long id = std::stoul(d);
+		if (id == 0 || id > max_guest_domid)
+			continue;
+		xen::DomId guest(static_cast<uint16_t>(id));
+		if (!store_.read(vif_dir(guest) + "/frontend"))
+			continue;
+		auto named = store_.read("/local/domain/" + d + "/name");
+		if (!named || *named != config_.domain)
+			continue;
+		if (found)
+			XB_INIT_LOG(WARNING, name_.c_str(),
+				    "domains %u and %u are both named '%s' and have vif %u; taking "
+				    "the newer, %u",
+				    found->value(), guest.value(), config_.domain, config_.vif,
+				    std::max(found->value(), guest.value()));
+		if (!found || guest > *found)
+			found = guest;
+	}
+	return found;
+}
+
+Control::Found Control::take_vif(xen::DomId guest, std::string &why) noexcept
+{
+	const std::string dir = vif_dir(guest);
+	auto frontend = store_.read(dir + "/frontend");
+	if (!frontend)
+		return Found::absent; /* not there yet */
+	bool malformed = false;
+	auto fid = store_.read_uint(dir + "/frontend-id", max_guest_domid, malformed);
+	if (!fid || *fid != guest.value()) {
+		why = dir + "/frontend-id is '" + store_.read(dir + "/frontend-id").value_or("") +
+		      "', expected " + guest.str();
+		return Found::refused;
+	}
+	guest_ = guest;
+	back_dir_ = dir;
+	front_dir_ = *frontend;
+	bool gone = false;
+	if (!write_features(why, gone)) {
+		if (!gone)
+			return Found::refused;
+		why.clear();
+		return Found::absent; /* removed meanwhile */
+	}
+	/* netback_probe: InitWait once the features are written. */
+	bound_ = true;
+	state_ = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+	frontend_state_ = XenbusState::Unknown;
+	frontend_fresh_ = false;
+	set_state(XenbusState::InitWait);
+	if (!store_.watch(front_dir_ + "/state", watch_token)) {
+		why = "cannot watch " + front_dir_ + "/state: " + std::strerror(errno);
+		bound_ = false;
+		return Found::refused;
+	}
+	auto *a = static_cast<Adapter *>(dev_->data->dev_private);
+	__atomic_add_fetch(&a->vif_found, 1, __ATOMIC_RELAXED);
+	if (config_.domid)
+		XB_INIT_LOG(NOTICE, name_.c_str(), "serving %s for %s", back_dir_.c_str(),
+			    front_dir_.c_str());
+	else
+		XB_INIT_LOG(NOTICE, name_.c_str(), "serving %s for %s (domain '%s' is domain %u)",
+			    back_dir_.c_str(), front_dir_.c_str(), config_.domain, guest_.value());
+	return Found::taken;
+}
+
+void Control::vif_removed() noexcept
+{
+	/* As netback_remove when xenbus sees the device node go: nothing is
+	 * written under the removed directory (that would bring it back). */
+	XB_INIT_LOG(NOTICE, name_.c_str(),
+		    "%s removed (the vif detached, or its guest destroyed): link down, rings "
+		    "unmapped, event channels unbound",
+		    back_dir_.c_str());
+	disconnect();
+	store_.unwatch(front_dir_ + "/state", watch_token);
+	bound_ = false;
+	state_ = XenbusState::Unknown;
+	frontend_state_ = XenbusState::Unknown;
+	frontend_fresh_ = false;
+	back_dir_.clear();
+	front_dir_.clear();
+	auto *a = static_cast<Adapter *>(dev_->data->dev_private);
+	__atomic_add_fetch(&a->vif_removed, 1, __ATOMIC_RELAXED);
+	XB_INIT_LOG(NOTICE, name_.c_str(), "waiting for %s", awaited().c_str());
+}
+
+void Control::refresh() noexcept
+{
+	if (bound_ && !store_.read(back_dir_)) {
+		if (!store_.alive()) {
+			store_lost_ = true;
+			return;
+		}
+		vif_removed();
+	}
+	if (!bound_) {
+		std::string why;
+		Found f = look_for_vif(why);
+		if (f == Found::refused && why != refused_)
+			XB_INIT_LOG(ERR, name_.c_str(), "%s; not serving it", why.c_str());
+		refused_ = f == Found::refused ? why : std::string();
+		if (!bound_ && !store_.alive()) {
+			store_lost_ = true;
+			return;
+		}
+	}
+	if (bound_)
+		frontend_changed();
+}
+
+bool Control::write_features(std::string &error, bool &gone) noexcept
 {
 	/* What Linux netback's netback_probe advertises, minus what this
-	 * backend does not implement yet (multicast control, the control ring,
-	 * several queues): those keys are absent or say 0, which netif.h
-	 * defines as "not supported". Each feature can be switched off by its
-	 * devarg, so a frontend's fallbacks can be tested. GSO needs sg. */
+	 * backend does not implement yet (multicast control): those keys are
+	 * absent or say 0, which netif.h defines as "not supported". Each
+	 * feature can be switched off by its devarg, so a frontend's fallbacks
+	 * can be tested. GSO needs sg. Written only while the vif is there. */
 	auto body = [&](xen::Transaction &tx) {
+		if (!tx.read(back_dir_ + "/frontend")) {
+			gone = true;
+			return false;
+		}
 		auto key = [&](const char *k) { return back_dir_ + "/" + k; };
 		auto flag = [](bool on) { return on ? "1" : "0"; };
 		return tx.write(key("feature-sg"), flag(config_.sg)) &&
@@ -164,12 +309,30 @@ XenbusState next_step(XenbusState from, XenbusState to) noexcept
 void Control::set_state(XenbusState target) noexcept
 {
 	/* Only adjacent moves (e.g. Connected → Closing → Closed → InitWait),
-	 * so a frontend sees every step. */
+	 * so a frontend sees every step. As Linux's xenbus_switch_state, a
+	 * state node gone is not written: that would bring back the directory
+	 * the toolstack removed (the control thread then lets the vif go). */
+	if (!bound_)
+		return;
+	const std::string node = back_dir_ + "/state";
 	while (state_ != target) {
 		XenbusState next = next_step(state_, target);
-		if (!store_.switch_state(back_dir_, next)) {
-			XB_INIT_LOG(ERR, name_.c_str(), "cannot write %s/state: %s",
-				    back_dir_.c_str(), std::strerror(errno));
+		bool gone = false;
+		std::string error;
+		auto body = [&](xen::Transaction &tx) {
+			if (!tx.read(node)) {
+				gone = errno == ENOENT;
+				return false;
+			}
+			return tx.write(node, std::to_string(static_cast<int>(next)));
+		};
+		if (!store_.transact(body, error)) {
+			if (gone)
+				XB_INIT_LOG(DEBUG, name_.c_str(), "%s is gone: not written",
+					    node.c_str());
+			else
+				XB_INIT_LOG(ERR, name_.c_str(), "cannot write %s: %s", node.c_str(),
+					    error.c_str());
 			return;
 		}
 		state_ = next;
@@ -751,10 +914,6 @@ bool Control::start_thread(std::string &error) noexcept
 		error = std::string("eventfd: ") + std::strerror(errno);
 		return false;
 	}
-	if (!store_.watch(front_dir_ + "/state", watch_token)) {
-		error = "cannot watch " + front_dir_ + "/state: " + std::strerror(errno);
-		return false;
-	}
 	char thread_name[RTE_MAX_THREAD_NAME_LEN];
 	std::snprintf(thread_name, sizeof(thread_name), "xb-ctl-%u", dev_->data->port_id);
 	int rc = rte_ctrl_thread_create(
@@ -780,7 +939,9 @@ void Control::stop_thread() noexcept
 	kick();
 	pthread_join(thread_, nullptr);
 	thread_running_ = false;
-	store_.unwatch(front_dir_ + "/state", watch_token);
+	if (bound_)
+		store_.unwatch(front_dir_ + "/state", watch_token);
+	store_.unwatch(device_watch_, device_watch_token);
 }
 
 void Control::run() noexcept
@@ -802,9 +963,9 @@ void Control::run() noexcept
 		}
 		store_.pending_watch_paths();
 		std::unique_lock lock(mutex_);
-		frontend_changed();
+		refresh();
 		serve_ctrl();
-		if (hostile && !hostile_done_)
+		if (hostile && !hostile_done_ && bound_)
 			hostile_step();
 		if (store_lost_) {
 			lock.unlock();
@@ -835,9 +996,19 @@ bool Control::recover_store() noexcept
 		if (!store)
 			return false;
 		/* The new connection has none of our watches. */
-		if (store->watch(front_dir_ + "/state", watch_token))
+		std::string front_state;
+		{
+			std::lock_guard lock(mutex_);
+			front_state = bound_ ? front_dir_ + "/state" : std::string();
+		}
+		const std::string &failed =
+			!store->watch(device_watch_, device_watch_token) ? device_watch_
+			: !front_state.empty() && !store->watch(front_state, watch_token)
+				? front_state
+				: std::string();
+		if (failed.empty())
 			break;
-		error = "cannot watch " + front_dir_ + "/state: " + std::strerror(errno);
+		error = "cannot watch " + failed + ": " + std::strerror(errno);
 	}
 	std::lock_guard lock(mutex_);
 	store_ = std::move(*store);
@@ -846,14 +1017,17 @@ bool Control::recover_store() noexcept
 	uint64_t n = __atomic_add_fetch(&a->store_reconnects, 1, __ATOMIC_RELAXED);
 	/* A state write that failed while the store was away left ours
 	 * unknown: take it from the store again. */
-	state_ = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+	if (bound_)
+		state_ = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
 	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 	XB_DRV_LOG(NOTICE, name_.c_str(),
 		   "xenstore reopened after %u attempt(s) in %lld ms (reconnect %llu); watching "
-		   "%s/state again (backend %s)",
+		   "%s again (backend %s)",
 		   attempts, static_cast<long long>(ms.count()), static_cast<unsigned long long>(n),
-		   front_dir_.c_str(), xen::state_name(state_));
-	frontend_changed();
+		   bound_ ? (front_dir_ + "/state").c_str() : device_watch_.c_str(),
+		   xen::state_name(state_));
+	/* The vif may have gone, or come, meanwhile. */
+	refresh();
 	return true;
 }
 

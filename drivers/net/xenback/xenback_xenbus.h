@@ -52,14 +52,15 @@ class Control
 public:
 	using Clock = std::chrono::steady_clock;
 
-	/* Finds backend/vif/<domid>/<vif>, writes the features and goes to
-	 * InitWait; starts following the frontend. */
+	/* Watches for backend/vif/<domid>/<vif> (domid=) or for a vif of the
+	 * domain named so (domain=); takes the vif as netback_probe does
+	 * (features written, InitWait) now if it exists, else the control
+	 * thread does once it appears, and again each time the toolstack
+	 * re-creates it after removing it. Fails only on bad input or when the
+	 * store, grants or event channels cannot be opened. */
 	static std::unique_ptr<Control> probe(const char *name, const Config &config,
 					      rte_eth_dev *dev, std::string &error) noexcept;
 	~Control();
-
-	const std::string &back_dir() const { return back_dir_; }
-	const std::string &front_dir() const { return front_dir_; }
 
 	void attach_rx_queue(uint16_t qid, RxQueue *q) noexcept;
 	void attach_tx_queue(uint16_t qid, TxQueue *q) noexcept;
@@ -72,8 +73,19 @@ public:
 private:
 	Control(std::string name, const Config &config, rte_eth_dev *dev, xen::Store store,
 		xen::Gnttab gnttab, xen::Evtchn evtchn);
-	bool read_vif(std::string &error) noexcept;
-	bool write_features(std::string &error) noexcept;
+	/* The vif, looked for (probe, the control thread) and taken. */
+	enum class Found { taken, absent, refused };
+	Found look_for_vif(std::string &why) noexcept;
+	std::optional<xen::DomId> find_named_guest() noexcept;
+	Found take_vif(xen::DomId guest, std::string &why) noexcept;
+	std::string vif_dir(xen::DomId guest) const;
+	std::string awaited() const;
+	/* The toolstack removed the backend directory: let go of the guest. */
+	void vif_removed() noexcept;
+	/* One pass of the control thread over the store: the vif removed or
+	 * appeared, then the frontend's state. */
+	void refresh() noexcept;
+	bool write_features(std::string &error, bool &gone) noexcept;
 	void set_state(xen::XenbusState target) noexcept;
 	void frontend_changed() noexcept;
 	bool connect(std::string &error) noexcept;
@@ -117,10 +129,16 @@ private:
 	xen::Store store_;
 	xen::Gnttab gnttab_;
 	xen::Evtchn evtchn_;
-	std::string home_;     /* /local/domain/<self> */
+	std::string home_; /* /local/domain/<self> */
+	/* Watched for the vif to appear and go: its backend directory
+	 * (domid=), or <home>/backend/vif (domain=: any guest's). */
+	std::string device_watch_;
+	/* A vif taken (found, features written): the three below are its. */
+	bool bound_ = false;
 	std::string back_dir_; /* <home>/backend/vif/<domid>/<vif> */
 	std::string front_dir_;
 	xen::DomId guest_;
+	std::string refused_; /* why the vif found was last refused (logged once) */
 	xen::XenbusState state_ = xen::XenbusState::Unknown;
 	xen::XenbusState frontend_state_ = xen::XenbusState::Unknown;
 	/* Only a frontend seen leaving Connected after our InitWait connects:
