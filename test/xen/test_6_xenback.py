@@ -43,12 +43,13 @@ def attach_vif_for_user_space(guest):
 
 
 def queue_interrupts(guest) -> dict:
-    """Interrupts of each of eth2's receive queues in the guest
-    (/proc/interrupts: eth2-q<N>-rx with split event channels)."""
+    """Interrupts of each receive queue of vif 2 in the guest
+    (/proc/interrupts: Linux netfront names them vif<devid>-q<N>-rx with
+    split event channels)."""
     text = guest.domu.run("cat /proc/interrupts").output
     counts = {}
     for line in text.splitlines():
-        m = re.search(rf"\s(eth{DEVID}-q(\d+)-rx)\s*$", line)
+        m = re.search(rf"\s(vif{DEVID}-q(\d+)-rx)\s*$", line)
         if m:
             fields = line.split()
             counts[int(m.group(2))] = sum(int(f) for f in fields[1:] if f.isdigit())
