@@ -8,6 +8,10 @@
 # (ethdev_driver.h and friends) nor buildtools/pmdinfogen.py. Take them from
 # Debian's own source package of exactly the installed DPDK version and put
 # them in OUTDIR (inside the build tree; they are never committed).
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then
+	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	exit 0
+fi
 set -euo pipefail
 
 OUT=${1:?usage: dpdk-sdk.sh OUTDIR}

@@ -120,8 +120,11 @@ test)
 	[[ -n "$quick" ]] || builds+=" xen build-asan build-fuzz"
 	echo "XENFRONT TESTS PASSED (builds: $builds)"
 	;;
+--help | -h | help)
+	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	;;
 *)
-	sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
 	exit 2
 	;;
 esac

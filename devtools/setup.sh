@@ -6,6 +6,10 @@
 # and enables Debian's source archive so that devtools/dpdk-sdk.sh can take
 # DPDK's driver-SDK headers from the source package of the installed DPDK.
 # Idempotent: a second run installs nothing new.
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then
+	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	exit 0
+fi
 set -euo pipefail
 
 PACKAGES=(
