@@ -45,7 +45,14 @@ suite() { # suite DIR [sanitize] [pytest args...]
 	meson test -C "$dir" --print-errorlogs || return 1
 	echo "run: system tests ($dir)"
 	XENFRONT_BUILD_DIR="$ROOT/$dir" XENFRONT_SANITIZE="$sanitize" \
-		"$PY" -m pytest -p no:cacheprovider -q test/system "$@" || return 1
+		"$PY" -m pytest -p no:cacheprovider -q --durations=15 test/system "$@" || return 1
+}
+
+# Each phase's wall time, for the CI budget (75 minutes on 2 cores).
+phase_start=$SECONDS
+phase() { # phase NAME: closes the phase that ran since the last call
+	echo "run: $1 took $((SECONDS - phase_start)) s (total $SECONDS s)"
+	phase_start=$SECONDS
 }
 
 cmd=${1:-}
@@ -92,10 +99,13 @@ test)
 		shift
 	done
 	devtools/setup.sh
+	phase setup
 	failed=
 	devtools/check-format.sh || failed+=" format"
 	if build build; then
+		phase "normal build"
 		suite build "" "${pyargs[@]}" || failed+=" normal"
+		phase "normal tests"
 	else
 		failed+=" normal-build"
 	fi
@@ -103,14 +113,18 @@ test)
 		if [[ -f build/build.ninja ]]; then
 			echo "run: real-Xen suite (build)"
 			"$PY" devtools/xen/xenbed.py --build build suite "${pyargs[@]}" || failed+=" xen"
+			phase "real-Xen suite"
 		fi
 		if build build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 			-Dcpp_args=-fno-sanitize-recover=undefined -Dc_args=-fno-sanitize-recover=undefined; then
+			phase "sanitizer build"
 			suite build-asan 1 "${pyargs[@]}" || failed+=" asan"
+			phase "sanitizer tests"
 		else
 			failed+=" asan-build"
 		fi
 		devtools/fuzz.sh "${FUZZ_SECONDS:-60}" || failed+=" fuzz"
+		phase fuzzing
 	fi
 	if [[ -n "$failed" ]]; then
 		echo "XENFRONT TESTS FAILED:$failed"
