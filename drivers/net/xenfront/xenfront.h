@@ -36,6 +36,11 @@ struct FanoutState; /* xenfront_fanout.h */
 /* Xen device ids are small integers; netfront's vif handle is one. */
 constexpr uint32_t max_vif_index = 65535;
 constexpr unsigned ring_size = xen::rx_ring_size; /* 256, both rings */
+/* Descriptors an application may ask for per queue: any count up to this
+ * is accepted and the queue uses min(count, ring_size), as the virtio PMD
+ * advertises 32768 and clamps to its ring (virtio_rxtx.c). OVS-DPDK asks
+ * for 2048 and dpdk-test's pmd_perf_autotest for 1024 unless told. */
+constexpr uint16_t max_desc_asked = 32768;
 constexpr unsigned default_burst = 32;
 /* Queue pairs this driver drives on one vif (the backend may offer fewer). */
 constexpr uint16_t max_queue_pairs = 8;

@@ -173,12 +173,14 @@ int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 	info->max_mtu = static_cast<uint16_t>(max_mtu(dev));
 	info->max_rx_pktlen = max_mtu(dev) + l2_overhead;
 	info->min_rx_bufsize = RTE_ETHER_MIN_LEN;
-	info->rx_desc_lim = {.nb_max = ring_size,
+	/* Any count is taken and the ring's used (see clamp_desc); the
+	 * default is the ring. */
+	info->rx_desc_lim = {.nb_max = max_desc_asked,
 			     .nb_min = 1,
 			     .nb_align = 1,
 			     .nb_seg_max = 0,
 			     .nb_mtu_seg_max = 0};
-	info->tx_desc_lim = {.nb_max = ring_size,
+	info->tx_desc_lim = {.nb_max = max_desc_asked,
 			     .nb_min = 1,
 			     .nb_align = 1,
 			     .nb_seg_max = UINT16_MAX,
@@ -240,6 +242,18 @@ void txq_info_get(rte_eth_dev *dev, uint16_t qid, rte_eth_txq_info *info) noexce
 	info->queue_state = dev->data->tx_queue_state[qid];
 }
 
+/* The descriptors a queue uses: what the application asked for, up to the
+ * netif ring's 256 slots (rxq/txq info report the result). */
+uint16_t clamp_desc(const Adapter &a, const char *dir, uint16_t qid, uint16_t nb_desc) noexcept
+{
+	if (nb_desc <= ring_size)
+		return nb_desc;
+	XF_INIT_LOG(NOTICE, a.name,
+		    "%s queue %u: %u descriptors asked, the netif ring has %u: using %u", dir, qid,
+		    nb_desc, ring_size, ring_size);
+	return ring_size;
+}
+
 void free_rx_queue(rte_eth_dev *dev, uint16_t qid)
 {
 	auto *q = static_cast<RxQueue *>(dev->data->rx_queues[qid]);
@@ -299,7 +313,7 @@ int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned in
 	if (q == nullptr)
 		return -ENOMEM;
 	q->mp = mp;
-	q->nb_desc = nb_desc;
+	q->nb_desc = clamp_desc(a, "rx", qid, nb_desc);
 	q->l4_csum = offloads & (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
 	q->ipv4_csum = offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	q->lro = offloads & RTE_ETH_RX_OFFLOAD_TCP_LRO;
@@ -338,7 +352,7 @@ int tx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned in
 		rte_zmalloc_socket("xenfront_txq", sizeof(TxQueue), RTE_CACHE_LINE_SIZE, socket));
 	if (q == nullptr)
 		return -ENOMEM;
-	q->nb_desc = nb_desc;
+	q->nb_desc = clamp_desc(a, "tx", qid, nb_desc);
 	q->max_frame = a.max_frame;
 	q->granted = &a.granted;
 	q->port_id = dev->data->port_id;
