@@ -12,12 +12,20 @@ import time
 from sanitizers import sanitizer_env
 
 PROMPT = "testpmd> "
-# A prompt, which whole lines printed by another thread (a link event, a
-# driver's log line from a forwarding lcore) may cut anywhere:
-# "t\nPort 0: link state change event\n...\nestpmd> ",
-# "txenfront: port 0 rx queue 3 (netif queue 0) served by lcore 3\nestpmd> ".
-PROMPT_SPLIT = "".join(re.escape(c) + r"(?:[^\n]*\n)*" for c in PROMPT[:-1]) + re.escape(
-    PROMPT[-1])
+
+
+def split_pattern(text: str, lazy: bool = True) -> str:
+    """`text` as testpmd prints it while whole lines printed by another
+    thread (a link event, a driver's log line from a forwarding lcore) may
+    cut it anywhere: "t\\nPort 0: link state change event\\n...\\nestpmd> ",
+    or the echo of a command, "show port\\nPort 0: link state change
+    event\\nnet_xenfront0: link up\\n info 0" (seen on Xen). Lazy: the
+    shortest such text from where it starts."""
+    gap = r"(?:[^\n]*\n)*?" if lazy else r"(?:[^\n]*\n)*"
+    return "".join(re.escape(c) + gap for c in text[:-1]) + re.escape(text[-1])
+
+
+PROMPT_SPLIT = split_pattern(PROMPT, lazy=False)
 
 
 class TestPmd:
@@ -89,8 +97,9 @@ class TestPmd:
         # testpmd echoes the command; its answer ends at the next prompt.
         # (Asynchronous messages, e.g. link events, may print a prompt too.)
         # Another thread's lines may land between the echo and its newline
-        # ("stopmempool/dpaa2: ...\n\n"), so the echo is the text alone.
-        echo = self.wait_for(re.escape(line), timeout=timeout, start=start)
+        # ("stopmempool/dpaa2: ...\n\n"), so the echo is the text alone,
+        # and inside it (split_pattern).
+        echo = self.wait_for(split_pattern(line), timeout=timeout, start=start)
         begin = start + echo.end()
         m = self.wait_for(PROMPT_SPLIT, timeout=timeout, start=begin)
         with self.lock:
