@@ -245,6 +245,20 @@ static int setup_port(uint16_t port, const struct options *o)
 	return rc;
 }
 
+/* Every mbuf back in the pool and no request the backend has not answered
+ * (the oldest descriptor of the ring done). A PMD without descriptor status
+ * answers -ENOTSUP: then the pool is all there is to go by. */
+static int all_answered(uint16_t port, struct rte_mempool *mp)
+{
+	if (rte_mempool_avail_count(mp) < mp->size)
+		return 0;
+	struct rte_eth_txq_info qinfo;
+	if (rte_eth_tx_queue_info_get(port, 0, &qinfo) != 0 || qinfo.nb_desc == 0)
+		return 1;
+	return rte_eth_tx_descriptor_status(port, 0, (uint16_t)(qinfo.nb_desc - 1)) !=
+	       RTE_ETH_TX_DESC_FULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -329,9 +343,11 @@ int main(int argc, char **argv)
 	}
 	const double seconds = (double)(now - start) / (double)hz;
 	rte_pktmbuf_free_bulk(pending, nb_pending);
-	/* Give the backend a moment to answer; a burst of nothing still takes
-	 * the answers in. */
-	for (int i = 0; i < 200 && rte_mempool_avail_count(mp) < mp->size; i++) {
+	/* Give the backend a moment to answer every request; a burst of nothing
+	 * still takes the answers in. A copied frame's mbuf is back in the pool
+	 * as soon as it is in the ring, so the pool alone does not say the
+	 * backend has read it: stopping the port earlier would drop it. */
+	for (int i = 0; i < 200 && !all_answered(port, mp); i++) {
 		rte_eth_tx_burst(port, 0, NULL, 0);
 		rte_delay_ms(5);
 	}
