@@ -47,11 +47,27 @@ backend() { # MODE
 			--stats-period 1) >"$LOGS/back.log" 2>&1 &
 	BACK=$!
 }
+# The guest forwards for SECS seconds from its link up (the handshake with
+# the backend done), not from its start: a loaded or sanitized machine may
+# take seconds to start testpmd.
 frontend() { # MODE
 	(eval "$("$XENSIM" env --domid 1)" &&
-		timeout -s INT "$SECS" dpdk-testpmd "${EAL[@]}" --file-prefix "demo-$$-front" \
+		exec dpdk-testpmd "${EAL[@]}" --file-prefix "demo-$$-front" \
 			--lcores 0@1,1@0 -d "$FRONT_PMD" --vdev net_xenfront0,vif=0 -- -a --no-mlockall \
-			--forward-mode="$1" --stats-period 1) >"$LOGS/front.log" 2>&1 || true
+			--forward-mode="$1" --stats-period 1) >"$LOGS/front.log" 2>&1 &
+	local front=$! waited=0
+	until grep -aq "net_xenfront0: link up" "$LOGS/front.log"; do
+		if ! kill -0 "$front" 2>/dev/null || ((waited++ >= 600)); then
+			echo "demo: the guest's link did not come up within 60 s:" >&2
+			tail -20 "$LOGS/front.log" >&2
+			kill -INT "$front" 2>/dev/null || true
+			return 1
+		fi
+		sleep 0.1
+	done
+	sleep "$SECS"
+	kill -INT "$front" 2>/dev/null || true
+	wait "$front" || true
 }
 summary() { # LOG
 	grep -a -E "net_xen|Rx-pps|Tx-pps" "$1" | grep -av "^\s*$" | tail -4 | sed 's/^/    /'
