@@ -78,6 +78,52 @@ def test_backend_killed_and_restarted(build, xensim, prefix):
         assert d.get("frames_allocated", 0) == 0 or d.get("grants_revoked_mapped", 0) == 0, d
 
 
+def test_backend_killed_before_answering_our_connected(build, xensim, prefix):
+    """The frontend wrote Connected; the backend (its port not started, so
+    it does not answer yet) is killed and a new one starts. The new one
+    takes the frontend's Connected for a stale one, and the store still
+    says InitWait: the frontend learns of the new backend from its state
+    written again, connects anew, and traffic flows."""
+    sim = xensim
+    sim.vif_add(1, 0)
+    back = back2 = front = store = None
+    try:
+        back = backend(build, sim, prefix, app=["--forward-mode=rxonly",
+                                                "--disable-device-start"])
+        front = frontend(build, sim, prefix, app=["--forward-mode=txonly"])
+        store = sim.client(0)
+        wait_for(lambda: store.read("/local/domain/1/device/vif/0/state") == b"4",
+                 what="the frontend's Connected")
+        time.sleep(1)
+        assert store.read("/local/domain/0/backend/vif/1/0/state") == b"2"
+        assert not front.link_up(0)
+
+        back.kill()
+        start = len(front.output)
+        back2 = backend(build, sim, prefix + "2", app=["--forward-mode=rxonly"])
+        front.wait_for(r"a new backend; connecting again", start=start, timeout=30)
+        front.wait_link(0, timeout=30)
+        back2.wait_link(0)
+        back2.command("start")
+        front.command("start")
+        wait_for(lambda: back2.stats(0)["ipackets"] > 10000, what="traffic with the new backend")
+        front.command("stop")
+        back2.command("stop")
+        assert hv(sim, 1)["grants_shared"] == GRANTS_PER_QUEUE_PAIR
+        assert hv(sim, 0)["mappings_held"] == 2
+    finally:
+        if store is not None:
+            store.close()
+        stop_all(front, back2)
+        if back is not None:
+            back.kill()
+    for domid in (0, 1):
+        d = hv(sim, domid)
+        assert d.get("grants_shared", 0) == 0, d
+        assert d.get("mappings_held", 0) == 0, d
+        assert d.get("evtchn_ports", 0) == 0, d
+
+
 def test_stop_start_and_close_probe_in_one_process(build, xensim, prefix):
     """port stop/start and detach/attach in the same frontend process
     reconnect each time, with the same grant count."""

@@ -192,6 +192,13 @@ Control::Found Control::take_vif(xen::DomId guest, std::string &why) noexcept
 	state_ = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
 	frontend_state_ = XenbusState::Unknown;
 	frontend_fresh_ = false;
+	if (state_ == XenbusState::InitWait) {
+		/* Left there by a backend that died (ours, killed): write it
+		 * again all the same. A frontend whose Connected that backend
+		 * never answered learns from this write that a new backend is
+		 * here, and connects anew (its Connected is stale to us). */
+		write_state(XenbusState::InitWait);
+	}
 	set_state(XenbusState::InitWait);
 	auto *a = static_cast<Adapter *>(dev_->data->dev_private);
 	__atomic_add_fetch(&a->vif_found, 1, __ATOMIC_RELAXED);
@@ -309,35 +316,40 @@ XenbusState next_step(XenbusState from, XenbusState to) noexcept
 
 } // namespace
 
+bool Control::write_state(XenbusState state) noexcept
+{
+	/* As Linux's xenbus_switch_state, a state node gone is not written:
+	 * that would bring back the directory the toolstack removed (the
+	 * control thread then lets the vif go). */
+	const std::string node = back_dir_ + "/state";
+	bool gone = false;
+	std::string error;
+	auto body = [&](xen::Transaction &tx) {
+		if (!tx.read(node)) {
+			gone = errno == ENOENT;
+			return false;
+		}
+		return tx.write(node, std::to_string(static_cast<int>(state)));
+	};
+	if (store_.transact(body, error))
+		return true;
+	if (gone)
+		XB_INIT_LOG(DEBUG, name_.c_str(), "%s is gone: not written", node.c_str());
+	else
+		XB_INIT_LOG(ERR, name_.c_str(), "cannot write %s: %s", node.c_str(), error.c_str());
+	return false;
+}
+
 void Control::set_state(XenbusState target) noexcept
 {
 	/* Only adjacent moves (e.g. Connected → Closing → Closed → InitWait),
-	 * so a frontend sees every step. As Linux's xenbus_switch_state, a
-	 * state node gone is not written: that would bring back the directory
-	 * the toolstack removed (the control thread then lets the vif go). */
+	 * so a frontend sees every step. */
 	if (!bound_)
 		return;
-	const std::string node = back_dir_ + "/state";
 	while (state_ != target) {
 		XenbusState next = next_step(state_, target);
-		bool gone = false;
-		std::string error;
-		auto body = [&](xen::Transaction &tx) {
-			if (!tx.read(node)) {
-				gone = errno == ENOENT;
-				return false;
-			}
-			return tx.write(node, std::to_string(static_cast<int>(next)));
-		};
-		if (!store_.transact(body, error)) {
-			if (gone)
-				XB_INIT_LOG(DEBUG, name_.c_str(), "%s is gone: not written",
-					    node.c_str());
-			else
-				XB_INIT_LOG(ERR, name_.c_str(), "cannot write %s: %s", node.c_str(),
-					    error.c_str());
+		if (!write_state(next))
 			return;
-		}
 		state_ = next;
 	}
 }

@@ -86,6 +86,7 @@ private:
 	 * appeared, then the frontend's state. */
 	void refresh() noexcept;
 	bool write_features(std::string &error, bool &gone) noexcept;
+	bool write_state(xen::XenbusState state) noexcept; /* one write, no checks */
 	void set_state(xen::XenbusState target) noexcept;
 	void frontend_changed() noexcept;
 	/* The watch events just read: which of them were the frontend

@@ -892,18 +892,37 @@ bool Control::begin_handshake(Clock::time_point deadline, std::string &error) no
 
 void Control::handshake_sent() noexcept
 {
+	/* Events up to here are for writes we have read (xenstored sends a
+	 * watch event before the answer to any later request): from now on a
+	 * write of the backend's state is one made after our Connected. */
+	store_.pending_watch_paths();
 	handshake_pending_ = true;
 	handshake_sent_at_ = Clock::now();
 	slow_backend_reported_ = false;
 }
 
-void Control::await_backend_connected(rte_eth_dev *dev, XenbusState state) noexcept
+void Control::await_backend_connected(rte_eth_dev *dev, XenbusState state,
+				      bool state_written) noexcept
 {
 	std::string error;
 	if (state == XenbusState::Connected) {
 		handshake_pending_ = false;
 		if (!complete_connection(dev, error))
 			connection_failed(error);
+		return;
+	}
+	if (state_written &&
+	    (state == XenbusState::InitWait || state == XenbusState::Initialising)) {
+		/* Written again, not moved on: xenbus never rewrites a state it
+		 * is in, so this is a new backend (the one we wrote Connected for
+		 * died before answering; net_xenback restarted). It takes our
+		 * Connected for a stale one: announce ourselves again. */
+		handshake_pending_ = false;
+		failure_retryable_ = true;
+		last_backend_state_ = XenbusState::Unknown; /* its features anew */
+		connection_failed("backend " + back_dir_ + " wrote " + xen::state_name(state) +
+				  " again before answering our Connected: a new backend; "
+				  "connecting again");
 		return;
 	}
 	std::string refused = backend_error();
@@ -1220,7 +1239,10 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 		int n = poll(fds, 2, 1000);
 		if (stopping() || (n > 0 && (fds[0].revents & POLLIN)))
 			return;
-		store_.pending_watch_paths();
+		const std::string state_node = back_dir_ + "/state";
+		const auto fired = store_.pending_watch_paths();
+		const bool state_written =
+			std::find(fired.begin(), fired.end(), state_node) != fired.end();
 		auto read = store_.read_state(back_dir_);
 		if (!read && !store_.alive()) {
 			/* Not the backend's doing: our connection to the store
@@ -1256,7 +1278,7 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 		if (handshake_pending_) {
 			/* Our half is out: the backend's answer, however long it
 			 * takes (every watch event and each second). */
-			await_backend_connected(dev, state);
+			await_backend_connected(dev, state, state_written);
 			continue;
 		}
 		if (connected_ && state == XenbusState::Connected) {

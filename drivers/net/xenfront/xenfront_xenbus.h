@@ -164,9 +164,10 @@ private:
 	void handshake_sent() noexcept;
 	/* One look at the backend while our Connected waits for its answer:
 	 * finishes the connection when it is Connected, fails it when it
-	 * closed or wrote an error, says once (after connect_timeout) that it
-	 * is slow. */
-	void await_backend_connected(rte_eth_dev *dev, xen::XenbusState state) noexcept;
+	 * closed, wrote an error or wrote InitWait anew (state_written: a new
+	 * backend), says once (after connect_timeout) that it is slow. */
+	void await_backend_connected(rte_eth_dev *dev, xen::XenbusState state,
+				     bool state_written) noexcept;
 	/* The backend is Connected: the control ring's set-up and the link. */
 	bool complete_connection(rte_eth_dev *dev, std::string &error) noexcept;
 	/* After a failed handshake: Closing, Closed (the backend following
