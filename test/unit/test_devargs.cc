@@ -79,11 +79,11 @@ TEST(XenfrontDevargs, RefusedByName)
 {
 	const BadCase cases[] = {
 		{"bogus=1",
-		 "unknown devarg 'bogus' (valid: vif, connect_timeout, fanout, static_grants, "
-		 "rx_copybreak)"},
+		 "unknown devarg 'bogus' (valid: vif, connect_timeout, close_timeout, fanout, "
+		 "static_grants, rx_copybreak)"},
 		{"vif=0,bogus=1",
-		 "unknown devarg 'bogus' (valid: vif, connect_timeout, fanout, static_grants, "
-		 "rx_copybreak)"},
+		 "unknown devarg 'bogus' (valid: vif, connect_timeout, close_timeout, fanout, "
+		 "static_grants, rx_copybreak)"},
 		{"vif=abc", "devarg vif='abc' is invalid: expected an integer from 0 to 65535"},
 		{"vif=65536", "devarg vif='65536' is invalid: expected an integer from 0 to 65535"},
 		{"vif=-1", "devarg vif='-1' is invalid: expected an integer from 0 to 65535"},
@@ -109,6 +109,20 @@ TEST(XenfrontDevargs, ConnectTimeout)
 	EXPECT_FALSE(xenfront::parse_config("connect_timeout=0", config, error));
 	EXPECT_EQ(error, "devarg connect_timeout='0' is invalid: expected an integer from 1 to "
 			 "600000");
+}
+
+TEST(XenfrontDevargs, CloseTimeout)
+{
+	xenfront::Config config;
+	std::string error;
+	EXPECT_EQ(config.close_timeout_ms, 500u);
+	ASSERT_TRUE(xenfront::parse_config("close_timeout=0", config, error)) << error;
+	EXPECT_EQ(config.close_timeout_ms, 0u);
+	ASSERT_TRUE(xenfront::parse_config("close_timeout=5000", config, error)) << error;
+	EXPECT_EQ(config.close_timeout_ms, 5000u);
+	EXPECT_FALSE(xenfront::parse_config("close_timeout=60001", config, error));
+	EXPECT_EQ(error, "devarg close_timeout='60001' is invalid: expected an integer from 0 to "
+			 "60000");
 }
 
 TEST(XenfrontDevargs, Fanout)

@@ -45,6 +45,10 @@ constexpr unsigned default_burst = 32;
 /* Queue pairs this driver drives on one vif (the backend may offer fewer). */
 constexpr uint16_t max_queue_pairs = 8;
 constexpr uint32_t default_connect_timeout_ms = 10000;
+/* A live backend follows Closing and Closed in milliseconds (Linux netback
+ * too); a dead or stuck one never does. Linux netfront waits up to 5 s for
+ * each step; we hold stop, close and Ctrl-C to well under a second. */
+constexpr uint32_t default_close_timeout_ms = 500;
 /* Redirection table entries: netback's hash mapping table holds 128
  * (XEN_NETBK_MAX_HASH_MAPPING_SIZE), a multiple of RTE_ETH_RETA_GROUP_SIZE. */
 constexpr uint16_t reta_size = 128;
@@ -58,6 +62,7 @@ constexpr unsigned max_rx_pages = 2 * ring_size;
 struct Config {
 	uint32_t vif = 0;
 	uint32_t connect_timeout_ms = default_connect_timeout_ms;
+	uint32_t close_timeout_ms = default_close_timeout_ms;
 	bool fanout = false;        /* serve extra queues in software (xenfront_fanout.h) */
 	bool static_grants = false; /* ask the backend to keep our buffers mapped */
 	/* Received frames longer than this are lent to the application as

@@ -31,6 +31,15 @@ bool parse_connect_timeout(std::string_view value, Config &config, std::string &
 	return true;
 }
 
+bool parse_close_timeout(std::string_view value, Config &config, std::string &why)
+{
+	uint64_t ms = 0;
+	if (!xen::parse_uint(value, 0, 60000, ms, why))
+		return false;
+	config.close_timeout_ms = static_cast<uint32_t>(ms);
+	return true;
+}
+
 bool parse_fanout(std::string_view value, Config &config, std::string &why)
 {
 	return xen::parse_bool(value, config.fanout, why);

@@ -13,6 +13,9 @@
 	X(connect_timeout, "<ms>",                                                                 \
 	  "after how long without the backend's Connected a NOTICE says so (the wait goes on), "   \
 	  "1 to 600000 ms (default 10000)")                                                        \
+	X(close_timeout, "<ms>",                                                                   \
+	  "how long stopping or closing the port waits for the backend to follow Closing and "     \
+	  "Closed, 0 to 60000 ms (default 500)")                                                   \
 	X(fanout, "0|1",                                                                           \
 	  "serve more queue pairs than the backend offers, or RSS without its control ring, "      \
 	  "in software (default 0)")                                                               \

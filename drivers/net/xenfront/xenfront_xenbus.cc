@@ -25,7 +25,8 @@
  *            store itself goes away (its daemon killed and restarted), the
  *            rings and event channels do not depend on it: the data path
  *            runs on while the watcher reopens the store and watches again.
- *   close:   Closing, wait, Closed, wait, delete the keys we wrote. */
+ *   close:   Closing, wait, Closed, wait (both within close_timeout,
+ *            500 ms unless told), delete the keys we wrote. */
 
 #include "xenfront_xenbus.h"
 
@@ -54,7 +55,9 @@ using namespace std::chrono_literals;
 namespace
 {
 
-/* Linux netfront waits XENNET_TIMEOUT (5 s) for each step of a teardown. */
+/* Linux netfront waits XENNET_TIMEOUT (5 s) for each step of a teardown; so
+ * do we where no application call waits on it (a failed handshake, a
+ * backend that left, another frontend's state taken over). */
 constexpr auto teardown_step_timeout = 5s;
 
 /* queue-N directories a frontend may have written (Linux netfront makes one
@@ -248,6 +251,36 @@ bool Control::wait_backend(Clock::time_point deadline, std::initializer_list<Xen
 	return reached;
 }
 
+bool Control::close_step(XenbusState ours, Clock::time_point deadline) noexcept
+{
+	const auto started = Clock::now();
+	store_.switch_state(front_dir_, ours);
+	XenbusState seen;
+	const bool followed =
+		ours == XenbusState::Closing
+			? wait_backend(deadline,
+				       {XenbusState::Closing, XenbusState::Closed,
+					XenbusState::Unknown, XenbusState::InitWait,
+					XenbusState::Initialising},
+				       seen)
+			: wait_backend(deadline,
+				       {XenbusState::Closed, XenbusState::Unknown,
+					XenbusState::InitWait, XenbusState::Initialising},
+				       seen);
+	if (!followed && !stopping())
+		XF_DRV_LOG(
+			NOTICE, name_.c_str(),
+			"backend %s did not follow our %s in %lld ms (still %s: dead or stuck?); "
+			"going on without it",
+			back_dir_.c_str(), xen::state_name(ours),
+			static_cast<long long>(
+				std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
+										      started)
+					.count()),
+			xen::state_name(seen));
+	return followed;
+}
+
 bool Control::own_state(std::string &error, bool &written) noexcept
 {
 	written = false;
@@ -273,21 +306,10 @@ bool Control::take_over(Clock::time_point deadline, std::string &error) noexcept
 		    "%s is in state %s (another frontend's?); taking it over: "
 		    "Closing, Closed, Initialising",
 		    front_dir_.c_str(), xen::state_name(ours));
-	XenbusState seen;
-	if (ours != XenbusState::Closing) {
-		if (!switch_state(XenbusState::Closing, error))
-			return false;
-		wait_backend(std::min(deadline, Clock::now() + teardown_step_timeout),
-			     {XenbusState::Closing, XenbusState::Closed, XenbusState::InitWait,
-			      XenbusState::Initialising, XenbusState::Unknown},
-			     seen);
-	}
-	if (!switch_state(XenbusState::Closed, error))
-		return false;
-	wait_backend(std::min(deadline, Clock::now() + teardown_step_timeout),
-		     {XenbusState::Closed, XenbusState::InitWait, XenbusState::Initialising,
-		      XenbusState::Unknown},
-		     seen);
+	if (ours != XenbusState::Closing)
+		close_step(XenbusState::Closing,
+			   std::min(deadline, Clock::now() + teardown_step_timeout));
+	close_step(XenbusState::Closed, std::min(deadline, Clock::now() + teardown_step_timeout));
 	if (stopping()) {
 		error = "stopped";
 		return false;
@@ -978,19 +1000,12 @@ void Control::abandon_connection() noexcept
 	 * that a backend still catching up on our Connected does not look
 	 * for rings that are no longer described (Linux netback then fails
 	 * the vif: "reading .../ring-ref", seen on Xen under load). */
-	XenbusState seen;
 	if (keys_written_) {
-		store_.switch_state(front_dir_, XenbusState::Closing);
-		wait_backend(Clock::now() + teardown_step_timeout,
-			     {XenbusState::Closing, XenbusState::Closed, XenbusState::Unknown,
-			      XenbusState::InitWait},
-			     seen);
+		close_step(XenbusState::Closing, Clock::now() + teardown_step_timeout);
+		close_step(XenbusState::Closed, Clock::now() + teardown_step_timeout);
+	} else {
+		store_.switch_state(front_dir_, XenbusState::Closed);
 	}
-	store_.switch_state(front_dir_, XenbusState::Closed);
-	if (keys_written_)
-		wait_backend(Clock::now() + teardown_step_timeout,
-			     {XenbusState::Closed, XenbusState::Unknown, XenbusState::InitWait},
-			     seen);
 	remove_keys();
 	keys_written_ = false;
 	for (QueueResources &r : resources_) {
@@ -1098,17 +1113,15 @@ void Control::disconnect() noexcept
 {
 	quiesce_queues();
 	if (connected_ || keys_written_) {
-		XenbusState seen;
+		/* Stop, close and Ctrl-C wait for the backend within one budget
+		 * (close_timeout): a dead backend costs that, not 5 s a step. */
 		unmap_static_grants();
-		store_.switch_state(front_dir_, XenbusState::Closing);
-		wait_backend(Clock::now() + teardown_step_timeout,
-			     {XenbusState::Closing, XenbusState::Closed, XenbusState::Unknown,
-			      XenbusState::InitWait},
-			     seen);
-		store_.switch_state(front_dir_, XenbusState::Closed);
-		wait_backend(Clock::now() + teardown_step_timeout,
-			     {XenbusState::Closed, XenbusState::Unknown, XenbusState::InitWait},
-			     seen);
+		const auto deadline =
+			Clock::now() + std::chrono::milliseconds(config_.close_timeout_ms);
+		if (close_step(XenbusState::Closing, deadline))
+			close_step(XenbusState::Closed, deadline);
+		else
+			store_.switch_state(front_dir_, XenbusState::Closed);
 	} else if (!take_over_pending_) {
 		store_.switch_state(front_dir_, XenbusState::Closed);
 	}
@@ -1305,13 +1318,7 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 			update_link(dev, false);
 			quiesce_queues();
 			connected_ = false;
-			XenbusState seen;
-			store_.switch_state(front_dir_, XenbusState::Closing);
-			wait_backend(Clock::now() + teardown_step_timeout,
-				     {XenbusState::Closing, XenbusState::Closed,
-				      XenbusState::Unknown, XenbusState::InitWait,
-				      XenbusState::Initialising},
-				     seen);
+			close_step(XenbusState::Closing, Clock::now() + teardown_step_timeout);
 			if (stopping())
 				return; /* stop() or shutdown() finishes the teardown */
 			store_.switch_state(front_dir_, XenbusState::Closed);

@@ -153,6 +153,12 @@ private:
 	bool wait_backend(Clock::time_point deadline,
 			  std::initializer_list<xen::XenbusState> states,
 			  xen::XenbusState &seen) noexcept;
+	/* One step of netif's close (Closing or Closed) as Linux netfront's
+	 * xennet_remove: write it, wait until `deadline` for the backend to
+	 * follow (a restarted backend, back in InitWait or Initialising, or
+	 * one whose state is gone, counts). A backend that did not is said
+	 * once, in a NOTICE; false then, or when the thread is stopping. */
+	bool close_step(xen::XenbusState ours, Clock::time_point deadline) noexcept;
 	/* The handshake in two halves. Ours, up to Connected (no wait for the
 	 * backend once it is in InitWait); then, in the control thread, the
 	 * backend's answer: awaited without a deadline, as Linux netfront

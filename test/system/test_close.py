@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The xenfront authors
+"""Stopping or closing the port, and Ctrl-C on testpmd, return within a
+second when the backend is dead (killed: its state still says Connected,
+it will never follow), and close cleanly with a live one: Closing, then
+Closed, each followed by the backend (netif.h's close, as Linux netfront's
+xennet_remove). The driver's close_timeout (500 ms) bounds the wait; Linux
+netfront waits up to 5 s for each step."""
+
+import signal
+import time
+
+import pytest
+
+from conftest import sanitizer_env
+from test_reconnect import hv, wait_for
+from test_traffic import backend, frontend, stop_all
+
+FRONT_STATE = "/local/domain/1/device/vif/0/state"
+BACK_STATE = "/local/domain/0/backend/vif/1/0/state"
+NOT_FOLLOWED = "did not follow our Closing"
+# The bound the issue sets. The sanitizers slow every step of testpmd's own
+# exit (mempools, EAL) several times; the driver's wait is the same.
+BOUND = 3.0 if sanitizer_env() else 1.0
+
+
+def connected_pair(build, sim, prefix):
+    back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
+    front = frontend(build, sim, prefix, app=["--forward-mode=txonly"])
+    front.wait_link(0)
+    back.wait_link(0)
+    back.command("start")
+    front.command("start")
+    wait_for(lambda: back.stats(0)["ipackets"] > 10000, what="traffic")
+    return back, front
+
+
+@pytest.mark.parametrize("backend_alive", [False, True], ids=["dead-backend", "live-backend"])
+def test_port_stop_and_close_within_a_second(build, xensim, prefix, backend_alive):
+    sim = xensim
+    sim.vif_add(1, 0)
+    back = front = store = None
+    try:
+        back, front = connected_pair(build, sim, prefix)
+        if not backend_alive:
+            back.kill()  # SIGKILL: its state stays Connected
+        store = sim.client(0)
+        front.command("stop")
+        began = time.monotonic()
+        front.command("port stop 0")
+        stopped = time.monotonic() - began
+        began = time.monotonic()
+        front.command("port close 0")
+        closed = time.monotonic() - began
+        print(f"backend {'alive' if backend_alive else 'dead'}: port stop {stopped:.3f} s, "
+              f"port close {closed:.3f} s")
+        assert stopped < BOUND and closed < BOUND, (stopped, closed)
+        assert store.read(FRONT_STATE) == b"6"  # Closed
+        # Grants and channels gone with the port, dead backend or not.
+        assert hv(sim, 1).get("grants_shared", 0) == 0, hv(sim, 1)
+        assert hv(sim, 1).get("evtchn_ports", 0) == 0, hv(sim, 1)
+        if backend_alive:
+            assert NOT_FOLLOWED not in front.output, front.output[-3000:]
+            assert store.read(BACK_STATE) == b"6", store.read(BACK_STATE)
+            back.command("stop")
+        else:
+            assert NOT_FOLLOWED in front.output, front.output[-3000:]
+            assert store.read(BACK_STATE) == b"4"  # the dead one's last word
+    finally:
+        if store is not None:
+            store.close()
+        stop_all(front, back if backend_alive else None)
+        if back is not None:
+            back.kill()
+
+
+@pytest.mark.parametrize("backend_alive", [False, True], ids=["dead-backend", "live-backend"])
+def test_ctrl_c_within_a_second(build, xensim, prefix, backend_alive):
+    sim = xensim
+    sim.vif_add(1, 0)
+    back = front = store = None
+    try:
+        back, front = connected_pair(build, sim, prefix)
+        if not backend_alive:
+            back.kill()
+        store = sim.client(0)
+        began = time.monotonic()
+        front.proc.send_signal(signal.SIGINT)
+        front.proc.wait(timeout=30)
+        took = time.monotonic() - began
+        front.reader.join(timeout=5)
+        front.check_sanitizers()
+        print(f"backend {'alive' if backend_alive else 'dead'}: Ctrl-C to exit {took:.3f} s")
+        assert took < BOUND, (took, front.output[-3000:])
+        assert store.read(FRONT_STATE) == b"6"
+        assert (NOT_FOLLOWED in front.output) != backend_alive, front.output[-3000:]
+        if backend_alive:
+            assert store.read(BACK_STATE) == b"6", store.read(BACK_STATE)
+    finally:
+        if store is not None:
+            store.close()
+        if front is not None:
+            front.kill()
+        stop_all(back if backend_alive else None)
+        if back is not None:
+            back.kill()
+    for domid in (0, 1):
+        d = hv(sim, domid)
+        assert d.get("grants_shared", 0) == 0, d
+        assert d.get("evtchn_ports", 0) == 0, d
