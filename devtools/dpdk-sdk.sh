@@ -100,6 +100,10 @@ from_upstream() { # XENFRONT_DPDK_SRC's tree of this ABI, into $cachedir/...; pr
 	else
 		version=$(cat "$tree/VERSION")
 		cache="$cachedir/dpdk-upstream-$version"
+		if [[ "$(readlink -f "$tree")" == "$(readlink -f "$cache/src")" ]]; then
+			echo "$cache $version"
+			return
+		fi
 		rm -rf "$cache"
 		mkdir -p "$cache/src"
 		(cd "$tree" && cp --parents VERSION ABI_VERSION "${SDK_FILES[@]}" "$cache/src/")
@@ -118,6 +122,14 @@ if from_debian "$cache"; then
 else
 	cat "$cache/apt.log" >&2
 	rm -rf "$cache"
+	if [[ -z "${XENFRONT_DPDK_SRC:-}" ]]; then
+		# Headers taken from an upstream tree of this ABI before.
+		for c in "$cachedir"/dpdk-upstream-"$series".*/; do
+			if [[ -f "$c/.complete" && "$(cat "$c/src/ABI_VERSION")" == "$abi" ]]; then
+				XENFRONT_DPDK_SRC=${c%/}/src
+			fi
+		done
+	fi
 	if [[ -z "${XENFRONT_DPDK_SRC:-}" ]]; then
 		die "cannot download Debian source package dpdk=$installed (the version of the installed libdpdk-dev). Enable deb-src with devtools/setup.sh; if the archive no longer carries $installed, upgrade libdpdk-dev so both versions match, or set XENFRONT_DPDK_SRC to a DPDK $series git repository or source tree."
 	fi
