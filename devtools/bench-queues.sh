@@ -15,6 +15,10 @@
 # lcore polls every queue) or "queues" (one lcore per queue pair). Each
 # testpmd also has its main lcore; with 2 CPUs, more than one forwarding
 # lcore per side shares a CPU with another busy thread.
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then
+	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	exit 0
+fi
 set -euo pipefail
 BUILD=$(cd "${1:?usage: bench-queues.sh BUILD_DIR [ROUNDS] [SECONDS] [FRONT_CORES]}" && pwd)
 ROUNDS=${2:-2}

@@ -4,6 +4,10 @@
 #
 # Fails if a C/C++ source differs from what clang-format makes of it.
 # With --fix, rewrites the files instead.
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then
+	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	exit 0
+fi
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mapfile -t files < <(git ls-files -co --exclude-standard '*.c' '*.cc' '*.h' | grep -v '^build')

@@ -11,6 +11,10 @@
 #   3. in "domain 1", dpdk-testpmd with net_xenfront driving it;
 #   4. packets flow guest → dom0, then dom0 → guest, with counters from
 #      both testpmds and from xensim.
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then
+	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	exit 0
+fi
 set -euo pipefail
 BUILD=$(cd "${1:?usage: demo.sh BUILD_DIR [SECONDS]}" && pwd)
 SECS=${2:-5}

@@ -17,6 +17,10 @@
 # and only if its ABI_VERSION is the installed DPDK's ABI (a stable release
 # never changes the structures these headers declare). Cached, like the
 # source package, under ${XDG_CACHE_HOME:-~/.cache}/xenfront.
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then
+	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	exit 0
+fi
 set -euo pipefail
 
 OUT=${1:?usage: dpdk-sdk.sh OUTDIR}

@@ -10,6 +10,10 @@
 # makes the script fail; fix it and commit the input under regressions/.
 #
 #   devtools/fuzz.sh [SECONDS] [TARGET...]    (default: 60 s each; rx tx nodes ctrl)
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then
+	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	exit 0
+fi
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

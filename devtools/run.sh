@@ -49,7 +49,7 @@ suite() { # suite DIR [sanitize] [pytest args...]: unit tests, then SYSTEM_TESTS
 	meson test -C "$dir" --print-errorlogs || return 1
 	echo "run: system tests ($dir)"
 	XENFRONT_BUILD_DIR="$ROOT/$dir" XENFRONT_SANITIZE="$sanitize" \
-		"$PY" -m pytest -p no:cacheprovider -q "${SYSTEM_TESTS[@]}" "$@" || return 1
+		"$PY" -m pytest -p no:cacheprovider -q --durations=15 "${SYSTEM_TESTS[@]}" "$@" || return 1
 }
 
 # The system tests that say a release works: traffic both ways, offloads,
@@ -68,13 +68,21 @@ in_debian() { # in_debian N COMMAND...: run COMMAND in the Debian N dev root, at
 	"$PY" devtools/debroot.py --debian "$n" run "${opts[@]}" -- "$@"
 }
 
+# Each phase's wall time, for the CI budget (75 minutes on 2 cores).
+phase_start=$SECONDS
+phase() { # phase NAME: closes the phase that ran since the last call
+	echo "run: $1 took $((SECONDS - phase_start)) s (total $SECONDS s)"
+	phase_start=$SECONDS
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
 build)
 	if [[ "${1:-}" == --debian ]]; then
 		devtools/setup.sh
-		exec in_debian "${2:?--debian 12|13}" devtools/run.sh build
+		in_debian "${2:?--debian 12|13}" devtools/run.sh build
+		exit
 	fi
 	devtools/setup.sh
 	build build
@@ -128,6 +136,7 @@ test)
 		exit $rc
 	fi
 	devtools/setup.sh
+	phase setup
 	failed=
 	if [[ -n "$core" ]]; then
 		. /etc/os-release
@@ -147,7 +156,9 @@ test)
 	fi
 	devtools/check-format.sh || failed+=" format"
 	if build build; then
+		phase "normal build"
 		suite build "" "${pyargs[@]}" || failed+=" normal"
+		phase "normal tests"
 	else
 		failed+=" normal-build"
 	fi
@@ -155,14 +166,18 @@ test)
 		if [[ -f build/build.ninja ]]; then
 			echo "run: real-Xen suite (build)"
 			"$PY" devtools/xen/xenbed.py --build build suite "${pyargs[@]}" || failed+=" xen"
+			phase "real-Xen suite"
 		fi
 		if build build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 			-Dcpp_args=-fno-sanitize-recover=undefined -Dc_args=-fno-sanitize-recover=undefined; then
+			phase "sanitizer build"
 			suite build-asan 1 "${pyargs[@]}" || failed+=" asan"
+			phase "sanitizer tests"
 		else
 			failed+=" asan-build"
 		fi
 		devtools/fuzz.sh "${FUZZ_SECONDS:-60}" || failed+=" fuzz"
+		phase fuzzing
 	fi
 	if [[ -n "$failed" ]]; then
 		echo "XENFRONT TESTS FAILED:$failed"
@@ -172,8 +187,11 @@ test)
 	[[ -n "$quick" ]] || builds+=" xen build-asan build-fuzz"
 	echo "XENFRONT TESTS PASSED (builds: $builds)"
 	;;
+--help | -h | help)
+	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	;;
 *)
-	sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0" >&2
 	exit 2
 	;;
 esac

@@ -11,6 +11,10 @@
 #   setup.sh                  install for this system
 #   setup.sh --packages [N]   print the packages for Debian N (default: this
 #                             system's), one a line, and install nothing
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then
+	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	exit 0
+fi
 set -euo pipefail
 
 # Build and test, on every release.

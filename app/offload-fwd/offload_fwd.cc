@@ -59,10 +59,26 @@ struct Options {
 	unsigned idle_sleep_us = 20;
 };
 
+/* Printed by EAL's --help (before EAL's options) and by -- --help. */
+void usage(const char *prgname)
+{
+	std::printf("usage: %s EAL_ARGS -- [--offloads=on|off] [--mss=N] [--idle-sleep-us=N]\n"
+		    "Forwards between ports 0 and 1 as a virtual switch's datapath uses\n"
+		    "offloads (GRO, TSO, checksums; --offloads=off: as they come).\n"
+		    "  --mss=N            segment size for merged TCP (default 1448)\n"
+		    "  --idle-sleep-us=N  nap after 64 empty polls (default 20, 0: never)\n"
+		    "Prints \"forwarding\" once both links are up, its counters on SIGINT.\n",
+		    prgname);
+}
+
 bool parse_options(int argc, char **argv, Options &o)
 {
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
+		if (a == "--help" || a == "-h") {
+			usage("xf-offload-fwd");
+			std::exit(0);
+		}
 		if (a == "--offloads=on")
 			o.offloads = true;
 		else if (a == "--offloads=off")
@@ -248,6 +264,7 @@ void on_signal(int)
 
 int main(int argc, char **argv)
 {
+	rte_set_application_usage_hook(usage);
 	int used = rte_eal_init(argc, argv);
 	if (used < 0) {
 		std::fprintf(stderr, "xf-offload-fwd: EAL: %s\n", rte_strerror(rte_errno));

@@ -98,8 +98,19 @@ static int setup_port(uint16_t port)
 	return 0;
 }
 
+/* Printed by EAL's --help (before EAL's options) and by -- --help. */
+static void usage(const char *prgname)
+{
+	printf("usage: %s [EAL options] -- [--idle-polls N] [--hold N]\n"
+	       "Receives on port 0 in rx interrupt mode: sleeps on the queue's event\n"
+	       "channel once N polls (--idle-polls, default 100) found nothing.\n"
+	       "  --hold N   keep the first N mbufs received until exit\n",
+	       prgname);
+}
+
 int main(int argc, char **argv)
 {
+	rte_set_application_usage_hook(usage);
 	int n = rte_eal_init(argc, argv);
 	if (n < 0) {
 		fprintf(stderr, "rx_intr: cannot initialise the EAL: %s\n",
@@ -111,6 +122,10 @@ int main(int argc, char **argv)
 	unsigned long idle_polls = 100;
 	unsigned long hold = 0;
 	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage("xenfront-rx-intr");
+			return 0;
+		}
 		if (strcmp(argv[i], "--idle-polls") == 0 && i + 1 < argc) {
 			idle_polls = strtoul(argv[++i], NULL, 0);
 		} else if (strcmp(argv[i], "--hold") == 0 && i + 1 < argc && hold == 0) {

@@ -1118,19 +1118,57 @@ int cmd_stop(const Args &a)
 	return 0;
 }
 
+/* One line per command: its synopsis and what it does (xensim CMD --help). */
+struct CommandHelp {
+	const char *name;
+	const char *synopsis;
+	const char *what;
+};
+constexpr CommandHelp command_help[] = {
+	{"start", "xensim start [--dir DIR] [--gntalloc-limit N]",
+	 "starts an instance (store and hypervisor daemons) and prints the shell lines\n"
+	 "that join it as domain 0: eval \"$(xensim start)\""},
+	{"env", "xensim env --domid N", "prints the shell lines that make a process domain N"},
+	{"vif-add",
+	 "xensim vif-add --domid N --vif M [--backend-domid B] [--mac MAC]\n"
+	 "                      [--mtu BYTES] [--max-queues Q] [--name NAME]",
+	 "writes the nodes xl network-attach writes for vif M of domain N (served by\n"
+	 "domain B, 0 by default), introducing the domains first"},
+	{"vif-del", "xensim vif-del --domid N --vif M",
+	 "removes the vif's nodes, as libxl does when the guest is gone"},
+	{"destroy", "xensim destroy --domid N",
+	 "removes domain N's devices and nodes and releases it, as xl destroy"},
+	{"status", "xensim status [--json]", "lists the instance's daemons, domains and vifs"},
+	{"restart-store", "xensim restart-store [--kill] [--binary PATH]",
+	 "live-updates the store daemon (or kills it and restores its snapshot)"},
+	{"stop", "xensim stop", "stops the instance's daemons and removes its directory"},
+};
+
 void usage()
 {
-	std::printf("usage: xensim start [--dir DIR] [--gntalloc-limit N]\n"
-		    "       xensim env --domid N\n"
-		    "       xensim vif-add --domid N --vif M [--backend-domid B] [--mac MAC]\n"
-		    "                      [--mtu BYTES] [--max-queues Q] [--name NAME]\n"
-		    "       xensim vif-del --domid N --vif M\n"
-		    "       xensim destroy --domid N\n"
-		    "       xensim status [--json]\n"
-		    "       xensim restart-store [--kill] [--binary PATH]\n"
-		    "       xensim stop\n"
-		    "Every command but start takes the instance from --dir DIR or $XENSIM_DIR.\n"
-		    "eval \"$(xensim start)\" joins the new instance as domain 0.\n");
+	std::printf("usage: ");
+	bool first = true;
+	for (const CommandHelp &c : command_help) {
+		std::printf("%s%s\n", first ? "" : "       ", c.synopsis);
+		first = false;
+	}
+	std::printf("Every command but start takes the instance from --dir DIR or $XENSIM_DIR.\n"
+		    "eval \"$(xensim start)\" joins the new instance as domain 0.\n"
+		    "xensim COMMAND --help says what a command does.\n");
+}
+
+/* xensim COMMAND --help: that command's synopsis and purpose; false if
+ * COMMAND is unknown. */
+bool command_usage(const std::string &cmd)
+{
+	for (const CommandHelp &c : command_help)
+		if (cmd == c.name) {
+			std::printf("usage: %s\n%s\n", c.synopsis, c.what);
+			if (cmd != "start")
+				std::printf("The instance is --dir DIR, else $XENSIM_DIR.\n");
+			return true;
+		}
+	return false;
 }
 
 } // namespace
@@ -1142,6 +1180,12 @@ int main(int argc, char **argv)
 		usage();
 		return 0;
 	}
+	for (int i = 2; i < argc; i++)
+		if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+			if (command_usage(argv[1]))
+				return 0;
+			break; /* an unknown command: parse_args says so */
+		}
 	try {
 		Args a = parse_args(argc, argv);
 		if (a.cmd == "start")

@@ -783,12 +783,6 @@ class Bed:
                               f"{timeout} s (backend, frontend states: {states})")
             time.sleep(1)
 
-    def destroy_domu(self):
-        if self.domu_id is not None:
-            self.dom0.run(f"xl destroy {self.domu_id}", check=False, timeout=120)
-            self.domu_id = None
-            self.save()
-
     def stop(self):
         pid = self.state["qemu_pid"]
         with contextlib.suppress(ProcessLookupError):

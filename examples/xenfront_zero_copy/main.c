@@ -75,6 +75,23 @@ static void pause_at(const struct options *o, const char *stage)
 		return;
 }
 
+/* Printed by EAL's --help (before EAL's options) and by -- --help. */
+static void usage(const char *prgname)
+{
+	printf("usage: %s [EAL options] -- [--pool granted|ordinary] [--size BYTES]\n"
+	       "         [--seg-size BYTES] [--count N] [--seconds S] [--mbufs N] [--pause]\n"
+	       "Sends frames of a known pattern through the first net_xenfront port (else\n"
+	       "the first port) from a pool granted to the backend (default: no copy)\n"
+	       "or an ordinary one, and prints the rate.\n"
+	       "  --size BYTES      frame length (default 1500)\n"
+	       "  --seg-size BYTES  mbuf segment length (default: the frame in one)\n"
+	       "  --count N         frames to send (default 0: for --seconds)\n"
+	       "  --seconds S       how long to send (default 60)\n"
+	       "  --mbufs N         pool size (default 1024)\n"
+	       "  --pause           wait for a line on stdin before and after sending\n",
+	       prgname);
+}
+
 static int parse(int argc, char **argv, struct options *o)
 {
 	o->granted = 1;
@@ -87,6 +104,10 @@ static int parse(int argc, char **argv, struct options *o)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage("xenfront-zero-copy");
+			exit(0);
+		}
 		if (strcmp(a, "--pause") == 0) {
 			o->pause = 1;
 			continue;
@@ -227,6 +248,7 @@ static int setup_port(uint16_t port, const struct options *o)
 int main(int argc, char **argv)
 {
 	struct options o;
+	rte_set_application_usage_hook(usage);
 	int n = rte_eal_init(argc, argv);
 	if (n < 0) {
 		fprintf(stderr, "zero_copy: EAL init failed: %s\n", rte_strerror(rte_errno));

@@ -29,6 +29,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "test/system"))
 
 import peers as P  # noqa: E402
+import pmd_perf  # noqa: E402
 import report as R  # noqa: E402
 
 FULL = {"peers": ["xen-int", "xen-poll", "memif", "vhost", "ring"],
@@ -65,6 +66,13 @@ def parse_args(argv):
                     help="also run each xen peer chosen as a variant PEER+ whose guest has "
                          "these extra net_xenfront devargs, interleaved with it (A/B in one "
                          "run, e.g. rx_copybreak=256)")
+    ap.add_argument("--pmd-perf", action="store_true",
+                    help="also run dpdk-test's pmd_perf_autotest over each peer that can run "
+                         "it (its cycles per packet, DPDK's own measure; ~30 s a run)")
+    ap.add_argument("--pmd-perf-only", action="store_true",
+                    help="run only pmd_perf_autotest over the peers, no throughput runs")
+    ap.add_argument("--pmd-perf-reps", type=int, default=None,
+                    help="pmd_perf_autotest repetitions per peer (default 3, 1 with --quick)")
     a = ap.parse_args(argv)
     if a.quick and a.callgrind:
         ap.error("--quick and --callgrind are different modes")
@@ -100,6 +108,13 @@ def parse_args(argv):
         if p not in plan["peers"]:
             ap.error(f"--profile {p}: not among the peers run")
     plan["mode"] = "quick" if a.quick else "callgrind" if a.callgrind else "full"
+    plan["pmd_perf"] = a.pmd_perf or a.pmd_perf_only
+    plan["throughput"] = not a.pmd_perf_only
+    plan["pmd_perf_reps"] = a.pmd_perf_reps or (1 if a.quick else 3)
+    if a.pmd_perf_only:
+        if a.callgrind:
+            ap.error("--pmd-perf-only and --callgrind do not mix")
+        plan["mode"] = "pmd-perf"
     if a.callgrind:
         if "ring" in plan["peers"]:
             plan["peers"].remove("ring")  # one process: no side to measure alone
@@ -239,8 +254,11 @@ def main(argv=None) -> int:
             ctx.profiler = Profiler(out / "logs/profile", rundir, plan["profile"])
         for side in ("guest", "host") if plan["mode"] == "callgrind" else (None,):
             ctx.callgrind_side = side
-            for g in groups:
+            for g in groups if plan["throughput"] else []:
                 run_group(ctx, g, plan, runs, side)
+        ctx.callgrind_side = None
+        if plan["pmd_perf"]:
+            pmd = pmd_perf.measure(ctx, plan["peers"], plan["pmd_perf_reps"], log)
     finally:
         if sim is not None:
             try:
@@ -258,6 +276,9 @@ def main(argv=None) -> int:
     summary = (R.summarize_callgrind(runs, plan["peers"]) if plan["mode"] == "callgrind"
                else R.summarize(runs, plan["peers"]))
     rep = {"meta": meta, "runs": runs, "summary": summary}
+    if plan["pmd_perf"]:
+        rep["pmd_perf"] = {"reps": plan["pmd_perf_reps"], "runs": pmd,
+                           "summary": pmd_perf.summarize(pmd)}
     paths = R.write(rep, out)
     print(paths["md"].read_text())
     log(f"wrote {', '.join(str(p) for p in paths.values())} in {meta['duration_s']} s")
@@ -266,6 +287,8 @@ def main(argv=None) -> int:
     failed = sum(1 for r in runs if "error" in r)
     if failed:
         log(f"{failed} of {len(runs)} runs failed; see {out}/logs")
+    if not runs:  # --pmd-perf-only
+        return 0 if any(r["ok"] for r in rep["pmd_perf"]["summary"]) else 1
     return 1 if failed == len(runs) else 0
 
 

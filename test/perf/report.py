@@ -420,10 +420,35 @@ def write(report: dict, outdir) -> dict:
     paths = {"json": outdir / "report.json", "md": outdir / "report.md",
              "png": outdir / "report.png"}
     callgrind = report["meta"]["mode"] == "callgrind"
-    err = "no chart in callgrind mode" if callgrind else chart(report, paths["png"])
+    pmd_only = report["meta"]["mode"] == "pmd-perf"
+    err = ("no chart in callgrind mode" if callgrind else
+           "no chart: pmd_perf_autotest only" if pmd_only else chart(report, paths["png"]))
     if err:
         report["meta"]["chart"] = err
         paths.pop("png")
     paths["json"].write_text(json.dumps(report, indent=1, sort_keys=True))
-    paths["md"].write_text(markdown_callgrind(report) if callgrind else markdown(report))
+    if pmd_only:
+        md = markdown_pmd_perf_only(report)
+    else:
+        md = markdown_callgrind(report) if callgrind else markdown(report)
+        if report.get("pmd_perf"):
+            md += "\n" + "\n".join(pmd_perf_section(report))
+    paths["md"].write_text(md)
     return paths
+
+
+def pmd_perf_section(report: dict) -> list:
+    import pmd_perf
+    return pmd_perf.markdown(report["pmd_perf"]["summary"], report["meta"]["peer_labels"])
+
+
+def markdown_pmd_perf_only(report: dict) -> str:
+    meta = report["meta"]
+    L = [f"# xenfront benchmark (pmd_perf_autotest only)", "",
+         f"{meta['started']}, {meta['host']['cpus']} CPUs, load average "
+         f"{meta['host']['loadavg_start']} → {meta['host']['loadavg_end']}; "
+         f"{report['pmd_perf']['reps']} interleaved repetitions; commit {meta['commit']}, "
+         f"{meta.get('buildtype', 'unknown')} build. Absolute numbers depend on what else "
+         "the machine ran.", ""]
+    L += pmd_perf_section(report)
+    return "\n".join(L)

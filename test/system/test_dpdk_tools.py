@@ -31,7 +31,7 @@ RX_NAMES = ["packets", "bytes", "errors", "mbuf_alloc_failed", "notifications",
             "bad_responses", "oversize", "too_many_slots", "extra_info", "gso_packets",
             "csum_blank", "bad_id", "bad_status", "bad_size", "bad_extra", "bad_chain",
             "ring_overrun", "fanout_packets", "fanout_bytes", "fanout_dropped", "lcore", "bursts",
-            "attached", "copybreak_fallback"]
+            "attached", "copybreak_fallback", "unpolled_packets"]
 TX_NAMES = ["packets", "bytes", "errors", "dropped", "notifications", "ring_full",
             "bad_responses", "offload_refused", "bad_status", "bad_id", "lost_ids",
             "ring_overrun", "fanout_packets", "fanout_bytes", "lcore", "bursts",
@@ -288,7 +288,7 @@ def test_capture(build, xensim, prefix, tmp_path, short_dir, hugepages, side, to
     mempools = primary_mempool_drivers()
     main = other = tool_proc = None
     try:
-        # The backend first: the frontend's probe waits for it.
+        # The backend first: the frontend connects at once.
         peer_args = dict(app=["--forward-mode=io", "--no-flush-rx"], extra_vdevs=[
             f"net_pcap1,rx_pcap={tmp_path}/in.pcap,tx_pcap={tmp_path}/out.pcap"])
         if side == "xenfront":

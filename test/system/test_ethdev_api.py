@@ -17,7 +17,7 @@ ROWS = [
     # works
     ("show port info 0", "rte_eth_dev_info_get, rte_eth_link_get_nowait",
      r"Driver name: net_xenfront[\s\S]*Link status: up[\s\S]*Max possible number of RXDs per "
-     r"queue: 256"),
+     r"queue: 32768"),
     ("show port stats 0", "rte_eth_stats_get", r"RX-packets: \d+"),
     ("clear port stats 0", "rte_eth_stats_reset", r"NIC statistics for port 0 cleared"),
     ("show port xstats 0", "rte_eth_xstats_get, rte_eth_xstats_get_names",

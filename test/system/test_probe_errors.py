@@ -110,20 +110,31 @@ def test_no_vif_named(build, xensim, prefix):
     assert back.returncode == 0, out
 
 
-def test_backend_not_running_times_out_cleanly(build, xensim, prefix):
-    """A vif whose backend never comes: the probe gives up after
-    connect_timeout, names the backend's path and state, and leaves the
-    frontend's state as the toolstack wrote it."""
+def test_backend_not_running_probe_does_not_wait(build, xensim, prefix):
+    """A vif whose backend is not running: the probe waits for nothing
+    (it used to give up after connect_timeout); the port comes up link
+    down, starting it is not an error, and closing it leaves the frontend
+    Closed with none of its keys (test_app_defaults.py has the backend
+    come later)."""
+    import time
     xensim.vif_add(1, 0)
+    t0 = time.monotonic()
     r = run_testpmd(build, build.eal_args(prefix, build.xenfront) +
-                    ["--vdev", "net_xenfront0,vif=0,connect_timeout=300"], APP,
-                    env=xensim.env(1), stdin="quit\n")
+                    ["--vdev", "net_xenfront0,vif=0"], APP + ["--disable-link-check"],
+                    env=xensim.env(1), stdin="show port info 0\nquit\n")
+    elapsed = time.monotonic() - t0
     out = r.stdout + r.stderr
-    assert ("net_xenfront0: backend /local/domain/0/backend/vif/1/0 did not reach InitWait "
-            "within 300 ms (state Initialising): is the backend running?") in out, out
-    assert r.returncode == 1
+    assert ("net_xenfront0: backend /local/domain/0/backend/vif/1/0 is Initialising, not "
+            "ready: the port starts with link down and connects once the backend reaches "
+            "InitWait") in out, out
+    assert re.search(r"Link status:\s+down", out), out
+    assert "Fail to start port" not in out, out
+    assert r.returncode == 0, out
+    assert elapsed < 10, elapsed  # the old probe alone waited connect_timeout (10 s)
     state = xensim.xs(0, "read", "/local/domain/1/device/vif/0/state").stdout.strip()
-    assert state == "1"
+    assert state == "6"
+    assert xensim.xs(0, "exists", "/local/domain/1/device/vif/0/tx-ring-ref",
+                     check=False).returncode != 0
 
 
 # ---- the vif's own nodes, as the toolstack wrote them, made wrong ----

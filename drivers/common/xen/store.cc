@@ -282,15 +282,15 @@ std::vector<std::string> Store::pending_watch_paths() noexcept
 	return paths;
 }
 
-bool Store::wait_watch(Clock::time_point deadline) noexcept
+bool Store::wait_watch(Clock::time_point deadline, int wake_fd) noexcept
 {
 	auto now = Clock::now();
 	if (now >= deadline)
 		return false;
 	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
-	pollfd pfd{watch_fd(), POLLIN, 0};
-	int n = poll(&pfd, 1, static_cast<int>(ms) + 1);
-	return n > 0;
+	pollfd pfd[2] = {{watch_fd(), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+	int n = poll(pfd, wake_fd >= 0 ? 2 : 1, static_cast<int>(ms) + 1);
+	return n > 0 && !(pfd[1].revents & POLLIN);
 }
 
 } // namespace xen

@@ -110,8 +110,9 @@ public:
 	int watch_fd() const noexcept;
 	/* Drains pending watch events without blocking; returns fired paths. */
 	std::vector<std::string> pending_watch_paths() noexcept;
-	/* Waits until a watch fires or `deadline`; false on timeout. */
-	bool wait_watch(Clock::time_point deadline) noexcept;
+	/* Waits until a watch fires or `deadline`; false on timeout, or when
+	 * `wake_fd` (if not -1) becomes readable first. */
+	bool wait_watch(Clock::time_point deadline, int wake_fd = -1) noexcept;
 
 private:
 	explicit Store(xs_handle *handle) noexcept : handle_(handle) {}

@@ -609,13 +609,12 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		uint8_t type = 0;
 		size_t len = xen::hash_input(pkts[i], cfg->types, buf, type);
 		hashes[i] = HashInfo{0, type, len > 0};
-		target[i] = static_cast<uint8_t>(q.queue_id);
-		if (len > 0) {
+		if (len > 0)
 			hashes[i].value = cfg->table.hash(buf, len);
-			if (nb_queues > 1)
-				target[i] = static_cast<uint8_t>(
-					steer(*cfg, hashes[i].value, nb_queues));
-		}
+		/* netback's xenvif_select_queue: a packet no hash type applies
+		 * to has its hash cleared (0), so mapping[0] names its queue. */
+		target[i] = static_cast<uint8_t>(
+			nb_queues > 1 ? steer(*cfg, hashes[i].value, nb_queues) : q.queue_id);
 	}
 	/* Each target's packets in their order, one locked send per target. */
 	rte_mbuf *group[max_batch];

@@ -36,6 +36,11 @@ struct FanoutState; /* xenfront_fanout.h */
 /* Xen device ids are small integers; netfront's vif handle is one. */
 constexpr uint32_t max_vif_index = 65535;
 constexpr unsigned ring_size = xen::rx_ring_size; /* 256, both rings */
+/* Descriptors an application may ask for per queue: any count up to this
+ * is accepted and the queue uses min(count, ring_size), as the virtio PMD
+ * advertises 32768 and clamps to its ring (virtio_rxtx.c). OVS-DPDK asks
+ * for 2048 and dpdk-test's pmd_perf_autotest for 1024 unless told. */
+constexpr uint16_t max_desc_asked = 32768;
 constexpr unsigned default_burst = 32;
 /* Queue pairs this driver drives on one vif (the backend may offer fewer). */
 constexpr uint16_t max_queue_pairs = 8;
@@ -99,6 +104,9 @@ struct RxStats {
 	 * page was left to post in place of theirs. */
 	uint64_t attached;
 	uint64_t copybreak_fallback;
+	/* Packets this queue received from netif queues that no application
+	 * rx queue polls (more tx than rx queues configured). */
+	uint64_t unpolled_packets;
 };
 
 struct TxStats {
@@ -144,6 +152,12 @@ struct RxQueue {
 	 * asked for it (LRO), HASH when RSS is configured. Set at start. */
 	uint8_t rx_extras;
 	FanoutState *fanout; /* software fan-out, else nullptr */
+	/* Rings of netif queues beyond the application's rx queues, which this
+	 * queue reads after (or, in turn, before) its own: ring r goes to
+	 * application queue r % nb_rx_queues. Set at start. */
+	uint8_t nb_unpolled;
+	uint8_t unpolled_turn; /* the ring read first by the next burst: 0 own */
+	RxQueue *unpolled[max_queue_pairs - 1];
 	xen::Notifier notify;
 	RxStats stats;
 	uint16_t port_id;
@@ -230,6 +244,18 @@ struct Adapter {
 	 * start to stop when fanout_active. */
 	FanoutState *fanout;
 	bool fanout_active;
+	/* The netif queue pairs connected (set at configure): as many as the
+	 * larger of the rx and tx queue counts, or under fan-out the rx count
+	 * bounded by the backend's. Ring r's queues are the application's
+	 * queue r where there is one, else queues of the driver's own, which
+	 * the driver allocates at start and frees at configure and close:
+	 * an rx queue whose packets application rx queue r % nb_rx receives,
+	 * a tx queue that sends nothing. */
+	uint16_t nb_rings;
+	RxQueue *ring_rxq[max_queue_pairs];
+	TxQueue *ring_txq[max_queue_pairs];
+	RxQueue *own_rxq[max_queue_pairs]; /* the driver's own, or nullptr */
+	TxQueue *own_txq[max_queue_pairs];
 	/* Control-ring requests that failed: no answer in time, a malformed
 	 * answer, a refusal or an answer RSS cannot use (xstat ctrl_errors).
 	 * Written by the control path with atomics. */

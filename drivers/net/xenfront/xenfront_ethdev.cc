@@ -77,23 +77,21 @@ uint32_t max_mtu(rte_eth_dev *dev)
  * except those beyond the backend's under software fan-out. */
 bool owns_ring(rte_eth_dev *dev, uint16_t qid)
 {
-	const Adapter &a = adapter(dev);
-	return !a.fanout_active || qid < a.fanout->nb_rings;
+	return qid < adapter(dev).nb_rings;
 }
+
+void free_own_queues(rte_eth_dev *dev);
 
 int dev_configure(rte_eth_dev *dev) noexcept
 {
 	Adapter &a = adapter(dev);
 	rte_eth_conf &conf = dev->data->dev_conf;
-	uint16_t nb_rx = dev->data->nb_rx_queues;
-	uint16_t nb_tx = dev->data->nb_tx_queues;
-	if (nb_rx != nb_tx) {
-		XF_INIT_LOG(ERR, a.name,
-			    "netif queues come in pairs: configure as many rx as tx queues "
-			    "(got %u rx, %u tx)",
-			    nb_rx, nb_tx);
-		return -EINVAL;
-	}
+	const uint16_t nb_rx = dev->data->nb_rx_queues;
+	const uint16_t nb_tx = dev->data->nb_tx_queues;
+	/* netif queues are pairs: as virtio connects max(rx, tx) pairs, so do
+	 * we, and the rings beyond the application's queues get queues of
+	 * the driver's own (Adapter::nb_rings). */
+	const uint16_t nb_pairs = RTE_MAX(nb_rx, nb_tx);
 	const bool rss = conf.rxmode.mq_mode & RTE_ETH_MQ_RX_RSS_FLAG;
 	const bool backend_rss = control(dev).rss_available();
 	if (rss && !backend_rss && !a.config.fanout) {
@@ -104,16 +102,46 @@ int dev_configure(rte_eth_dev *dev) noexcept
 		return -ENOTSUP;
 	}
 	const uint32_t backend_max = backend_max_queues(dev);
-	a.fanout_active = a.config.fanout && fanout_needed(nb_rx, backend_max, rss && !backend_rss);
+	const bool fanout =
+		a.config.fanout && fanout_needed(nb_pairs, backend_max, rss && !backend_rss);
+	/* Under fan-out no ring lacks an rx queue: tx queues share rings. */
 	const uint16_t nb_rings =
-		a.fanout_active ? static_cast<uint16_t>(RTE_MIN(nb_rx, backend_max)) : nb_rx;
-	if (a.fanout_active && conf.intr_conf.rxq) {
+		fanout ? static_cast<uint16_t>(RTE_MIN(static_cast<uint32_t>(nb_rx), backend_max))
+		       : nb_pairs;
+	if (fanout && conf.intr_conf.rxq) {
 		XF_INIT_LOG(ERR, a.name,
 			    "rx interrupts need one event channel per rx queue; software fan-out "
 			    "serves %u queues from %u: poll them instead",
 			    nb_rx, nb_rings);
 		return -ENOTSUP;
 	}
+	if (nb_rx < nb_rings && conf.intr_conf.rxq) {
+		XF_INIT_LOG(
+			ERR, a.name,
+			"rx interrupts need an rx queue on each of the %u netif queues (as many "
+			"as the %u tx queues); got %u rx queues: configure as many rx as tx "
+			"queues, or poll",
+			nb_rings, nb_tx, nb_rx);
+		return -ENOTSUP;
+	}
+	if ((conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_LRO) &&
+	    !(conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM)) {
+		XF_INIT_LOG(
+			ERR, a.name,
+			"RTE_ETH_RX_OFFLOAD_TCP_LRO needs RTE_ETH_RX_OFFLOAD_TCP_CKSUM: netif's "
+			"GSO packets carry blank checksums (RTE_MBUF_F_RX_L4_CKSUM_NONE)");
+		return -EINVAL;
+	}
+	if (rss && conf.rx_adv_conf.rss_conf.rss_key != nullptr &&
+	    conf.rx_adv_conf.rss_conf.rss_key_len != xen::toeplitz_key_size) {
+		XF_INIT_LOG(ERR, a.name, "RSS key of %u bytes; netif's Toeplitz key is %zu",
+			    conf.rx_adv_conf.rss_conf.rss_key_len, xen::toeplitz_key_size);
+		return -EINVAL;
+	}
+	/* Valid: replace what the last configuration set up. */
+	free_own_queues(dev);
+	a.fanout_active = fanout;
+	a.nb_rings = nb_rings;
 	fanout_destroy(a.fanout);
 	a.fanout = nullptr;
 	RssConfig cfg = default_rss(nb_rx, reta_size);
@@ -121,23 +149,17 @@ int dev_configure(rte_eth_dev *dev) noexcept
 		/* As i40e, ice and mlx5 do: RSS mode delivers the hash too. */
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
 		const rte_eth_rss_conf &rc = conf.rx_adv_conf.rss_conf;
-		if (rc.rss_key != nullptr) {
-			if (rc.rss_key_len != xen::toeplitz_key_size) {
-				XF_INIT_LOG(ERR, a.name,
-					    "RSS key of %u bytes; netif's Toeplitz key is %zu",
-					    rc.rss_key_len, xen::toeplitz_key_size);
-				return -EINVAL;
-			}
+		if (rc.rss_key != nullptr)
 			std::memcpy(cfg.key.data(), rc.rss_key, xen::toeplitz_key_size);
-		}
 		cfg.hash_types = hash_types_from_rss_hf(rc.rss_hf);
 	}
 	if (a.fanout_active) {
 		std::string error;
-		a.fanout = fanout_create(dev->data->port_id, nb_rx, nb_rings,
+		a.fanout = fanout_create(dev->data->port_id, nb_rx, nb_tx, nb_rings,
 					 dev->device->numa_node, error);
 		if (a.fanout == nullptr) {
 			XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
+			a.fanout_active = false;
 			return -ENOMEM;
 		}
 		fanout_set_steering(*a.fanout, cfg.hash_types, cfg.key, cfg.mapping);
@@ -147,16 +169,9 @@ int dev_configure(rte_eth_dev *dev) noexcept
 	 * hashes here. */
 	control(dev).set_rss_in_software(a.fanout_active && !backend_rss);
 	control(dev).set_rss(rss, rss ? std::move(cfg) : RssConfig{});
-	if ((conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_LRO) &&
-	    !(conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM)) {
-		XF_INIT_LOG(
-			ERR, a.name,
-			"RTE_ETH_RX_OFFLOAD_TCP_LRO needs RTE_ETH_RX_OFFLOAD_TCP_CKSUM: netif's "
-			"GSO packets carry blank checksums (RTE_MBUF_F_RX_L4_CKSUM_NONE)");
-		return -EINVAL;
-	}
 	a.max_frame = dev->data->mtu + l2_overhead;
 	control(dev).set_nb_queue_pairs(nb_rings);
+	control(dev).set_polled_rx_queues(RTE_MIN(nb_rx, nb_rings));
 	control(dev).set_rx_offloads(conf.rxmode.offloads);
 	return 0;
 }
@@ -175,12 +190,14 @@ int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 	info->max_mtu = static_cast<uint16_t>(max_mtu(dev));
 	info->max_rx_pktlen = max_mtu(dev) + l2_overhead;
 	info->min_rx_bufsize = RTE_ETHER_MIN_LEN;
-	info->rx_desc_lim = {.nb_max = ring_size,
+	/* Any count is taken and the ring's used (see clamp_desc); the
+	 * default is the ring. */
+	info->rx_desc_lim = {.nb_max = max_desc_asked,
 			     .nb_min = 1,
 			     .nb_align = 1,
 			     .nb_seg_max = 0,
 			     .nb_mtu_seg_max = 0};
-	info->tx_desc_lim = {.nb_max = ring_size,
+	info->tx_desc_lim = {.nb_max = max_desc_asked,
 			     .nb_min = 1,
 			     .nb_align = 1,
 			     .nb_seg_max = UINT16_MAX,
@@ -242,6 +259,18 @@ void txq_info_get(rte_eth_dev *dev, uint16_t qid, rte_eth_txq_info *info) noexce
 	info->queue_state = dev->data->tx_queue_state[qid];
 }
 
+/* The descriptors a queue uses: what the application asked for, up to the
+ * netif ring's 256 slots (rxq/txq info report the result). */
+uint16_t clamp_desc(const Adapter &a, const char *dir, uint16_t qid, uint16_t nb_desc) noexcept
+{
+	if (nb_desc <= ring_size)
+		return nb_desc;
+	XF_INIT_LOG(NOTICE, a.name,
+		    "%s queue %u: %u descriptors asked, the netif ring has %u: using %u", dir, qid,
+		    nb_desc, ring_size, ring_size);
+	return ring_size;
+}
+
 void free_rx_queue(rte_eth_dev *dev, uint16_t qid)
 {
 	auto *q = static_cast<RxQueue *>(dev->data->rx_queues[qid]);
@@ -263,6 +292,28 @@ void free_tx_queue(rte_eth_dev *dev, uint16_t qid)
 	control(dev).release_tx_queue(qid);
 	rte_free(q);
 	dev->data->tx_queues[qid] = nullptr;
+}
+
+void free_own_queues(rte_eth_dev *dev)
+{
+	Adapter &a = adapter(dev);
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		if (auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]))
+			q->nb_unpolled = 0;
+	for (uint16_t r = 0; r < max_queue_pairs; r++) {
+		if (a.own_rxq[r] != nullptr) {
+			control(dev).release_rx_queue(r);
+			rte_free(a.own_rxq[r]);
+			a.own_rxq[r] = nullptr;
+		}
+		if (a.own_txq[r] != nullptr) {
+			control(dev).release_tx_queue(r);
+			rte_free(a.own_txq[r]);
+			a.own_txq[r] = nullptr;
+		}
+		a.ring_rxq[r] = nullptr;
+		a.ring_txq[r] = nullptr;
+	}
 }
 
 int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned int socket,
@@ -301,7 +352,7 @@ int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned in
 	if (q == nullptr)
 		return -ENOMEM;
 	q->mp = mp;
-	q->nb_desc = nb_desc;
+	q->nb_desc = clamp_desc(a, "rx", qid, nb_desc);
 	q->l4_csum = offloads & (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
 	q->ipv4_csum = offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	q->lro = offloads & RTE_ETH_RX_OFFLOAD_TCP_LRO;
@@ -340,7 +391,7 @@ int tx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned in
 		rte_zmalloc_socket("xenfront_txq", sizeof(TxQueue), RTE_CACHE_LINE_SIZE, socket));
 	if (q == nullptr)
 		return -ENOMEM;
-	q->nb_desc = nb_desc;
+	q->nb_desc = clamp_desc(a, "tx", qid, nb_desc);
 	q->max_frame = a.max_frame;
 	q->granted = &a.granted;
 	q->port_id = dev->data->port_id;
@@ -364,34 +415,149 @@ void tx_queue_release(rte_eth_dev *dev, uint16_t qid) noexcept
 	free_tx_queue(dev, qid);
 }
 
+/* Queues of the driver's own, for the rings beyond the application's
+ * queues (Adapter::nb_rings). An rx one takes its mempool, sizes and
+ * offloads from the application queue that reads it; it needs few buffers,
+ * as only what reaches its ring before the backend steers (or what a
+ * backend without a control ring sends there) arrives, and 64 keep a
+ * 2-queue vif with 1 rx queue within gntalloc's default 1024 grants. A tx
+ * one sends nothing: one buffer. */
+constexpr uint16_t own_rx_desc = 64;
+constexpr uint16_t own_tx_desc = 1;
+
+int setup_own_rx_queue(rte_eth_dev *dev, uint16_t ring, const RxQueue &reader) noexcept
+{
+	Adapter &a = adapter(dev);
+	RxQueue *q = a.own_rxq[ring];
+	if (q == nullptr) {
+		q = static_cast<RxQueue *>(rte_zmalloc_socket("xenfront_own_rxq", sizeof(RxQueue),
+							      RTE_CACHE_LINE_SIZE,
+							      dev->device->numa_node));
+		if (q == nullptr)
+			return -ENOMEM;
+		q->nb_desc = own_rx_desc;
+		q->port_id = dev->data->port_id;
+		q->queue_id = ring;
+		q->copybreak = copybreak_off;
+		std::string error;
+		if (!control(dev).setup_rx_queue(ring, *q, error)) {
+			XF_INIT_LOG(ERR, a.name, "netif queue %u (beyond the %u rx queues): %s",
+				    ring, dev->data->nb_rx_queues, error.c_str());
+			rte_free(q);
+			return -ENOSPC;
+		}
+		a.own_rxq[ring] = q;
+	}
+	/* Its packets are the reader's: same pool, sizes and offloads. */
+	q->mp = reader.mp;
+	q->data_room = reader.data_room;
+	q->l4_csum = reader.l4_csum;
+	q->ipv4_csum = reader.ipv4_csum;
+	q->lro = reader.lro;
+	q->rss_hash = reader.rss_hash;
+	a.ring_rxq[ring] = q;
+	return 0;
+}
+
+int setup_own_tx_queue(rte_eth_dev *dev, uint16_t ring) noexcept
+{
+	Adapter &a = adapter(dev);
+	TxQueue *q = a.own_txq[ring];
+	if (q == nullptr) {
+		q = static_cast<TxQueue *>(rte_zmalloc_socket("xenfront_own_txq", sizeof(TxQueue),
+							      RTE_CACHE_LINE_SIZE,
+							      dev->device->numa_node));
+		if (q == nullptr)
+			return -ENOMEM;
+		q->nb_desc = own_tx_desc;
+		q->granted = &a.granted;
+		q->port_id = dev->data->port_id;
+		q->queue_id = ring;
+		std::string error;
+		if (!control(dev).setup_tx_queue(ring, *q, error)) {
+			XF_INIT_LOG(ERR, a.name, "netif queue %u (beyond the %u tx queues): %s",
+				    ring, dev->data->nb_tx_queues, error.c_str());
+			rte_free(q);
+			return -ENOSPC;
+		}
+		a.own_txq[ring] = q;
+	}
+	a.ring_txq[ring] = q;
+	return 0;
+}
+
+/* Each ring's queues, the driver's own where the application has none,
+ * and which application rx queue reads which unpolled ring (dev_start). */
+int setup_rings(rte_eth_dev *dev) noexcept
+{
+	Adapter &a = adapter(dev);
+	const uint16_t nb_rx = dev->data->nb_rx_queues;
+	const uint16_t nb_tx = dev->data->nb_tx_queues;
+	for (uint16_t i = 0; i < nb_rx; i++) {
+		auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]);
+		q->nb_unpolled = 0;
+		q->unpolled_turn = 0;
+	}
+	for (uint16_t r = 0; r < a.nb_rings; r++) {
+		int rc = 0;
+		if (r < nb_rx)
+			a.ring_rxq[r] = static_cast<RxQueue *>(dev->data->rx_queues[r]);
+		else
+			rc = setup_own_rx_queue(
+				dev, r, *static_cast<RxQueue *>(dev->data->rx_queues[r % nb_rx]));
+		if (rc == 0 && r < nb_tx)
+			a.ring_txq[r] = static_cast<TxQueue *>(dev->data->tx_queues[r]);
+		else if (rc == 0)
+			rc = setup_own_tx_queue(dev, r);
+		if (rc != 0)
+			return rc;
+		if (r >= nb_rx) {
+			auto *reader = static_cast<RxQueue *>(dev->data->rx_queues[r % nb_rx]);
+			reader->unpolled[reader->nb_unpolled++] = a.ring_rxq[r];
+		}
+	}
+	return 0;
+}
+
 int dev_start(rte_eth_dev *dev) noexcept
 {
 	Adapter &a = adapter(dev);
-	const bool rss = control(dev).rss_enabled();
-	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++) {
-		auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]);
+	int rc = setup_rings(dev);
+	if (rc != 0)
+		return rc;
+	/* Hash extras come with RSS, and with the backend's steering away
+	 * from unpolled rings (Control::steer_to_polled_locked). */
+	const bool hashes = control(dev).rss_enabled() || dev->data->nb_rx_queues < a.nb_rings;
+	for (uint16_t r = 0; r < RTE_MAX(dev->data->nb_rx_queues, a.nb_rings); r++) {
+		auto *q = r < dev->data->nb_rx_queues
+				  ? static_cast<RxQueue *>(dev->data->rx_queues[r])
+				  : a.ring_rxq[r];
 		q->max_frame = a.max_frame;
 		q->rx_extras = static_cast<uint8_t>((q->lro ? 1u << XEN_NETIF_EXTRA_TYPE_GSO : 0) |
-						    (rss ? 1u << XEN_NETIF_EXTRA_TYPE_HASH : 0));
+						    (hashes ? 1u << XEN_NETIF_EXTRA_TYPE_HASH : 0));
 		q->fanout = nullptr; /* fanout_attach below, if in use */
 	}
-	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++) {
-		auto *q = static_cast<TxQueue *>(dev->data->tx_queues[i]);
+	for (uint16_t r = 0; r < RTE_MAX(dev->data->nb_tx_queues, a.nb_rings); r++) {
+		auto *q = r < dev->data->nb_tx_queues
+				  ? static_cast<TxQueue *>(dev->data->tx_queues[r])
+				  : a.ring_txq[r];
 		q->max_frame = a.max_frame;
 		q->fanout = nullptr;
 	}
-	int rc = rx_intr_install(dev);
+	if (a.fanout_active)
+		fanout_attach(*a.fanout, dev, a.ring_rxq, a.ring_txq);
+	rc = rx_intr_install(dev);
 	if (rc != 0)
 		return rc;
+	/* Connects now if the backend is ready, else once it is: the link
+	 * comes up (LSC) when it has connected. */
 	std::string error;
-	if (!control(dev).connect(dev, error)) {
+	if (!control(dev).start(dev, error)) {
 		XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
 		return -EIO;
 	}
-	if (a.fanout_active) {
-		fanout_attach(*a.fanout, dev);
+	if (a.fanout_active)
 		fanout_log_layout(*a.fanout, a.name, control(dev).rss_available());
-	}
 	xen::set_queue_states(dev, RTE_ETH_QUEUE_STATE_STARTED);
 	return 0;
 }
@@ -399,7 +565,7 @@ int dev_start(rte_eth_dev *dev) noexcept
 int dev_stop(rte_eth_dev *dev) noexcept
 {
 	Control &c = control(dev);
-	c.disconnect();
+	c.stop(dev);
 	/* The application polls no more: what the fan-out holds goes. */
 	if (adapter(dev).fanout != nullptr)
 		fanout_flush(*adapter(dev).fanout);
@@ -416,9 +582,10 @@ int dev_close(rte_eth_dev *dev) noexcept
 		free_rx_queue(dev, i);
 	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
 		free_tx_queue(dev, i);
+	free_own_queues(dev);
 	auto *c = static_cast<Control *>(dev->process_private);
 	if (c != nullptr) {
-		c->disconnect();
+		c->shutdown();
 		delete c;
 	}
 	dev->process_private = nullptr;
@@ -505,18 +672,28 @@ int stats_get(rte_eth_dev *dev, rte_eth_stats *stats) noexcept
 		if (q == nullptr)
 			continue;
 		const RxStats &s = q->stats;
-		const uint64_t packets = fanout ? s.fanout_packets : s.packets;
-		const uint64_t bytes = fanout ? s.fanout_bytes : s.bytes;
+		uint64_t packets = fanout ? s.fanout_packets : s.packets;
+		uint64_t bytes = fanout ? s.fanout_bytes : s.bytes;
+		uint64_t errors = s.errors + s.bad_responses + s.oversize + s.too_many_slots;
+		uint64_t nombuf = s.mbuf_alloc_failed;
+		/* The rings no application queue polls count in the queue that
+		 * reads them. */
+		for (uint8_t k = 0; k < q->nb_unpolled; k++) {
+			const RxStats &u = q->unpolled[k]->stats;
+			packets += u.packets;
+			bytes += u.bytes;
+			errors += u.errors + u.bad_responses + u.oversize + u.too_many_slots;
+			nombuf += u.mbuf_alloc_failed;
+		}
 		stats->ipackets += packets;
 		stats->ibytes += bytes;
 		stats->imissed += s.fanout_dropped;
-		stats->ierrors += s.errors + s.bad_responses + s.oversize + s.too_many_slots;
-		stats->rx_nombuf += s.mbuf_alloc_failed;
+		stats->ierrors += errors;
+		stats->rx_nombuf += nombuf;
 		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
 			stats->q_ipackets[i] = packets;
 			stats->q_ibytes[i] = bytes;
-			stats->q_errors[i] =
-				s.errors + s.bad_responses + s.oversize + s.too_many_slots;
+			stats->q_errors[i] = errors;
 		}
 	}
 	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++) {
@@ -563,6 +740,7 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"bursts", offsetof(RxStats, bursts)},
 	{"attached", offsetof(RxStats, attached)},
 	{"copybreak_fallback", offsetof(RxStats, copybreak_fallback)},
+	{"unpolled_packets", offsetof(RxStats, unpolled_packets)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},
@@ -591,14 +769,26 @@ constexpr xen::XstatField port_xstats[] = {
 	{"store_reconnects", offsetof(Adapter, store_reconnects)},
 };
 
+void reset_own_queue_stats(Adapter &a) noexcept
+{
+	for (uint16_t r = 0; r < max_queue_pairs; r++) {
+		if (a.own_rxq[r] != nullptr)
+			a.own_rxq[r]->stats = {};
+		if (a.own_txq[r] != nullptr)
+			a.own_txq[r]->stats = {};
+	}
+}
+
 int stats_reset(rte_eth_dev *dev) noexcept
 {
+	reset_own_queue_stats(adapter(dev));
 	return queue_stats.reset(dev);
 }
 int xstats_reset(rte_eth_dev *dev) noexcept
 {
 	__atomic_store_n(&adapter(dev).ctrl_errors, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&adapter(dev).store_reconnects, 0, __ATOMIC_RELAXED);
+	reset_own_queue_stats(adapter(dev));
 	return queue_stats.reset(dev);
 }
 int xstats_get(rte_eth_dev *dev, rte_eth_xstat *xstats, unsigned int size) noexcept
@@ -802,15 +992,16 @@ extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 		return -ENOMEM;
 	}
 	Adapter &a = *static_cast<Adapter *>(dev->data->dev_private);
+	const BackendFeatures features = control->features();
 	a.config = config;
 	rte_spinlock_init(&a.granted.lock);
 	a.mac = control->mac();
 	a.vif_mtu = control->mtu();
 	a.max_frame = RTE_ETHER_MTU + l2_overhead;
-	a.backend_sg = control->features().sg;
-	a.backend_max_queues = control->features().max_queues;
+	a.backend_sg = features.sg;
+	a.backend_max_queues = features.max_queues;
 	a.tx_caps = control->tx_offload_caps();
-	a.backend_ctrl_ring = control->features().ctrl_ring;
+	a.backend_ctrl_ring = features.ctrl_ring;
 	a.ctrl_errors = 0;
 	control->count_ctrl_errors_in(&a.ctrl_errors);
 	a.store_reconnects = 0;
@@ -829,6 +1020,15 @@ extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 		    "vif %u: %s, backend %s (domain %u), mac " RTE_ETHER_ADDR_PRT_FMT ", mtu %u",
 		    config.vif, control->front_dir().c_str(), control->back_dir().c_str(),
 		    control->backend_domid().value(), RTE_ETHER_ADDR_BYTES(&a.mac), a.vif_mtu);
+	/* The control thread follows the backend from now on: its features
+	 * when it reaches InitWait, the connection once the port starts. */
+	if (!control->follow(dev, error)) {
+		XF_INIT_LOG(ERR, name, "%s", error.c_str());
+		dev->data->mac_addrs = nullptr;
+		rx_intr_free(dev);
+		rte_eth_dev_release_port(dev);
+		return -ENOMEM;
+	}
 	dev->process_private = control.release();
 	rte_eth_dev_probing_finish(dev);
 	return 0;

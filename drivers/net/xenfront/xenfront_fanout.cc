@@ -105,8 +105,8 @@ inline void note_lcore(uint64_t &seen, const char *dir, uint16_t port, uint16_t 
 
 } // namespace
 
-FanoutState *fanout_create(uint16_t port_id, uint16_t nb_queues, uint16_t nb_rings, int socket,
-			   std::string &error) noexcept
+FanoutState *fanout_create(uint16_t port_id, uint16_t nb_queues, uint16_t nb_tx_queues,
+			   uint16_t nb_rings, int socket, std::string &error) noexcept
 {
 	auto *f = static_cast<FanoutState *>(rte_zmalloc_socket(
 		"xenfront_fanout", sizeof(FanoutState), RTE_CACHE_LINE_SIZE, socket));
@@ -115,6 +115,7 @@ FanoutState *fanout_create(uint16_t port_id, uint16_t nb_queues, uint16_t nb_rin
 		return nullptr;
 	}
 	f->nb_queues = nb_queues;
+	f->nb_tx_queues = nb_tx_queues;
 	f->nb_rings = nb_rings;
 	for (auto &r : f->rings) {
 		rte_spinlock_init(&r.drain_lock);
@@ -170,24 +171,27 @@ void fanout_set_steering(FanoutState &f, uint32_t hash_types,
 	}
 }
 
-void fanout_attach(FanoutState &f, rte_eth_dev *dev) noexcept
+void fanout_attach(FanoutState &f, rte_eth_dev *dev, RxQueue *const *ring_rxq,
+		   TxQueue *const *ring_txq) noexcept
 {
 	f.report_hash = dev->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_RSS_HASH;
 	for (uint16_t r = 0; r < f.nb_rings; r++) {
-		f.rings[r].rxq = static_cast<RxQueue *>(dev->data->rx_queues[r]);
-		f.rings[r].txq = static_cast<TxQueue *>(dev->data->tx_queues[r]);
+		f.rings[r].rxq = ring_rxq[r];
+		f.rings[r].txq = ring_txq[r];
 	}
 	for (uint16_t q = 0; q < f.nb_queues; q++) {
 		auto *rxq = static_cast<RxQueue *>(dev->data->rx_queues[q]);
-		auto *txq = static_cast<TxQueue *>(dev->data->tx_queues[q]);
-		const TxQueue &ring_txq = *f.rings[q % f.nb_rings].txq;
 		rxq->fanout = &f;
 		rxq->stats.lcore = LCORE_ID_ANY;
+	}
+	for (uint16_t q = 0; q < f.nb_tx_queues; q++) {
+		auto *txq = static_cast<TxQueue *>(dev->data->tx_queues[q]);
+		const TxQueue &ring_txq_of_q = *f.rings[q % f.nb_rings].txq;
 		txq->fanout = &f;
 		txq->stats.lcore = LCORE_ID_ANY;
 		/* tx_prepare on any queue judges by its ring's backend. */
-		txq->caps = ring_txq.caps;
-		txq->sg = ring_txq.sg;
+		txq->caps = ring_txq_of_q.caps;
+		txq->sg = ring_txq_of_q.sg;
 	}
 }
 
@@ -199,9 +203,12 @@ void fanout_log_layout(const FanoutState &f, const char *name, bool backend_hash
 		for (uint16_t q = r; q < f.nb_queues; q += f.nb_rings)
 			layout += " " + std::to_string(q);
 	}
-	XF_INIT_LOG(NOTICE, name,
-		    "software fan-out: %u queue pairs over the backend's %u (%s); steering by %s",
-		    f.nb_queues, f.nb_rings, layout.c_str(),
+	std::string queues = f.nb_tx_queues == f.nb_queues
+				     ? std::to_string(f.nb_queues) + " queue pairs"
+				     : std::to_string(f.nb_queues) + " rx and " +
+					       std::to_string(f.nb_tx_queues) + " tx queues";
+	XF_INIT_LOG(NOTICE, name, "software fan-out: %s over the backend's %u (%s); steering by %s",
+		    queues.c_str(), f.nb_rings, layout.c_str(),
 		    backend_hashes ? "the backend's hash (control ring)"
 				   : "Toeplitz computed here");
 }

@@ -19,7 +19,9 @@
  * then fills and the backend drops, as a NIC without descriptors does.
  *
  * Transmit: application tx queue q sends on ring q % nb_rings under that
- * ring's tx lock, so several lcores may share a ring.
+ * ring's tx lock, so several lcores may share a ring. There are no more
+ * rings than rx queues: with fewer tx queues, the rings beyond them have
+ * a tx queue of the driver's own that sends nothing (Adapter::ring_txq).
  *
  * Lives in rte_malloc memory: the data path and secondary processes (stats)
  * read it. */
@@ -48,9 +50,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) FanoutRing {
 };
 
 struct FanoutState {
-	uint16_t nb_queues; /* application queue pairs */
-	uint16_t nb_rings;  /* netif queue pairs */
-	bool report_hash;   /* RTE_ETH_RX_OFFLOAD_RSS_HASH: hash into the mbuf */
+	uint16_t nb_queues;    /* application rx queues */
+	uint16_t nb_tx_queues; /* application tx queues */
+	uint16_t nb_rings;     /* netif queue pairs */
+	bool report_hash;      /* RTE_ETH_RX_OFFLOAD_RSS_HASH: hash into the mbuf */
 	FanoutRing rings[max_queue_pairs];
 	rte_ring *queues[max_queue_pairs]; /* one per application rx queue */
 	/* Software steering (when the backend does not hash): netif hash
@@ -62,17 +65,17 @@ struct FanoutState {
 	uint16_t reta[reta_size];
 };
 
-/* Whether fan-out is needed: `nb_queues` asked, `backend_max` offered, RSS
- * asked without a backend to hash. */
+/* Whether fan-out is needed: `nb_queues` asked (the larger of the rx and tx
+ * counts), `backend_max` offered, RSS asked without a backend to hash. */
 inline bool fanout_needed(uint16_t nb_queues, uint32_t backend_max, bool software_rss) noexcept
 {
 	return nb_queues > backend_max || software_rss;
 }
 
-/* Allocates the state and the application queues' rte_rings (named after
- * the port); nullptr with `error`. */
-FanoutState *fanout_create(uint16_t port_id, uint16_t nb_queues, uint16_t nb_rings, int socket,
-			   std::string &error) noexcept;
+/* Allocates the state and the application rx queues' rte_rings (named
+ * after the port); nullptr with `error`. */
+FanoutState *fanout_create(uint16_t port_id, uint16_t nb_rx_queues, uint16_t nb_tx_queues,
+			   uint16_t nb_rings, int socket, std::string &error) noexcept;
 /* Frees the mbufs still queued, the rte_rings and the state. */
 void fanout_destroy(FanoutState *f) noexcept;
 /* Frees the mbufs still queued (the port stops). */
@@ -82,8 +85,10 @@ void fanout_flush(FanoutState &f) noexcept;
 void fanout_set_steering(FanoutState &f, uint32_t hash_types,
 			 std::span<const uint8_t, xen::toeplitz_key_size> key,
 			 std::span<const uint32_t> mapping) noexcept;
-/* Hooks the application queues to the state and their rings (dev_start). */
-void fanout_attach(FanoutState &f, rte_eth_dev *dev) noexcept;
+/* Hooks the application queues to the state and to the rings' queues
+ * (dev_start): `ring_rxq`/`ring_txq` hold nb_rings entries. */
+void fanout_attach(FanoutState &f, rte_eth_dev *dev, RxQueue *const *ring_rxq,
+		   TxQueue *const *ring_txq) noexcept;
 /* One log line: which ring serves which queues, and how packets are steered. */
 void fanout_log_layout(const FanoutState &f, const char *name, bool backend_hashes) noexcept;
 

@@ -657,11 +657,43 @@ uint16_t ring_rx_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 	return nb_rx;
 }
 
+namespace
+{
+
+/* A queue that also receives the rings no application queue polls: each
+ * burst reads its own ring and theirs, starting one ring further each
+ * time, so that a busy ring never starves another. Only this queue's lcore
+ * reads those rings. */
+uint16_t rx_burst_with_unpolled(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
+{
+	const unsigned nb_rings = q.nb_unpolled + 1u;
+	const unsigned first = q.unpolled_turn;
+	q.unpolled_turn = static_cast<uint8_t>(first + 1 == nb_rings ? 0 : first + 1);
+	uint16_t nb_rx = 0;
+	for (unsigned k = 0; k < nb_rings && nb_rx < nb_pkts; k++) {
+		unsigned r = first + k;
+		if (r >= nb_rings)
+			r -= nb_rings;
+		if (r == 0) {
+			nb_rx += ring_rx_burst(q, pkts + nb_rx, nb_pkts - nb_rx);
+			continue;
+		}
+		uint16_t got = ring_rx_burst(*q.unpolled[r - 1], pkts + nb_rx, nb_pkts - nb_rx);
+		q.stats.unpolled_packets += got;
+		nb_rx += got;
+	}
+	return nb_rx;
+}
+
+} // namespace
+
 extern "C" uint16_t xenfront_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
 {
 	RxQueue &q = *static_cast<RxQueue *>(queue);
 	if (unlikely(q.fanout != nullptr))
 		return fanout_rx_burst(q, pkts, nb_pkts);
+	if (unlikely(q.nb_unpolled != 0))
+		return rx_burst_with_unpolled(q, pkts, nb_pkts);
 	return ring_rx_burst(q, pkts, nb_pkts);
 }
 

@@ -455,9 +455,15 @@ extern "C" uint16_t xenfront_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_
 extern "C" uint16_t xenfront_tx_prepare(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
 {
 	const TxQueue &q = *static_cast<const TxQueue *>(queue);
+	/* Under fan-out, judged by the backend of the ring the queue sends on
+	 * (its caps are set at each connection, which may come after start). */
+	const TxOffloadCaps &caps =
+		unlikely(q.fanout != nullptr)
+			? q.fanout->rings[q.queue_id % q.fanout->nb_rings].txq->caps
+			: q.caps;
 	for (uint16_t i = 0; i < nb_pkts; i++) {
 		TxOffloadPlan plan;
-		int rc = plan_tx_offload(pkts[i], q.caps, plan);
+		int rc = plan_tx_offload(pkts[i], caps, plan);
 		if (rc != 0) {
 			rte_errno = -rc;
 			return i;

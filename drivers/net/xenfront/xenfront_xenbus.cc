@@ -4,13 +4,21 @@
 
 /* The xenbus side of net_xenfront, in the order Linux xen-netfront follows
  * (netfront_probe, talk_to_netback, xennet_connect, xennet_remove):
- *   probe:   read backend/backend-id/mac/mtu from device/vif/N; if another
- *            frontend left the vif connected, Closing → Closed →
- *            Initialising; wait for the backend's InitWait; read its features.
- *   start:   format the rings, post rx buffers, allocate event channels,
- *            write the ring refs, channels and our features in one
- *            transaction, switch to Connected, wait for the backend's
- *            Connected.
+ *   probe:   read backend/backend-id/mac/mtu from device/vif/N; read the
+ *            backend's features if it is there (InitWait). Nothing waits
+ *            for the backend: as Linux netfront's device exists before
+ *            its backend, the port exists at once, link down.
+ *   watcher: a control thread from probe to close. It takes the vif over
+ *            if another frontend left it connected (Closing → Closed →
+ *            Initialising), reads the backend's features at its InitWait,
+ *            and, once the port is started, connects: format the rings,
+ *            post rx buffers, allocate event channels, write the ring
+ *            refs, channels and our features in one transaction, switch
+ *            to Connected, wait for the backend's Connected, link up (LSC).
+ *   start:   when the backend already waits in InitWait, our half of that
+ *            handshake (up to Connected) runs in dev_start, so that what
+ *            is wrong on our side fails dev_start; the wait for the
+ *            backend is always the watcher's.
  *   watcher: follows the backend's state and carrier; when the backend
  *            leaves Connected (restarted), stops the data path, goes
  *            Closing → Closed → Initialising and connects again. When the
@@ -119,22 +127,27 @@ std::unique_ptr<Control> Control::probe(const char *name, const Config &config,
 	}
 	if (!c->read_vif(error))
 		return nullptr;
-	auto deadline = Clock::now() + std::chrono::milliseconds(config.connect_timeout_ms);
-	auto before = c->store_.read_state(c->front_dir_).value_or(XenbusState::Unknown);
-	if (!c->take_over(deadline, error))
-		return nullptr;
-	XenbusState seen;
-	bool ready = c->wait_backend(deadline, {XenbusState::InitWait}, seen);
-	if (!ready)
-		error = "backend " + c->back_dir_ + " did not reach InitWait within " +
-			std::to_string(config.connect_timeout_ms) + " ms (state " +
-			xen::state_name(seen) + "): is the backend running?" + c->backend_error();
-	if (!ready || !c->read_backend_features(error)) {
-		/* Leave no half-taken vif: Closed is "no frontend here". */
-		if (before != XenbusState::Initialising)
-			c->store_.switch_state(c->front_dir_, XenbusState::Closed);
-		return nullptr;
+	/* netback_probe writes the features before it goes InitWait; a
+	 * backend connected to another frontend has them too. Read before our
+	 * state is touched, so that a bad one leaves the vif as it was. */
+	auto theirs = c->store_.read_state(c->back_dir_).value_or(XenbusState::Unknown);
+	c->last_backend_state_ = theirs;
+	if (theirs == XenbusState::InitWait || theirs == XenbusState::Connected) {
+		if (!c->read_backend_features(error))
+			return nullptr;
 	}
+	bool written = false;
+	if (!c->own_state(error, written)) {
+		if (!error.empty())
+			return nullptr;
+		c->take_over_pending_ = true; /* the control thread's, it waits */
+	}
+	if (!c->features_known())
+		XF_INIT_LOG(NOTICE, name,
+			    "backend %s is %s, not ready: the port starts with link down and "
+			    "connects once the backend reaches InitWait; until then it offers one "
+			    "queue pair, no transmit offloads and frames up to a page",
+			    c->back_dir_.c_str(), xen::state_name(theirs));
 	return c;
 }
 
@@ -161,7 +174,47 @@ NodeReader Control::reader() const
 
 bool Control::read_backend_features(std::string &error) noexcept
 {
-	return xenfront::read_backend_features(reader(), back_dir_, features_, error);
+	BackendFeatures f;
+	if (!xenfront::read_backend_features(reader(), back_dir_, f, error))
+		return false;
+	std::lock_guard lock(features_mutex_);
+	features_ = f;
+	features_known_ = true;
+	return true;
+}
+
+BackendFeatures Control::features() const noexcept
+{
+	std::lock_guard lock(features_mutex_);
+	return features_;
+}
+
+bool Control::features_known() const noexcept
+{
+	std::lock_guard lock(features_mutex_);
+	return features_known_;
+}
+
+void Control::learn_features(rte_eth_dev *dev) noexcept
+{
+	const bool known = features_known();
+	std::string error;
+	if (!read_backend_features(error)) {
+		XF_INIT_LOG(ERR, name_.c_str(), "%s", error.c_str());
+		return;
+	}
+	const BackendFeatures f = features();
+	auto &a = *static_cast<Adapter *>(dev->data->dev_private);
+	a.backend_sg = f.sg;
+	a.backend_max_queues = f.max_queues;
+	a.backend_ctrl_ring = f.ctrl_ring;
+	a.tx_caps = tx_offload_caps();
+	if (!known)
+		XF_INIT_LOG(NOTICE, name_.c_str(),
+			    "backend %s is ready (InitWait): %u queue pair(s), sg %s, control ring "
+			    "%s",
+			    back_dir_.c_str(), f.max_queues, f.sg ? "on" : "off",
+			    f.ctrl_ring ? "yes" : "no");
 }
 
 std::string Control::backend_error() const noexcept
@@ -188,7 +241,7 @@ bool Control::wait_backend(Clock::time_point deadline, std::initializer_list<Xen
 		for (XenbusState want : states)
 			if (seen == want)
 				reached = true;
-		if (reached || !store_.wait_watch(deadline))
+		if (reached || stopping() || !store_.wait_watch(deadline, stop_fd_))
 			break;
 	}
 	store_.unwatch(back_dir_ + "/state", token);
@@ -196,32 +249,49 @@ bool Control::wait_backend(Clock::time_point deadline, std::initializer_list<Xen
 	return reached;
 }
 
-bool Control::take_over(Clock::time_point deadline, std::string &error) noexcept
+bool Control::own_state(std::string &error, bool &written) noexcept
 {
+	written = false;
+	error.clear();
 	auto ours = store_.read_state(front_dir_).value_or(XenbusState::Unknown);
 	if (ours == XenbusState::Initialising)
 		return true;
-	if (ours != XenbusState::Closed && ours != XenbusState::Unknown) {
-		XF_INIT_LOG(NOTICE, name_.c_str(),
-			    "%s is in state %s (another frontend's?); taking it over: "
-			    "Closing, Closed, Initialising",
-			    front_dir_.c_str(), xen::state_name(ours));
-		XenbusState seen;
-		if (ours != XenbusState::Closing) {
-			if (!switch_state(XenbusState::Closing, error))
-				return false;
-			wait_backend(std::min(deadline, Clock::now() + teardown_step_timeout),
-				     {XenbusState::Closing, XenbusState::Closed,
-				      XenbusState::InitWait, XenbusState::Initialising,
-				      XenbusState::Unknown},
-				     seen);
-		}
-		if (!switch_state(XenbusState::Closed, error))
+	if (ours != XenbusState::Closed && ours != XenbusState::Unknown)
+		return false;
+	written = true;
+	return switch_state(XenbusState::Initialising, error);
+}
+
+bool Control::take_over(Clock::time_point deadline, std::string &error) noexcept
+{
+	bool written;
+	if (own_state(error, written))
+		return true;
+	if (!error.empty())
+		return false;
+	auto ours = store_.read_state(front_dir_).value_or(XenbusState::Unknown);
+	XF_INIT_LOG(NOTICE, name_.c_str(),
+		    "%s is in state %s (another frontend's?); taking it over: "
+		    "Closing, Closed, Initialising",
+		    front_dir_.c_str(), xen::state_name(ours));
+	XenbusState seen;
+	if (ours != XenbusState::Closing) {
+		if (!switch_state(XenbusState::Closing, error))
 			return false;
 		wait_backend(std::min(deadline, Clock::now() + teardown_step_timeout),
-			     {XenbusState::Closed, XenbusState::InitWait, XenbusState::Initialising,
-			      XenbusState::Unknown},
+			     {XenbusState::Closing, XenbusState::Closed, XenbusState::InitWait,
+			      XenbusState::Initialising, XenbusState::Unknown},
 			     seen);
+	}
+	if (!switch_state(XenbusState::Closed, error))
+		return false;
+	wait_backend(std::min(deadline, Clock::now() + teardown_step_timeout),
+		     {XenbusState::Closed, XenbusState::InitWait, XenbusState::Initialising,
+		      XenbusState::Unknown},
+		     seen);
+	if (stopping()) {
+		error = "stopped";
+		return false;
 	}
 	return switch_state(XenbusState::Initialising, error);
 }
@@ -543,6 +613,46 @@ bool Control::apply_rss_locked(const RssConfig &rss, std::string &error) noexcep
 	return true;
 }
 
+void Control::steer_to_polled_locked() noexcept
+{
+	const unsigned first = nb_polled_rx_;
+	const unsigned last = static_cast<unsigned>(resources_.size()) - 1;
+	if (!ctrl_) {
+		XF_INIT_LOG(
+			NOTICE, name_.c_str(),
+			"netif queues %u-%u have no rx queue and %s/feature-ctrl-ring is not 1: "
+			"rx queues 0-%u also read those rings (rx_q<N>_unpolled_packets)",
+			first, last, back_dir_.c_str(), first - 1);
+		return;
+	}
+	std::string error;
+	uint32_t max = 0;
+	bool ok = ctrl_->max_mapping_size(max, error);
+	if (ok && max == 0) {
+		error = "the backend's hash mapping table holds 0 entries (GET_HASH_MAPPING_SIZE)";
+		ok = false;
+	}
+	if (ok) {
+		RssConfig steer = default_rss(nb_polled_rx_, std::min<size_t>(max, reta_size));
+		ok = ctrl_->apply(steer, error);
+	}
+	if (!ok) {
+		if (ctrl_errors_ != nullptr)
+			__atomic_fetch_add(ctrl_errors_, 1, __ATOMIC_RELAXED);
+		XF_DRV_LOG(NOTICE, name_.c_str(),
+			   "netif queues %u-%u have no rx queue; steering away from them over the "
+			   "control ring of %s failed: %s; rx queues 0-%u also read those rings "
+			   "(rx_q<N>_unpolled_packets)",
+			   first, last, back_dir_.c_str(), error.c_str(), first - 1);
+		return;
+	}
+	XF_INIT_LOG(NOTICE, name_.c_str(),
+		    "netif queues %u-%u have no rx queue: the backend's hash mapping table sends "
+		    "every packet to rx queues 0-%u (control ring); rx queues also read those "
+		    "rings (rx_q<N>_unpolled_packets)",
+		    first, last, first - 1);
+}
+
 std::vector<xen_netif_gref> Control::static_grant_list(size_t qid, size_t limit) const noexcept
 {
 	/* Transmit buffers read-only, as they are granted. */
@@ -660,11 +770,12 @@ void Control::release_ctrl_port() noexcept
 
 TxOffloadCaps Control::tx_offload_caps() const noexcept
 {
+	const BackendFeatures f = features();
 	TxOffloadCaps caps;
-	caps.ipv4_csum = !features_.no_csum_offload;
-	caps.ipv6_csum = features_.ipv6_csum_offload;
-	caps.gso_tcpv4 = features_.gso_tcpv4 && features_.sg;
-	caps.gso_tcpv6 = features_.gso_tcpv6 && features_.sg;
+	caps.ipv4_csum = !f.no_csum_offload;
+	caps.ipv6_csum = f.ipv6_csum_offload;
+	caps.gso_tcpv4 = f.gso_tcpv4 && f.sg;
+	caps.gso_tcpv6 = f.gso_tcpv6 && f.sg;
 	return caps;
 }
 
@@ -694,20 +805,31 @@ void Control::update_link(rte_eth_dev *dev, bool up) noexcept
 		XF_DRV_LOG(NOTICE, name_.c_str(), "link %s", up ? "up" : "down");
 }
 
-bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::string &error) noexcept
+bool Control::begin_handshake(Clock::time_point deadline, std::string &error) noexcept
 {
+	failure_retryable_ = false;
 	if (!take_over(deadline, error))
 		return false;
 	XenbusState seen;
 	if (!wait_backend(deadline, {XenbusState::InitWait}, seen)) {
 		error = "backend " + back_dir_ + " did not reach InitWait (state " +
 			xen::state_name(seen) + ")" + backend_error();
+		failure_retryable_ = true;
 		return false;
 	}
 	if (!read_backend_features(error))
 		return false;
 	if (resources_.empty() || !resources_[0].tx_ring || !resources_[0].rx_ring) {
 		error = "no queue pair set up";
+		return false;
+	}
+	if (resources_.size() > features_.max_queues) {
+		/* A backend restarted with fewer queues than the port was
+		 * configured for (Linux netback would refuse the connection). */
+		error = "backend " + back_dir_ + " offers " + std::to_string(features_.max_queues) +
+			" queue pair(s) (multi-queue-max-queues), the port is configured for " +
+			std::to_string(resources_.size()) +
+			": stop the port and configure fewer queues, or use fanout=1";
 		return false;
 	}
 
@@ -751,7 +873,8 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 	/* The control ring only when RSS or static grants ask for it: a port
 	 * without them spends no grants or event channel on it. */
 	std::lock_guard ctrl_lock(ctrl_mutex_);
-	if (features_.ctrl_ring && ((rss_enabled_ && !rss_in_software_) || config_.static_grants)) {
+	const bool backend_rss = rss_enabled_ && !rss_in_software_;
+	if (features_.ctrl_ring && (backend_rss || config_.static_grants || steering_wanted())) {
 		if (!ctrl_) {
 			ctrl_ = CtrlChannel::create(gntshr_, backend_domid_, error);
 			if (!ctrl_)
@@ -764,18 +887,34 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 	}
 	if (!write_keys(error))
 		return false;
-	if (!switch_state(XenbusState::Connected, error))
-		return false;
+	keys_written_ = true;
+	return switch_state(XenbusState::Connected, error);
+}
+
+bool Control::finish_handshake(rte_eth_dev *dev, Clock::time_point deadline,
+			       std::string &error) noexcept
+{
+	failure_retryable_ = false;
+	XenbusState seen;
 	if (!wait_backend(deadline,
 			  {XenbusState::Connected, XenbusState::Closing, XenbusState::Closed},
 			  seen) ||
 	    seen != XenbusState::Connected) {
 		error = "backend " + back_dir_ + " did not connect (state " +
 			xen::state_name(seen) + ")" + backend_error();
+		/* It closed, or did not answer in time (it may have died or
+		 * restarted): try again when it is (back) in InitWait. Unless it
+		 * refused us: then its error says why, and a retry would too. */
+		failure_retryable_ = backend_error().empty();
 		return false;
 	}
-	if (rss_enabled_ && !rss_in_software_ && !apply_rss_locked(rss_, error))
-		return false;
+	std::lock_guard ctrl_lock(ctrl_mutex_);
+	if (rss_enabled_ && !rss_in_software_) {
+		if (!apply_rss_locked(rss_, error))
+			return false;
+	} else if (steering_wanted()) {
+		steer_to_polled_locked();
+	}
 	if (config_.static_grants)
 		map_static_grants_locked();
 	connected_ = true;
@@ -788,30 +927,123 @@ bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::strin
 	return true;
 }
 
-bool Control::connect(rte_eth_dev *dev, std::string &error) noexcept
+bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::string &error) noexcept
 {
-	auto deadline = Clock::now() + std::chrono::milliseconds(config_.connect_timeout_ms);
-	if (!handshake(dev, deadline, error)) {
-		/* Leave nothing half-configured: back to Initialising, keys gone. */
-		remove_keys();
-		for (QueueResources &r : resources_) {
-			r.port_tx.reset();
-			r.port_rx.reset();
+	return begin_handshake(deadline, error) && finish_handshake(dev, deadline, error);
+}
+
+void Control::abandon_connection() noexcept
+{
+	/* Leave nothing half-configured: back to Initialising, keys gone. */
+	remove_keys();
+	keys_written_ = false;
+	for (QueueResources &r : resources_) {
+		r.port_tx.reset();
+		r.port_rx.reset();
+	}
+	release_ctrl_port();
+	store_.switch_state(front_dir_, XenbusState::Closing);
+	store_.switch_state(front_dir_, XenbusState::Closed);
+	store_.switch_state(front_dir_, XenbusState::Initialising);
+}
+
+void Control::connection_failed(const std::string &error) noexcept
+{
+	connected_ = false;
+	abandon_connection();
+	if (stopping())
+		return; /* the port is stopping or closing: not a failure */
+	/* The line alone, as dev_start would have logged it. */
+	XF_INIT_LOG(ERR, name_.c_str(), "%s", error.c_str());
+	if (failure_retryable_) {
+		XF_DRV_LOG(NOTICE, name_.c_str(), "connecting again when %s is back in InitWait",
+			   back_dir_.c_str());
+		return;
+	}
+	/* Trying again would fail the same way (and, with a backend that
+	 * refuses RSS, endlessly): as Linux netfront after xenbus_dev_fatal,
+	 * the vif stays down until told otherwise. */
+	gave_up_ = true;
+	XF_DRV_LOG(ERR, name_.c_str(),
+		   "not connected to %s: the link stays down until the port is stopped and "
+		   "started again",
+		   back_dir_.c_str());
+}
+
+bool Control::follow(rte_eth_dev *dev, std::string &error) noexcept
+{
+	return start_watcher(dev, error);
+}
+
+bool Control::start(rte_eth_dev *dev, std::string &error) noexcept
+{
+	stop_watcher();
+	started_ = true;
+	gave_up_ = false;
+	handshake_pending_ = false;
+	bool written = false;
+	bool ready = false;
+	if (!take_over_pending_) {
+		if (!own_state(error, written)) {
+			if (!error.empty()) {
+				started_ = false;
+				std::string ignored;
+				start_watcher(dev, ignored);
+				return false;
+			}
+			take_over_pending_ = true;
 		}
-		release_ctrl_port();
-		store_.switch_state(front_dir_, XenbusState::Closing);
-		store_.switch_state(front_dir_, XenbusState::Closed);
-		store_.switch_state(front_dir_, XenbusState::Initialising);
+	}
+	if (!take_over_pending_)
+		ready = store_.read_state(back_dir_).value_or(XenbusState::Unknown) ==
+			XenbusState::InitWait;
+	if (ready) {
+		/* Our half now, so that what is wrong on our side fails here. */
+		auto deadline =
+			Clock::now() + std::chrono::milliseconds(config_.connect_timeout_ms);
+		if (!begin_handshake(deadline, error)) {
+			abandon_connection();
+			started_ = false;
+			std::string ignored;
+			start_watcher(dev, ignored);
+			return false;
+		}
+		handshake_pending_ = true;
+	} else {
+		XF_INIT_LOG(INFO, name_.c_str(),
+			    "connecting to %s once it is in InitWait (link down until then)",
+			    back_dir_.c_str());
+	}
+	if (!start_watcher(dev, error)) {
+		abandon_connection();
+		started_ = false;
+		handshake_pending_ = false;
 		return false;
 	}
-	return start_watcher(dev, error);
+	return true;
+}
+
+void Control::stop(rte_eth_dev *dev) noexcept
+{
+	shutdown();
+	std::string error;
+	if (!start_watcher(dev, error))
+		XF_DRV_LOG(WARNING, name_.c_str(),
+			   "%s; the backend is not followed until the next start", error.c_str());
+}
+
+void Control::shutdown() noexcept
+{
+	stop_watcher();
+	started_ = false;
+	handshake_pending_ = false;
+	disconnect();
 }
 
 void Control::disconnect() noexcept
 {
-	stop_watcher();
 	quiesce_queues();
-	if (connected_) {
+	if (connected_ || keys_written_) {
 		XenbusState seen;
 		unmap_static_grants();
 		store_.switch_state(front_dir_, XenbusState::Closing);
@@ -823,10 +1055,11 @@ void Control::disconnect() noexcept
 		wait_backend(Clock::now() + teardown_step_timeout,
 			     {XenbusState::Closed, XenbusState::Unknown, XenbusState::InitWait},
 			     seen);
-	} else {
+	} else if (!take_over_pending_) {
 		store_.switch_state(front_dir_, XenbusState::Closed);
 	}
 	remove_keys();
+	keys_written_ = false;
 	connected_ = false;
 	/* The backend has closed (or its wait timed out: it is gone) and the
 	 * data path is off the rings: mbufs sent without a copy and still
@@ -851,6 +1084,7 @@ bool Control::start_watcher(rte_eth_dev *dev, std::string &error) noexcept
 		error = std::string("eventfd: ") + std::strerror(errno);
 		return false;
 	}
+	stopping_.store(false, std::memory_order_release);
 	if (!store_.watch(back_dir_, "xenfront-backend")) {
 		error = "cannot watch " + back_dir_ + ": " + std::strerror(errno);
 		return false;
@@ -862,6 +1096,7 @@ bool Control::start_watcher(rte_eth_dev *dev, std::string &error) noexcept
 	auto *args = new (std::nothrow) Args{this, dev};
 	if (args == nullptr) {
 		error = "out of memory";
+		store_.unwatch(back_dir_, "xenfront-backend");
 		return false;
 	}
 	char thread_name[RTE_MAX_THREAD_NAME_LEN];
@@ -879,6 +1114,7 @@ bool Control::start_watcher(rte_eth_dev *dev, std::string &error) noexcept
 		args);
 	if (rc != 0) {
 		delete args;
+		store_.unwatch(back_dir_, "xenfront-backend");
 		error = std::string("cannot start the control thread: ") + std::strerror(-rc);
 		return false;
 	}
@@ -890,6 +1126,9 @@ void Control::stop_watcher() noexcept
 {
 	if (!watcher_running_)
 		return;
+	/* Every wait of the thread polls stop_fd_ too: it returns within a
+	 * store request or a control-ring call. */
+	stopping_.store(true, std::memory_order_release);
 	uint64_t one = 1;
 	if (write(stop_fd_, &one, sizeof(one)) < 0)
 		XF_DRV_LOG(WARNING, name_.c_str(), "cannot wake the control thread: %s",
@@ -900,6 +1139,7 @@ void Control::stop_watcher() noexcept
 	uint64_t drain;
 	while (read(stop_fd_, &drain, sizeof(drain)) > 0) {
 	}
+	stopping_.store(false, std::memory_order_release);
 }
 
 bool Control::recover_store(rte_eth_dev *dev) noexcept
@@ -940,9 +1180,10 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 {
 	pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}};
 	for (;;) {
-		/* Poll also on a period: a missed watch must not wedge us. */
+		/* Poll also on a period: a missed watch must not wedge us. (The
+		 * watch fires once when set: the first pass comes at once.) */
 		int n = poll(fds, 2, 1000);
-		if (n > 0 && (fds[0].revents & POLLIN))
+		if (stopping() || (n > 0 && (fds[0].revents & POLLIN)))
 			return;
 		store_.pending_watch_paths();
 		auto read = store_.read_state(back_dir_);
@@ -955,6 +1196,38 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 			continue;
 		}
 		auto state = read.value_or(XenbusState::Unknown);
+		if (take_over_pending_) {
+			/* Another frontend's state on the vif: Closing, Closed,
+			 * Initialising, each step waiting (bounded) for the backend. */
+			std::string error;
+			auto deadline = Clock::now() + 2 * teardown_step_timeout;
+			if (!take_over(deadline, error)) {
+				if (stopping())
+					return;
+				XF_INIT_LOG(ERR, name_.c_str(), "%s", error.c_str());
+				gave_up_ = true;
+			}
+			take_over_pending_ = false;
+			state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+		}
+		/* The backend (re)started: its features may have changed. */
+		if (state == XenbusState::InitWait &&
+		    last_backend_state_ != XenbusState::InitWait && !connected_ &&
+		    !handshake_pending_)
+			learn_features(dev);
+		last_backend_state_ = state;
+		if (!started_ || gave_up_)
+			continue;
+		if (handshake_pending_) {
+			/* start() wrote our half: wait for the backend's. */
+			handshake_pending_ = false;
+			std::string error;
+			auto deadline = Clock::now() +
+					std::chrono::milliseconds(config_.connect_timeout_ms);
+			if (!finish_handshake(dev, deadline, error))
+				connection_failed(error);
+			continue;
+		}
 		if (connected_ && state == XenbusState::Connected) {
 			/* A queue stopped by a protocol violation stays stopped
 			 * until the backend reconnects (or the port restarts): the
@@ -986,30 +1259,24 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 				      XenbusState::Unknown, XenbusState::InitWait,
 				      XenbusState::Initialising},
 				     seen);
+			if (stopping())
+				return; /* stop() or shutdown() finishes the teardown */
 			store_.switch_state(front_dir_, XenbusState::Closed);
 			for (QueueResources &r : resources_) {
 				r.port_tx.reset();
 				r.port_rx.reset();
 			}
+			keys_written_ = false;
 			store_.switch_state(front_dir_, XenbusState::Initialising);
 			state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+			last_backend_state_ = state;
 		}
 		if (state == XenbusState::InitWait) {
 			std::string error;
 			auto deadline = Clock::now() +
 					std::chrono::milliseconds(config_.connect_timeout_ms);
-			if (!handshake(dev, deadline, error)) {
-				XF_DRV_LOG(ERR, name_.c_str(), "reconnecting failed: %s",
-					   error.c_str());
-				connected_ = false;
-				for (QueueResources &r : resources_) {
-					r.port_tx.reset();
-					r.port_rx.reset();
-				}
-				release_ctrl_port();
-				store_.switch_state(front_dir_, XenbusState::Closed);
-				store_.switch_state(front_dir_, XenbusState::Initialising);
-			}
+			if (!handshake(dev, deadline, error))
+				connection_failed(error);
 		}
 	}
 }

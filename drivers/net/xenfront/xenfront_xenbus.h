@@ -50,15 +50,22 @@ class Control
 public:
 	using Clock = std::chrono::steady_clock;
 
-	/* Finds the vif, takes it over if another frontend left it connected,
-	 * and waits (bounded) for its backend to offer its features. */
+	/* Finds the vif and reads the backend's features if it has written
+	 * them (InitWait or Connected). Waits for nothing: a backend not
+	 * there yet is followed by the control thread (follow()), and until
+	 * it has been seen the port offers what every backend has (one queue
+	 * pair, frames up to a page, no transmit offloads, no RSS). A vif left
+	 * connected by another frontend is taken over by that thread too. */
 	static std::unique_ptr<Control> probe(const char *name, const Config &config,
 					      std::string &error) noexcept;
 	~Control();
 
 	const std::string &front_dir() const { return front_dir_; }
 	const std::string &back_dir() const { return back_dir_; }
-	const BackendFeatures &features() const { return features_; }
+	/* The backend's features as last read (at probe, at its InitWait, at
+	 * each connection), or what every backend has until then. */
+	BackendFeatures features() const noexcept;
+	bool features_known() const noexcept;
 	xen::DomId backend_domid() const { return backend_domid_; }
 	const rte_ether_addr &mac() const { return mac_; }
 	uint32_t mtu() const { return mtu_; }
@@ -69,6 +76,10 @@ public:
 	void release_rx_queue(uint16_t qid) noexcept;
 	void release_tx_queue(uint16_t qid) noexcept;
 	void set_nb_queue_pairs(uint16_t n) noexcept { resources_.resize(n); }
+	/* Application rx queues poll rings 0..n-1; with fewer than the queue
+	 * pairs, the backend's hash mapping table (control ring) is set to
+	 * send nothing to the others (steer_to_polled_locked). */
+	void set_polled_rx_queues(uint16_t n) noexcept { nb_polled_rx_ = n; }
 	/* The receive offloads the application enabled decide which packets we
 	 * ask the backend for (feature-no-csum-offload, feature-gso-tcpv4/6). */
 	void set_rx_offloads(uint64_t offloads) noexcept { rx_offloads_ = offloads; }
@@ -79,7 +90,7 @@ public:
 	 * backend that offers feature-ctrl-ring. The configuration is kept
 	 * here, sent at each connection and at once when changed while
 	 * connected. */
-	bool rss_available() const noexcept { return features_.ctrl_ring; }
+	bool rss_available() const noexcept { return features().ctrl_ring; }
 	void set_rss(bool enabled, RssConfig rss) noexcept;
 	RssConfig rss() const noexcept;
 	bool rss_enabled() const noexcept { return rss_enabled_; }
@@ -99,13 +110,22 @@ public:
 		return qid < resources_.size() ? resources_[qid].rx_intr.get() : nullptr;
 	}
 
-	/* Connects (from dev_start), bounded by the connect timeout, and
-	 * starts following the backend. */
-	bool connect(rte_eth_dev *dev, std::string &error) noexcept;
+	/* Starts the control thread, which follows the backend from probe to
+	 * close: its features, and once the port is started, the connection. */
+	bool follow(rte_eth_dev *dev, std::string &error) noexcept;
+	/* From dev_start. If the backend waits for us (InitWait), writes our
+	 * half of the handshake now (rings, keys, Connected) and fails with
+	 * `error` if that fails; the control thread then waits for the
+	 * backend's Connected and brings the link up. With no backend yet it
+	 * only tells the thread to connect once one is there. Never waits for
+	 * the backend. */
+	bool start(rte_eth_dev *dev, std::string &error) noexcept;
 	bool connected() const noexcept { return connected_; }
-	/* Closing → Closed, our keys deleted, ports unbound (from dev_stop and
-	 * dev_close); dev_start connects again from there. */
-	void disconnect() noexcept;
+	/* From dev_stop: Closing → Closed, our keys deleted, ports unbound;
+	 * the thread goes on following the backend; start() connects again. */
+	void stop(rte_eth_dev *dev) noexcept;
+	/* From dev_close: stop() without the thread. */
+	void shutdown() noexcept;
 
 private:
 	Control(std::string name, const Config &config, xen::Store store, xen::Gntshr gntshr,
@@ -122,12 +142,38 @@ private:
 				 std::string &error) noexcept;
 	bool read_backend_features(std::string &error) noexcept;
 	bool take_over(Clock::time_point deadline, std::string &error) noexcept;
+	/* Our state as the handshake wants it: Initialising from Closed or
+	 * Unknown (one write); false if another frontend's state is left
+	 * (take_over() then, which waits). */
+	bool own_state(std::string &error, bool &written) noexcept;
 	/* Writes our state; on failure `error` names the node and the value. */
 	bool switch_state(xen::XenbusState state, std::string &error) noexcept;
+	/* Waits for one of `states`; false at `deadline`, or at once when the
+	 * control thread is asked to stop (stop_fd_). */
 	bool wait_backend(Clock::time_point deadline,
 			  std::initializer_list<xen::XenbusState> states,
 			  xen::XenbusState &seen) noexcept;
+	/* The handshake in two halves: ours up to Connected (no wait for the
+	 * backend once it is in InitWait), then the wait for its Connected,
+	 * the control ring's set-up and the link. A failure the backend may
+	 * not repeat (it left in between) sets failure_retryable_. */
 	bool handshake(rte_eth_dev *dev, Clock::time_point deadline, std::string &error) noexcept;
+	bool begin_handshake(Clock::time_point deadline, std::string &error) noexcept;
+	bool finish_handshake(rte_eth_dev *dev, Clock::time_point deadline,
+			      std::string &error) noexcept;
+	/* After a failed handshake: keys gone, ports unbound, Closing →
+	 * Closed → Initialising (no waits). */
+	void abandon_connection() noexcept;
+	/* Closing → Closed (waiting for the backend to follow, bounded), our
+	 * keys deleted, ports unbound; the control thread is stopped. */
+	void disconnect() noexcept;
+	/* The control thread's attempt to connect failed: says why, and gives
+	 * up until the port is restarted unless the backend is to blame. */
+	void connection_failed(const std::string &error) noexcept;
+	/* Reads the backend's features (it reached InitWait) and publishes
+	 * them to dev_private for secondary processes. */
+	void learn_features(rte_eth_dev *dev) noexcept;
+	bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
 	bool write_keys(std::string &error) noexcept;
 	void remove_keys() noexcept;
 	void quiesce_queues() noexcept;
@@ -155,13 +201,23 @@ private:
 	std::string front_dir_;
 	std::string back_dir_;
 	xen::DomId backend_domid_;
+	/* Read by the application's thread (dev_infos, configure), written by
+	 * the control thread. */
+	mutable std::mutex features_mutex_;
 	BackendFeatures features_;
+	bool features_known_ = false;
 	rte_ether_addr mac_{};
 	uint32_t mtu_ = RTE_ETHER_MTU;
 	uint64_t rx_offloads_ = 0;
 
 	/* Sends `rss` over the control ring; counts and explains a failure. */
 	bool apply_rss_locked(const RssConfig &rss, std::string &error) noexcept;
+	/* Rings no application rx queue polls, and no RSS to say where packets
+	 * go: Toeplitz over every hash type with a table naming polled queues
+	 * only. A failure only leaves the polled queues reading those rings. */
+	bool steering_wanted() const noexcept { return nb_polled_rx_ < resources_.size(); }
+	void steer_to_polled_locked() noexcept;
+	uint16_t nb_polled_rx_ = 1;
 	/* static_grants=1: asks the backend to map each queue's buffers; a
 	 * failure only leaves the backend copying by grant copy. */
 	void map_static_grants_locked() noexcept;
@@ -186,12 +242,22 @@ private:
 	std::vector<TxQueue *> txqs_;
 	uint32_t generation_ = 1; /* odd: disconnected (see QueueSync) */
 	bool connected_ = false;
+	/* Set by the application's thread while the control thread is stopped
+	 * (start/stop), read by the control thread. */
+	bool started_ = false;           /* connect whenever the backend is ready */
+	bool handshake_pending_ = false; /* start() wrote our half; the thread finishes */
+	bool take_over_pending_ = false; /* another frontend's state left on the vif */
+	bool gave_up_ = false;           /* a connection failed; until the port restarts */
+	bool keys_written_ = false;      /* our connection keys and Connected are out */
+	bool failure_retryable_ = false; /* see handshake() */
+	xen::XenbusState last_backend_state_ = xen::XenbusState::Unknown;
 	std::vector<uint16_t> static_mapped_; /* queues whose buffers the backend maps */
 	bool broken_reported_ = false;
 
 	pthread_t watcher_{};
 	bool watcher_running_ = false;
 	int stop_fd_ = -1;
+	std::atomic<bool> stopping_{false};
 };
 
 } // namespace xenfront
