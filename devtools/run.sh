@@ -16,6 +16,7 @@
 # Debian root made with mmdebstrap (devtools/debroot.py), build with the
 # README's command and run the unit tests and the core system tests).
 # Option for build: --debian 12|13 (build in that Debian root).
+# XENFRONT_JOBS=N limits ninja to N jobs (on a shared machine).
 # Options for xen: --dom0-script FILE --domu-script FILE (run them in the
 # two domains at once), --shell dom0|domU (a shell there), or pytest
 # arguments for test/xen (e.g. -k rss).
@@ -34,7 +35,7 @@ build() { # build DIR [meson options...]
 			return 1
 		}
 	fi
-	ninja -C "$dir" >"$dir.ninja.log" 2>&1 || {
+	ninja -C "$dir" ${XENFRONT_JOBS:+-j "$XENFRONT_JOBS"} >"$dir.ninja.log" 2>&1 || {
 		grep -E -A8 'FAILED|error' "$dir.ninja.log" >&2 || cat "$dir.ninja.log" >&2
 		return 1
 	}
@@ -62,6 +63,7 @@ CORE_TESTS=(test_traffic.py test_offloads.py test_tcp_offloads.py test_rss.py
 in_debian() { # in_debian N COMMAND...: run COMMAND in the Debian N dev root, at /src
 	local n=$1 opts=()
 	shift
+	[[ -z "${XENFRONT_JOBS:-}" ]] || opts+=(--env "XENFRONT_JOBS=$XENFRONT_JOBS")
 	if [[ -n "${XENFRONT_DPDK_SRC:-}" ]]; then
 		opts+=(--bind "$(readlink -f "$XENFRONT_DPDK_SRC"):/dpdk-src" --env XENFRONT_DPDK_SRC=/dpdk-src)
 	fi
