@@ -55,10 +55,11 @@ suite() { # suite DIR [sanitize] [pytest args...]: unit tests, then SYSTEM_TESTS
 
 # The system tests that say a release works: traffic both ways, offloads,
 # RSS and multiple queues, two kernels through TAP devices, OVS-DPDK, the
-# probe's errors, xensim's stand-ins beside that release's Xen libraries.
+# probe's errors, xensim's stand-ins beside that release's Xen libraries,
+# the installed layout (testpmd with no -d).
 CORE_TESTS=(test_traffic.py test_offloads.py test_tcp_offloads.py test_rss.py
 	test_multiqueue.py test_linux_stacks.py test_ovs_dpdk.py test_probe_errors.py
-	test_xensim_abi.py test_xenstore_utils.py)
+	test_xensim_abi.py test_xenstore_utils.py test_install.py)
 
 in_debian() { # in_debian N COMMAND...: run COMMAND in the Debian N dev root, at /src
 	local n=$1 opts=()
@@ -143,9 +144,11 @@ test)
 	if [[ -n "$core" ]]; then
 		. /etc/os-release
 		if build build; then
+			phase build
 			SYSTEM_TESTS=("${CORE_TESTS[@]/#/test/system/}")
 			suite build "" "${pyargs[@]}" ||
 				failed+=" normal"
+			phase tests
 		else
 			failed+=" normal-build"
 		fi
