@@ -137,7 +137,10 @@ def test_ovs_dpdk_bridge_between_two_kernels(build, xensim, prefix, namespaces, 
         back.wait_link(0)
         status = ovs.interface("vif0", "status")
         assert status["driver_name"] == "net_xenfront", status
-        assert ovs.vsctl("get", "Interface", "vif0", "link_state").stdout.strip() == "up"
+        # The driver's link-up event reaches the database on OVS's next
+        # bridge run, not at once.
+        wait_equal(lambda: ovs.vsctl("get", "Interface", "vif0", "link_state").stdout.strip(),
+                   "up", timeout=10, what="OVS vif0 link_state")
 
         ping = in_ns(ns_a, "ping", "-c", "5", "-i", "0.2", "-W", "2", "10.77.0.2",
                      check=False, timeout=60)

@@ -34,7 +34,8 @@ def back_port(build, sim, prefix, devargs):
 
 def traffic_both_ways(back, front, seconds=2):
     """The guest sends (flowgen, which also drains what it receives), the
-    backend echoes (io on its one port): both directions counted."""
+    backend echoes (io on its one port): both directions counted, and each
+    carried more than 1000 packets."""
     b0, f0 = back.stats(0), front.stats(0)
     back.command("start")
     front.command("start")
@@ -43,8 +44,11 @@ def traffic_both_ways(back, front, seconds=2):
     time.sleep(0.5)
     back.command("stop")
     b, f = back.stats(0), front.stats(0)
-    return ({k: b[k] - b0[k] for k in ("ipackets", "opackets")},
+    b, f = ({k: b[k] - b0[k] for k in ("ipackets", "opackets")},
             {k: f[k] - f0[k] for k in ("ipackets", "opackets")})
+    assert f["opackets"] > 1000 and b["ipackets"] > 1000, (b, f)
+    assert b["opackets"] > 1000 and f["ipackets"] > 1000, (b, f)
+    return b, f
 
 
 def backend_released(sim, guest_domid):
@@ -75,9 +79,7 @@ def test_port_added_before_the_vif(build, xensim, prefix):
         front = guest(build, sim, prefix + "f", 1, ["--forward-mode=flowgen"])
         front.wait_link(0)
         back.wait_link(0)
-        b, f = traffic_both_ways(back, front)
-        assert f["opackets"] > 1000 and b["ipackets"] > 1000, (b, f)
-        assert b["opackets"] > 1000 and f["ipackets"] > 1000, (b, f)
+        traffic_both_ways(back, front)
         x = back.xstats(0)
         assert x["vif_found"] == 1 and x["vif_removed"] == 0, x
     finally:
@@ -133,9 +135,7 @@ def test_vif_removed_under_traffic_then_added_again(build, xensim, prefix):
         front2 = guest(build, sim, prefix + "g", 1, ["--forward-mode=flowgen"])
         front2.wait_link(0)
         back.wait_link(0)
-        b, f = traffic_both_ways(back, front2)
-        assert f["opackets"] > 1000 and b["ipackets"] > 1000, (b, f)
-        assert b["opackets"] > 1000 and f["ipackets"] > 1000, (b, f)
+        traffic_both_ways(back, front2)
         assert hv(sim, 0)["mappings_held"] == 2 and hv(sim, 0)["evtchn_ports"] == 2, hv(sim, 0)
         x = back.xstats(0)
         assert x["vif_found"] == 2 and x["vif_removed"] == 1, x
@@ -171,8 +171,7 @@ def test_domain_name_followed_across_a_restart(build, xensim, prefix):
         front = guest(build, sim, prefix + "f", 1, ["--forward-mode=flowgen"])
         front.wait_link(0)
         back.wait_link(0)
-        b, f = traffic_both_ways(back, front)
-        assert f["opackets"] > 1000 and b["ipackets"] > 1000 and f["ipackets"] > 1000, (b, f)
+        traffic_both_ways(back, front)
 
         # The guest dies and the toolstack destroys it.
         stop_all(front)
@@ -197,9 +196,7 @@ def test_domain_name_followed_across_a_restart(build, xensim, prefix):
         front2 = guest(build, sim, prefix + "g", 2, ["--forward-mode=flowgen"])
         front2.wait_link(0)
         back.wait_link(0)
-        b, f = traffic_both_ways(back, front2)
-        assert f["opackets"] > 1000 and b["ipackets"] > 1000, (b, f)
-        assert b["opackets"] > 1000 and f["ipackets"] > 1000, (b, f)
+        traffic_both_ways(back, front2)
         x = back.xstats(0)
         assert x["vif_found"] == 2 and x["vif_removed"] == 1, x
         # Domain 3's vifs were left to their own backend.

@@ -181,17 +181,19 @@ Control::Found Control::take_vif(xen::DomId guest, std::string &why) noexcept
 		why.clear();
 		return Found::absent; /* removed meanwhile */
 	}
+	/* The watch before our InitWait: every write of the frontend's
+	 * state answering it then fires after the watch's first event. */
+	if (!store_.watch(front_dir_ + "/state", watch_token)) {
+		why = "cannot watch " + front_dir_ + "/state: " + std::strerror(errno);
+		return Found::refused;
+	}
+	front_watch_registrations_ = 1;
 	/* netback_probe: InitWait once the features are written. */
 	bound_ = true;
 	state_ = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
 	frontend_state_ = XenbusState::Unknown;
 	frontend_fresh_ = false;
 	set_state(XenbusState::InitWait);
-	if (!store_.watch(front_dir_ + "/state", watch_token)) {
-		why = "cannot watch " + front_dir_ + "/state: " + std::strerror(errno);
-		bound_ = false;
-		return Found::refused;
-	}
 	auto *a = static_cast<Adapter *>(dev_->data->dev_private);
 	__atomic_add_fetch(&a->vif_found, 1, __ATOMIC_RELAXED);
 	if (config_.domid)
@@ -217,6 +219,7 @@ void Control::vif_removed() noexcept
 	state_ = XenbusState::Unknown;
 	frontend_state_ = XenbusState::Unknown;
 	frontend_fresh_ = false;
+	front_watch_registrations_ = 0;
 	back_dir_.clear();
 	front_dir_.clear();
 	auto *a = static_cast<Adapter *>(dev_->data->dev_private);
@@ -900,6 +903,27 @@ void Control::frontend_changed() noexcept
 	}
 }
 
+void Control::note_frontend_writes(const std::vector<std::string> &fired) noexcept
+{
+	/* The state we read is the latest only: a frontend that went Closing,
+	 * Closed, Initialising and Connected again between two reads (one
+	 * reconnecting after our restart, on a loaded host) shows Connected
+	 * every time. Each event but the watch's first (xenstored fires one
+	 * when it is set) is a write: a frontend that wrote its state after
+	 * our InitWait is alive, whatever it wrote. */
+	if (!bound_)
+		return;
+	const std::string node = front_dir_ + "/state";
+	for (const std::string &path : fired) {
+		if (path != node)
+			continue;
+		if (front_watch_registrations_ > 0)
+			front_watch_registrations_--;
+		else
+			frontend_fresh_ = true;
+	}
+}
+
 void Control::kick() noexcept
 {
 	uint64_t one = 1;
@@ -962,8 +986,9 @@ void Control::run() noexcept
 		uint64_t drain;
 		while (read(wake_fd_, &drain, sizeof(drain)) > 0) {
 		}
-		store_.pending_watch_paths();
+		auto fired = store_.pending_watch_paths();
 		std::unique_lock lock(mutex_);
+		note_frontend_writes(fired);
 		refresh();
 		serve_ctrl();
 		if (hostile && !hostile_done_ && bound_)
@@ -1014,6 +1039,7 @@ bool Control::recover_store() noexcept
 	std::lock_guard lock(mutex_);
 	store_ = std::move(*store);
 	store_lost_ = false;
+	front_watch_registrations_ = bound_ ? 1 : 0; /* its first event comes again */
 	auto *a = static_cast<Adapter *>(dev_->data->dev_private);
 	uint64_t n = __atomic_add_fetch(&a->store_reconnects, 1, __ATOMIC_RELAXED);
 	/* A state write that failed while the store was away left ours

@@ -88,6 +88,9 @@ private:
 	bool write_features(std::string &error, bool &gone) noexcept;
 	void set_state(xen::XenbusState target) noexcept;
 	void frontend_changed() noexcept;
+	/* The watch events just read: which of them were the frontend
+	 * writing its state (see frontend_fresh_). */
+	void note_frontend_writes(const std::vector<std::string> &fired) noexcept;
 	bool connect(std::string &error) noexcept;
 	bool read_frontend(FrontendRequest &req, std::string &error) noexcept;
 	bool read_queue(const std::string &dir, bool split, QueueRequest &q,
@@ -141,9 +144,13 @@ private:
 	std::string refused_; /* why the vif found was last refused (logged once) */
 	xen::XenbusState state_ = xen::XenbusState::Unknown;
 	xen::XenbusState frontend_state_ = xen::XenbusState::Unknown;
-	/* Only a frontend seen leaving Connected after our InitWait connects:
-	 * a stale Connected left by a dead frontend or backend never does. */
+	/* Only a frontend that wrote its state after our InitWait (seen
+	 * leaving Connected, or its watch fired) connects: a stale Connected
+	 * left by a dead frontend or backend never does. */
 	bool frontend_fresh_ = false;
+	/* Watch events on the frontend's state still due to the watch being
+	 * set (xenstored fires one), not to a write. */
+	unsigned front_watch_registrations_ = 0;
 	/* frontend_changed() found the store connection broken. */
 	bool store_lost_ = false;
 

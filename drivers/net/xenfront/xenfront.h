@@ -274,6 +274,16 @@ extern "C" uint16_t xenfront_rx_burst(void *rxq, rte_mbuf **pkts, uint16_t nb_pk
 extern "C" uint16_t xenfront_tx_burst(void *txq, rte_mbuf **pkts, uint16_t nb_pkts);
 extern "C" uint16_t xenfront_tx_prepare(void *txq, rte_mbuf **pkts, uint16_t nb_pkts);
 
+/* What an application asks of a queue between its bursts, from the
+ * queue's lcore as the bursts (xenfront_queue_status.cc). */
+extern "C" uint32_t xenfront_rx_queue_count(void *rxq);
+extern "C" int xenfront_rx_descriptor_status(void *rxq, uint16_t offset);
+extern "C" int xenfront_tx_descriptor_status(void *txq, uint16_t offset);
+/* Takes back what the backend has answered now rather than at the next
+ * burst; the mbufs freed (zero-copy sends: copied ones are freed when
+ * sent). xenfront_tx.cc. */
+unsigned tx_queue_cleanup(TxQueue &q) noexcept;
+
 /* The bursts on a netif ring itself (the fan-out calls them). */
 uint16_t ring_rx_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept;
 uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept;

@@ -11,7 +11,8 @@
 #define XENFRONT_DEVARGS(X)                                                                        \
 	X(vif, "<uint>", "index N of the vif in this domain's device/vif/N (default 0)")           \
 	X(connect_timeout, "<ms>",                                                                 \
-	  "how long probe and start wait for each backend step, 1 to 600000 ms (default 10000)")   \
+	  "after how long without the backend's Connected a NOTICE says so (the wait goes on), "   \
+	  "1 to 600000 ms (default 10000)")                                                        \
 	X(fanout, "0|1",                                                                           \
 	  "serve more queue pairs than the backend offers, or RSS without its control ring, "      \
 	  "in software (default 0)")                                                               \

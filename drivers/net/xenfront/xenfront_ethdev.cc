@@ -259,6 +259,85 @@ void txq_info_get(rte_eth_dev *dev, uint16_t qid, rte_eth_txq_info *info) noexce
 	info->queue_state = dev->data->tx_queue_state[qid];
 }
 
+/* Which receive path a queue takes (rx_copybreak, fan-out and the rings
+ * it also reads are set at start). */
+int rx_burst_mode_get(rte_eth_dev *dev, uint16_t qid, rte_eth_burst_mode *mode) noexcept
+{
+	const auto *q = static_cast<const RxQueue *>(dev->data->rx_queues[qid]);
+	mode->flags = 0;
+	int n;
+	if (q->fanout != nullptr)
+		n = std::snprintf(mode->info, sizeof(mode->info),
+				  "software fan-out: an rte_ring fed from netif ring %u",
+				  q->queue_id % q->fanout->nb_rings);
+	else if (q->copybreak != copybreak_off)
+		n = std::snprintf(mode->info, sizeof(mode->info),
+				  "netif ring %u: frames up to %u bytes copied, longer ones in "
+				  "their granted pages (rx_copybreak)",
+				  qid, q->copybreak);
+	else
+		n = std::snprintf(mode->info, sizeof(mode->info),
+				  "netif ring %u: frames copied out of granted pages", qid);
+	if (q->fanout == nullptr && q->nb_unpolled != 0 && n > 0 &&
+	    static_cast<size_t>(n) < sizeof(mode->info))
+		std::snprintf(mode->info + n, sizeof(mode->info) - n,
+			      ", and %u ring(s) no rx queue polls", q->nb_unpolled);
+	return 0;
+}
+
+int tx_burst_mode_get(rte_eth_dev *dev, uint16_t qid, rte_eth_burst_mode *mode) noexcept
+{
+	const auto *q = static_cast<const TxQueue *>(dev->data->tx_queues[qid]);
+	const Adapter &a = adapter(dev);
+	const bool zero_copy = __atomic_load_n(&a.granted.nb_used, __ATOMIC_ACQUIRE) != 0;
+	mode->flags = 0;
+	if (q->fanout != nullptr)
+		std::snprintf(mode->info, sizeof(mode->info),
+			      "software fan-out: shares netif ring %u under a lock",
+			      q->queue_id % q->fanout->nb_rings);
+	else
+		std::snprintf(mode->info, sizeof(mode->info), "netif ring %u: frames copied%s", qid,
+			      zero_copy ? " into granted pages, or from the granted pool's mbufs "
+					  "without a copy"
+					: " into granted pages");
+	return 0;
+}
+
+/* rte_eth_tx_done_cleanup: all the backend has answered is taken back at
+ * once (free_cnt is not a bound), as the next burst would. */
+int tx_done_cleanup(void *queue, uint32_t) noexcept
+{
+	auto *q = static_cast<TxQueue *>(queue);
+	if (q->fanout != nullptr)
+		return -ENOTSUP; /* the ring is shared: its bursts take back */
+	return static_cast<int>(tx_queue_cleanup(*q));
+}
+
+int queue_start_stop(rte_eth_dev *dev, uint16_t qid) noexcept
+{
+	XF_INIT_LOG(ERR, adapter(dev).name,
+		    "queue %u: netif queues start and stop with the port (each is a ring pair "
+		    "of the backend's, connected together): stop the port instead",
+		    qid);
+	return -ENOTSUP;
+}
+
+int set_link_up_down(rte_eth_dev *dev) noexcept
+{
+	XF_INIT_LOG(ERR, adapter(dev).name,
+		    "the link follows the backend (its state and carrier): stop the port to "
+		    "disconnect from it, start it to connect");
+	return -ENOTSUP;
+}
+
+int dev_reset(rte_eth_dev *dev) noexcept
+{
+	XF_INIT_LOG(ERR, adapter(dev).name,
+		    "no reset: stop and start the port for a new connection to the backend, or "
+		    "detach and attach it for a new probe");
+	return -ENOTSUP;
+}
+
 /* The descriptors a queue uses: what the application asked for, up to the
  * netif ring's 256 slots (rxq/txq info report the result). */
 uint16_t clamp_desc(const Adapter &a, const char *dir, uint16_t qid, uint16_t nb_desc) noexcept
@@ -913,7 +992,10 @@ eth_dev_ops make_ops()
 	ops.dev_configure = dev_configure;
 	ops.dev_start = dev_start;
 	ops.dev_stop = dev_stop;
+	ops.dev_set_link_up = set_link_up_down;
+	ops.dev_set_link_down = set_link_up_down;
 	ops.dev_close = dev_close;
+	ops.dev_reset = dev_reset;
 	ops.link_update = link_update;
 	ops.promiscuous_enable = promiscuous_enable;
 	ops.promiscuous_disable = promiscuous_disable;
@@ -929,12 +1011,19 @@ eth_dev_ops make_ops()
 	ops.dev_infos_get = dev_infos_get;
 	ops.rxq_info_get = rxq_info_get;
 	ops.txq_info_get = txq_info_get;
+	ops.rx_burst_mode_get = rx_burst_mode_get;
+	ops.tx_burst_mode_get = tx_burst_mode_get;
+	ops.rx_queue_start = queue_start_stop;
+	ops.rx_queue_stop = queue_start_stop;
+	ops.tx_queue_start = queue_start_stop;
+	ops.tx_queue_stop = queue_start_stop;
 	ops.rx_queue_setup = rx_queue_setup;
 	ops.rx_queue_release = rx_queue_release;
 	ops.rx_queue_intr_enable = rx_queue_intr_enable;
 	ops.rx_queue_intr_disable = rx_queue_intr_disable;
 	ops.tx_queue_setup = tx_queue_setup;
 	ops.tx_queue_release = tx_queue_release;
+	ops.tx_done_cleanup = tx_done_cleanup;
 	ops.rss_hash_update = rss_hash_update;
 	ops.rss_hash_conf_get = rss_hash_conf_get;
 	ops.reta_update = reta_update;
@@ -1016,6 +1105,9 @@ extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 	dev->rx_pkt_burst = xenfront_rx_burst;
 	dev->tx_pkt_burst = xenfront_tx_burst;
 	dev->tx_pkt_prepare = xenfront_tx_prepare;
+	dev->rx_queue_count = xenfront_rx_queue_count;
+	dev->rx_descriptor_status = xenfront_rx_descriptor_status;
+	dev->tx_descriptor_status = xenfront_tx_descriptor_status;
 	XF_INIT_LOG(INFO, name,
 		    "vif %u: %s, backend %s (domain %u), mac " RTE_ETHER_ADDR_PRT_FMT ", mtu %u",
 		    config.vif, control->front_dir().c_str(), control->back_dir().c_str(),

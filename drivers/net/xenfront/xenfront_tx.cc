@@ -61,8 +61,10 @@ struct FreeBatch {
 	static constexpr unsigned size = 64;
 	rte_mbuf *mbufs[size];
 	unsigned n = 0;
+	unsigned total = 0; /* added since construction */
 	void add(rte_mbuf *m) noexcept
 	{
+		total++;
 		mbufs[n++] = m;
 		if (n == size)
 			flush();
@@ -324,6 +326,17 @@ void tx_queue_reset(TxQueue &q) noexcept
 		q.free_ids[q.nb_free++] = static_cast<uint16_t>(q.nb_desc - 1 - id);
 	}
 	q.broken = false;
+}
+
+unsigned tx_queue_cleanup(TxQueue &q) noexcept
+{
+	xen::BurstGuard guard(q.sync);
+	if (unlikely(!guard.usable() || q.broken))
+		return 0;
+	FreeBatch done;
+	reclaim_into(q, done);
+	done.flush();
+	return done.total;
 }
 
 uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept

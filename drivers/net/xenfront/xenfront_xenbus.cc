@@ -891,23 +891,49 @@ bool Control::begin_handshake(Clock::time_point deadline, std::string &error) no
 	return switch_state(XenbusState::Connected, error);
 }
 
-bool Control::finish_handshake(rte_eth_dev *dev, Clock::time_point deadline,
-			       std::string &error) noexcept
+void Control::handshake_sent() noexcept
+{
+	handshake_pending_ = true;
+	handshake_sent_at_ = Clock::now();
+	slow_backend_reported_ = false;
+}
+
+void Control::await_backend_connected(rte_eth_dev *dev, XenbusState state) noexcept
+{
+	std::string error;
+	if (state == XenbusState::Connected) {
+		handshake_pending_ = false;
+		if (!complete_connection(dev, error))
+			connection_failed(error);
+		return;
+	}
+	std::string refused = backend_error();
+	if (state == XenbusState::Closing || state == XenbusState::Closed ||
+	    state == XenbusState::Unknown || !refused.empty()) {
+		/* It closed (it may have died or restarted): try again when it
+		 * is back in InitWait. Unless it refused us: then its error
+		 * says why, and a retry would too. */
+		handshake_pending_ = false;
+		failure_retryable_ = refused.empty();
+		connection_failed("backend " + back_dir_ + " did not connect (state " +
+				  xen::state_name(state) + ")" + refused);
+		return;
+	}
+	auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
+									    handshake_sent_at_);
+	if (!slow_backend_reported_ && waited.count() >= config_.connect_timeout_ms) {
+		slow_backend_reported_ = true;
+		XF_DRV_LOG(NOTICE, name_.c_str(),
+			   "backend %s has not answered our Connected in %lld ms (state %s); "
+			   "waiting for it, link down",
+			   back_dir_.c_str(), static_cast<long long>(waited.count()),
+			   xen::state_name(state));
+	}
+}
+
+bool Control::complete_connection(rte_eth_dev *dev, std::string &error) noexcept
 {
 	failure_retryable_ = false;
-	XenbusState seen;
-	if (!wait_backend(deadline,
-			  {XenbusState::Connected, XenbusState::Closing, XenbusState::Closed},
-			  seen) ||
-	    seen != XenbusState::Connected) {
-		error = "backend " + back_dir_ + " did not connect (state " +
-			xen::state_name(seen) + ")" + backend_error();
-		/* It closed, or did not answer in time (it may have died or
-		 * restarted): try again when it is (back) in InitWait. Unless it
-		 * refused us: then its error says why, and a retry would too. */
-		failure_retryable_ = backend_error().empty();
-		return false;
-	}
 	std::lock_guard ctrl_lock(ctrl_mutex_);
 	if (rss_enabled_ && !rss_in_software_) {
 		if (!apply_rss_locked(rss_, error))
@@ -927,14 +953,26 @@ bool Control::finish_handshake(rte_eth_dev *dev, Clock::time_point deadline,
 	return true;
 }
 
-bool Control::handshake(rte_eth_dev *dev, Clock::time_point deadline, std::string &error) noexcept
-{
-	return begin_handshake(deadline, error) && finish_handshake(dev, deadline, error);
-}
-
 void Control::abandon_connection() noexcept
 {
-	/* Leave nothing half-configured: back to Initialising, keys gone. */
+	/* Leave nothing half-configured, in Linux netfront's order: the
+	 * backend follows Closing and Closed (bounded) before our keys go, so
+	 * that a backend still catching up on our Connected does not look
+	 * for rings that are no longer described (Linux netback then fails
+	 * the vif: "reading .../ring-ref", seen on Xen under load). */
+	XenbusState seen;
+	if (keys_written_) {
+		store_.switch_state(front_dir_, XenbusState::Closing);
+		wait_backend(Clock::now() + teardown_step_timeout,
+			     {XenbusState::Closing, XenbusState::Closed, XenbusState::Unknown,
+			      XenbusState::InitWait},
+			     seen);
+	}
+	store_.switch_state(front_dir_, XenbusState::Closed);
+	if (keys_written_)
+		wait_backend(Clock::now() + teardown_step_timeout,
+			     {XenbusState::Closed, XenbusState::Unknown, XenbusState::InitWait},
+			     seen);
 	remove_keys();
 	keys_written_ = false;
 	for (QueueResources &r : resources_) {
@@ -942,8 +980,6 @@ void Control::abandon_connection() noexcept
 		r.port_rx.reset();
 	}
 	release_ctrl_port();
-	store_.switch_state(front_dir_, XenbusState::Closing);
-	store_.switch_state(front_dir_, XenbusState::Closed);
 	store_.switch_state(front_dir_, XenbusState::Initialising);
 }
 
@@ -1008,7 +1044,7 @@ bool Control::start(rte_eth_dev *dev, std::string &error) noexcept
 			start_watcher(dev, ignored);
 			return false;
 		}
-		handshake_pending_ = true;
+		handshake_sent();
 	} else {
 		XF_INIT_LOG(INFO, name_.c_str(),
 			    "connecting to %s once it is in InitWait (link down until then)",
@@ -1219,13 +1255,9 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 		if (!started_ || gave_up_)
 			continue;
 		if (handshake_pending_) {
-			/* start() wrote our half: wait for the backend's. */
-			handshake_pending_ = false;
-			std::string error;
-			auto deadline = Clock::now() +
-					std::chrono::milliseconds(config_.connect_timeout_ms);
-			if (!finish_handshake(dev, deadline, error))
-				connection_failed(error);
+			/* Our half is out: the backend's answer, however long it
+			 * takes (every watch event and each second). */
+			await_backend_connected(dev, state);
 			continue;
 		}
 		if (connected_ && state == XenbusState::Connected) {
@@ -1275,7 +1307,9 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 			std::string error;
 			auto deadline = Clock::now() +
 					std::chrono::milliseconds(config_.connect_timeout_ms);
-			if (!handshake(dev, deadline, error))
+			if (begin_handshake(deadline, error))
+				handshake_sent();
+			else
 				connection_failed(error);
 		}
 	}

@@ -153,16 +153,24 @@ private:
 	bool wait_backend(Clock::time_point deadline,
 			  std::initializer_list<xen::XenbusState> states,
 			  xen::XenbusState &seen) noexcept;
-	/* The handshake in two halves: ours up to Connected (no wait for the
-	 * backend once it is in InitWait), then the wait for its Connected,
-	 * the control ring's set-up and the link. A failure the backend may
+	/* The handshake in two halves. Ours, up to Connected (no wait for the
+	 * backend once it is in InitWait); then, in the control thread, the
+	 * backend's answer: awaited without a deadline, as Linux netfront
+	 * does, since a loaded host's netback may take seconds to map the
+	 * rings (see await_backend_connected()). A failure the backend may
 	 * not repeat (it left in between) sets failure_retryable_. */
-	bool handshake(rte_eth_dev *dev, Clock::time_point deadline, std::string &error) noexcept;
 	bool begin_handshake(Clock::time_point deadline, std::string &error) noexcept;
-	bool finish_handshake(rte_eth_dev *dev, Clock::time_point deadline,
-			      std::string &error) noexcept;
-	/* After a failed handshake: keys gone, ports unbound, Closing →
-	 * Closed → Initialising (no waits). */
+	/* Our half is out: the thread waits for the backend's from now. */
+	void handshake_sent() noexcept;
+	/* One look at the backend while our Connected waits for its answer:
+	 * finishes the connection when it is Connected, fails it when it
+	 * closed or wrote an error, says once (after connect_timeout) that it
+	 * is slow. */
+	void await_backend_connected(rte_eth_dev *dev, xen::XenbusState state) noexcept;
+	/* The backend is Connected: the control ring's set-up and the link. */
+	bool complete_connection(rte_eth_dev *dev, std::string &error) noexcept;
+	/* After a failed handshake: Closing, Closed (the backend following
+	 * each, bounded), keys gone, ports unbound, Initialising. */
 	void abandon_connection() noexcept;
 	/* Closing → Closed (waiting for the backend to follow, bounded), our
 	 * keys deleted, ports unbound; the control thread is stopped. */
@@ -244,12 +252,14 @@ private:
 	bool connected_ = false;
 	/* Set by the application's thread while the control thread is stopped
 	 * (start/stop), read by the control thread. */
-	bool started_ = false;           /* connect whenever the backend is ready */
-	bool handshake_pending_ = false; /* start() wrote our half; the thread finishes */
-	bool take_over_pending_ = false; /* another frontend's state left on the vif */
-	bool gave_up_ = false;           /* a connection failed; until the port restarts */
-	bool keys_written_ = false;      /* our connection keys and Connected are out */
-	bool failure_retryable_ = false; /* see handshake() */
+	bool started_ = false;                  /* connect whenever the backend is ready */
+	bool handshake_pending_ = false;        /* our half is out; the thread finishes */
+	Clock::time_point handshake_sent_at_{}; /* when it went out */
+	bool slow_backend_reported_ = false;    /* the NOTICE after connect_timeout */
+	bool take_over_pending_ = false;        /* another frontend's state left on the vif */
+	bool gave_up_ = false;                  /* a connection failed; until the port restarts */
+	bool keys_written_ = false;             /* our connection keys and Connected are out */
+	bool failure_retryable_ = false;        /* see handshake() */
 	xen::XenbusState last_backend_state_ = xen::XenbusState::Unknown;
 	std::vector<uint16_t> static_mapped_; /* queues whose buffers the backend maps */
 	bool broken_reported_ = false;
