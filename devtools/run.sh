@@ -12,7 +12,11 @@
 #   devtools/run.sh xen     install, build, boot Debian's Xen under QEMU and
 #                           run the real-Xen suite (devtools/xen/xenbed.py)
 # Options for test: --quick (normal build only: no real Xen, sanitizers or
-# fuzzing), -k EXPR (pytest selection).
+# fuzzing), -k EXPR (pytest selection), --debian 12|13 (only this: in a
+# Debian root made with mmdebstrap (devtools/debroot.py), build with the
+# README's command and run the unit tests and the core system tests).
+# Option for build: --debian 12|13 (build in that Debian root).
+# XENFRONT_JOBS=N limits ninja to N jobs (on a shared machine).
 # Options for xen: --dom0-script FILE --domu-script FILE (run them in the
 # two domains at once), --shell dom0|domU (a shell there), or pytest
 # arguments for test/xen (e.g. -k rss).
@@ -31,21 +35,40 @@ build() { # build DIR [meson options...]
 			return 1
 		}
 	fi
-	ninja -C "$dir" >"$dir.ninja.log" 2>&1 || {
+	ninja -C "$dir" ${XENFRONT_JOBS:+-j "$XENFRONT_JOBS"} >"$dir.ninja.log" 2>&1 || {
 		grep -E -A8 'FAILED|error' "$dir.ninja.log" >&2 || cat "$dir.ninja.log" >&2
 		return 1
 	}
 	echo "run: built $dir"
 }
 
-suite() { # suite DIR [sanitize] [pytest args...]
+SYSTEM_TESTS=(test/system)
+suite() { # suite DIR [sanitize] [pytest args...]: unit tests, then SYSTEM_TESTS
 	local dir=$1 sanitize=$2
 	shift 2
 	echo "run: unit tests ($dir)"
 	meson test -C "$dir" --print-errorlogs || return 1
 	echo "run: system tests ($dir)"
 	XENFRONT_BUILD_DIR="$ROOT/$dir" XENFRONT_SANITIZE="$sanitize" \
-		"$PY" -m pytest -p no:cacheprovider -q --durations=15 test/system "$@" || return 1
+		"$PY" -m pytest -p no:cacheprovider -q --durations=15 "${SYSTEM_TESTS[@]}" "$@" || return 1
+}
+
+# The system tests that say a release works: traffic both ways, offloads,
+# RSS and multiple queues, two kernels through TAP devices, OVS-DPDK, the
+# probe's errors, xensim's stand-ins beside that release's Xen libraries,
+# the installed layout (testpmd with no -d).
+CORE_TESTS=(test_traffic.py test_offloads.py test_tcp_offloads.py test_rss.py
+	test_multiqueue.py test_linux_stacks.py test_ovs_dpdk.py test_probe_errors.py
+	test_xensim_abi.py test_xenstore_utils.py test_install.py)
+
+in_debian() { # in_debian N COMMAND...: run COMMAND in the Debian N dev root, at /src
+	local n=$1 opts=()
+	shift
+	[[ -z "${XENFRONT_JOBS:-}" ]] || opts+=(--env "XENFRONT_JOBS=$XENFRONT_JOBS")
+	if [[ -n "${XENFRONT_DPDK_SRC:-}" ]]; then
+		opts+=(--bind "$(readlink -f "$XENFRONT_DPDK_SRC"):/dpdk-src" --env XENFRONT_DPDK_SRC=/dpdk-src)
+	fi
+	"$PY" devtools/debroot.py --debian "$n" run "${opts[@]}" -- "$@"
 }
 
 # Each phase's wall time, for the CI budget (75 minutes on 2 cores).
@@ -59,6 +82,11 @@ cmd=${1:-}
 shift || true
 case "$cmd" in
 build)
+	if [[ "${1:-}" == --debian ]]; then
+		devtools/setup.sh
+		in_debian "${2:?--debian 12|13}" devtools/run.sh build
+		exit
+	fi
 	devtools/setup.sh
 	build build
 	;;
@@ -89,18 +117,48 @@ bench)
 	;;
 test)
 	quick=
+	core=
+	debian=
 	pyargs=()
 	while [[ $# -gt 0 ]]; do
 		case "$1" in
 		--quick) quick=1 ;;
+		--core) core=1 ;; # inside a Debian root: see --debian
+		--debian) debian=${2:?--debian 12|13}; shift ;;
 		-k) pyargs+=(-k "$2"); shift ;;
 		*) echo "run: unknown option $1" >&2; exit 2 ;;
 		esac
 		shift
 	done
+	if [[ -n "$debian" ]]; then
+		devtools/setup.sh
+		t0=$SECONDS
+		rc=0
+		in_debian "$debian" devtools/run.sh test --core "${pyargs[@]}" || rc=$?
+		echo "run: Debian $debian: $((SECONDS - t0)) s"
+		exit $rc
+	fi
 	devtools/setup.sh
 	phase setup
 	failed=
+	if [[ -n "$core" ]]; then
+		. /etc/os-release
+		if build build; then
+			phase build
+			SYSTEM_TESTS=("${CORE_TESTS[@]/#/test/system/}")
+			suite build "" "${pyargs[@]}" ||
+				failed+=" normal"
+			phase tests
+		else
+			failed+=" normal-build"
+		fi
+		if [[ -n "$failed" ]]; then
+			echo "XENFRONT TESTS FAILED (Debian $VERSION_ID):$failed"
+			exit 1
+		fi
+		echo "XENFRONT TESTS PASSED (Debian $VERSION_ID, DPDK $(pkg-config --modversion libdpdk): build, core system tests)"
+		exit 0
+	fi
 	devtools/check-format.sh || failed+=" format"
 	# In the whole run each system test module runs once where it
 	# catches most: the store's protocol and ABI tests exercise only

@@ -2,42 +2,72 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright(c) 2026 The xenfront authors
 #
-# Installs every Debian 12 package xenfront needs to build, test and demo,
-# and enables Debian's source archive so that devtools/dpdk-sdk.sh can take
+# Installs every Debian package xenfront needs to build, test and demo on
+# Debian 12 (DPDK 22.11, Xen 4.17) or Debian 13 (DPDK 24.11, Xen 4.20), and
+# enables Debian's source archive so that devtools/dpdk-sdk.sh can take
 # DPDK's driver-SDK headers from the source package of the installed DPDK.
 # Idempotent: a second run installs nothing new.
+#
+#   setup.sh                  install for this system
+#   setup.sh --packages [N]   print the packages for Debian N (default: this
+#                             system's), one a line, and install nothing
 if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then
 	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
 	exit 0
 fi
 set -euo pipefail
 
-PACKAGES=(
-	# DPDK 22.11: libraries, headers, dpdk-testpmd, dpdk-pmdinfo.py, dpdk-proc-info
+# Build and test, on every release.
+COMMON=(
+	# DPDK: libraries, headers, dpdk-testpmd, dpdk-pmdinfo.py, dpdk-proc-info
 	libdpdk-dev dpdk-dev dpdk
-	# Xen 4.17 headers and the real libxenstore/libxengnttab/libxenevtchn
+	# Xen headers and the real libxenstore/libxengnttab/libxenevtchn
 	libxen-dev xenstore-utils
 	# build
 	build-essential g++ meson ninja-build pkg-config dpkg-dev xz-utils
-	python3 python3-pyelftools clang-format
+	python3 python3-pyelftools git
 	# tests
 	libgtest-dev googletest python3-pytest iproute2 iputils-ping procps
-	socat python3-matplotlib
+	socat kmod
 	# OVS-DPDK (test_ovs_dpdk.py, doc/guides/howto/ovs_dpdk.rst)
 	openvswitch-switch-dpdk
-	# the real-Xen test bed (devtools/xen/xenbed.py): Debian's Xen under
-	# QEMU's emulator, images made with mmdebstrap
+	# Debian packages (devtools/run.sh deb)
+	debhelper fakeroot lintian
+)
+# The host of the whole suite (Debian 12, CI): formatting, the benchmark's
+# chart, the real-Xen bed (Debian's Xen under QEMU's emulator, images and
+# Debian roots made with mmdebstrap), fuzzing with clang's libFuzzer.
+HOST_12=(
+	clang-format python3-matplotlib
 	qemu-system-x86 mmdebstrap cpio
-	# fuzzing: clang with libFuzzer and the sanitizer runtimes
 	clang libclang-rt-14-dev
 )
 
-if [[ -r /etc/os-release ]]; then
-	. /etc/os-release
-	if [[ "${ID:-}" != debian || "${VERSION_ID:-}" != 12 ]]; then
-		echo "setup: warning: written for Debian 12, this is ${PRETTY_NAME:-unknown}" >&2
-	fi
+release_packages() { # release_packages 12|13
+	case "$1" in
+	12) printf '%s\n' "${COMMON[@]}" "${HOST_12[@]}" ;;
+	13) printf '%s\n' "${COMMON[@]}" ;;
+	*)
+		echo "setup: Debian $1 is not supported (12 and 13 are)" >&2
+		return 1
+		;;
+	esac
+}
+
+ID=unknown VERSION_ID=unknown VERSION_CODENAME=unknown PRETTY_NAME=unknown
+[[ -r /etc/os-release ]] && . /etc/os-release
+
+if [[ "${1:-}" == --packages ]]; then
+	release_packages "${2:-$VERSION_ID}"
+	exit
 fi
+
+if [[ "$ID" != debian || ! "$VERSION_ID" =~ ^1[23]$ ]]; then
+	echo "setup: warning: written for Debian 12 and 13, this is $PRETTY_NAME; installing Debian 12's packages" >&2
+	VERSION_ID=12
+	[[ "$VERSION_CODENAME" != unknown ]] || VERSION_CODENAME=bookworm
+fi
+mapfile -t PACKAGES < <(release_packages "$VERSION_ID")
 
 SUDO=()
 if [[ $(id -u) -ne 0 ]]; then
@@ -50,16 +80,16 @@ SRC_LIST=/etc/apt/sources.list.d/xenfront-deb-src.sources
 if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ &&
 	! grep -qs '^deb-src' /etc/apt/sources.list; then
 	echo "setup: enabling Debian source packages in $SRC_LIST"
-	"${SUDO[@]}" tee "$SRC_LIST" >/dev/null <<'SRC'
+	"${SUDO[@]}" tee "$SRC_LIST" >/dev/null <<SRC
 Types: deb-src
 URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
+Suites: $VERSION_CODENAME $VERSION_CODENAME-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb-src
 URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
+Suites: $VERSION_CODENAME-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC

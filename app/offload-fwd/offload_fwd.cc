@@ -303,8 +303,7 @@ int main(int argc, char **argv)
 	for (Port &p : ports) {
 		rte_eth_link link{};
 		for (int i = 0; i < 100 && !quit; i++) {
-			rte_eth_link_get_nowait(p.id, &link);
-			if (link.link_status)
+			if (rte_eth_link_get_nowait(p.id, &link) == 0 && link.link_status)
 				break;
 			rte_delay_ms(100);
 		}

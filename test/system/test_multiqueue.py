@@ -13,7 +13,7 @@ import pytest
 import packets
 import pcapfile
 from conftest import run_testpmd
-from test_traffic import backend, frontend, stop_all, wait_counter
+from test_traffic import MULTI_FLOW_TX, backend, frontend, stop_all, wait_counter
 
 
 def queue_counts(pmd, port, key):
@@ -33,7 +33,7 @@ def test_every_queue_carries_traffic(build, xensim, prefix, nb_queues):
         # The guest hashes (testpmd turns RSS on with several queues) and the
         # backend steers by that hash: one flow per packet spreads them.
         back = backend(build, xensim, prefix, devargs=f",max_queues={nb_queues}",
-                       app=["--forward-mode=txonly", "--txonly-multi-flow"] + qargs)
+                       app=MULTI_FLOW_TX + qargs)
         front = frontend(build, xensim, prefix, app=["--forward-mode=rxonly"] + qargs)
         front.wait_link(0)
         back.wait_link(0)

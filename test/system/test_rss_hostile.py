@@ -21,7 +21,7 @@ import pytest
 from test_hostile import check_released
 from test_multiqueue import queue_counts
 from test_reconnect import GRANTS_PER_QUEUE_PAIR, hv, wait_for
-from test_traffic import backend, frontend, stop_all
+from test_traffic import MULTI_FLOW_TX, backend, frontend, stop_all
 
 BACK_DIR = "/local/domain/0/backend/vif/1/0"
 PREFIX = f"net_xenfront0: RSS over the control ring of {BACK_DIR}: "
@@ -69,7 +69,7 @@ def test_rss_refused_at_start_then_runs_without(build, xensim, prefix, behaviour
     back = front = None
     try:
         back = backend(build, sim, prefix, devargs=f",max_queues=2,hostile={behaviour}",
-                       app=["--forward-mode=txonly", "--txonly-multi-flow"] + QARGS)
+                       app=MULTI_FLOW_TX + QARGS)
         t0 = time.monotonic()
         # testpmd turns RSS on with two rx queues and starts the port at once.
         # (The control ring is used once the backend has connected, after
@@ -148,7 +148,7 @@ def test_reta_update_fails_cleanly_while_traffic_flows(build, xensim, prefix):
     back = front = None
     try:
         back = backend(build, sim, prefix, devargs=",max_queues=2,hostile=ctrl_garbage:7",
-                       app=["--forward-mode=txonly", "--txonly-multi-flow"] + QARGS)
+                       app=MULTI_FLOW_TX + QARGS)
         front = frontend(build, sim, prefix, app=["--forward-mode=rxonly"] + QARGS)
         front.wait_link(0)
         back.wait_link(0)
@@ -190,7 +190,7 @@ def test_late_answer_does_not_confuse_the_next_update(build, xensim, prefix):
     back = front = None
     try:
         back = backend(build, sim, prefix, devargs=",max_queues=2,hostile=ctrl_late:7",
-                       app=["--forward-mode=txonly", "--txonly-multi-flow"] + QARGS)
+                       app=MULTI_FLOW_TX + QARGS)
         front = frontend(build, sim, prefix, app=["--forward-mode=rxonly"] + QARGS)
         front.wait_link(0)
         back.wait_link(0)

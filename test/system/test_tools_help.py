@@ -29,7 +29,10 @@ CASES = (
     [([PY, ROOT / "devtools/xen-vifbind.py", "--help"], "usage: xen-vifbind.py"),
      ([PY, ROOT / "devtools/xen/xenbed.py", "--help"], "usage: xenbed.py"),
      ([PY, ROOT / "test/perf/bench.py", "--help"], "usage: bench.py"),
-     ([PY, ROOT / "test/perf/zero_copy_ab.py", "--help"], "usage: zero_copy_ab.py")] +
+     ([PY, ROOT / "test/perf/zero_copy_ab.py", "--help"], "usage: zero_copy_ab.py"),
+     ([PY, ROOT / "devtools/debroot.py", "--help"], "usage: debroot.py")] +
+    [([PY, ROOT / "devtools/debroot.py", c, "--help"], f"usage: debroot.py {c}")
+     for c in ("root", "run")] +
     [([PY, ROOT / "devtools/xen/xenbed.py", c, "--help"], f"usage: xenbed.py {c}")
      for c in ("images", "boot", "stop", "run", "shell", "scripts", "suite")] +
     [(["bash", ROOT / f"devtools/{s}", "--help"], text) for s, text in (

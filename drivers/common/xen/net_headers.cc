@@ -41,7 +41,7 @@ uint32_t pseudo_header_sum(const uint8_t *l3, bool ipv6, uint8_t proto, uint32_t
 {
 	if (ipv6) {
 		const auto *ip = reinterpret_cast<const rte_ipv6_hdr *>(l3);
-		uint32_t sum = __rte_raw_cksum(ip->src_addr, 32, 0);
+		uint32_t sum = __rte_raw_cksum(&ip->src_addr, 32, 0);
 		struct {
 			rte_be32_t len;
 			uint8_t zero[3];

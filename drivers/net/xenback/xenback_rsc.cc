@@ -53,8 +53,8 @@ bool same_flow_and_headers(const Segment &a, const Segment &b)
 	if (a.h.ipv6) {
 		const auto *x = reinterpret_cast<const rte_ipv6_hdr *>(a.l3);
 		const auto *y = reinterpret_cast<const rte_ipv6_hdr *>(b.l3);
-		if (std::memcmp(x->src_addr, y->src_addr, 32) != 0 || x->vtc_flow != y->vtc_flow ||
-		    x->hop_limits != y->hop_limits)
+		if (std::memcmp(&x->src_addr, &y->src_addr, 32) != 0 ||
+		    x->vtc_flow != y->vtc_flow || x->hop_limits != y->hop_limits)
 			return false;
 	} else {
 		const auto *x = reinterpret_cast<const rte_ipv4_hdr *>(a.l3);

@@ -24,6 +24,7 @@
 #include <rte_lcore.h>
 #include <rte_random.h>
 
+#include "dpdk_compat.h"
 #include "xenback_logs.h"
 #include "xstats.h"
 
@@ -952,7 +953,7 @@ bool Control::start_thread(std::string &error) noexcept
 	}
 	char thread_name[RTE_MAX_THREAD_NAME_LEN];
 	std::snprintf(thread_name, sizeof(thread_name), "xb-ctl-%u", dev_->data->port_id);
-	int rc = rte_ctrl_thread_create(
+	int rc = xen::ctrl_thread_create(
 		&thread_, thread_name, nullptr,
 		[](void *arg) -> void * {
 			static_cast<Control *>(arg)->run();

@@ -43,6 +43,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
+#include "dpdk_compat.h"
 #include "xenfront_logs.h"
 #include "xstats.h"
 
@@ -1168,7 +1169,7 @@ bool Control::start_watcher(rte_eth_dev *dev, std::string &error) noexcept
 	}
 	char thread_name[RTE_MAX_THREAD_NAME_LEN];
 	std::snprintf(thread_name, sizeof(thread_name), "xf-ctl-%u", dev->data->port_id);
-	int rc = rte_ctrl_thread_create(
+	int rc = xen::ctrl_thread_create(
 		&watcher_, thread_name, nullptr,
 		[](void *arg) -> void * {
 			auto *a = static_cast<Args *>(arg);
