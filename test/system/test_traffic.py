@@ -31,10 +31,11 @@ def backend(build: Build, sim, prefix: str, extra_vdevs=(), devargs="", app=(), 
     return TestPmd(eal, list(app), sim.env(0), "backend testpmd", wrapper)
 
 
-def frontend(build: Build, sim, prefix: str, extra_vdevs=(), devargs="", app=(), wrapper=()):
+def frontend(build: Build, sim, prefix: str, extra_vdevs=(), devargs="", app=(), wrapper=(),
+             eal=()):
     # The forwarding lcore on the other CPU than the backend's.
-    eal = build.eal_args(prefix + "f", build.xenfront) + ["--lcores", "0@1,1@0", "--vdev",
-                                                           "net_xenfront0,vif=0" + devargs]
+    eal = build.eal_args(prefix + "f", build.xenfront) + list(eal) + [
+        "--lcores", "0@1,1@0", "--vdev", "net_xenfront0,vif=0" + devargs]
     for v in extra_vdevs:
         eal += ["--vdev", v]
     return TestPmd(eal, list(app), sim.env(1), "frontend testpmd", wrapper)

@@ -1117,12 +1117,20 @@ void Control::disconnect() noexcept
 		/* Stop, close and Ctrl-C wait for the backend within one budget
 		 * (close_timeout): a dead backend costs that, not 5 s a step. */
 		unmap_static_grants();
-		const auto deadline =
-			Clock::now() + std::chrono::milliseconds(config_.close_timeout_ms);
-		if (close_step(XenbusState::Closing, deadline))
-			close_step(XenbusState::Closed, deadline);
+		const auto began = Clock::now();
+		const auto deadline = began + std::chrono::milliseconds(config_.close_timeout_ms);
+		bool followed = close_step(XenbusState::Closing, deadline);
+		if (followed)
+			followed = close_step(XenbusState::Closed, deadline);
 		else
 			store_.switch_state(front_dir_, XenbusState::Closed);
+		XF_DRV_LOG(INFO, name_.c_str(), "closed %s in %lld ms (the backend %s)",
+			   back_dir_.c_str(),
+			   static_cast<long long>(
+				   std::chrono::duration_cast<std::chrono::milliseconds>(
+					   Clock::now() - began)
+					   .count()),
+			   followed ? "followed" : "did not follow");
 	} else if (!take_over_pending_) {
 		store_.switch_state(front_dir_, XenbusState::Closed);
 	}
