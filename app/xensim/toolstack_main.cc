@@ -8,6 +8,7 @@
  *   xensim start [--dir DIR] [--gntalloc-limit N]
  *   xensim env --domid N
  *   xensim vif-add --domid N --vif M [--backend-domid B] [--mac MAC] [--mtu BYTES]
+ *                  [--trusted 0|1]
  *                  [--max-queues Q] [--name NAME]
  *   xensim vif-del --domid N --vif M
  *   xensim destroy --domid N
@@ -145,7 +146,7 @@ Args parse_args(int argc, char **argv)
 		{"start", {"dir", "gntalloc-limit"}},
 		{"env", {"dir", "domid"}},
 		{"vif-add",
-		 {"dir", "domid", "vif", "backend-domid", "mac", "mtu", "max-queues", "name"}},
+		 {"dir", "domid", "vif", "backend-domid", "mac", "mtu", "max-queues", "name", "trusted"}},
 		{"vif-del", {"dir", "domid", "vif"}},
 		{"destroy", {"dir", "domid"}},
 		{"status", {"dir"}},
@@ -739,6 +740,10 @@ int cmd_vif_add(const Args &a)
 	/* libxl LIBXL_DEVICE_NIC_MTU_DEFAULT; 68 is the smallest IPv4 MTU. */
 	const unsigned long mtu =
 		a.has("mtu") ? parse_number("mtu", a.opts.at("mtu"), 68, 65535) : 1500;
+	/* libxl writes the frontend's "trusted" node (XSA-403): 0 where the
+	 * backend domain is not trusted (LIBXL_NIC_BACKEND_UNTRUSTED). */
+	const unsigned long trusted =
+		a.has("trusted") ? parse_number("trusted", a.opts.at("trusted"), 0, 1) : 1;
 	std::optional<unsigned long> max_queues;
 	if (a.has("max-queues"))
 		max_queues = parse_number("max-queues", a.opts.at("max-queues"), 1, 256);
@@ -808,7 +813,7 @@ int cmd_vif_add(const Args &a)
 		{"state", std::to_string(XenbusStateInitialising)},
 		{"handle", handle},
 		{"mac", mac},
-		{"trusted", "1"},
+		{"trusted", std::to_string(trusted)},
 	};
 	const std::vector<std::pair<std::string, std::string>> ro_front{
 		{"mtu", std::to_string(mtu)},
@@ -1131,7 +1136,7 @@ constexpr CommandHelp command_help[] = {
 	{"env", "xensim env --domid N", "prints the shell lines that make a process domain N"},
 	{"vif-add",
 	 "xensim vif-add --domid N --vif M [--backend-domid B] [--mac MAC]\n"
-	 "                      [--mtu BYTES] [--max-queues Q] [--name NAME]",
+	 "                      [--mtu BYTES] [--max-queues Q] [--name NAME] [--trusted 0|1]",
 	 "writes the nodes xl network-attach writes for vif M of domain N (served by\n"
 	 "domain B, 0 by default), introducing the domains first"},
 	{"vif-del", "xensim vif-del --domid N --vif M",

@@ -11,7 +11,7 @@
  *
  *   xenfront-zero-copy [EAL options] -- [--pool granted|ordinary]
  *       [--size BYTES] [--seg-size BYTES] [--count N] [--seconds S]
- *       [--mbufs N] [--pause]
+ *       [--mbufs N] [--secret] [--pause]
  *
  * Every frame is --size bytes long, chained from segments of --seg-size
  * bytes (default: one segment). Each segment's data is the same block: an
@@ -32,7 +32,12 @@
  * was stopped (all of them: the port holds none once stopped). With
  * --pause it prints "zero_copy: paused <stage>" and waits for a line on
  * stdin at three stages: probed (nothing granted yet), ready (pool made,
- * port started), closed (port stopped and closed, pool freed). */
+ * port started), closed (port stopped and closed, pool freed).
+ *
+ * --secret writes the 16 bytes "XF-SECRET-MARKER" over and over into every
+ * mbuf's headroom, memory of the application's that is in no frame: a
+ * backend that finds it (net_xenback hostile=snoop counts it) has seen
+ * more than the vif's frames (test/system/test_untrusted.py). */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -61,6 +66,7 @@ struct options {
 	uint64_t count;
 	double seconds;
 	unsigned int mbufs;
+	int secret;
 	int pause;
 };
 
@@ -79,7 +85,8 @@ static void pause_at(const struct options *o, const char *stage)
 static void usage(const char *prgname)
 {
 	printf("usage: %s [EAL options] -- [--pool granted|ordinary] [--size BYTES]\n"
-	       "         [--seg-size BYTES] [--count N] [--seconds S] [--mbufs N] [--pause]\n"
+	       "         [--seg-size BYTES] [--count N] [--seconds S] [--mbufs N] [--secret]\n"
+	       "         [--pause]\n"
 	       "Sends frames of a known pattern through the first net_xenfront port (else\n"
 	       "the first port) from a pool granted to the backend (default: no copy)\n"
 	       "or an ordinary one, and prints the rate.\n"
@@ -88,6 +95,7 @@ static void usage(const char *prgname)
 	       "  --count N         frames to send (default 0: for --seconds)\n"
 	       "  --seconds S       how long to send (default 60)\n"
 	       "  --mbufs N         pool size (default 1024)\n"
+	       "  --secret          write a marker into every mbuf's headroom (no frame has it)\n"
 	       "  --pause           wait for a line on stdin before and after sending\n",
 	       prgname);
 }
@@ -100,6 +108,7 @@ static int parse(int argc, char **argv, struct options *o)
 	o->count = 0;
 	o->seconds = 60;
 	o->mbufs = 1024;
+	o->secret = 0;
 	o->pause = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -110,6 +119,10 @@ static int parse(int argc, char **argv, struct options *o)
 		}
 		if (strcmp(a, "--pause") == 0) {
 			o->pause = 1;
+			continue;
+		}
+		if (strcmp(a, "--secret") == 0) {
+			o->secret = 1;
 			continue;
 		}
 		if (v == NULL) {
@@ -161,8 +174,18 @@ static void fill_block(uint8_t *p, uint32_t len, const struct rte_ether_addr *sr
 	eth->ether_type = rte_cpu_to_be_16(ETHERTYPE_LOCAL);
 }
 
-/* Writes the block into every mbuf of the pool once. */
-static int prefill(struct rte_mempool *mp, uint32_t seg_size, const struct rte_ether_addr *src)
+/* The marker, over and over, in the headroom: before the frame, in none. */
+static void fill_secret(struct rte_mbuf *m)
+{
+	static const char marker[] = "XF-SECRET-MARKER";
+	uint8_t *p = (uint8_t *)m->buf_addr;
+	for (uint16_t j = 0; j < m->data_off; j++)
+		p[j] = (uint8_t)marker[j % (sizeof(marker) - 1)];
+}
+
+/* Writes the block into every mbuf of the pool once (and the secret). */
+static int prefill(struct rte_mempool *mp, uint32_t seg_size, const struct rte_ether_addr *src,
+		   int secret)
 {
 	unsigned int n = mp->size;
 	struct rte_mbuf **all = calloc(n, sizeof(*all));
@@ -171,8 +194,11 @@ static int prefill(struct rte_mempool *mp, uint32_t seg_size, const struct rte_e
 	unsigned int got = 0;
 	while (got < n && (all[got] = rte_pktmbuf_alloc(mp)) != NULL)
 		got++;
-	for (unsigned int i = 0; i < got; i++)
+	for (unsigned int i = 0; i < got; i++) {
+		if (secret)
+			fill_secret(all[i]);
 		fill_block(rte_pktmbuf_mtod(all[i], uint8_t *), seg_size, src);
+	}
 	rte_pktmbuf_free_bulk(all, got);
 	free(all);
 	return 0;
@@ -307,7 +333,7 @@ int main(int argc, char **argv)
 	}
 	struct rte_ether_addr mac;
 	rte_eth_macaddr_get(port, &mac);
-	if (setup_port(port, &o) != 0 || prefill(mp, o.seg_size, &mac) != 0 ||
+	if (setup_port(port, &o) != 0 || prefill(mp, o.seg_size, &mac, o.secret) != 0 ||
 	    rte_eth_dev_start(port) != 0) {
 		fprintf(stderr, "zero_copy: cannot start port %u\n", port);
 		rte_mempool_free(mp);

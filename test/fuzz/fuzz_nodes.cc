@@ -27,7 +27,7 @@ namespace
 
 const std::string front = "/local/domain/1/device/vif/0";
 const std::string back = "/local/domain/0/backend/vif/1/0";
-const char *const vif_keys[] = {"backend", "backend-id", "mac", "mtu"};
+const char *const vif_keys[] = {"backend", "backend-id", "mac", "mtu", "trusted"};
 const char *const feature_keys[] = {
 	"feature-sg",
 	"feature-rx-copy",
@@ -97,6 +97,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < 17; i++)
 			FUZZ_CHECK(std::toupper(static_cast<unsigned char>(given[i])) == text[i]);
 		FUZZ_CHECK(vif.mtu >= RTE_ETHER_MIN_MTU && vif.mtu <= 65535 - RTE_ETHER_HDR_LEN);
+		/* Absent is trusted; present, it was a number (0: untrusted). */
+		const std::string trusted_node = front + "/trusted";
+		FUZZ_CHECK(nodes.count(trusted_node) ? all_digits(nodes[trusted_node])
+						     : vif.trusted);
 	} else {
 		FUZZ_CHECK(!error.empty());
 	}

@@ -50,7 +50,7 @@ def test_no_store_without_xenstored_path(build, prefix, value):
 
 
 @pytest.mark.parametrize("driver,vdev,line", [
-    ("xenfront", "net_xenfront0,bogus=1", "net_xenfront0: unknown devarg 'bogus' (valid: vif, connect_timeout, close_timeout, fanout, static_grants, rx_copybreak)"),
+    ("xenfront", "net_xenfront0,bogus=1", "net_xenfront0: unknown devarg 'bogus' (valid: vif, connect_timeout, close_timeout, fanout, static_grants, trusted, rx_copybreak)"),
     ("xenfront", "net_xenfront0,vif=x",
      "net_xenfront0: devarg vif='x' is invalid: expected an integer from 0 to 65535"),
     ("xenback", "net_xenback0,vif=0",
@@ -81,7 +81,7 @@ def test_pmdinfo_lists_both_drivers(build):
     info = {d["name"]: d for d in json.loads(r.stdout)}
     assert info["net_xenfront"]["params"].split() == [
         "vif=<uint>", "connect_timeout=<ms>", "close_timeout=<ms>", "fanout=0|1",
-        "static_grants=0|1", "rx_copybreak=<bytes>"]
+        "static_grants=0|1", "trusted=0|1", "rx_copybreak=<bytes>"]
     assert info["net_xenback"]["params"].split() == [
         "domid=<uint>", "domain=<name>", "vif=<uint>", "style=interrupt|poll", "sg=0|1", "rx_copy=0|1",
         "split_event_channels=0|1", "csum=0|1", "ipv6_csum=0|1", "gso_tcpv4=0|1",

@@ -106,7 +106,8 @@ class XenSim:
         return env
 
     def vif_add(self, domid: int, vif: int, backend_domid: int = None, mac: str = None,
-                mtu: int = None, max_queues: int = None, check: bool = True):
+                mtu: int = None, max_queues: int = None, trusted: int = None,
+                check: bool = True):
         args = ["vif-add", "--domid", domid, "--vif", vif]
         if backend_domid is not None:
             args += ["--backend-domid", backend_domid]
@@ -116,6 +117,8 @@ class XenSim:
             args += ["--mtu", mtu]
         if max_queues is not None:
             args += ["--max-queues", max_queues]
+        if trusted is not None:
+            args += ["--trusted", trusted]
         return self.run(*args, check=check)
 
     def vif_del(self, domid: int, vif: int, check: bool = True):

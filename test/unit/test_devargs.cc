@@ -80,10 +80,10 @@ TEST(XenfrontDevargs, RefusedByName)
 	const BadCase cases[] = {
 		{"bogus=1",
 		 "unknown devarg 'bogus' (valid: vif, connect_timeout, close_timeout, fanout, "
-		 "static_grants, rx_copybreak)"},
+		 "static_grants, trusted, rx_copybreak)"},
 		{"vif=0,bogus=1",
 		 "unknown devarg 'bogus' (valid: vif, connect_timeout, close_timeout, fanout, "
-		 "static_grants, rx_copybreak)"},
+		 "static_grants, trusted, rx_copybreak)"},
 		{"vif=abc", "devarg vif='abc' is invalid: expected an integer from 0 to 65535"},
 		{"vif=65536", "devarg vif='65536' is invalid: expected an integer from 0 to 65535"},
 		{"vif=-1", "devarg vif='-1' is invalid: expected an integer from 0 to 65535"},
@@ -123,6 +123,19 @@ TEST(XenfrontDevargs, CloseTimeout)
 	EXPECT_FALSE(xenfront::parse_config("close_timeout=60001", config, error));
 	EXPECT_EQ(error, "devarg close_timeout='60001' is invalid: expected an integer from 0 to "
 			 "60000");
+}
+
+TEST(XenfrontDevargs, Trusted)
+{
+	xenfront::Config config;
+	std::string error;
+	EXPECT_FALSE(config.trusted.has_value()); /* the vif's node decides */
+	ASSERT_TRUE(xenfront::parse_config("trusted=0", config, error)) << error;
+	EXPECT_EQ(config.trusted, std::optional<bool>(false));
+	xenfront::Config again;
+	ASSERT_TRUE(xenfront::parse_config("trusted=1", again, error)) << error;
+	EXPECT_EQ(again.trusted, std::optional<bool>(true));
+	EXPECT_FALSE(xenfront::parse_config("trusted=maybe", again, error));
 }
 
 TEST(XenfrontDevargs, Fanout)
@@ -181,7 +194,7 @@ TEST(XenbackDevargs, RefusedByName)
 		 "rx_too_many_slots rx_extra rx_prod_race tx_bad_id "
 		 "tx_dup_id tx_bad_status tx_null tx_prod_race unmap flap "
 		 "ctrl_error ctrl_bad_id ctrl_bad_type ctrl_garbage ctrl_prod_race "
-		 "ctrl_silent ctrl_late ctrl_small_table"},
+		 "ctrl_silent ctrl_late ctrl_small_table snoop"},
 		{"domid=1,hostile=rx_bad_id:0",
 		 "devarg hostile='rx_bad_id:0' is invalid: the rate after ':' must be a positive "
 		 "integer"},

@@ -93,6 +93,7 @@ struct RxStats { /* guest transmit → port receive */
 	uint64_t hostile_injected; /* responses corrupted on purpose (hostile=) */
 	uint64_t bursts;           /* bursts that delivered at least one packet */
 	uint64_t mapped_copies;    /* packets read through a static grant: no grant copy */
+	uint64_t snooped_markers;  /* hostile=snoop: the marker seen in granted pages */
 };
 
 struct TxStats { /* port transmit → guest receive */

@@ -267,6 +267,7 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"hostile_injected", offsetof(RxStats, hostile_injected)},
 	{"bursts", offsetof(RxStats, bursts)},
 	{"mapped_copies", offsetof(RxStats, mapped_copies)},
+	{"snooped_markers", offsetof(RxStats, snooped_markers)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},

@@ -131,8 +131,9 @@ void hostile_init_queues(RxQueue &rxq, TxQueue &txq, const HostileConfig &config
 	uint8_t b = static_cast<uint8_t>(config.behaviour);
 	bool guest_rx = b >= static_cast<uint8_t>(HostileBehaviour::rx_bad_id) &&
 			b <= static_cast<uint8_t>(HostileBehaviour::rx_prod_race);
-	bool guest_tx = b >= static_cast<uint8_t>(HostileBehaviour::tx_bad_id) &&
-			b <= static_cast<uint8_t>(HostileBehaviour::tx_prod_race);
+	bool guest_tx = (b >= static_cast<uint8_t>(HostileBehaviour::tx_bad_id) &&
+			 b <= static_cast<uint8_t>(HostileBehaviour::tx_prod_race)) ||
+			config.behaviour == HostileBehaviour::snoop;
 	arm(txq.hostile, guest_rx);
 	arm(rxq.hostile, guest_tx);
 }
@@ -207,9 +208,45 @@ void hostile_guest_rx(TxQueue &q, RING_IDX first) noexcept
 		h.last_id = q.ring.response(end - 1)->id;
 }
 
+void hostile_snoop(RxQueue &q, RING_IDX cons, RING_IDX prod) noexcept
+{
+	alignas(64) static thread_local uint8_t page[xen::page_size];
+	constexpr size_t marker_len = sizeof(snoop_marker) - 1;
+	unsigned extras = 0;
+	for (RING_IDX i = cons; i != prod; i++) {
+		const netif_tx_request req = q.ring.copy_request(i);
+		if (extras > 0) { /* an extra-info slot: no gref */
+			netif_extra_info extra;
+			std::memcpy(&extra, &req, sizeof(extra));
+			extras = (extra.flags & XEN_NETIF_EXTRA_FLAG_MORE) ? 1 : 0;
+			continue;
+		}
+		extras = (req.flags & NETTXF_extra_info) ? 1 : 0;
+		xengnttab_grant_copy_segment_t g{};
+		g.source.foreign.ref = req.gref;
+		g.source.foreign.offset = 0;
+		g.source.foreign.domid = q.guest;
+		g.dest.virt = page;
+		g.len = xen::page_size;
+		g.flags = GNTCOPY_source_gref;
+		if (xengnttab_grant_copy(q.gnttab, 1, &g) != 0 || g.status != GNTST_okay)
+			continue;
+		for (size_t at = 0; at + marker_len <= sizeof(page);) {
+			auto *hit = static_cast<uint8_t *>(
+				memmem(page + at, sizeof(page) - at, snoop_marker, marker_len));
+			if (hit == nullptr)
+				break;
+			q.stats.snooped_markers++;
+			at = static_cast<size_t>(hit - page) + marker_len;
+		}
+	}
+}
+
 void hostile_guest_tx(RxQueue &q, RING_IDX first) noexcept
 {
 	Hostile &h = q.hostile;
+	if (h.behaviour == HostileBehaviour::snoop)
+		return;
 	RING_IDX end = q.ring.rsp_prod_pvt();
 	for (RING_IDX i = first; i != end; i++) {
 		netif_tx_response *rsp = q.ring.response(i);

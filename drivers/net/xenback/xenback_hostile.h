@@ -18,7 +18,10 @@
  * badly (ctrl_late: only the next one); Control::serve_ctrl asks
  * Control::hostile_ctrl_hold() before answering a request and lets
  * Control::hostile_ctrl_answer() falsify the answer; a falsified answer
- * applies nothing. */
+ * applies nothing. snoop breaks nothing: it reads the whole granted page
+ * of every guest transmit request (as a backend may) and counts the
+ * occurrences of snoop_marker there (xstat rx_qN_snooped_markers), so
+ * that a test can show which memory a frontend lets the backend see. */
 
 #include <cstdint>
 #include <string>
@@ -56,7 +59,9 @@ namespace xenback
 	X(ctrl_prod_race, "the response producer index published a ring past the requests")        \
 	X(ctrl_silent, "no answer at all")                                                         \
 	X(ctrl_late, "one answer 1.5 s late, the others on time")                                  \
-	X(ctrl_small_table, "GET_HASH_MAPPING_SIZE answered 0, 64, 127 or 1")
+	X(ctrl_small_table, "GET_HASH_MAPPING_SIZE answered 0, 64, 127 or 1")                      \
+	/* reading what it may read (an untrusted backend, XSA-403) */                             \
+	X(snoop, "the whole page of every guest transmit request read, the marker counted")
 
 enum class HostileBehaviour : uint8_t {
 	none,
@@ -79,6 +84,9 @@ struct Hostile {
 	uint16_t last_id;   /* previous response's id (dup_id) */
 };
 
+/* What a test's application writes into memory that must stay its own. */
+inline constexpr char snoop_marker[] = "XF-SECRET-MARKER";
+
 /* Parses "<behaviour>[:<rate>]"; false with `why` listing the behaviours. */
 bool parse_hostile_config(std::string_view value, HostileConfig &config, std::string &why);
 const char *hostile_name(HostileBehaviour b) noexcept;
@@ -98,5 +106,7 @@ void hostile_init_queues(RxQueue &rxq, TxQueue &txq, const HostileConfig &config
 void hostile_guest_rx(TxQueue &q, RING_IDX first) noexcept;
 /* Corrupts the guest-transmit responses written since `first`. */
 void hostile_guest_tx(RxQueue &q, RING_IDX first) noexcept;
+/* snoop: reads the page of each request in [cons, prod). */
+void hostile_snoop(RxQueue &q, RING_IDX cons, RING_IDX prod) noexcept;
 
 } // namespace xenback

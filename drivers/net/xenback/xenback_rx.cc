@@ -241,6 +241,9 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		return 0;
 	}
 
+	if (unlikely(q.hostile.behaviour == HostileBehaviour::snoop))
+		hostile_snoop(q, cons, prod);
+
 	Pending pending[max_batch];
 	netif_tx_request slots[xen::fatal_tx_slots_per_packet];
 	unsigned nb_pending = 0;

@@ -14,6 +14,7 @@
  * (common/xen/queue_sync.h). */
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <rte_common.h>
@@ -65,6 +66,8 @@ struct Config {
 	uint32_t close_timeout_ms = default_close_timeout_ms;
 	bool fanout = false;        /* serve extra queues in software (xenfront_fanout.h) */
 	bool static_grants = false; /* ask the backend to keep our buffers mapped */
+	/* trusted= given: overrides device/vif/N/trusted. */
+	std::optional<bool> trusted;
 	/* Received frames longer than this are lent to the application as
 	 * external buffers, not copied (xenfront_rxpages.h). */
 	uint32_t rx_copybreak = copybreak_off;

@@ -50,6 +50,15 @@ bool parse_static_grants(std::string_view value, Config &config, std::string &wh
 	return xen::parse_bool(value, config.static_grants, why);
 }
 
+bool parse_trusted(std::string_view value, Config &config, std::string &why)
+{
+	bool trusted = true;
+	if (!xen::parse_bool(value, trusted, why))
+		return false;
+	config.trusted = trusted;
+	return true;
+}
+
 bool parse_rx_copybreak(std::string_view value, Config &config, std::string &why)
 {
 	uint64_t bytes = 0;

@@ -22,6 +22,9 @@
 	X(static_grants, "0|1",                                                                    \
 	  "ask the backend, over its control ring, to keep the queues' buffers mapped (static "    \
 	  "grants) and copy without grant copies (default 0)")                                     \
+	X(trusted, "0|1",                                                                          \
+	  "whether the backend may see memory beyond this vif's frames; overrides the vif's "      \
+	  "trusted node (default: the node, 1 if absent)")                                         \
 	X(rx_copybreak, "<bytes>",                                                                 \
 	  "receive frames longer than this in their granted pages, lent to the application as "    \
 	  "external buffers, not copied, 0 to 65535 (default: unset, every frame copied)")

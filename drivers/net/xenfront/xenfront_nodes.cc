@@ -86,6 +86,17 @@ bool read_vif_nodes(const NodeReader &read, const std::string &front_dir, uint32
 		return false;
 	}
 	out.mtu = mtu ? static_cast<uint32_t>(*mtu) : RTE_ETHER_MTU;
+	/* Linux netfront: xenbus_read_unsigned(nodename, "trusted", 1), 0 is
+	 * untrusted. A value that is not a number is refused, not guessed. */
+	auto raw_trusted = read(front_dir + "/trusted");
+	if (raw_trusted) {
+		auto trusted = xen::parse_store_uint(*raw_trusted, UINT32_MAX);
+		if (!trusted) {
+			error = front_dir + "/trusted is '" + *raw_trusted + "', not 0 or 1";
+			return false;
+		}
+		out.trusted = *trusted != 0;
+	}
 	return true;
 }
 

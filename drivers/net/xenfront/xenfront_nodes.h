@@ -44,12 +44,15 @@ struct VifNodes {
 	xen::DomId backend_domid;
 	rte_ether_addr mac{};
 	uint32_t mtu = RTE_ETHER_MTU;
+	/* "trusted" (XSA-403; libxl writes it, 0 for a backend it does not
+	 * trust): absent means trusted, as Linux netfront reads it. */
+	bool trusted = true;
 };
 
 /* "xx:xx:xx:xx:xx:xx", two hex digits per byte, a unicast address. */
 bool parse_mac(std::string_view text, rte_ether_addr &mac) noexcept;
 
-/* backend, backend-id, mac and mtu under `front_dir`; false with `error`
+/* backend, backend-id, mac, mtu and trusted under `front_dir`; false with `error`
  * naming the node and its value. */
 bool read_vif_nodes(const NodeReader &read, const std::string &front_dir, uint32_t vif,
 		    VifNodes &out, std::string &error) noexcept;

@@ -104,6 +104,14 @@ rte_pmd_xenfront_pktmbuf_pool_create(const char *name, uint16_t port_id, unsigne
 	if (control == nullptr)
 		return fail(who, ENODEV, "the port is closed", "");
 	const char *port = adapter->name;
+	if (!control->backend_trusted())
+		/* XSA-403: the pool's pages would be the backend's to read whole,
+		 * mbuf headers and frames of other ports included. */
+		return fail(port, EPERM,
+			    "the backend is not trusted (the vif's trusted node is 0, or "
+			    "trusted=0): granting it a mempool would show it memory beyond this "
+			    "vif's frames; use an ordinary mempool (frames are copied)",
+			    "");
 
 	/* Objects may span pages: the transmit path splits at page limits,
 	 * and nothing here needs IOVA-contiguous objects. */

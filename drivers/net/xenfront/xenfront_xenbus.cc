@@ -167,6 +167,23 @@ bool Control::read_vif(std::string &error) noexcept
 	backend_domid_ = vif.backend_domid;
 	mac_ = vif.mac;
 	mtu_ = vif.mtu;
+	trusted_ = config_.trusted.value_or(vif.trusted);
+	if (trusted_)
+		return true;
+	const char *why = config_.trusted ? "trusted=0" : "its trusted node is 0";
+	if (config_.rx_copybreak != copybreak_off) {
+		/* Lent pages come back to the ring with whatever the
+		 * application wrote into them. */
+		error = std::string("rx_copybreak lends receive pages to the application and "
+				    "gives them back to the backend with what it wrote there; the "
+				    "backend of ") +
+			front_dir_ + " is not trusted (" + why + "): unset rx_copybreak";
+		return false;
+	}
+	XF_INIT_LOG(NOTICE, name_.c_str(),
+		    "backend %s is not trusted (%s): it sees nothing but this vif's frames "
+		    "(every frame copied, no granted mempool)",
+		    back_dir_.c_str(), why);
 	return true;
 }
 

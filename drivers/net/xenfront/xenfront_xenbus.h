@@ -69,6 +69,10 @@ public:
 	xen::DomId backend_domid() const { return backend_domid_; }
 	const rte_ether_addr &mac() const { return mac_; }
 	uint32_t mtu() const { return mtu_; }
+	/* XSA-403: false when the toolstack (device/vif/N/trusted = 0) or the
+	 * trusted devarg says the backend must see nothing but this vif's
+	 * frames: no granted mempool, no lent receive pages. */
+	bool backend_trusted() const { return trusted_; }
 
 	/* Grants the rings and buffers of a queue pair (rte_malloc'd queues). */
 	bool setup_rx_queue(uint16_t qid, RxQueue &q, std::string &error) noexcept;
@@ -223,6 +227,7 @@ private:
 	bool features_known_ = false;
 	rte_ether_addr mac_{};
 	uint32_t mtu_ = RTE_ETHER_MTU;
+	bool trusted_ = true;
 	uint64_t rx_offloads_ = 0;
 
 	/* Sends `rss` over the control ring; counts and explains a failure. */
