@@ -7,6 +7,7 @@ Closed, each followed by the backend (netif.h's close, as Linux netfront's
 xennet_remove). The driver's close_timeout (500 ms) bounds the wait; Linux
 netfront waits up to 5 s for each step."""
 
+import contextlib
 import re
 import signal
 import time
@@ -14,7 +15,7 @@ import time
 import pytest
 
 from conftest import sanitizer_env
-from test_reconnect import hv, wait_for
+from test_reconnect import assert_all_released, hv, wait_for
 from test_traffic import backend, frontend, stop_all
 
 FRONT_STATE = "/local/domain/1/device/vif/0/state"
@@ -22,11 +23,11 @@ BACK_STATE = "/local/domain/0/backend/vif/1/0/state"
 NOT_FOLLOWED = "did not follow our Closing"
 # The driver's part (its own clock, its INFO line) is held to the second the
 # issue sets. The whole command or process, timed from here, also counts
-# testpmd's own work and the machine's load (1.1 s once for a live backend's
-# Ctrl-C beside a CI run): it gets a looser bound, which the old 5 s per
-# step (10 s with a dead backend) still fails.
+# testpmd's own work and the machine's load (at nice 19 beside a CI run: a
+# port stop of 2.8 s around the driver's 564 ms): it gets a looser bound,
+# which the old 5 s per step (10 s with a dead backend) still fails.
 DRIVER_BOUND_MS = 1000
-WHOLE_BOUND = 6.0 if sanitizer_env() else 3.0
+WHOLE_BOUND = 8.0 if sanitizer_env() else 5.0
 CLOSED = re.compile(r"net_xenfront0: closed \S+ in (\d+) ms \(the backend (followed|did not follow)\)")
 
 
@@ -37,28 +38,46 @@ def driver_close_ms(front, start=0):
     return int(m.group(1)), m.group(2) == "followed"
 
 
-def connected_pair(build, sim, prefix):
-    back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
-    front = frontend(build, sim, prefix, app=["--forward-mode=txonly"],
-                     eal=["--log-level=pmd.net.xenfront.driver:info"])
-    front.wait_link(0)
-    back.wait_link(0)
-    back.command("start")
-    front.command("start")
-    wait_for(lambda: back.stats(0)["ipackets"] > 10000, what="traffic")
-    return back, front
-
-
-@pytest.mark.parametrize("backend_alive", [False, True], ids=["dead-backend", "live-backend"])
-def test_port_stop_and_close_within_a_second(build, xensim, prefix, backend_alive):
-    sim = xensim
+@contextlib.contextmanager
+def connected_pair(build, sim, prefix, backend_alive):
+    """A frontend sending to a backend, the backend then killed unless
+    `backend_alive`; yields (backend, frontend, a store client); quits
+    what still runs and checks that nothing is left granted or bound."""
     sim.vif_add(1, 0)
     back = front = store = None
     try:
-        back, front = connected_pair(build, sim, prefix)
+        back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
+        front = frontend(build, sim, prefix, app=["--forward-mode=txonly"],
+                         eal=["--log-level=pmd.net.xenfront.driver:info"])
+        front.wait_link(0)
+        back.wait_link(0)
+        back.command("start")
+        front.command("start")
+        wait_for(lambda: back.stats(0)["ipackets"] > 10000, what="traffic")
         if not backend_alive:
             back.kill()  # SIGKILL: its state stays Connected
         store = sim.client(0)
+        yield back, front, store
+    finally:
+        if store is not None:
+            store.close()
+        try:
+            stop_all(front if front is not None and front.proc.poll() is None else None,
+                     back if backend_alive else None)
+        finally:
+            for pmd in (front, back):
+                if pmd is not None:
+                    pmd.kill()
+    assert_all_released(sim)
+
+
+ALIVE = pytest.mark.parametrize("backend_alive", [False, True],
+                                ids=["dead-backend", "live-backend"])
+
+
+@ALIVE
+def test_port_stop_and_close_within_a_second(build, xensim, prefix, backend_alive):
+    with connected_pair(build, xensim, prefix, backend_alive) as (back, front, store):
         front.command("stop")
         mark = len(front.output)
         began = time.monotonic()
@@ -74,33 +93,18 @@ def test_port_stop_and_close_within_a_second(build, xensim, prefix, backend_aliv
         assert stopped < WHOLE_BOUND and closed < WHOLE_BOUND, (stopped, closed)
         assert store.read(FRONT_STATE) == b"6"  # Closed
         # Grants and channels gone with the port, dead backend or not.
-        assert hv(sim, 1).get("grants_shared", 0) == 0, hv(sim, 1)
-        assert hv(sim, 1).get("evtchn_ports", 0) == 0, hv(sim, 1)
+        assert hv(xensim, 1).get("grants_shared", 0) == 0, hv(xensim, 1)
+        assert hv(xensim, 1).get("evtchn_ports", 0) == 0, hv(xensim, 1)
+        assert (NOT_FOLLOWED in front.output) != backend_alive, front.output[-3000:]
+        # A live backend followed to Closed; a dead one's last word stays.
+        assert store.read(BACK_STATE) == (b"6" if backend_alive else b"4")
         if backend_alive:
-            assert NOT_FOLLOWED not in front.output, front.output[-3000:]
-            assert store.read(BACK_STATE) == b"6", store.read(BACK_STATE)
             back.command("stop")
-        else:
-            assert NOT_FOLLOWED in front.output, front.output[-3000:]
-            assert store.read(BACK_STATE) == b"4"  # the dead one's last word
-    finally:
-        if store is not None:
-            store.close()
-        stop_all(front, back if backend_alive else None)
-        if back is not None:
-            back.kill()
 
 
-@pytest.mark.parametrize("backend_alive", [False, True], ids=["dead-backend", "live-backend"])
+@ALIVE
 def test_ctrl_c_within_a_second(build, xensim, prefix, backend_alive):
-    sim = xensim
-    sim.vif_add(1, 0)
-    back = front = store = None
-    try:
-        back, front = connected_pair(build, sim, prefix)
-        if not backend_alive:
-            back.kill()
-        store = sim.client(0)
+    with connected_pair(build, xensim, prefix, backend_alive) as (back, front, store):
         began = time.monotonic()
         front.proc.send_signal(signal.SIGINT)
         front.proc.wait(timeout=30)
@@ -114,17 +118,4 @@ def test_ctrl_c_within_a_second(build, xensim, prefix, backend_alive):
         assert took < WHOLE_BOUND, (took, front.output[-3000:])
         assert store.read(FRONT_STATE) == b"6"
         assert (NOT_FOLLOWED in front.output) != backend_alive, front.output[-3000:]
-        if backend_alive:
-            assert store.read(BACK_STATE) == b"6", store.read(BACK_STATE)
-    finally:
-        if store is not None:
-            store.close()
-        if front is not None:
-            front.kill()
-        stop_all(back if backend_alive else None)
-        if back is not None:
-            back.kill()
-    for domid in (0, 1):
-        d = hv(sim, domid)
-        assert d.get("grants_shared", 0) == 0, d
-        assert d.get("evtchn_ports", 0) == 0, d
+        assert store.read(BACK_STATE) == (b"6" if backend_alive else b"4")

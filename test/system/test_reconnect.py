@@ -18,6 +18,15 @@ def hv(sim, domid):
     return sim.status()["hv"]["domains"].get(str(domid), {})
 
 
+def assert_all_released(sim):
+    """No grant, mapping or event channel left in either domain."""
+    for domid in (0, 1):
+        d = hv(sim, domid)
+        assert d.get("grants_shared", 0) == 0, d
+        assert d.get("mappings_held", 0) == 0, d
+        assert d.get("evtchn_ports", 0) == 0, d
+
+
 def wait_for(pred, timeout=30, what="condition"):
     deadline = time.monotonic() + timeout
     while not pred():
@@ -70,11 +79,9 @@ def test_backend_killed_and_restarted(build, xensim, prefix):
         if back is not None:
             back.kill()
     # Everything released once both are gone.
+    assert_all_released(sim)
     for domid in (0, 1):
         d = hv(sim, domid)
-        assert d.get("grants_shared", 0) == 0, d
-        assert d.get("mappings_held", 0) == 0, d
-        assert d.get("evtchn_ports", 0) == 0, d
         assert d.get("frames_allocated", 0) == 0 or d.get("grants_revoked_mapped", 0) == 0, d
 
 
@@ -117,11 +124,7 @@ def test_backend_killed_before_answering_our_connected(build, xensim, prefix):
         stop_all(front, back2)
         if back is not None:
             back.kill()
-    for domid in (0, 1):
-        d = hv(sim, domid)
-        assert d.get("grants_shared", 0) == 0, d
-        assert d.get("mappings_held", 0) == 0, d
-        assert d.get("evtchn_ports", 0) == 0, d
+    assert_all_released(sim)
 
 
 def test_stop_start_and_close_probe_in_one_process(build, xensim, prefix):
