@@ -173,7 +173,8 @@ TEST(XenbackDevargs, RefusedByName)
 	const BadCase cases[] = {
 		{"domid=1,bogus=1", "unknown devarg 'bogus' (valid: domid, domain, vif, style, sg, "
 				    "rx_copy, split_event_channels, csum, ipv6_csum, gso_tcpv4, "
-				    "gso_tcpv6, max_queues, ctrl_ring, rsc, hostile)"},
+				    "gso_tcpv6, max_queues, ctrl_ring, multicast_control, "
+				    "dynamic_multicast_control, rsc, hostile)"},
 		{"domid=1,hostile=nasty",
 		 "devarg hostile='nasty' is invalid: expected "
 		 "<behaviour>[:<rate>] with a behaviour among rx_bad_id "
