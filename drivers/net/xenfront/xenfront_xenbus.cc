@@ -562,8 +562,10 @@ bool Control::write_keys(std::string &error) noexcept
 		     write("feature-gso-tcpv6", lro ? "1" : "0") &&
 		     write("multi-queue-num-queues", std::to_string(nb_queues));
 		/* netif.h "Multicast control": filtering asked for, or not. */
-		if (features_.multicast_control)
+		if (features_.multicast_control) {
 			ok = ok && write("request-multicast-control", mcast_filter_ ? "1" : "0");
+			mcast_filter_sent_ = mcast_filter_;
+		}
 		return ok;
 	};
 	if (!store_.transact(body, error)) {
@@ -878,6 +880,7 @@ int Control::set_allmulticast(bool all, std::string &error) noexcept
 			error = "cannot write " + node + ": " + std::strerror(errno);
 			return -EIO;
 		}
+		mcast_filter_sent_ = !all;
 	}
 	mcast_filter_ = !all;
 	return 0;
@@ -1084,6 +1087,21 @@ bool Control::complete_connection(rte_eth_dev *dev, std::string &error) noexcept
 	}
 	if (config_.static_grants)
 		map_static_grants_locked();
+	/* All-multicast changed between our keys and the backend's answer
+	 * (set_allmulticast() saw no connection yet). */
+	if (features_.multicast_control && mcast_filter_ != mcast_filter_sent_) {
+		const std::string node = front_dir_ + "/request-multicast-control";
+		if (!features_.dynamic_multicast_control)
+			XF_DRV_LOG(WARNING, name_.c_str(),
+				   "all-multicast mode changed while connecting to %s, which reads "
+				   "%s only then: in effect from the next connection",
+				   back_dir_.c_str(), node.c_str());
+		else if (store_.write(node, mcast_filter_ ? "1" : "0"))
+			mcast_filter_sent_ = mcast_filter_;
+		else
+			XF_DRV_LOG(ERR, name_.c_str(), "cannot write %s: %s", node.c_str(),
+				   std::strerror(errno));
+	}
 	/* The backend starts each connection with an empty list: ours again,
 	 * while the data path is still off the rings. */
 	if (features_.multicast_control && !mcast_list_.empty() &&

@@ -263,6 +263,7 @@ private:
 			       std::string &error) noexcept;
 	std::vector<rte_ether_addr> mcast_list_; /* under ctrl_mutex_ */
 	bool mcast_filter_ = false;              /* allmulticast off; under ctrl_mutex_ */
+	bool mcast_filter_sent_ = false;         /* what our keys said; under ctrl_mutex_ */
 
 	std::vector<QueueResources> resources_;
 	/* The control ring and RSS state; ctrl_mutex_ orders the application's
