@@ -1354,7 +1354,12 @@ bool Control::recover_store(rte_eth_dev *dev) noexcept
 			error = "cannot watch " + back_dir_ + ": " + std::strerror(errno);
 			continue;
 		}
-		store_ = std::move(*store);
+		{
+			/* set_allmulticast() writes through it from the
+			 * application's thread. */
+			std::lock_guard ctrl_lock(ctrl_mutex_);
+			store_ = std::move(*store);
+		}
 		break;
 	}
 	if (store_reconnects_ != nullptr)
