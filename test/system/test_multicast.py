@@ -12,6 +12,8 @@ times, so the count the guest receives names the kinds that passed."""
 
 import time
 
+import pytest
+
 from test_traffic import GUEST_MAC, backend, frontend, stop_all, wait_counter
 
 import pcapfile
@@ -74,7 +76,13 @@ def guest_ok(out):
     assert "Fail" not in out and "diag=" not in out and "ERR" not in out, out
 
 
-def test_multicast_filter_follows_the_guest(build, xensim, prefix, tmp_path):
+@pytest.mark.parametrize("guest", [
+    ("", []),
+    # Two application queues on the backend's one ring (software fan-out):
+    # the requests go out on the ring both queues send on.
+    (",fanout=1", ["--rxq=2", "--txq=2"]),
+], ids=["one_queue", "fanout"])
+def test_multicast_filter_follows_the_guest(build, xensim, prefix, tmp_path, guest):
     pcapfile.write(tmp_path / "to_guest.pcap", frames())
     xensim.vif_add(1, 0)
     back = front = None
@@ -82,7 +90,9 @@ def test_multicast_filter_follows_the_guest(build, xensim, prefix, tmp_path):
         back = backend(build, xensim, prefix, app=["--forward-mode=io", "--no-flush-rx"],
                        extra_vdevs=[f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,"
                                     f"tx_pcap={tmp_path}/back_out.pcap"])
-        front = frontend(build, xensim, prefix, app=["--forward-mode=rxonly"])
+        devargs, queues = guest
+        front = frontend(build, xensim, prefix, devargs=devargs,
+                         app=["--forward-mode=rxonly"] + queues)
         front.wait_link(0)
         back.wait_link(0)
         front.command("start")
