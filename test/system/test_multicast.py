@@ -184,3 +184,45 @@ def test_static_request_needs_a_reconnection(build, xensim, prefix, tmp_path):
         assert Feed(back, front).replay() == (want, TOTAL - want)
     finally:
         stop_all(front, back)
+
+
+def test_refused_add_is_counted_apart(build, xensim, prefix, tmp_path):
+    """A backend whose list is full answers MCAST_ADD with NETIF_RSP_ERROR
+    (hostile=tx_mcast_full stands for it): the guest counts the refusal in
+    tx_q0_multicast_refused, not as a packet error, takes the request's id
+    back and goes on sending; the backend lists nothing, so only broadcast
+    and unicast pass once filtering is on."""
+    pcapfile.write(tmp_path / "to_guest.pcap", frames())
+    xensim.vif_add(1, 0)
+    back = front = None
+    try:
+        back = backend(build, xensim, prefix, devargs=",hostile=tx_mcast_full",
+                       app=["--forward-mode=io", "--no-flush-rx"],
+                       extra_vdevs=[f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,"
+                                    f"tx_pcap={tmp_path}/back_out.pcap"])
+        front = frontend(build, xensim, prefix, app=["--forward-mode=rxonly"])
+        front.wait_link(0)
+        back.wait_link(0)
+        front.command("start")
+        for group in ("group_a", "group_c"):
+            guest_ok(front.command(f"mcast_addr add 0 {KINDS[group][0]}"))
+        guest_ok(front.command("set allmulti 0 off"))
+        want = expected("broadcast", "unicast")
+        assert Feed(back, front).replay() == (want, TOTAL - want)
+        assert back.xstats(0)["rx_q0_hostile_injected"] == 2
+        # The answers are taken back by the next transmit burst: the guest
+        # sends, and its ids all came back.
+        front.command("stop")
+        front.command("set fwd txonly")
+        back.command("start")
+        front.command("start")
+        wait_counter(back, 0, "ipackets", 1000)
+        front.command("stop")
+        back.command("stop")
+        fx = front.xstats(0)
+        assert fx["tx_q0_multicast_requests"] == 2, fx
+        assert fx["tx_q0_multicast_refused"] == 2, fx
+        assert fx["tx_q0_errors"] == 0 and fx["tx_q0_bad_responses"] == 0, fx
+        assert fx["tx_q0_lost_ids"] == 0 and fx["tx_q0_bad_id"] == 0, fx
+    finally:
+        stop_all(front, back)

@@ -180,7 +180,7 @@ TEST(XenbackDevargs, RefusedByName)
 		 "<behaviour>[:<rate>] with a behaviour among rx_bad_id "
 		 "rx_dup_id rx_oversize rx_bad_offset rx_bad_status "
 		 "rx_too_many_slots rx_extra rx_prod_race tx_bad_id "
-		 "tx_dup_id tx_bad_status tx_null tx_prod_race unmap flap "
+		 "tx_dup_id tx_bad_status tx_null tx_prod_race tx_mcast_full unmap flap "
 		 "ctrl_error ctrl_bad_id ctrl_bad_type ctrl_garbage ctrl_prod_race "
 		 "ctrl_silent ctrl_late ctrl_small_table"},
 		{"domid=1,hostile=rx_bad_id:0",

@@ -431,10 +431,15 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 			 * (xenback_mcast.h): answered OKAY, or ERROR for an ADD
 			 * the full table refuses; no packet. */
 			q.stats.multicast_ops++;
-			if (mcast == XEN_NETIF_EXTRA_TYPE_MCAST_DEL)
+			if (mcast == XEN_NETIF_EXTRA_TYPE_MCAST_DEL) {
 				mcast_del(*q.mcast, mcast_addr);
-			else if (!mcast_add(*q.mcast, mcast_addr))
+			} else if (unlikely(q.hostile.behaviour ==
+					    HostileBehaviour::tx_mcast_full)) {
 				p.status = NETIF_RSP_ERROR;
+				q.stats.hostile_injected++;
+			} else if (!mcast_add(*q.mcast, mcast_addr)) {
+				p.status = NETIF_RSP_ERROR;
+			}
 			nb_pending++;
 			continue;
 		}
