@@ -24,6 +24,7 @@
 #include <rte_lcore.h>
 #include <rte_random.h>
 
+#include "store_parse.h"
 #include "xenback_logs.h"
 #include "xstats.h"
 
@@ -881,8 +882,12 @@ void Control::follow_mcast_request() noexcept
 	 * no request. */
 	if (!config_.multicast_control)
 		return;
-	bool malformed = false;
-	const bool on = store_.read_flag(mcast_request_node(), false, malformed);
+	const auto raw = store_.read(mcast_request_node());
+	if (!raw && !store_.alive())
+		return; /* our store connection broke: nothing changed */
+	const auto flag = raw ? xen::parse_store_flag(*raw) : std::optional<bool>(false);
+	const bool malformed = !flag;
+	const bool on = flag.value_or(false);
 	const uint32_t was = __atomic_load_n(&mcast_->enabled, __ATOMIC_RELAXED);
 	if (was == uint32_t(on))
 		return;
