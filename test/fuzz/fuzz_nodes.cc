@@ -37,6 +37,7 @@ const char *const feature_keys[] = {
 	"feature-ipv6-csum-offload",
 	"feature-no-csum-offload",
 	"feature-multicast-control",
+	"feature-dynamic-multicast-control",
 	"feature-ctrl-ring",
 	"multi-queue-max-queues",
 };

@@ -186,13 +186,14 @@ TEST(XenbackDevargs, RefusedByName)
 	const BadCase cases[] = {
 		{"domid=1,bogus=1", "unknown devarg 'bogus' (valid: domid, domain, vif, style, sg, "
 				    "rx_copy, split_event_channels, csum, ipv6_csum, gso_tcpv4, "
-				    "gso_tcpv6, max_queues, ctrl_ring, rsc, hostile)"},
+				    "gso_tcpv6, max_queues, ctrl_ring, multicast_control, "
+				    "dynamic_multicast_control, rsc, hostile)"},
 		{"domid=1,hostile=nasty",
 		 "devarg hostile='nasty' is invalid: expected "
 		 "<behaviour>[:<rate>] with a behaviour among rx_bad_id "
 		 "rx_dup_id rx_oversize rx_bad_offset rx_bad_status "
 		 "rx_too_many_slots rx_extra rx_prod_race tx_bad_id "
-		 "tx_dup_id tx_bad_status tx_null tx_prod_race unmap flap "
+		 "tx_dup_id tx_bad_status tx_null tx_prod_race tx_mcast_full unmap flap "
 		 "ctrl_error ctrl_bad_id ctrl_bad_type ctrl_garbage ctrl_prod_race "
 		 "ctrl_silent ctrl_late ctrl_small_table snoop"},
 		{"domid=1,hostile=rx_bad_id:0",

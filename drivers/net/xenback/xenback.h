@@ -25,6 +25,7 @@
 #include "queue_sync.h"
 #include "xenback_ctrl.h"
 #include "xenback_gref.h"
+#include "xenback_mcast.h"
 #include "xenback_rsc.h"
 #include "xenback_hostile.h"
 
@@ -70,7 +71,9 @@ struct Config {
 	bool rsc = false;
 	uint16_t max_queues = 1;
 	bool ctrl_ring = true;
-	HostileConfig hostile; /* testing only: break netif.h on purpose */
+	bool multicast_control = true;         /* feature-multicast-control */
+	bool dynamic_multicast_control = true; /* feature-dynamic-multicast-control */
+	HostileConfig hostile;                 /* testing only: break netif.h on purpose */
 };
 
 /* Parses net_xenback devargs strictly, including the required keys. */
@@ -114,8 +117,9 @@ struct TxStats { /* port transmit → guest receive */
 	uint64_t hash_extras;     /* XEN_NETIF_EXTRA_TYPE_HASH sent */
 	RscStats rsc;             /* receive segment coalescing (rsc=1) */
 	uint64_t hostile_injected;
-	uint64_t bursts;        /* sends on this guest ring that moved at least one packet */
-	uint64_t mapped_copies; /* packets written through a static grant: no grant copy */
+	uint64_t bursts;             /* sends on this guest ring that moved at least one packet */
+	uint64_t mapped_copies;      /* packets written through a static grant: no grant copy */
+	uint64_t multicast_filtered; /* multicast frames the guest did not ask for */
 };
 
 /* The app's receive queue: consumes the guest's tx ring (mapped). */
@@ -138,6 +142,7 @@ struct RxQueue {
 	uint16_t queue_id;
 	Hostile hostile;          /* behaviour none unless hostile= */
 	const SharedGrefs *grefs; /* static grants of this queue (process-private) */
+	McastFilter *mcast;       /* the port's, in dev_private */
 
 	uint16_t stash_head;
 	uint16_t stash_len;
@@ -183,6 +188,7 @@ struct TxQueue {
 
 	const SharedGrefs *grefs; /* static grants of this queue (process-private) */
 	Steering *steering;       /* the port's, in dev_private */
+	const McastFilter *mcast; /* the port's, in dev_private */
 	/* Producers on this guest ring: this queue's bursts and, with
 	 * steering, other queues' bursts sending here. */
 	rte_spinlock_t lock;
@@ -198,6 +204,7 @@ struct Adapter {
 	Config config;
 	char name[RTE_DEV_NAME_MAX_LEN];
 	Steering steering;
+	McastFilter mcast; /* the guest's multicast list (xenback_mcast.h) */
 	/* Times the store connection broke (store daemon restarted without a
 	 * live update) and was reopened (xstat store_reconnects); written by
 	 * the control thread with atomics. */

@@ -108,6 +108,16 @@ bool parse_ctrl_ring(std::string_view value, Config &config, std::string &why)
 	return xen::parse_bool(value, config.ctrl_ring, why);
 }
 
+bool parse_multicast_control(std::string_view value, Config &config, std::string &why)
+{
+	return xen::parse_bool(value, config.multicast_control, why);
+}
+
+bool parse_dynamic_multicast_control(std::string_view value, Config &config, std::string &why)
+{
+	return xen::parse_bool(value, config.dynamic_multicast_control, why);
+}
+
 bool parse_rsc(std::string_view value, Config &config, std::string &why)
 {
 	return xen::parse_bool(value, config.rsc, why);

@@ -27,6 +27,12 @@
 	X(max_queues, "<uint>",                                                                    \
 	  "queue pairs offered to the guest, multi-queue-max-queues, 1 to 8 (default 1)")          \
 	X(ctrl_ring, "0|1", "advertise feature-ctrl-ring: the guest may set up RSS (default 1)")   \
+	X(multicast_control, "0|1",                                                                \
+	  "advertise feature-multicast-control: filter multicast toward the guest on its "         \
+	  "request (default 1)")                                                                   \
+	X(dynamic_multicast_control, "0|1",                                                        \
+	  "advertise feature-dynamic-multicast-control: follow the guest's request while "         \
+	  "connected (default 1)")                                                                 \
 	X(rsc, "0|1",                                                                              \
 	  "coalesce consecutive TCP segments into GSO packets toward the guest (default 0)")       \
 	X(hostile, "<behaviour>[:<rate>]",                                                         \

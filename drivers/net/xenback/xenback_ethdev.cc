@@ -127,6 +127,7 @@ int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t, unsigned int socket
 	q->max_frame = a.max_frame;
 	q->port_id = dev->data->port_id;
 	q->queue_id = qid;
+	q->mcast = &a.mcast;
 	void *old = dev->data->rx_queues[qid];
 	control(dev).attach_rx_queue(qid, q);
 	rte_free(old);
@@ -143,6 +144,7 @@ int tx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t, unsigned int socket
 		return -ENOMEM;
 	q->port_id = dev->data->port_id;
 	q->queue_id = qid;
+	q->mcast = &adapter(dev).mcast;
 	void *old = dev->data->tx_queues[qid];
 	control(dev).attach_tx_queue(qid, q);
 	rte_free(old);
@@ -295,6 +297,7 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"hostile_injected", offsetof(TxStats, hostile_injected)},
 	{"bursts", offsetof(TxStats, bursts)},
 	{"mapped_copies", offsetof(TxStats, mapped_copies)},
+	{"multicast_filtered", offsetof(TxStats, multicast_filtered)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 
@@ -409,6 +412,7 @@ extern "C" int xenback_probe(rte_vdev_device *vdev) noexcept
 	a.config = config;
 	a.mac = backend_mac;
 	a.max_frame = RTE_ETHER_MTU + l2_overhead;
+	mcast_init(a.mcast);
 	std::snprintf(a.name, sizeof(a.name), "%s", name);
 	dev->data->mac_addrs = &a.mac;
 	dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;

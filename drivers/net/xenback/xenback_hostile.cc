@@ -132,7 +132,7 @@ void hostile_init_queues(RxQueue &rxq, TxQueue &txq, const HostileConfig &config
 	bool guest_rx = b >= static_cast<uint8_t>(HostileBehaviour::rx_bad_id) &&
 			b <= static_cast<uint8_t>(HostileBehaviour::rx_prod_race);
 	bool guest_tx = (b >= static_cast<uint8_t>(HostileBehaviour::tx_bad_id) &&
-			 b <= static_cast<uint8_t>(HostileBehaviour::tx_prod_race)) ||
+			 b <= static_cast<uint8_t>(HostileBehaviour::tx_mcast_full)) ||
 			config.behaviour == HostileBehaviour::snoop;
 	arm(txq.hostile, guest_rx);
 	arm(rxq.hostile, guest_tx);
@@ -245,8 +245,9 @@ void hostile_snoop(RxQueue &q, RING_IDX cons, RING_IDX prod) noexcept
 void hostile_guest_tx(RxQueue &q, RING_IDX first) noexcept
 {
 	Hostile &h = q.hostile;
-	if (h.behaviour == HostileBehaviour::snoop)
-		return;
+	if (h.behaviour == HostileBehaviour::tx_mcast_full ||
+	    h.behaviour == HostileBehaviour::snoop)
+		return; /* mcast_full: answered so in the burst; snoop: reads only */
 	RING_IDX end = q.ring.rsp_prod_pvt();
 	for (RING_IDX i = first; i != end; i++) {
 		netif_tx_response *rsp = q.ring.response(i);

@@ -48,6 +48,7 @@ namespace xenback
 	X(tx_bad_status, "a status out of range")                                                  \
 	X(tx_null, "NETIF_RSP_NULL for a real request")                                            \
 	X(tx_prod_race, "the producer index published a ring past the requests")                   \
+	X(tx_mcast_full, "every MCAST_ADD answered ERROR, as by a netback whose list is full")     \
 	/* control path */                                                                         \
 	X(unmap, "rings unmapped and event channels unbound mid-traffic, state left Connected")    \
 	X(flap, "the backend's xenbus state rewritten with random values")                         \

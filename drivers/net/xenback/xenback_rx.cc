@@ -339,7 +339,10 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		p = Pending{nullptr, cons, 0, 0, 0, 0, NETIF_RSP_OKAY, 0, 0, slots[0].id};
 		RING_IDX i = cons + 1;
 		bool incomplete = false;
-		bool mcast = false;
+		/* A multicast filter change: its type (ADD wins over DEL, as in
+		 * netback's xenvif_tx_build_gops) and address; 0 if none. */
+		uint8_t mcast = 0;
+		uint8_t mcast_addr[RTE_ETHER_ADDR_LEN];
 		if (slots[0].flags & NETTXF_extra_info) {
 			bool more = true;
 			while (more) {
@@ -373,8 +376,13 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 					}
 					p.gso_size = extra.u.gso.size;
 				}
-				mcast |= extra.type == XEN_NETIF_EXTRA_TYPE_MCAST_ADD ||
-					 extra.type == XEN_NETIF_EXTRA_TYPE_MCAST_DEL;
+				if (extra.type == XEN_NETIF_EXTRA_TYPE_MCAST_ADD ||
+				    (extra.type == XEN_NETIF_EXTRA_TYPE_MCAST_DEL &&
+				     mcast != XEN_NETIF_EXTRA_TYPE_MCAST_ADD)) {
+					mcast = extra.type;
+					std::memcpy(mcast_addr, extra.u.mcast.addr,
+						    sizeof(mcast_addr));
+				}
 				more = extra.flags & XEN_NETIF_EXTRA_FLAG_MORE;
 			}
 		}
@@ -422,9 +430,19 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		}
 		cons = i;
 		if (mcast) {
-			/* Dummy request carrying a multicast filter change; we
-			 * do not filter (no feature-multicast-control). */
+			/* A dummy request carrying a multicast filter change
+			 * (xenback_mcast.h): answered OKAY, or ERROR for an ADD
+			 * the full table refuses; no packet. */
 			q.stats.multicast_ops++;
+			if (mcast == XEN_NETIF_EXTRA_TYPE_MCAST_DEL) {
+				mcast_del(*q.mcast, mcast_addr);
+			} else if (unlikely(q.hostile.behaviour ==
+					    HostileBehaviour::tx_mcast_full)) {
+				p.status = NETIF_RSP_ERROR;
+				q.stats.hostile_injected++;
+			} else if (!mcast_add(*q.mcast, mcast_addr)) {
+				p.status = NETIF_RSP_ERROR;
+			}
 			nb_pending++;
 			continue;
 		}

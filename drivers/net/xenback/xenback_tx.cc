@@ -570,18 +570,68 @@ uint16_t send_by_flow(TxQueue &q, const Steering &st, uint32_t nb_queues, rte_mb
 	return w;
 }
 
+/* Filtering on (the guest asked, xenback_mcast.h): drops the multicast
+ * frames among the first max_batch of `pkts` whose address the guest did
+ * not list, as netback's xenvif_start_xmit; broadcast passes. The dropped
+ * go to the front of `pkts` (consumed, freed), the others keep their order
+ * after them; returns how many were dropped. */
+uint16_t filter_multicast(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
+{
+	const uint16_t n = RTE_MIN(nb_pkts, static_cast<uint16_t>(max_batch));
+	rte_mbuf *kept[max_batch];
+	uint16_t nb_kept = 0;
+	uint16_t nb_dropped = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		rte_mbuf *m = pkts[i];
+		bool drop = false;
+		if (m->data_len >= RTE_ETHER_ADDR_LEN) {
+			const auto *dst = rte_pktmbuf_mtod(m, const rte_ether_addr *);
+			drop = rte_is_multicast_ether_addr(dst) &&
+			       !rte_is_broadcast_ether_addr(dst) &&
+			       !mcast_match(*q.mcast, mcast_key(dst->addr_bytes));
+		}
+		if (drop)
+			pkts[nb_dropped++] = m; /* nb_dropped <= i: not read again */
+		else
+			kept[nb_kept++] = m;
+	}
+	if (nb_dropped == 0)
+		return 0;
+	std::memcpy(pkts + nb_dropped, kept, nb_kept * sizeof(kept[0]));
+	rte_pktmbuf_free_bulk(pkts, nb_dropped);
+	q.stats.multicast_filtered += nb_dropped;
+	return nb_dropped;
+}
+
+uint16_t send_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept;
+
 } // namespace
 
-/* The application's transmit: on this queue's guest ring, or on the guest
+/* The application's transmit: multicast the guest did not ask for is
+ * dropped first (one flag read when it asked for no filtering), then
+ * send_burst. */
+extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	TxQueue &q = *static_cast<TxQueue *>(queue);
+	if (likely(!__atomic_load_n(&q.mcast->enabled, __ATOMIC_RELAXED)))
+		return send_burst(q, pkts, nb_pkts);
+	const uint16_t dropped = filter_multicast(q, pkts, nb_pkts);
+	return static_cast<uint16_t>(
+		dropped + send_burst(q, pkts + dropped, static_cast<uint16_t>(nb_pkts - dropped)));
+}
+
+namespace
+{
+
+/* Sends on this queue's guest ring, or on the guest
  * queue netback's xenvif_select_queue would pick: with the guest's Toeplitz
  * hashing on, the one each packet's hash maps to, with a hash extra for it
  * (steered packets are all consumed; those a full guest ring cannot take
  * are dropped and counted, as netback drops when a guest queue stalls);
  * with several guest queues and no hashing, the one its flow hash picks
  * (send_by_flow). */
-extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+uint16_t send_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 {
-	TxQueue &q = *static_cast<TxQueue *>(queue);
 	Steering *st = q.steering;
 	uint32_t nb_queues = st ? __atomic_load_n(&st->nb_queues, __ATOMIC_ACQUIRE) : 0;
 	const HashConfig *cfg = nb_queues ? &published(st->hash) : nullptr;
@@ -642,4 +692,5 @@ extern "C" uint16_t xenback_tx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	return n;
 }
 
+} // namespace
 } // namespace xenback

@@ -25,6 +25,7 @@
 #include <rte_random.h>
 
 #include "dpdk_compat.h"
+#include "store_parse.h"
 #include "xenback_logs.h"
 #include "xstats.h"
 
@@ -39,6 +40,7 @@ namespace
 constexpr auto quiesce_timeout = 2s;
 const std::string watch_token = "xenback-frontend";
 const std::string device_watch_token = "xenback-vif";
+const std::string mcast_watch_token = "xenback-mcast";
 } // namespace
 
 Control::Control(std::string name, const Config &config, rte_eth_dev *dev, xen::Store store,
@@ -74,6 +76,7 @@ std::unique_ptr<Control> Control::probe(const char *name, const Config &config, 
 		return nullptr;
 	}
 	c->steering_ = &static_cast<Adapter *>(dev->data->dev_private)->steering;
+	c->mcast_ = &static_cast<Adapter *>(dev->data->dev_private)->mcast;
 	c->steering_->flow_seed = static_cast<uint32_t>(rte_rand());
 	bool malformed = false;
 	auto self = c->store_.read_uint("domid", max_guest_domid, malformed);
@@ -260,11 +263,11 @@ void Control::refresh() noexcept
 
 bool Control::write_features(std::string &error, bool &gone) noexcept
 {
-	/* What Linux netback's netback_probe advertises, minus what this
-	 * backend does not implement yet (multicast control): those keys are
-	 * absent or say 0, which netif.h defines as "not supported". Each
-	 * feature can be switched off by its devarg, so a frontend's fallbacks
-	 * can be tested. GSO needs sg. Written only while the vif is there. */
+	/* What Linux netback's netback_probe advertises. Each feature can be
+	 * switched off by its devarg (the key then says 0, which netif.h
+	 * defines as "not supported"), so a frontend's fallbacks can be
+	 * tested. GSO needs sg; dynamic multicast control needs multicast
+	 * control. Written only while the vif is there. */
 	auto body = [&](xen::Transaction &tx) {
 		if (!tx.read(back_dir_ + "/frontend")) {
 			gone = true;
@@ -283,7 +286,12 @@ bool Control::write_features(std::string &error, bool &gone) noexcept
 		       tx.write(key("feature-gso-tcpv6"), flag(config_.gso_tcpv6 && config_.sg)) &&
 		       tx.write(key("multi-queue-max-queues"),
 				std::to_string(config_.max_queues)) &&
-		       tx.write(key("feature-ctrl-ring"), flag(config_.ctrl_ring));
+		       tx.write(key("feature-ctrl-ring"), flag(config_.ctrl_ring)) &&
+		       tx.write(key("feature-multicast-control"),
+				flag(config_.multicast_control)) &&
+		       tx.write(key("feature-dynamic-multicast-control"),
+				flag(config_.multicast_control &&
+				     config_.dynamic_multicast_control));
 	};
 	if (!store_.transact(body, error)) {
 		error = "cannot write the features under " + back_dir_ + ": " + error;
@@ -539,6 +547,9 @@ bool Control::connect(std::string &error) noexcept
 		xen::queue_publish(links_[q].rxq->sync, generation_);
 		xen::queue_publish(links_[q].txq->sync, generation_);
 	}
+	follow_mcast_request();
+	if (config_.multicast_control && config_.dynamic_multicast_control)
+		store_.watch(mcast_request_node(), mcast_watch_token);
 	const QueueRequest &q0 = req.queues[0];
 	XB_INIT_LOG(INFO, name_.c_str(),
 		    "frontend %s connected: %u queue(s), queue 0: tx ring %u, rx ring %u, event "
@@ -852,7 +863,42 @@ void Control::disconnect() noexcept
 			   "a burst did not finish within a second; unmapping the rings anyway");
 	release_links();
 	connected_ = false;
+	/* netback forgets the guest's multicast list with the vif's rings. */
+	if (config_.multicast_control && config_.dynamic_multicast_control)
+		store_.unwatch(mcast_request_node(), mcast_watch_token);
+	mcast_reset(*mcast_);
 	XB_INIT_LOG(INFO, name_.c_str(), "frontend %s disconnected", front_dir_.c_str());
+}
+
+std::string Control::mcast_request_node() const
+{
+	return front_dir_ + "/request-multicast-control";
+}
+
+void Control::follow_mcast_request() noexcept
+{
+	/* netif.h: 1 asks for filtering, 0 or absent for none. Read at each
+	 * connection and, with feature-dynamic-multicast-control, each time
+	 * it changes (netback's xen_mcast_ctrl_changed). A malformed value is
+	 * no request. */
+	if (!config_.multicast_control)
+		return;
+	const auto raw = store_.read(mcast_request_node());
+	if (!raw && !store_.alive())
+		return; /* our store connection broke: nothing changed */
+	const auto flag = raw ? xen::parse_store_flag(*raw) : std::optional<bool>(false);
+	const bool malformed = !flag;
+	const bool on = flag.value_or(false);
+	const uint32_t was = __atomic_load_n(&mcast_->enabled, __ATOMIC_RELAXED);
+	if (was == uint32_t(on))
+		return;
+	if (malformed)
+		XB_DRV_LOG(WARNING, name_.c_str(), "%s is not 0 or 1: no multicast filtering",
+			   mcast_request_node().c_str());
+	__atomic_store_n(&mcast_->enabled, uint32_t(on), __ATOMIC_RELAXED);
+	XB_DRV_LOG(INFO, name_.c_str(),
+		   "frontend %s: multicast filtering %s (%u address(es) listed)",
+		   front_dir_.c_str(), on ? "on" : "off", mcast_->count);
 }
 
 void Control::update_link(bool up) noexcept
@@ -1002,6 +1048,8 @@ void Control::run() noexcept
 		std::unique_lock lock(mutex_);
 		note_frontend_writes(fired);
 		refresh();
+		if (connected_ && config_.multicast_control && config_.dynamic_multicast_control)
+			follow_mcast_request();
 		serve_ctrl();
 		if (hostile && !hostile_done_ && bound_)
 			hostile_step();
@@ -1052,6 +1100,8 @@ bool Control::recover_store() noexcept
 	store_ = std::move(*store);
 	store_lost_ = false;
 	front_watch_registrations_ = bound_ ? 1 : 0; /* its first event comes again */
+	if (connected_ && config_.multicast_control && config_.dynamic_multicast_control)
+		store_.watch(mcast_request_node(), mcast_watch_token);
 	auto *a = static_cast<Adapter *>(dev_->data->dev_private);
 	uint64_t n = __atomic_add_fetch(&a->store_reconnects, 1, __ATOMIC_RELAXED);
 	/* A state write that failed while the store was away left ours

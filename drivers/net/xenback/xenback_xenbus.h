@@ -111,6 +111,10 @@ private:
 	void publish_steering(uint32_t nb_queues) noexcept;
 	void fatal(const std::string &message) noexcept;
 	void update_link(bool up) noexcept;
+	/* Multicast control: the frontend's request-multicast-control, read
+	 * into the port's filter. */
+	std::string mcast_request_node() const;
+	void follow_mcast_request() noexcept;
 	bool start_thread(std::string &error) noexcept;
 	void stop_thread() noexcept;
 	void run() noexcept;
@@ -186,6 +190,7 @@ private:
 	std::optional<xen::BoundPort> ctrl_port_;
 	xen::CtrlBackRing ctrl_ring_;
 	Steering *steering_ = nullptr; /* in dev_private */
+	McastFilter *mcast_ = nullptr; /* in dev_private */
 	uint32_t generation_ = 1;
 	bool connected_ = false;
 	std::atomic<bool> port_started_{false};

@@ -53,6 +53,9 @@ constexpr uint32_t default_close_timeout_ms = 500;
 /* Redirection table entries: netback's hash mapping table holds 128
  * (XEN_NETBK_MAX_HASH_MAPPING_SIZE), a multiple of RTE_ETH_RETA_GROUP_SIZE. */
 constexpr uint16_t reta_size = 128;
+/* Multicast addresses the backend filters on: Linux netback keeps 64
+ * (XEN_NETBK_MCAST_MAX) and refuses more. */
+constexpr uint32_t max_mcast_addrs = 64;
 /* rx_copybreak unset: every frame is copied, no page is lent. */
 constexpr uint32_t copybreak_off = UINT32_MAX;
 /* Receive pages per queue: one per descriptor plus as many spares, which
@@ -139,6 +142,11 @@ struct TxStats {
 	uint64_t bursts; /* ring bursts that enqueued at least one packet */
 	/* Packets sent from granted memory without a copy (xenfront_granted.h). */
 	uint64_t zero_copy_packets;
+	/* Multicast filter changes (MCAST_ADD/DEL requests, sent by the
+	 * control path on queue 0) and those the backend answered ERROR (its
+	 * list full); neither is a packet. */
+	uint64_t multicast_requests;
+	uint64_t multicast_refused;
 };
 
 struct RxQueue {
@@ -205,6 +213,10 @@ struct RxQueue {
 	xen::QueueSync sync;
 };
 
+/* What an id in flight carries (TxQueue::inflight). */
+constexpr uint8_t tx_inflight_packet = 1;
+constexpr uint8_t tx_inflight_mcast = 2; /* a multicast filter change, no mbuf */
+
 struct TxQueue {
 	xen::TxFrontRing ring;
 	uint8_t *pages; /* page i is the buffer with request id i */
@@ -226,7 +238,7 @@ struct TxQueue {
 
 	uint32_t grefs[ring_size];
 	uint16_t free_ids[ring_size];
-	uint8_t inflight[ring_size];
+	uint8_t inflight[ring_size]; /* 0 free, else tx_inflight_* */
 	/* A packet sent without a copy stays ours until the backend answers:
 	 * its mbuf is kept on the id of its first slot (nullptr otherwise)
 	 * and freed with that answer, or when the ring is reset. */
@@ -291,6 +303,13 @@ extern "C" int xenfront_tx_descriptor_status(void *txq, uint16_t offset);
  * burst; the mbufs freed (zero-copy sends: copied ones are freed when
  * sent). xenfront_tx.cc. */
 unsigned tx_queue_cleanup(TxQueue &q) noexcept;
+/* Control path, the data path kept off the ring (queue_retract): writes a
+ * multicast filter change (netif.h "Multicast control") for each of
+ * `addrs`, XEN_NETIF_EXTRA_TYPE_MCAST_ADD or _DEL, as many as free ids and
+ * ring slots allow after taking back what the backend answered; pushes and
+ * notifies. Returns how many were written. xenfront_tx.cc. */
+unsigned tx_queue_send_mcast(TxQueue &q, const rte_ether_addr *addrs, unsigned n,
+			     bool add) noexcept;
 
 /* The bursts on a netif ring itself (the fan-out calls them). */
 uint16_t ring_rx_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept;

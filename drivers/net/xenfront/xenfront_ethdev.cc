@@ -684,8 +684,10 @@ int link_update(rte_eth_dev *, int) noexcept
 }
 
 /* The backend delivers whatever dom0's switch forwards to the vif and
- * netfront has no receive filter of its own: promiscuous and all-multicast
- * are always on and cannot be turned off. */
+ * netfront has no receive filter of its own: promiscuous mode is always on
+ * and cannot be turned off. All-multicast can, with a backend that offers
+ * multicast control (netif.h "Multicast control"): it then drops the
+ * multicast frames whose group is not in the list set_mc_addr_list gave. */
 int promiscuous_enable(rte_eth_dev *) noexcept
 {
 	return 0;
@@ -697,16 +699,72 @@ int promiscuous_disable(rte_eth_dev *dev) noexcept
 		    "decides what reaches the vif)");
 	return -ENOTSUP;
 }
-int allmulticast_enable(rte_eth_dev *) noexcept
+int set_allmulticast(rte_eth_dev *dev, bool all) noexcept
 {
-	return 0;
+	Control &c = control(dev);
+	if (!c.multicast_available()) {
+		if (all)
+			return 0;
+		XF_INIT_LOG(
+			ERR, adapter(dev).name,
+			"all-multicast mode stays on: netif has no receive filter (dom0's switch "
+			"decides what reaches the vif) and backend %s offers no multicast "
+			"filter (feature-multicast-control is not 1)",
+			c.back_dir().c_str());
+		return -ENOTSUP;
+	}
+	std::string error;
+	int rc = c.set_allmulticast(all, error);
+	if (rc != 0)
+		XF_INIT_LOG(ERR, adapter(dev).name, "all-multicast mode not turned %s: %s",
+			    all ? "on" : "off", error.c_str());
+	return rc;
+}
+int allmulticast_enable(rte_eth_dev *dev) noexcept
+{
+	return set_allmulticast(dev, true);
 }
 int allmulticast_disable(rte_eth_dev *dev) noexcept
 {
-	XF_INIT_LOG(ERR, adapter(dev).name,
-		    "all-multicast mode stays on: netif has no receive filter (dom0's switch "
-		    "decides what reaches the vif)");
-	return -ENOTSUP;
+	return set_allmulticast(dev, false);
+}
+
+int set_mc_addr_list(rte_eth_dev *dev, rte_ether_addr *addrs, uint32_t n) noexcept
+{
+	Adapter &a = adapter(dev);
+	Control &c = control(dev);
+	if (!c.multicast_available()) {
+		XF_INIT_LOG(ERR, a.name,
+			    "no multicast address list: backend %s offers no multicast filter "
+			    "(feature-multicast-control is not 1); every multicast frame is "
+			    "delivered",
+			    c.back_dir().c_str());
+		return -ENOTSUP;
+	}
+	if (n > max_mcast_addrs) {
+		XF_INIT_LOG(ERR, a.name,
+			    "%u multicast addresses: the backend keeps at most %u "
+			    "(XEN_NETBK_MCAST_MAX)",
+			    n, max_mcast_addrs);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (!rte_is_multicast_ether_addr(&addrs[i]) ||
+		    rte_is_broadcast_ether_addr(&addrs[i])) {
+			char text[RTE_ETHER_ADDR_FMT_SIZE];
+			rte_ether_format_addr(text, sizeof(text), &addrs[i]);
+			XF_INIT_LOG(ERR, a.name,
+				    "%s is not a multicast group address (broadcast always "
+				    "passes)",
+				    text);
+			return -EINVAL;
+		}
+	}
+	std::string error;
+	int rc = c.set_mcast_list(addrs, n, error);
+	if (rc != 0)
+		XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
+	return rc;
 }
 
 int mac_addr_set(rte_eth_dev *, rte_ether_addr *) noexcept
@@ -839,6 +897,8 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"lcore", offsetof(TxStats, lcore)},
 	{"bursts", offsetof(TxStats, bursts)},
 	{"zero_copy_packets", offsetof(TxStats, zero_copy_packets)},
+	{"multicast_requests", offsetof(TxStats, multicast_requests)},
+	{"multicast_refused", offsetof(TxStats, multicast_refused)},
 };
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 
@@ -1002,6 +1062,7 @@ eth_dev_ops make_ops()
 	ops.allmulticast_enable = allmulticast_enable;
 	ops.allmulticast_disable = allmulticast_disable;
 	ops.mac_addr_set = mac_addr_set;
+	ops.set_mc_addr_list = set_mc_addr_list;
 	ops.mtu_set = mtu_set;
 	ops.stats_get = stats_get;
 	ops.stats_reset = stats_reset;

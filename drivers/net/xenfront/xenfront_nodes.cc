@@ -122,6 +122,7 @@ bool read_backend_features(const NodeReader &read, const std::string &back_dir,
 	f.ipv6_csum_offload = flag("feature-ipv6-csum-offload");
 	f.no_csum_offload = flag("feature-no-csum-offload");
 	f.multicast_control = flag("feature-multicast-control");
+	f.dynamic_multicast_control = flag("feature-dynamic-multicast-control");
 	f.ctrl_ring = flag("feature-ctrl-ring");
 	auto raw_maxq = read(back_dir + "/multi-queue-max-queues");
 	std::optional<uint64_t> maxq;

@@ -34,6 +34,7 @@ struct BackendFeatures {
 	bool ipv6_csum_offload = false;
 	bool no_csum_offload = false;
 	bool multicast_control = false;
+	bool dynamic_multicast_control = false; /* request-multicast-control followed */
 	bool ctrl_ring = false;
 	uint32_t max_queues = 1;
 };

@@ -125,7 +125,11 @@ void reclaim_into(TxQueue &q, FreeBatch &done) noexcept
 			return;
 		}
 		if (unlikely(rsp.status != NETIF_RSP_OKAY)) {
-			if (rsp.status == NETIF_RSP_ERROR || rsp.status == NETIF_RSP_DROPPED) {
+			if (rsp.status == NETIF_RSP_ERROR &&
+			    q.inflight[rsp.id] == tx_inflight_mcast) {
+				q.stats.multicast_refused++; /* the backend's list is full */
+			} else if (rsp.status == NETIF_RSP_ERROR ||
+				   rsp.status == NETIF_RSP_DROPPED) {
 				q.stats.errors++;
 			} else {
 				q.stats.bad_status++;
@@ -160,7 +164,7 @@ void enqueue(TxQueue &q, const rte_mbuf *m, unsigned nb_slots, const TxOffloadPl
 	uint32_t left = total;
 	for (unsigned s = 0; s < nb_slots; s++) {
 		uint16_t id = q.free_ids[--q.nb_free];
-		q.inflight[id] = 1;
+		q.inflight[id] = tx_inflight_packet;
 		uint8_t *page = q.pages + size_t(id) * xen::page_size;
 		uint8_t *dst = page;
 		uint32_t chunk = RTE_MIN(left, static_cast<uint32_t>(xen::page_size));
@@ -213,7 +217,7 @@ void enqueue(TxQueue &q, const rte_mbuf *m, unsigned nb_slots, const TxOffloadPl
 inline void enqueue_single(TxQueue &q, const rte_mbuf *m, uint16_t len) noexcept
 {
 	const uint16_t id = q.free_ids[--q.nb_free];
-	q.inflight[id] = 1;
+	q.inflight[id] = tx_inflight_packet;
 	rte_memcpy(q.pages + size_t(id) * xen::page_size, rte_pktmbuf_mtod(m, const uint8_t *),
 		   len);
 	netif_tx_request *req = q.ring.next_request();
@@ -289,7 +293,7 @@ void enqueue_zero_copy(TxQueue &q, rte_mbuf *m, const GrantedRegion *const *regi
 			const uint32_t n =
 				RTE_MIN(len, static_cast<uint32_t>(xen::page_size - offset));
 			id = q.free_ids[--q.nb_free];
-			q.inflight[id] = 1;
+			q.inflight[id] = tx_inflight_packet;
 			left -= n;
 			netif_tx_request *req = q.ring.next_request();
 			req->gref = granted_gref(*regions[i], addr);
@@ -326,6 +330,39 @@ void tx_queue_reset(TxQueue &q) noexcept
 		q.free_ids[q.nb_free++] = static_cast<uint16_t>(q.nb_desc - 1 - id);
 	}
 	q.broken = false;
+}
+
+unsigned tx_queue_send_mcast(TxQueue &q, const rte_ether_addr *addrs, unsigned n, bool add) noexcept
+{
+	reclaim(q);
+	unsigned sent = 0;
+	/* netif.h "Multicast control": a request with XEN_NETTXF_extra_info
+	 * and no data (no mbuf: held[id] stays nullptr), then the extra slot
+	 * with the address. Linux netback answers the request OKAY (ERROR: its
+	 * list of 64 is full) and the extra NETIF_RSP_NULL, and delivers no
+	 * packet; reclaim_into() takes the id back. */
+	while (sent < n && !q.broken && q.nb_free > 0 && q.ring.free_requests() >= 2) {
+		const uint16_t id = q.free_ids[--q.nb_free];
+		q.inflight[id] = tx_inflight_mcast;
+		netif_tx_request *req = q.ring.next_request();
+		req->gref = q.grefs[id];
+		req->offset = 0;
+		req->flags = NETTXF_extra_info;
+		req->id = id;
+		req->size = 0;
+		netif_extra_info extra{};
+		extra.type = add ? XEN_NETIF_EXTRA_TYPE_MCAST_ADD : XEN_NETIF_EXTRA_TYPE_MCAST_DEL;
+		std::memcpy(extra.u.mcast.addr, addrs[sent].addr_bytes, sizeof(extra.u.mcast.addr));
+		static_assert(sizeof(extra) <= sizeof(netif_tx_request));
+		std::memcpy(q.ring.next_request(), &extra, sizeof(extra));
+		sent++;
+	}
+	q.stats.multicast_requests += sent;
+	if (sent > 0 && q.ring.push_requests()) {
+		xenevtchn_notify(q.notify.handle, q.notify.port);
+		q.stats.notifications++;
+	}
+	return sent;
 }
 
 unsigned tx_queue_cleanup(TxQueue &q) noexcept

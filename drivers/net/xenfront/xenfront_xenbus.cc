@@ -82,6 +82,7 @@ constexpr const char *frontend_keys[] = {
 	"multi-queue-num-queues",
 	"ctrl-ring-ref",
 	"event-channel-ctrl",
+	"request-multicast-control",
 };
 
 } // namespace
@@ -578,6 +579,11 @@ bool Control::write_keys(std::string &error) noexcept
 		     write("feature-gso-tcpv4", lro ? "1" : "0") &&
 		     write("feature-gso-tcpv6", lro ? "1" : "0") &&
 		     write("multi-queue-num-queues", std::to_string(nb_queues));
+		/* netif.h "Multicast control": filtering asked for, or not. */
+		if (features_.multicast_control) {
+			ok = ok && write("request-multicast-control", mcast_filter_ ? "1" : "0");
+			mcast_filter_sent_ = mcast_filter_;
+		}
 		return ok;
 	};
 	if (!store_.transact(body, error)) {
@@ -800,6 +806,104 @@ bool Control::update_rss(RssConfig rss, std::string &error) noexcept
 	return true;
 }
 
+bool Control::send_mcast_locked(const std::vector<rte_ether_addr> &addrs, bool add, bool retract,
+				std::string &error) noexcept
+{
+	TxQueue *q = txqs_.empty() ? nullptr : txqs_[0];
+	if (q == nullptr) {
+		error = "netif queue 0 has no tx queue set up";
+		return false;
+	}
+	/* The ring is the data path's while connected: taken back as for a
+	 * disconnection (queue 0 only), then handed back unchanged in its
+	 * generation. The watcher thread's quiesce_queues() holds ctrl_mutex_
+	 * too, so it cannot interleave. */
+	const uint32_t gen = generation_;
+	constexpr uint64_t spins = 100'000'000; /* ~1 s: a wedged lcore */
+	const auto deadline = Clock::now() + 1s;
+	size_t done = 0;
+	for (;;) {
+		if (retract) {
+			xen::queue_retract(q->sync, gen | 1);
+			xen::queue_retract_barrier();
+			if (!xen::queue_wait_idle(q->sync, spins))
+				XF_DRV_LOG(WARNING, name_.c_str(),
+					   "tx queue 0: a burst did not finish within a second; "
+					   "writing the multicast requests anyway");
+		}
+		done += tx_queue_send_mcast(*q, addrs.data() + done,
+					    static_cast<unsigned>(addrs.size() - done), add);
+		const bool broken = q->broken;
+		if (retract)
+			xen::queue_publish(q->sync, gen);
+		if (done == addrs.size())
+			return true;
+		if (broken) {
+			error = "netif queue 0 is stopped (the backend broke the protocol)";
+			return false;
+		}
+		if (Clock::now() >= deadline) {
+			error = "netif queue 0 had no room for " +
+				std::to_string(addrs.size() - done) +
+				" multicast request(s) within a second (backend " + back_dir_ +
+				" not answering)";
+			return false;
+		}
+		std::this_thread::sleep_for(1ms);
+	}
+}
+
+int Control::set_mcast_list(const rte_ether_addr *addrs, uint32_t n, std::string &error) noexcept
+{
+	std::lock_guard lock(ctrl_mutex_);
+	std::vector<rte_ether_addr> next(addrs, addrs + n);
+	if (connected_) {
+		/* Only the difference: DEL what went, then ADD what came. */
+		auto listed = [](const std::vector<rte_ether_addr> &list, const rte_ether_addr &a) {
+			return std::any_of(list.begin(), list.end(), [&](const rte_ether_addr &b) {
+				return rte_is_same_ether_addr(&a, &b);
+			});
+		};
+		std::vector<rte_ether_addr> gone, added;
+		for (const rte_ether_addr &a : mcast_list_)
+			if (!listed(next, a))
+				gone.push_back(a);
+		for (const rte_ether_addr &a : next)
+			if (!listed(mcast_list_, a) && !listed(added, a))
+				added.push_back(a);
+		if (!send_mcast_locked(gone, false, true, error) ||
+		    !send_mcast_locked(added, true, true, error)) {
+			error = "multicast list not sent: " + error;
+			return -EIO;
+		}
+	}
+	mcast_list_ = std::move(next);
+	return 0;
+}
+
+int Control::set_allmulticast(bool all, std::string &error) noexcept
+{
+	std::lock_guard lock(ctrl_mutex_);
+	if (connected_ && !features().dynamic_multicast_control) {
+		error = "backend " + back_dir_ +
+			" reads request-multicast-control only when the frontend connects (no "
+			"feature-dynamic-multicast-control): stop the port, change all-multicast, "
+			"start it again";
+		return -ENOTSUP;
+	}
+	if (connected_) {
+		/* netif.h: the backend follows the key while connected. */
+		const std::string node = front_dir_ + "/request-multicast-control";
+		if (!store_.write(node, all ? "0" : "1")) {
+			error = "cannot write " + node + ": " + std::strerror(errno);
+			return -EIO;
+		}
+		mcast_filter_sent_ = !all;
+	}
+	mcast_filter_ = !all;
+	return 0;
+}
+
 void Control::release_ctrl_port() noexcept
 {
 	std::lock_guard lock(ctrl_mutex_);
@@ -1001,6 +1105,28 @@ bool Control::complete_connection(rte_eth_dev *dev, std::string &error) noexcept
 	}
 	if (config_.static_grants)
 		map_static_grants_locked();
+	/* All-multicast changed between our keys and the backend's answer
+	 * (set_allmulticast() saw no connection yet). */
+	if (features_.multicast_control && mcast_filter_ != mcast_filter_sent_) {
+		const std::string node = front_dir_ + "/request-multicast-control";
+		if (!features_.dynamic_multicast_control)
+			XF_DRV_LOG(WARNING, name_.c_str(),
+				   "all-multicast mode changed while connecting to %s, which reads "
+				   "%s only then: in effect from the next connection",
+				   back_dir_.c_str(), node.c_str());
+		else if (store_.write(node, mcast_filter_ ? "1" : "0"))
+			mcast_filter_sent_ = mcast_filter_;
+		else
+			XF_DRV_LOG(ERR, name_.c_str(), "cannot write %s: %s", node.c_str(),
+				   std::strerror(errno));
+	}
+	/* The backend starts each connection with an empty list: ours again,
+	 * while the data path is still off the rings. */
+	if (features_.multicast_control && !mcast_list_.empty() &&
+	    !send_mcast_locked(mcast_list_, true, false, error)) {
+		error = "cannot send the multicast list to " + back_dir_ + ": " + error;
+		return false;
+	}
 	connected_ = true;
 	broken_reported_ = false;
 	publish_queues();
@@ -1254,7 +1380,12 @@ bool Control::recover_store(rte_eth_dev *dev) noexcept
 			error = "cannot watch " + back_dir_ + ": " + std::strerror(errno);
 			continue;
 		}
-		store_ = std::move(*store);
+		{
+			/* set_allmulticast() writes through it from the
+			 * application's thread. */
+			std::lock_guard ctrl_lock(ctrl_mutex_);
+			store_ = std::move(*store);
+		}
 		break;
 	}
 	if (store_reconnects_ != nullptr)
@@ -1342,8 +1473,12 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 				   "backend %s went %s; reconnecting when it returns",
 				   back_dir_.c_str(), xen::state_name(state));
 			update_link(dev, false);
-			quiesce_queues();
-			connected_ = false;
+			{
+				/* Against a multicast change taking ring 0. */
+				std::lock_guard ctrl_lock(ctrl_mutex_);
+				quiesce_queues();
+				connected_ = false;
+			}
 			close_step(XenbusState::Closing, Clock::now() + teardown_step_timeout);
 			if (stopping())
 				return; /* stop() or shutdown() finishes the teardown */

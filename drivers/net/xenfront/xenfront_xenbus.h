@@ -104,6 +104,20 @@ public:
 	 * connected; false with `error` if the backend refused it, did not
 	 * answer or answered badly, and then the previous configuration stays. */
 	bool update_rss(RssConfig rss, std::string &error) noexcept;
+	/* Multicast control (netif.h "Multicast control"), only with a
+	 * backend that offers feature-multicast-control. The list (at most
+	 * max_mcast_addrs) and the filtering request are kept here: sent at
+	 * each connection (request-multicast-control with our keys, the list
+	 * as MCAST_ADD requests on netif queue 0 before the data path gets
+	 * the rings), and at once when changed while connected. Each returns 0
+	 * or a negative errno with `error`. */
+	bool multicast_available() const noexcept { return features().multicast_control; }
+	int set_mcast_list(const rte_ether_addr *addrs, uint32_t n, std::string &error) noexcept;
+	/* all: every multicast frame (request-multicast-control=0); else only
+	 * the listed groups. While connected this needs
+	 * feature-dynamic-multicast-control (the backend reads the request
+	 * only when connecting otherwise): refused without it. */
+	int set_allmulticast(bool all, std::string &error) noexcept;
 	/* Where to count failed control-ring requests (the ctrl_errors xstat,
 	 * in dev_private). */
 	void count_ctrl_errors_in(uint64_t *counter) noexcept { ctrl_errors_ = counter; }
@@ -247,6 +261,14 @@ private:
 	std::vector<xen_netif_gref> static_grant_list(size_t qid, size_t limit) const noexcept;
 	uint32_t static_grant_size_ = 0; /* grants the backend maps per queue */
 	void release_ctrl_port() noexcept;
+	/* Writes MCAST_ADD (or _DEL) requests for `addrs` on netif queue 0,
+	 * taking its ring from the data path while connected (`retract`),
+	 * retrying for up to a second while the ring is full. */
+	bool send_mcast_locked(const std::vector<rte_ether_addr> &addrs, bool add, bool retract,
+			       std::string &error) noexcept;
+	std::vector<rte_ether_addr> mcast_list_; /* under ctrl_mutex_ */
+	bool mcast_filter_ = false;              /* allmulticast off; under ctrl_mutex_ */
+	bool mcast_filter_sent_ = false;         /* what our keys said; under ctrl_mutex_ */
 
 	std::vector<QueueResources> resources_;
 	/* The control ring and RSS state; ctrl_mutex_ orders the application's
