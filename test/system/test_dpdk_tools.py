@@ -35,7 +35,7 @@ RX_NAMES = ["packets", "bytes", "errors", "mbuf_alloc_failed", "notifications",
 TX_NAMES = ["packets", "bytes", "errors", "dropped", "notifications", "ring_full",
             "bad_responses", "offload_refused", "bad_status", "bad_id", "lost_ids",
             "ring_overrun", "fanout_packets", "fanout_bytes", "lcore", "bursts",
-            "zero_copy_packets"]
+            "zero_copy_packets", "multicast_requests", "multicast_refused"]
 # A secondary process maps the primary's memory at the same addresses. The
 # primary's default, just below the shared libraries, is often taken in the
 # secondary (always a gamble with the sanitizer runtimes preloaded: "Cannot
