@@ -78,7 +78,9 @@ DPDK_PLUGINS = ["librte-mempool-ring", "librte-bus-vdev", "librte-net-null", "li
                 "librte-net-af-packet", "librte-net-pcap", "librte-net-ring"]
 # Kernel modules the domains load (paths under lib/modules/<version>/kernel).
 KERNEL_MODULES = ["drivers/xen", "drivers/net/xen-netback", "drivers/net/xen-netfront.ko",
-                  "drivers/net/tun.ko", "drivers/net/veth.ko", "drivers/net/ethernet/intel/e1000"]
+                  "drivers/net/tun.ko", "drivers/net/veth.ko", "drivers/net/ethernet/intel/e1000",
+                  # A Linux bridge (case 8: multicast frames as a bridged host's).
+                  "net/bridge/bridge.ko", "net/802/stp.ko", "net/llc/llc.ko"]
 # Left out of the domU's image: the toolstack and the domU's own image.
 DOMU_EXCLUDE = ["./usr/lib/xen-4.17", "./boot", "./usr/share/X11"]
 
