@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from test_reconnect import GRANTS_PER_QUEUE_PAIR, hv, wait_for
+from test_reconnect import GRANTS_PER_QUEUE_PAIR, check_released, hv, wait_for
 from test_traffic import backend, frontend, stop_all
 
 # behaviour: (rate, frontend counter, frontend packets dropped per injection)
@@ -38,15 +38,6 @@ FATAL = {
     "tx_prod_race": (20000, "tx_q0_ring_overrun", "tx"),
 }
 LINK_DOWN_LINE = r"net_xenfront0: backend \S+ broke the netif protocol; link down"
-
-
-def check_released(sim):
-    """Nothing left once both processes are gone."""
-    for domid in (0, 1):
-        d = hv(sim, domid)
-        assert d.get("grants_shared", 0) == 0, d
-        assert d.get("mappings_held", 0) == 0, d
-        assert d.get("evtchn_ports", 0) == 0, d
 
 
 def check_connected_resources(sim, spares=0):

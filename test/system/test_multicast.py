@@ -10,6 +10,7 @@ The backend feeds the guest from a pcap file (io forwarding, net_pcap
 port 1 → vif port 0). Each kind of frame comes a different power of two
 times, so the count the guest receives names the kinds that passed."""
 
+import contextlib
 import time
 
 import pytest
@@ -76,6 +77,28 @@ def guest_ok(out):
     assert "Fail" not in out and "diag=" not in out and "ERR" not in out, out
 
 
+@contextlib.contextmanager
+def fed_pair(build, xensim, prefix, tmp_path, back_devargs="", front_devargs="",
+             front_app=()):
+    """A backend feeding the guest from the pcap of frames() (io forwarding)
+    and a guest in rxonly, both linked up; quits both afterwards."""
+    pcapfile.write(tmp_path / "to_guest.pcap", frames())
+    xensim.vif_add(1, 0)
+    back = front = None
+    try:
+        back = backend(build, xensim, prefix, devargs=back_devargs,
+                       app=["--forward-mode=io", "--no-flush-rx"],
+                       extra_vdevs=[f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,"
+                                    f"tx_pcap={tmp_path}/back_out.pcap"])
+        front = frontend(build, xensim, prefix, devargs=front_devargs,
+                         app=["--forward-mode=rxonly"] + list(front_app))
+        front.wait_link(0)
+        back.wait_link(0)
+        yield back, front
+    finally:
+        stop_all(front, back)
+
+
 @pytest.mark.parametrize("guest", [
     ("", []),
     # Two application queues on the backend's one ring (software fan-out):
@@ -83,18 +106,9 @@ def guest_ok(out):
     (",fanout=1", ["--rxq=2", "--txq=2"]),
 ], ids=["one_queue", "fanout"])
 def test_multicast_filter_follows_the_guest(build, xensim, prefix, tmp_path, guest):
-    pcapfile.write(tmp_path / "to_guest.pcap", frames())
-    xensim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, xensim, prefix, app=["--forward-mode=io", "--no-flush-rx"],
-                       extra_vdevs=[f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,"
-                                    f"tx_pcap={tmp_path}/back_out.pcap"])
-        devargs, queues = guest
-        front = frontend(build, xensim, prefix, devargs=devargs,
-                         app=["--forward-mode=rxonly"] + queues)
-        front.wait_link(0)
-        back.wait_link(0)
+    devargs, queues = guest
+    with fed_pair(build, xensim, prefix, tmp_path, front_devargs=devargs,
+                  front_app=queues) as (back, front):
         front.command("start")
         feed = Feed(back, front)
         # Before anything: no filtering, every frame passes.
@@ -133,8 +147,6 @@ def test_multicast_filter_follows_the_guest(build, xensim, prefix, tmp_path, gue
         assert bx["rx_q0_errors"] == 0 and bx["rx_q0_fatal_errors"] == 0, bx
         assert fx["tx_q0_multicast_requests"] == 6, fx
         assert fx["tx_q0_multicast_refused"] == 0 and fx["tx_q0_errors"] == 0, fx
-    finally:
-        stop_all(front, back)
 
 
 def test_refused_without_the_backend_feature(build, xensim, prefix):
@@ -160,17 +172,8 @@ def test_static_request_needs_a_reconnection(build, xensim, prefix, tmp_path):
     """dynamic_multicast_control=0: the backend reads the guest's request
     only when it connects. Connected, the guest refuses to change it;
     stopped, it takes the change and sends it with its next connection."""
-    pcapfile.write(tmp_path / "to_guest.pcap", frames())
-    xensim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, xensim, prefix, devargs=",dynamic_multicast_control=0",
-                       app=["--forward-mode=io", "--no-flush-rx"],
-                       extra_vdevs=[f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,"
-                                    f"tx_pcap={tmp_path}/back_out.pcap"])
-        front = frontend(build, xensim, prefix, app=["--forward-mode=rxonly"])
-        front.wait_link(0)
-        back.wait_link(0)
+    with fed_pair(build, xensim, prefix, tmp_path,
+                  back_devargs=",dynamic_multicast_control=0") as (back, front):
         guest_ok(front.command(f"mcast_addr add 0 {KINDS['group_c'][0]}"))
         out = front.command("set allmulti 0 off")
         assert "no feature-dynamic-multicast-control" in out, out
@@ -182,8 +185,6 @@ def test_static_request_needs_a_reconnection(build, xensim, prefix, tmp_path):
         front.command("start")
         want = expected("group_c", "broadcast", "unicast")
         assert Feed(back, front).replay() == (want, TOTAL - want)
-    finally:
-        stop_all(front, back)
 
 
 def test_refused_add_is_counted_apart(build, xensim, prefix, tmp_path):
@@ -192,17 +193,8 @@ def test_refused_add_is_counted_apart(build, xensim, prefix, tmp_path):
     tx_q0_multicast_refused, not as a packet error, takes the request's id
     back and goes on sending; the backend lists nothing, so only broadcast
     and unicast pass once filtering is on."""
-    pcapfile.write(tmp_path / "to_guest.pcap", frames())
-    xensim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, xensim, prefix, devargs=",hostile=tx_mcast_full",
-                       app=["--forward-mode=io", "--no-flush-rx"],
-                       extra_vdevs=[f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,"
-                                    f"tx_pcap={tmp_path}/back_out.pcap"])
-        front = frontend(build, xensim, prefix, app=["--forward-mode=rxonly"])
-        front.wait_link(0)
-        back.wait_link(0)
+    with fed_pair(build, xensim, prefix, tmp_path,
+                  back_devargs=",hostile=tx_mcast_full") as (back, front):
         front.command("start")
         for group in ("group_a", "group_c"):
             guest_ok(front.command(f"mcast_addr add 0 {KINDS[group][0]}"))
@@ -224,5 +216,3 @@ def test_refused_add_is_counted_apart(build, xensim, prefix, tmp_path):
         assert fx["tx_q0_multicast_refused"] == 2, fx
         assert fx["tx_q0_errors"] == 0 and fx["tx_q0_bad_responses"] == 0, fx
         assert fx["tx_q0_lost_ids"] == 0 and fx["tx_q0_bad_id"] == 0, fx
-    finally:
-        stop_all(front, back)

@@ -18,8 +18,9 @@ def hv(sim, domid):
     return sim.status()["hv"]["domains"].get(str(domid), {})
 
 
-def assert_all_released(sim):
-    """No grant, mapping or event channel left in either domain."""
+def check_released(sim):
+    """Nothing left once both processes are gone: no grant, mapping or
+    event channel in either domain."""
     for domid in (0, 1):
         d = hv(sim, domid)
         assert d.get("grants_shared", 0) == 0, d
@@ -79,7 +80,7 @@ def test_backend_killed_and_restarted(build, xensim, prefix):
         if back is not None:
             back.kill()
     # Everything released once both are gone.
-    assert_all_released(sim)
+    check_released(sim)
     for domid in (0, 1):
         d = hv(sim, domid)
         assert d.get("frames_allocated", 0) == 0 or d.get("grants_revoked_mapped", 0) == 0, d
@@ -124,7 +125,7 @@ def test_backend_killed_before_answering_our_connected(build, xensim, prefix):
         stop_all(front, back2)
         if back is not None:
             back.kill()
-    assert_all_released(sim)
+    check_released(sim)
 
 
 def test_stop_start_and_close_probe_in_one_process(build, xensim, prefix):
