@@ -9,6 +9,8 @@
 #                           an AddressSanitizer+UBSan build, then each
 #                           fuzzer for FUZZ_SECONDS (default 30)
 #   devtools/run.sh build   install and build (build/)
+#   devtools/run.sh gate    install, build, run the callgrind regression gate
+#                           (test/perf/gate.py; --update rewrites its baseline)
 #   devtools/run.sh xen     install, build, boot Debian's Xen under QEMU and
 #                           run the real-Xen suite (devtools/xen/xenbed.py)
 # Options for test: --quick (normal build only: no real Xen, sanitizers or
@@ -108,6 +110,12 @@ xen)
 	esac
 	exec "$PY" devtools/xen/xenbed.py --build build suite "$@"
 	;;
+gate)
+	# The callgrind regression gate alone; --update rewrites its baseline.
+	devtools/setup.sh
+	build build
+	exec "$PY" test/perf/gate.py --build build "$@"
+	;;
 bench)
 	# The benchmark (doc/guides/perf.rst); options go to test/perf/bench.py,
 	# e.g. --quick.
@@ -175,6 +183,11 @@ test)
 		phase "normal build"
 		suite build "" "${skip_in_normal[@]}" "${pyargs[@]}" || failed+=" normal"
 		phase "normal tests"
+		# The drivers' instructions per packet against the committed
+		# baseline (doc/guides/perf.rst, "The regression gate").
+		echo "run: callgrind gate (build)"
+		"$PY" test/perf/gate.py --build build || failed+=" gate"
+		phase "callgrind gate"
 	else
 		failed+=" normal-build"
 	fi
