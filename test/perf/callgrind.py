@@ -143,3 +143,65 @@ def window(proc, other, outfile: pathlib.Path, ports: list, count: str, seconds:
     out["objects_raw"] = {short(o): v / packets if packets else None
                           for o, v in d["objects"].items()}
     return out
+
+
+def driver_counts(proc, outfile: pathlib.Path, seconds: float, port: int, obj: str) -> dict:
+    """One counted interval of `proc`, reduced to one object: its self
+    instructions, and on `port` testpmd's rx and tx burst calls (exact
+    totals) and the driver's own count of the calls that moved something
+    (xstats rx_q0_bursts, tx_q0_bursts: exact, where testpmd's burst
+    shares are truncated percentages). The xstats are read outside the
+    counted interval, so reading them costs nothing counted."""
+    x0 = proc.xstats(port)
+    d, stats, dump = interval(proc, outfile, seconds)
+    x1 = proc.xstats(port)
+    p = stats["ports"].get(port, {})
+    out = {"instructions": sum(v for o, v in d["objects"].items() if short(o) == obj),
+           "rx": p.get("rx", 0), "tx": p.get("tx", 0), "dump": dump}
+    for k in ("rx", "tx"):
+        b = p.get(k + "_bursts")
+        n = b["calls"] if b else 0
+        moved = x1.get(f"{k}_q0_bursts", 0) - x0.get(f"{k}_q0_bursts", 0)
+        out[k + "_calls"], out[k + "_idle"] = n, max(0, n - moved)
+    return out
+
+
+def driver_window(proc, other, outfile: pathlib.Path, port: int, obj: str, count: str,
+                  seconds: float, idle_modes: dict, calibration_seconds: float = 1.0) -> dict:
+    """The instructions per packet of one driver object (its self cost)
+    in `proc` (under callgrind, stopped, its forwarding mode set), with
+    `other` forwarding: `count` is "rx", "tx" or "rx+tx" of `port`. The
+    driver's idle calls (empty receive polls, transmissions refused
+    whole) are counted exactly and taken out at their cost, measured
+    with `other` stopped so that every call is idle: `idle_modes` maps
+    "rx"/"tx" to the testpmd commands of a mode whose calls on `port`
+    are all of that kind then (e.g. rxonly; txonly once the ring is
+    full). The caller sets the window's mode again before its next one."""
+    w = driver_counts(proc, outfile, seconds, port, obj)
+    packets = sum(w[k] for k in count.split("+"))
+    cost = {"rx": 0.0, "tx": 0.0}
+    other.command("stop")
+    try:
+        time.sleep(0.3)  # the rings drain (or fill) before counting idle calls
+        for kind in ("rx", "tx"):
+            if not w[kind + "_idle"] or kind not in idle_modes:
+                continue
+            proc.commands(*idle_modes[kind])
+            # Once through so that a transmit ring is full before counting.
+            proc.command("start", timeout=120)
+            time.sleep(0.2)
+            proc.command("stop", timeout=120)
+            c = driver_counts(proc, outfile, calibration_seconds, port, obj)
+            other_kind = "tx" if kind == "rx" else "rx"
+            rest = c["instructions"] - c[other_kind + "_calls"] * cost[other_kind]
+            if c[kind + "_calls"]:
+                cost[kind] = rest / c[kind + "_calls"]
+    finally:
+        other.command("start")
+    net = w["instructions"] - w["rx_idle"] * cost["rx"] - w["tx_idle"] * cost["tx"]
+    return {"object": obj, "packets": packets, "instructions": w["instructions"],
+            "per_packet": net / packets if packets else None,
+            "per_packet_raw": w["instructions"] / packets if packets else None,
+            "idle_calls": {k: w[k + "_idle"] for k in ("rx", "tx")},
+            "calls": {k: w[k + "_calls"] for k in ("rx", "tx")},
+            "idle_call_cost": cost, "dump": w["dump"]}

@@ -139,28 +139,135 @@ def verdict_message(rows: list, tolerance: float = TOLERANCE) -> str:
 
 def from_report(rep: dict) -> dict:
     """{(scenario, size, side): the driver's instructions per packet} from
-    a bench.py --callgrind report.json (the gate's peer only)."""
+    a report.json that gate.py wrote."""
     out = {}
     for r in rep["runs"]:
-        if r.get("peer") != PEER or "result" not in r:
-            continue
         key = (r["scenario"], r["size"], r["side"])
-        if key in LINES:
-            out[key] = r["result"]["callgrind"]["objects"].get(DRIVER[r["side"]])
+        if key in LINES and "result" in r:
+            out[key] = r["result"]["per_packet"]
     return out
 
 
+def log(msg: str):
+    print(f"[{datetime.datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+def run_line(peer, scenario: str, size: int, side: str, warmup: float, window: float) -> dict:
+    """One line: the side under callgrind forwards for the warm-up, then
+    for the counted window, with the other side forwarding throughout."""
+    import callgrind
+    g, h = peer.guest, peer.host
+    if scenario == "guest-tx":
+        h.commands("set fwd rxonly", "set portlist 0")
+        g.commands("set fwd txonly", f"set txpkts {size}", "set portlist 0")
+    elif scenario == "guest-rx":
+        h.commands("set fwd txonly", f"set txpkts {size}", "set portlist 0")
+        g.commands("set fwd rxonly", "set portlist 0")
+    else:
+        h.commands("set fwd io", f"set portlist 0,{peer.null_port[size]}")
+        g.commands("set fwd macswap", "set portlist 0")
+    measured, other = (g, h) if side == "guest" else (h, g)
+    # Packets per line: those the measured port sent (txonly) or received;
+    # the host in forward counts the vif's packets both ways, each of which
+    # its driver handled once (the guest's macswap sends what it receives).
+    count = {("guest-tx", "guest"): "tx", ("guest-rx", "host"): "tx",
+             ("forward", "host"): "rx+tx"}.get((scenario, side), "rx")
+    idle_modes = {"rx": ("set fwd rxonly", "set portlist 0"),
+                  "tx": ("set fwd txonly", f"set txpkts {size}", "set portlist 0")}
+    out = peer.ctx.outdir / "callgrind" / f"{peer.tag}-{side}.out"
+    other.command("start")
+    try:
+        measured.command("start", timeout=120)
+        time.sleep(warmup)
+        measured.command("stop", timeout=120)
+        return callgrind.driver_window(measured, other, out, 0, DRIVER[side], count, window,
+                                       idle_modes)
+    finally:
+        other.command("stop")
+
+
 def measure(build: pathlib.Path, out: pathlib.Path, warmup: float, window: float) -> dict:
-    """Runs bench.py's callgrind mode on the gate's peer; returns its report."""
+    """Every line, on the gate's peer: for each side, the peer's processes
+    with that side under callgrind, then its six lines."""
+    import os
+    import shutil
+    import signal
+    import tempfile
+    import peers as P
+    sys.path.insert(0, str(ROOT / "test/system"))
+    from conftest import dpdk_runtime_dir
+    from xensim_env import XenSim
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
+    for lib in ("drivers/net/xenfront/librte_net_xenfront.so",
+                "drivers/net/xenback/librte_net_xenback.so", "app/xensim/xensim"):
+        if not (build / lib).exists():
+            raise RuntimeError(f"{build / lib} is missing: build first")
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
     import bench
-    argv = ["--callgrind", "--peers", PEER, "--scenarios", ",".join(SCENARIOS),
-            "--sizes", ",".join(map(str, SIZES)), "--warmup", str(warmup),
-            "--window", str(window), "--build", str(build), "--out", str(out)]
-    rc = bench.main(argv)
-    path = out / "report.json"
-    if not path.exists():
-        raise RuntimeError(f"bench.py --callgrind wrote no {path} (exit {rc})")
-    return json.loads(path.read_text())
+    meta = {"started": f"{datetime.datetime.now():%Y-%m-%d %H:%M}", "commit": bench.commit(),
+            "buildtype": bench.buildtype(build), "peer": PEER, "warmup": warmup,
+            "window": window, "loadavg_start": " ".join(
+                pathlib.Path("/proc/loadavg").read_text().split()[:3])}
+    rundir = pathlib.Path(tempfile.mkdtemp(prefix="xenfront-gate.", dir="/dev/shm"))
+    prefix = f"xfg{os.getpid()}"
+    runs = []
+    t0 = time.monotonic()
+    sim = XenSim(build)
+    try:
+        sim.start(rundir / "xensim")
+        ctx = P.Context(build, out, rundir, sim, prefix=prefix)
+        for side in SIDES:
+            ctx.callgrind_side = side
+            peer = P.PEERS[PEER](ctx, P.Group("std", list(SIZES), jumbo=False))
+            t = time.monotonic()
+            try:
+                peer.start()
+            except Exception as e:
+                log(f"{side} under callgrind: {PEER} failed to start: {e}")
+                peer.kill()
+                runs += [{"scenario": sc, "size": size, "side": side, "error": f"start: {e}"}
+                         for sc, size, sd in LINES if sd == side]
+                continue
+            log(f"{side} under callgrind: {PEER} up ({time.monotonic() - t:.0f} s)")
+            try:
+                for sc, size, sd in LINES:
+                    if sd != side:
+                        continue
+                    r = {"scenario": sc, "size": size, "side": side}
+                    try:
+                        t = time.monotonic()
+                        r["result"] = run_line(peer, sc, size, side, warmup, window)
+                        log(f"{sc:8} {size:5} B {side:5} {r['result']['per_packet']:7.1f} "
+                            f"instructions/packet in {DRIVER[side]} "
+                            f"({time.monotonic() - t:.0f} s)")
+                    except Exception as e:
+                        r["error"] = str(e)
+                        log(f"{sc} {size} {side}: {e}")
+                    runs.append(r)
+            finally:
+                try:
+                    peer.stop()
+                except Exception:
+                    peer.kill()
+    finally:
+        try:
+            sim.stop()
+        except Exception as e:
+            log(f"xensim stop: {e}")
+        shutil.rmtree(rundir, ignore_errors=True)
+        for leftover in dpdk_runtime_dir().glob(prefix + "*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+    meta["duration_s"] = round(time.monotonic() - t0, 1)
+    meta["loadavg_end"] = " ".join(pathlib.Path("/proc/loadavg").read_text().split()[:3])
+    rep = {"meta": meta, "runs": runs}
+    (out / "report.json").write_text(json.dumps(rep, indent=1))
+    return rep
 
 
 def main(argv=None) -> int:
