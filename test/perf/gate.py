@@ -109,7 +109,7 @@ def table(rows: list) -> str:
     def num(v, f):
         return "-" if v is None else format(v, f)
     head = ("scenario", "size", "side", "baseline", "now", "ratio", "verdict")
-    body = [(r["scenario"], str(r["size"]), f"{r['side']} ({DRIVER[r['side']][10:]})",
+    body = [(r["scenario"], str(r["size"]), f"{r['side']} ({DRIVER[r['side']][7:]})",
              num(r["baseline"], ".1f"), num(r["now"], ".1f"), num(r["ratio"], ".3f"),
              r["verdict"]) for r in rows]
     w = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
