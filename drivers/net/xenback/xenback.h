@@ -195,6 +195,9 @@ struct TxQueue {
 
 	xengnttab_grant_copy_segment_t segs[max_copy_segs];
 	xen::QueueSync sync;
+	/* Brackets send_burst's reads of `steering` (the hash copy it
+	 * steers by): the control path waits on it before reusing a copy. */
+	xen::ReadEpoch steer_epoch;
 };
 
 /* dev_private. */

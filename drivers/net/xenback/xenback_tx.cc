@@ -632,6 +632,7 @@ namespace
  * (send_by_flow). */
 uint16_t send_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 {
+	xen::ReadGuard reading(q.steer_epoch); /* the hash copy read below */
 	Steering *st = q.steering;
 	uint32_t nb_queues = st ? __atomic_load_n(&st->nb_queues, __ATOMIC_ACQUIRE) : 0;
 	const HashConfig *cfg = nb_queues ? &published(st->hash) : nullptr;

@@ -53,8 +53,6 @@ Control::Control(std::string name, const Config &config, rte_eth_dev *dev, xen::
 Control::~Control()
 {
 	stop_thread();
-	if (wake_fd_ >= 0)
-		close(wake_fd_);
 }
 
 std::unique_ptr<Control> Control::probe(const char *name, const Config &config, rte_eth_dev *dev,
@@ -588,13 +586,30 @@ void Control::publish_steering(uint32_t nb_queues) noexcept
 	 * turns it on through the control ring). */
 	Steering &st = *steering_;
 	__atomic_store_n(&st.nb_queues, 0, __ATOMIC_RELEASE);
+	steering_grace(); /* a burst may still steer by the last connection's */
 	std::memset(&st.hash, 0, sizeof(st.hash));
 	for (uint32_t q = 0; q < nb_queues; q++) {
 		st.queues[q] = links_[q].txq;
-		links_[q].txq->steering = &st;
 		rte_spinlock_init(&links_[q].txq->lock);
 	}
 	__atomic_store_n(&st.nb_queues, nb_queues, __ATOMIC_RELEASE);
+}
+
+/* A grace period for the steering state (queue_sync.h): returns once no
+ * send_burst that may have read what was published before the call is
+ * still running, so the copy it replaced may be edited. */
+void Control::steering_grace() noexcept
+{
+	xen::queue_retract_barrier();
+	const auto grace = xen::Grace::start();
+	for (size_t q = 0; q < links_.size(); q++) {
+		const TxQueue *t = links_[q].txq;
+		if (t != nullptr && !xen::read_epoch_wait(t->steer_epoch, grace))
+			XB_DRV_LOG(ERR, name_.c_str(),
+				   "tx queue %zu: a burst still ran a second after the steering "
+				   "changed (a wedged lcore)",
+				   q);
+	}
 }
 
 void Control::serve_ctrl() noexcept
@@ -638,9 +653,12 @@ void Control::serve_ctrl() noexcept
 				hostile_ctrl_answer(req, rsp);
 			} else {
 				handle_ctrl_request(req, next, ctx, rsp);
-				if (!hostile_ctrl_answer(req, rsp))
+				if (!hostile_ctrl_answer(req, rsp)) {
 					__atomic_store_n(&st.hash.current, cur ^ 1,
 							 __ATOMIC_RELEASE);
+					/* The old copy is edited by the next request. */
+					steering_grace();
+				}
 			}
 			*ctrl_ring_.next_response() = rsp;
 			answered = true;
@@ -680,164 +698,6 @@ void Control::release_links() noexcept
 	nb_connected_ = 0;
 }
 
-/* Reads (or, `to_guest`, writes back) a list of `n` xen_netif_gref from the
- * start of the guest's page `ref`, by grant copy. */
-bool Control::gref_list(uint32_t ref, xen_netif_gref *list, uint32_t n, bool to_guest) noexcept
-{
-	xengnttab_grant_copy_segment_t seg{};
-	if (to_guest) {
-		seg.source.virt = list;
-		seg.dest.foreign.ref = ref;
-		seg.dest.foreign.domid = guest_.value();
-		seg.flags = GNTCOPY_dest_gref;
-	} else {
-		seg.source.foreign.ref = ref;
-		seg.source.foreign.domid = guest_.value();
-		seg.dest.virt = list;
-		seg.flags = GNTCOPY_source_gref;
-	}
-	seg.len = static_cast<uint16_t>(n * sizeof(xen_netif_gref));
-	return xengnttab_grant_copy(gnttab_.get(), 1, &seg) == 0 && seg.status == GNTST_okay;
-}
-
-/* Publishes the edited copy of queue `qid`'s table, then waits until no
- * burst can still read the other one, so that it may be edited and what
- * only it named unmapped. */
-void Control::publish_grefs(uint16_t qid) noexcept
-{
-	QueueLink &l = links_[qid];
-	SharedGrefs &g = *l.grefs;
-	__atomic_store_n(&g.current, g.current ^ 1, __ATOMIC_RELEASE);
-	xen::queue_retract_barrier();
-	/* A burst lasts microseconds; a queue busy for ~1 s is a wedged lcore. */
-	constexpr uint64_t spins = 100'000'000;
-	if (!xen::queue_wait_idle(l.rxq->sync, spins) || !xen::queue_wait_idle(l.txq->sync, spins))
-		XB_DRV_LOG(WARNING, name_.c_str(),
-			   "queue %u: a burst did not finish within a second after a static "
-			   "grant change",
-			   qid);
-	g.copies[g.current ^ 1] = g.copies[g.current];
-}
-
-void Control::handle_gref_request(const xen_netif_ctrl_request &req,
-				  xen_netif_ctrl_response &rsp) noexcept
-{
-	rsp.id = req.id;
-	rsp.type = req.type;
-	rsp.status = XEN_NETIF_CTRL_STATUS_SUCCESS;
-	rsp.data = 0;
-	const uint32_t qid = req.data[0];
-	if (qid >= nb_connected_ || !links_[qid].grefs) {
-		rsp.status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
-		return;
-	}
-	if (req.type == XEN_NETIF_CTRL_TYPE_GET_GREF_MAPPING_SIZE) {
-		rsp.data = max_static_grants;
-		return;
-	}
-	QueueLink &l = links_[qid];
-	SharedGrefs &g = *l.grefs;
-	GrefTable &next = g.copies[g.current ^ 1]; /* equal to the published one */
-	const uint32_t n = req.data[2];
-	static_assert(max_static_grants * sizeof(xen_netif_gref) <= xen::page_size);
-	xen_netif_gref list[max_static_grants];
-	if (n == 0 || n > max_static_grants || !gref_list(req.data[1], list, n, false)) {
-		rsp.status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
-		return;
-	}
-	if (req.type == XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING) {
-		/* All or nothing: known flags, each grant once and not mapped
-		 * yet, within the table; one mapping per access mode. */
-		if (n > max_static_grants - next.count) {
-			rsp.status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
-			return;
-		}
-		std::vector<xen::GrantRef> by_mode[2];
-		for (uint32_t i = 0; i < n; i++) {
-			const xen_netif_gref &e = list[i];
-			bool dup = e.ref == UINT32_MAX ||
-				   (e.flags & ~XEN_NETIF_CTRLF_GREF_readonly) ||
-				   gref_lookup(next, e.ref, false) != nullptr;
-			for (uint32_t k = 0; !dup && k < i; k++)
-				dup = list[k].ref == e.ref;
-			if (dup) {
-				rsp.status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
-				return;
-			}
-			bool writable = !(e.flags & XEN_NETIF_CTRLF_GREF_readonly);
-			by_mode[writable].push_back(xen::GrantRef{e.ref});
-		}
-		std::vector<QueueLink::GrefRegion> added;
-		for (int writable = 0; writable < 2; writable++) {
-			if (by_mode[writable].empty())
-				continue;
-			std::string error;
-			auto map = xen::MappedGrants::map(gnttab_, guest_, by_mode[writable],
-							  writable != 0, error);
-			if (!map) {
-				XB_DRV_LOG(NOTICE, name_.c_str(),
-					   "queue %u: static grants not mapped: %s", qid,
-					   error.c_str());
-				rsp.status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
-				return; /* `added` unmaps what was mapped */
-			}
-			QueueLink::GrefRegion r{std::move(*map), {}, 0, writable != 0};
-			for (const xen::GrantRef &ref : by_mode[writable])
-				r.refs.push_back(ref.value());
-			r.live = static_cast<uint32_t>(r.refs.size());
-			added.push_back(std::move(r));
-		}
-		for (QueueLink::GrefRegion &r : added) {
-			auto *base = static_cast<uint8_t *>(r.map.data());
-			for (size_t i = 0; i < r.refs.size(); i++)
-				gref_insert(next, r.refs[i], base + i * xen::page_size, r.writable);
-			l.gref_regions.push_back(std::move(r));
-		}
-		publish_grefs(static_cast<uint16_t>(qid));
-		XB_INIT_LOG(INFO, name_.c_str(), "queue %u: %u static grants mapped (%u in all)",
-			    qid, n, next.count);
-		return;
-	}
-	/* DEL: each entry's status says whether it was mapped here; the table
-	 * is rebuilt without them, and a mapping is unmapped once none of its
-	 * grants is left. */
-	uint32_t removed = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		list[i].status = gref_lookup(next, list[i].ref, false) != nullptr
-					 ? XEN_NETIF_CTRL_STATUS_SUCCESS
-					 : XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
-		for (uint32_t k = 0; k < i; k++)
-			if (list[k].ref == list[i].ref)
-				list[i].status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
-	}
-	GrefTable rebuilt{};
-	for (const GrefEntry &e : next.slots) {
-		if (e.key == 0)
-			continue;
-		bool gone = false;
-		for (uint32_t i = 0; i < n && !gone; i++)
-			gone = list[i].status == XEN_NETIF_CTRL_STATUS_SUCCESS &&
-			       list[i].ref + 1 == e.key;
-		if (!gone)
-			gref_insert(rebuilt, e.key - 1, e.addr, e.writable != 0);
-	}
-	next = rebuilt;
-	publish_grefs(static_cast<uint16_t>(qid));
-	for (uint32_t i = 0; i < n; i++) {
-		if (list[i].status != XEN_NETIF_CTRL_STATUS_SUCCESS)
-			continue;
-		removed++;
-		for (QueueLink::GrefRegion &r : l.gref_regions)
-			for (uint32_t ref : r.refs)
-				if (ref == list[i].ref)
-					r.live--;
-	}
-	std::erase_if(l.gref_regions, [](const QueueLink::GrefRegion &r) { return r.live == 0; });
-	rsp.data = removed;
-	if (!gref_list(req.data[1], list, n, true))
-		rsp.status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
-}
-
 void Control::disconnect() noexcept
 {
 	if (!connected_)
@@ -846,21 +706,22 @@ void Control::disconnect() noexcept
 	generation_ |= 1;
 	if ((generation_ & 1) == 0)
 		generation_++;
-	/* A burst lasts microseconds; a queue busy for ~1 s is a wedged lcore. */
-	constexpr uint64_t spins = 100'000'000;
 	for (uint16_t q = 0; q < nb_connected_; q++) {
 		xen::queue_retract(links_[q].rxq->sync, generation_);
 		xen::queue_retract(links_[q].txq->sync, generation_);
 	}
 	xen::queue_retract_barrier();
-	bool idle = true;
+	const auto grace = xen::Grace::start();
 	for (uint16_t q = 0; q < nb_connected_; q++) {
-		idle &= xen::queue_wait_idle(links_[q].rxq->sync, spins);
-		idle &= xen::queue_wait_idle(links_[q].txq->sync, spins);
+		const bool rx = xen::queue_wait_idle(links_[q].rxq->sync, grace);
+		const bool tx = xen::queue_wait_idle(links_[q].txq->sync, grace);
+		if (!rx || !tx)
+			XB_DRV_LOG(ERR, name_.c_str(),
+				   "queue %u: a%s%s burst still ran a second after the rings were "
+				   "taken back (a wedged lcore); unmapping them anyway",
+				   q, rx ? "" : "n rx",
+				   !rx && !tx ? " and a tx" : (tx ? "" : " tx"));
 	}
-	if (!idle)
-		XB_DRV_LOG(WARNING, name_.c_str(),
-			   "a burst did not finish within a second; unmapping the rings anyway");
 	release_links();
 	connected_ = false;
 	/* netback forgets the guest's multicast list with the vif's rings. */
@@ -984,44 +845,24 @@ void Control::note_frontend_writes(const std::vector<std::string> &fired) noexce
 
 void Control::kick() noexcept
 {
-	uint64_t one = 1;
-	if (write(wake_fd_, &one, sizeof(one)) < 0)
+	if (!thread_.kick())
 		XB_DRV_LOG(WARNING, name_.c_str(), "cannot wake the control thread: %s",
 			   std::strerror(errno));
 }
 
 bool Control::start_thread(std::string &error) noexcept
 {
-	wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (wake_fd_ < 0) {
-		error = std::string("eventfd: ") + std::strerror(errno);
-		return false;
-	}
 	char thread_name[RTE_MAX_THREAD_NAME_LEN];
 	std::snprintf(thread_name, sizeof(thread_name), "xb-ctl-%u", dev_->data->port_id);
-	int rc = xen::ctrl_thread_create(
-		&thread_, thread_name, nullptr,
-		[](void *arg) -> void * {
-			static_cast<Control *>(arg)->run();
-			return nullptr;
-		},
-		this);
-	if (rc != 0) {
-		error = std::string("cannot start the control thread: ") + std::strerror(-rc);
-		return false;
-	}
-	thread_running_ = true;
-	return true;
+	return thread_.start(
+		thread_name, [this] { run(); }, error);
 }
 
 void Control::stop_thread() noexcept
 {
-	if (!thread_running_)
+	if (!thread_.running())
 		return;
-	stop_ = true;
-	kick();
-	pthread_join(thread_, nullptr);
-	thread_running_ = false;
+	thread_.stop();
 	if (bound_)
 		store_.unwatch(front_dir_ + "/state", watch_token);
 	store_.unwatch(device_watch_, device_watch_token);
@@ -1031,7 +872,8 @@ void Control::run() noexcept
 {
 	const bool hostile = hostile_is_control(config_.hostile.behaviour);
 	for (;;) {
-		pollfd fds[3] = {{wake_fd_, POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}, {-1, 0, 0}};
+		pollfd fds[3] = {
+			{thread_.fd(), POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}, {-1, 0, 0}};
 		{
 			std::lock_guard lock(mutex_);
 			if (ctrl_map_)
@@ -1039,11 +881,9 @@ void Control::run() noexcept
 		}
 		/* A periodic look too, so a lost watch event cannot wedge us. */
 		poll(fds, fds[2].fd >= 0 ? 3 : 2, hostile && !hostile_done_ ? 50 : 1000);
-		if (stop_.load())
+		if (thread_.stopping())
 			return;
-		uint64_t drain;
-		while (read(wake_fd_, &drain, sizeof(drain)) > 0) {
-		}
+		thread_.drain();
 		auto fired = store_.pending_watch_paths();
 		std::unique_lock lock(mutex_);
 		note_frontend_writes(fired);
@@ -1078,7 +918,7 @@ bool Control::recover_store() noexcept
 	std::optional<xen::Store> store;
 	for (;;) {
 		store = xen::reopen_store(
-			wake_fd_, [this] { return stop_.load(); }, attempts, error);
+			thread_.fd(), [this] { return thread_.stopping(); }, attempts, error);
 		if (!store)
 			return false;
 		/* The new connection has none of our watches. */
@@ -1143,6 +983,8 @@ void Control::attach_tx_queue(uint16_t qid, TxQueue *q) noexcept
 	if (qid >= links_.size())
 		links_.resize(qid + 1);
 	xen::queue_sync_init(q->sync, generation_);
+	xen::read_epoch_init(q->steer_epoch);
+	q->steering = steering_;
 	links_[qid].txq = q;
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "control_thread.h"
 #include "evtchn.h"
 #include "grant.h"
 #include "store.h"
@@ -107,8 +108,13 @@ private:
 				 xen_netif_ctrl_response &rsp) noexcept;
 	bool gref_list(uint32_t ref, struct xen_netif_gref *list, uint32_t n,
 		       bool to_guest) noexcept;
+	static bool check_gref_add(const GrefTable &next, const xen_netif_gref *list, uint32_t n,
+				   std::vector<xen::GrantRef> (&by_mode)[2]) noexcept;
+	bool add_grefs(uint16_t qid, const xen_netif_gref *list, uint32_t n) noexcept;
+	uint32_t del_grefs(uint16_t qid, xen_netif_gref *list, uint32_t n) noexcept;
 	void publish_grefs(uint16_t qid) noexcept;
 	void publish_steering(uint32_t nb_queues) noexcept;
+	void steering_grace() noexcept;
 	void fatal(const std::string &message) noexcept;
 	void update_link(bool up) noexcept;
 	/* Multicast control: the frontend's request-multicast-control, read
@@ -195,10 +201,8 @@ private:
 	bool connected_ = false;
 	std::atomic<bool> port_started_{false};
 
-	pthread_t thread_{};
-	bool thread_running_ = false;
-	int wake_fd_ = -1;
-	std::atomic<bool> stop_{false};
+	/* The port's control thread (run); kick() wakes it. */
+	xen::ControlThread thread_;
 	std::mutex mutex_; /* control state: the thread and the ethdev ops */
 	bool hostile_done_ = false;
 	uint32_t hostile_flaps_ = 0;

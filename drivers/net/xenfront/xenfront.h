@@ -254,8 +254,10 @@ struct Adapter {
 	rte_ether_addr mac;
 	uint32_t vif_mtu;   /* the vif's "mtu" node, 1500 if absent */
 	uint32_t max_frame; /* set at configure: mtu + L2 overhead */
-	/* The backend's features as the probe found them, for secondary
-	 * processes (the primary asks its Control). */
+	/* The backend's features as last learnt, for secondary processes
+	 * (the primary asks its Control); the primary's control thread
+	 * rewrites them when the backend restarts: publish_features() and
+	 * atomic loads. */
 	uint32_t backend_max_queues;
 	bool backend_sg;
 	bool backend_ctrl_ring; /* RSS possible */

@@ -46,19 +46,24 @@ Control &control(rte_eth_dev *dev)
  * secondary process (which has no Control). */
 bool backend_sg(rte_eth_dev *dev)
 {
-	return dev->process_private != nullptr ? control(dev).features().sg
-					       : adapter(dev).backend_sg;
+	return dev->process_private != nullptr
+		       ? control(dev).features().sg
+		       : __atomic_load_n(&adapter(dev).backend_sg, __ATOMIC_RELAXED);
 }
 TxOffloadCaps tx_offload_caps(rte_eth_dev *dev)
 {
-	return dev->process_private != nullptr ? control(dev).tx_offload_caps()
-					       : adapter(dev).tx_caps;
+	if (dev->process_private != nullptr)
+		return control(dev).tx_offload_caps();
+	TxOffloadCaps caps;
+	__atomic_load(&adapter(dev).tx_caps, &caps, __ATOMIC_RELAXED);
+	return caps;
 }
 
 uint32_t backend_max_queues(rte_eth_dev *dev)
 {
-	return dev->process_private != nullptr ? control(dev).features().max_queues
-					       : adapter(dev).backend_max_queues;
+	return dev->process_private != nullptr
+		       ? control(dev).features().max_queues
+		       : __atomic_load_n(&adapter(dev).backend_max_queues, __ATOMIC_RELAXED);
 }
 
 uint32_t max_mtu(rte_eth_dev *dev)
@@ -82,19 +87,28 @@ bool owns_ring(rte_eth_dev *dev, uint16_t qid)
 
 void free_own_queues(rte_eth_dev *dev);
 
-int dev_configure(rte_eth_dev *dev) noexcept
+/* What dev_configure will set up, decided before anything changes. */
+struct ConfigurePlan {
+	uint16_t nb_rings;
+	bool rss;
+	bool backend_rss;
+	bool fanout;
+};
+
+/* The checks of dev_configure: each refusal leaves the port as it was. */
+int check_configure(rte_eth_dev *dev, ConfigurePlan &plan) noexcept
 {
 	Adapter &a = adapter(dev);
-	rte_eth_conf &conf = dev->data->dev_conf;
+	const rte_eth_conf &conf = dev->data->dev_conf;
 	const uint16_t nb_rx = dev->data->nb_rx_queues;
 	const uint16_t nb_tx = dev->data->nb_tx_queues;
 	/* netif queues are pairs: as virtio connects max(rx, tx) pairs, so do
 	 * we, and the rings beyond the application's queues get queues of
 	 * the driver's own (Adapter::nb_rings). */
 	const uint16_t nb_pairs = RTE_MAX(nb_rx, nb_tx);
-	const bool rss = conf.rxmode.mq_mode & RTE_ETH_MQ_RX_RSS_FLAG;
-	const bool backend_rss = control(dev).rss_available();
-	if (rss && !backend_rss && !a.config.fanout) {
+	plan.rss = conf.rxmode.mq_mode & RTE_ETH_MQ_RX_RSS_FLAG;
+	plan.backend_rss = control(dev).rss_available();
+	if (plan.rss && !plan.backend_rss && !a.config.fanout) {
 		XF_INIT_LOG(ERR, a.name,
 			    "RSS needs the backend's control ring: %s/feature-ctrl-ring is not 1 "
 			    "(devarg fanout=1 hashes in software instead)",
@@ -102,26 +116,27 @@ int dev_configure(rte_eth_dev *dev) noexcept
 		return -ENOTSUP;
 	}
 	const uint32_t backend_max = backend_max_queues(dev);
-	const bool fanout =
-		a.config.fanout && fanout_needed(nb_pairs, backend_max, rss && !backend_rss);
+	plan.fanout = a.config.fanout &&
+		      fanout_needed(nb_pairs, backend_max, plan.rss && !plan.backend_rss);
 	/* Under fan-out no ring lacks an rx queue: tx queues share rings. */
-	const uint16_t nb_rings =
-		fanout ? static_cast<uint16_t>(RTE_MIN(static_cast<uint32_t>(nb_rx), backend_max))
-		       : nb_pairs;
-	if (fanout && conf.intr_conf.rxq) {
+	plan.nb_rings =
+		plan.fanout
+			? static_cast<uint16_t>(RTE_MIN(static_cast<uint32_t>(nb_rx), backend_max))
+			: nb_pairs;
+	if (plan.fanout && conf.intr_conf.rxq) {
 		XF_INIT_LOG(ERR, a.name,
 			    "rx interrupts need one event channel per rx queue; software fan-out "
 			    "serves %u queues from %u: poll them instead",
-			    nb_rx, nb_rings);
+			    nb_rx, plan.nb_rings);
 		return -ENOTSUP;
 	}
-	if (nb_rx < nb_rings && conf.intr_conf.rxq) {
+	if (nb_rx < plan.nb_rings && conf.intr_conf.rxq) {
 		XF_INIT_LOG(
 			ERR, a.name,
 			"rx interrupts need an rx queue on each of the %u netif queues (as many "
 			"as the %u tx queues); got %u rx queues: configure as many rx as tx "
 			"queues, or poll",
-			nb_rings, nb_tx, nb_rx);
+			plan.nb_rings, nb_tx, nb_rx);
 		return -ENOTSUP;
 	}
 	if ((conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_LRO) &&
@@ -132,31 +147,41 @@ int dev_configure(rte_eth_dev *dev) noexcept
 			"GSO packets carry blank checksums (RTE_MBUF_F_RX_L4_CKSUM_NONE)");
 		return -EINVAL;
 	}
-	if (rss && conf.rx_adv_conf.rss_conf.rss_key != nullptr &&
+	if (plan.rss && conf.rx_adv_conf.rss_conf.rss_key != nullptr &&
 	    conf.rx_adv_conf.rss_conf.rss_key_len != xen::toeplitz_key_size) {
 		XF_INIT_LOG(ERR, a.name, "RSS key of %u bytes; netif's Toeplitz key is %zu",
 			    conf.rx_adv_conf.rss_conf.rss_key_len, xen::toeplitz_key_size);
 		return -EINVAL;
 	}
-	/* Valid: replace what the last configuration set up. */
-	free_own_queues(dev);
-	a.fanout_active = fanout;
-	a.nb_rings = nb_rings;
-	fanout_destroy(a.fanout);
-	a.fanout = nullptr;
+	return 0;
+}
+
+int dev_configure(rte_eth_dev *dev) noexcept
+{
+	Adapter &a = adapter(dev);
+	rte_eth_conf &conf = dev->data->dev_conf;
+	const uint16_t nb_rx = dev->data->nb_rx_queues;
+	ConfigurePlan plan;
+	if (int rc = check_configure(dev, plan); rc != 0)
+		return rc;
 	RssConfig cfg = default_rss(nb_rx, reta_size);
-	if (rss) {
-		/* As i40e, ice and mlx5 do: RSS mode delivers the hash too. */
-		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
+	if (plan.rss) {
 		const rte_eth_rss_conf &rc = conf.rx_adv_conf.rss_conf;
 		if (rc.rss_key != nullptr)
 			std::memcpy(cfg.key.data(), rc.rss_key, xen::toeplitz_key_size);
 		cfg.hash_types = hash_types_from_rss_hf(rc.rss_hf);
 	}
-	if (a.fanout_active) {
+	/* Valid: replace what the last configuration set up. */
+	free_own_queues(dev);
+	fanout_destroy(a.fanout); /* first: the new one reuses its ring names */
+	a.fanout = nullptr;
+	a.fanout_active = plan.fanout;
+	a.nb_rings = plan.nb_rings;
+	if (plan.fanout) {
+		/* Out of memory is the one refusal left past the checks. */
 		std::string error;
-		a.fanout = fanout_create(dev->data->port_id, nb_rx, nb_tx, nb_rings,
-					 dev->device->numa_node, error);
+		a.fanout = fanout_create(dev->data->port_id, nb_rx, dev->data->nb_tx_queues,
+					 plan.nb_rings, dev->device->numa_node, error);
 		if (a.fanout == nullptr) {
 			XF_INIT_LOG(ERR, a.name, "%s", error.c_str());
 			a.fanout_active = false;
@@ -164,14 +189,17 @@ int dev_configure(rte_eth_dev *dev) noexcept
 		}
 		fanout_set_steering(*a.fanout, cfg.hash_types, cfg.key, cfg.mapping);
 	}
+	/* As i40e, ice and mlx5 do: RSS mode delivers the hash too. */
+	if (plan.rss)
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
 	/* The backend hashes when it can (its table then names rings, see
 	 * Control::apply_rss_locked); without its control ring the fan-out
 	 * hashes here. */
-	control(dev).set_rss_in_software(a.fanout_active && !backend_rss);
-	control(dev).set_rss(rss, rss ? std::move(cfg) : RssConfig{});
+	control(dev).set_rss_in_software(a.fanout_active && !plan.backend_rss);
+	control(dev).set_rss(plan.rss, plan.rss ? std::move(cfg) : RssConfig{});
 	a.max_frame = dev->data->mtu + l2_overhead;
-	control(dev).set_nb_queue_pairs(nb_rings);
-	control(dev).set_polled_rx_queues(RTE_MIN(nb_rx, nb_rings));
+	control(dev).set_nb_queue_pairs(plan.nb_rings);
+	control(dev).set_polled_rx_queues(RTE_MIN(nb_rx, plan.nb_rings));
 	control(dev).set_rx_offloads(conf.rxmode.offloads);
 	return 0;
 }
@@ -217,8 +245,9 @@ int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 				RTE_ETH_RX_OFFLOAD_TCP_LRO;
 	info->max_lro_pkt_size = xen::max_packet_size;
 	/* RSS through the control ring (netif.h "Hash types"). */
-	bool ctrl = dev->process_private != nullptr ? control(dev).rss_available()
-						    : adapter(dev).backend_ctrl_ring;
+	bool ctrl = dev->process_private != nullptr
+			    ? control(dev).rss_available()
+			    : __atomic_load_n(&adapter(dev).backend_ctrl_ring, __ATOMIC_RELAXED);
 	if (ctrl || fanout) {
 		info->reta_size = reta_size;
 		info->hash_key_size = xen::toeplitz_key_size;
@@ -1148,10 +1177,7 @@ extern "C" int xenfront_probe(rte_vdev_device *vdev) noexcept
 	a.mac = control->mac();
 	a.vif_mtu = control->mtu();
 	a.max_frame = RTE_ETHER_MTU + l2_overhead;
-	a.backend_sg = features.sg;
-	a.backend_max_queues = features.max_queues;
-	a.tx_caps = control->tx_offload_caps();
-	a.backend_ctrl_ring = features.ctrl_ring;
+	publish_features(a, features, control->tx_offload_caps());
 	a.ctrl_errors = 0;
 	control->count_ctrl_errors_in(&a.ctrl_errors);
 	a.store_reconnects = 0;

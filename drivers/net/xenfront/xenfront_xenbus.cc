@@ -107,8 +107,6 @@ Control::Control(std::string name, const Config &config, xen::Store store, xen::
 Control::~Control()
 {
 	stop_watcher();
-	if (stop_fd_ >= 0)
-		close(stop_fd_);
 }
 
 std::unique_ptr<Control> Control::probe(const char *name, const Config &config,
@@ -225,11 +223,7 @@ void Control::learn_features(rte_eth_dev *dev) noexcept
 		return;
 	}
 	const BackendFeatures f = features();
-	auto &a = *static_cast<Adapter *>(dev->data->dev_private);
-	a.backend_sg = f.sg;
-	a.backend_max_queues = f.max_queues;
-	a.backend_ctrl_ring = f.ctrl_ring;
-	a.tx_caps = tx_offload_caps();
+	publish_features(*static_cast<Adapter *>(dev->data->dev_private), f, tx_offload_caps());
 	if (!known)
 		XF_INIT_LOG(NOTICE, name_.c_str(),
 			    "backend %s is ready (InitWait): %u queue pair(s), sg %s, control ring "
@@ -262,7 +256,7 @@ bool Control::wait_backend(Clock::time_point deadline, std::initializer_list<Xen
 		for (XenbusState want : states)
 			if (seen == want)
 				reached = true;
-		if (reached || stopping() || !store_.wait_watch(deadline, stop_fd_))
+		if (reached || stopping() || !store_.wait_watch(deadline, thread_.fd()))
 			break;
 	}
 	store_.unwatch(back_dir_ + "/state", token);
@@ -497,8 +491,6 @@ void Control::quiesce_queues() noexcept
 	generation_ |= 1;
 	if ((generation_ & 1) == 0)
 		generation_++;
-	/* A burst lasts microseconds; a queue busy for ~1 s is a wedged lcore. */
-	constexpr uint64_t spins = 100'000'000;
 	for (RxQueue *q : rxqs_)
 		if (q != nullptr)
 			xen::queue_retract(q->sync, generation_);
@@ -506,16 +498,29 @@ void Control::quiesce_queues() noexcept
 		if (q != nullptr)
 			xen::queue_retract(q->sync, generation_);
 	xen::queue_retract_barrier();
-	bool all = true;
+	const auto grace = xen::Grace::start();
+	unsigned wedged = 0;
 	for (RxQueue *q : rxqs_)
-		if (q != nullptr)
-			all &= xen::queue_wait_idle(q->sync, spins);
+		if (q != nullptr && !xen::queue_wait_idle(q->sync, grace)) {
+			wedged++;
+			XF_DRV_LOG(ERR, name_.c_str(),
+				   "rx queue %u: its burst still ran %lld ms after the rings were "
+				   "taken back (a wedged lcore)",
+				   q->queue_id,
+				   static_cast<long long>(xen::Grace::default_budget.count()));
+		}
 	for (TxQueue *q : txqs_)
-		if (q != nullptr)
-			all &= xen::queue_wait_idle(q->sync, spins);
-	if (!all)
-		XF_DRV_LOG(WARNING, name_.c_str(),
-			   "a burst did not finish within a second; resetting the rings anyway");
+		if (q != nullptr && !xen::queue_wait_idle(q->sync, grace)) {
+			wedged++;
+			XF_DRV_LOG(ERR, name_.c_str(),
+				   "tx queue %u: its burst still ran %lld ms after the rings were "
+				   "taken back (a wedged lcore)",
+				   q->queue_id,
+				   static_cast<long long>(xen::Grace::default_budget.count()));
+		}
+	if (wedged != 0)
+		XF_DRV_LOG(ERR, name_.c_str(), "resetting the rings of %u busy queue(s) anyway",
+			   wedged);
 }
 
 void Control::publish_queues() noexcept
@@ -531,7 +536,7 @@ void Control::publish_queues() noexcept
 
 bool Control::write_keys(std::string &error) noexcept
 {
-	const bool split = features_.split_event_channels;
+	const bool split = features().split_event_channels;
 	const size_t nb_queues = resources_.size();
 	auto body = [&](xen::Transaction &tx) {
 		auto key = [&](const std::string &k) { return front_dir_ + "/" + k; };
@@ -563,7 +568,7 @@ bool Control::write_keys(std::string &error) noexcept
 		}
 		/* Linux netback requires both (netif.h "feature-rx-notify"). */
 		ok = ok && write("request-rx-copy", "1") && write("feature-rx-notify", "1") &&
-		     write("feature-sg", features_.sg ? "1" : "0");
+		     write("feature-sg", features().sg ? "1" : "0");
 		/* What we accept on receive follows the application's receive
 		 * offloads: blank checksums only if it can take
 		 * RTE_MBUF_F_RX_L4_CKSUM_NONE, GSO packets only with LRO. */
@@ -580,7 +585,7 @@ bool Control::write_keys(std::string &error) noexcept
 		     write("feature-gso-tcpv6", lro ? "1" : "0") &&
 		     write("multi-queue-num-queues", std::to_string(nb_queues));
 		/* netif.h "Multicast control": filtering asked for, or not. */
-		if (features_.multicast_control) {
+		if (features().multicast_control) {
 			ok = ok && write("request-multicast-control", mcast_filter_ ? "1" : "0");
 			mcast_filter_sent_ = mcast_filter_;
 		}
@@ -599,316 +604,6 @@ void Control::remove_keys() noexcept
 		store_.remove(front_dir_ + "/" + k);
 	for (unsigned q = 0; q < max_stale_queue_dirs; q++)
 		store_.remove(front_dir_ + "/queue-" + std::to_string(q));
-}
-
-void Control::set_rss(bool enabled, RssConfig rss) noexcept
-{
-	std::lock_guard lock(ctrl_mutex_);
-	rss_enabled_ = enabled;
-	rss_ = std::move(rss);
-}
-
-void Control::set_rss_in_software(bool in_software) noexcept
-{
-	std::lock_guard lock(ctrl_mutex_);
-	rss_in_software_ = in_software;
-}
-
-RssConfig Control::rss() const noexcept
-{
-	std::lock_guard lock(ctrl_mutex_);
-	return rss_;
-}
-
-bool Control::apply_rss_locked(const RssConfig &rss, std::string &error) noexcept
-{
-	if (!ctrl_) {
-		error = "RSS needs the backend's control ring, and " + back_dir_ +
-			"/feature-ctrl-ring is not 1";
-		return false;
-	}
-	uint32_t max = 0;
-	bool ok = ctrl_->max_mapping_size(max, error);
-	if (ok && max < rss.mapping.size()) {
-		error = "the backend's hash mapping table holds " + std::to_string(max) +
-			" entries (GET_HASH_MAPPING_SIZE), fewer than the " +
-			std::to_string(rss.mapping.size()) + " of the redirection table";
-		ok = false;
-	}
-	/* Under software fan-out the table names application queues and the
-	 * backend has fewer: send each entry's ring, the fan-out takes it on
-	 * from there (xenfront_fanout.h). */
-	RssConfig sent = rss;
-	for (uint32_t &queue : sent.mapping)
-		queue %= static_cast<uint32_t>(resources_.size());
-	ok = ok && ctrl_->apply(sent, error);
-	if (unsigned late = ctrl_->take_stale())
-		XF_DRV_LOG(NOTICE, name_.c_str(),
-			   "dropped %u late answer(s) to control requests that had timed out",
-			   late);
-	if (!ok) {
-		if (ctrl_errors_ != nullptr)
-			__atomic_fetch_add(ctrl_errors_, 1, __ATOMIC_RELAXED);
-		error = "RSS over the control ring of " + back_dir_ + ": " + error;
-		return false;
-	}
-	XF_INIT_LOG(INFO, name_.c_str(),
-		    "RSS set through the control ring: hash types 0x%x, %zu entries",
-		    rss.hash_types, rss.mapping.size());
-	return true;
-}
-
-void Control::steer_to_polled_locked() noexcept
-{
-	const unsigned first = nb_polled_rx_;
-	const unsigned last = static_cast<unsigned>(resources_.size()) - 1;
-	if (!ctrl_) {
-		XF_INIT_LOG(
-			NOTICE, name_.c_str(),
-			"netif queues %u-%u have no rx queue and %s/feature-ctrl-ring is not 1: "
-			"rx queues 0-%u also read those rings (rx_q<N>_unpolled_packets)",
-			first, last, back_dir_.c_str(), first - 1);
-		return;
-	}
-	std::string error;
-	uint32_t max = 0;
-	bool ok = ctrl_->max_mapping_size(max, error);
-	if (ok && max == 0) {
-		error = "the backend's hash mapping table holds 0 entries (GET_HASH_MAPPING_SIZE)";
-		ok = false;
-	}
-	if (ok) {
-		RssConfig steer = default_rss(nb_polled_rx_, std::min<size_t>(max, reta_size));
-		ok = ctrl_->apply(steer, error);
-	}
-	if (!ok) {
-		if (ctrl_errors_ != nullptr)
-			__atomic_fetch_add(ctrl_errors_, 1, __ATOMIC_RELAXED);
-		XF_DRV_LOG(NOTICE, name_.c_str(),
-			   "netif queues %u-%u have no rx queue; steering away from them over the "
-			   "control ring of %s failed: %s; rx queues 0-%u also read those rings "
-			   "(rx_q<N>_unpolled_packets)",
-			   first, last, back_dir_.c_str(), error.c_str(), first - 1);
-		return;
-	}
-	XF_INIT_LOG(NOTICE, name_.c_str(),
-		    "netif queues %u-%u have no rx queue: the backend's hash mapping table sends "
-		    "every packet to rx queues 0-%u (control ring); rx queues also read those "
-		    "rings (rx_q<N>_unpolled_packets)",
-		    first, last, first - 1);
-}
-
-std::vector<xen_netif_gref> Control::static_grant_list(size_t qid, size_t limit) const noexcept
-{
-	/* Transmit buffers read-only, as they are granted. */
-	std::vector<xen_netif_gref> list;
-	const TxQueue *txq = txqs_[qid];
-	const RxQueue *rxq = rxqs_[qid];
-	for (uint16_t id = 0; id < txq->nb_desc; id++)
-		list.push_back(xen_netif_gref{txq->grefs[id], XEN_NETIF_CTRLF_GREF_readonly, 0});
-	for (uint16_t p = 0; p < rxq->nb_pages; p++)
-		list.push_back(xen_netif_gref{rxq->grefs[p], 0, 0});
-	/* rx_copybreak's spare pages beyond what the backend maps: it copies
-	 * into those by grant copy (netback looks each gref up). */
-	if (list.size() > limit && limit >= size_t(txq->nb_desc) + rxq->nb_desc)
-		list.resize(limit);
-	return list;
-}
-
-void Control::unmap_static_grants() noexcept
-{
-	std::lock_guard lock(ctrl_mutex_);
-	std::vector<uint16_t> queues = std::exchange(static_mapped_, {});
-	if (!ctrl_)
-		return;
-	for (uint16_t qid : queues) {
-		if (qid >= rxqs_.size() || qid >= txqs_.size() || rxqs_[qid] == nullptr ||
-		    txqs_[qid] == nullptr)
-			continue;
-		std::string error;
-		if (!ctrl_->del_gref_mapping(qid, static_grant_list(qid, static_grant_size_),
-					     error)) {
-			/* The backend lets go of them when it disconnects. */
-			if (ctrl_errors_ != nullptr)
-				__atomic_fetch_add(ctrl_errors_, 1, __ATOMIC_RELAXED);
-			XF_DRV_LOG(NOTICE, name_.c_str(),
-				   "static grants of queue %u over the control ring of %s: %s", qid,
-				   back_dir_.c_str(), error.c_str());
-			return;
-		}
-	}
-}
-
-void Control::map_static_grants_locked() noexcept
-{
-	static_mapped_.clear();
-	if (!ctrl_) {
-		XF_INIT_LOG(INFO, name_.c_str(),
-			    "static_grants=1: %s/feature-ctrl-ring is not 1; the backend copies "
-			    "by grant copy",
-			    back_dir_.c_str());
-		return;
-	}
-	for (size_t qid = 0; qid < resources_.size(); qid++) {
-		const RxQueue *rxq = qid < rxqs_.size() ? rxqs_[qid] : nullptr;
-		const TxQueue *txq = qid < txqs_.size() ? txqs_[qid] : nullptr;
-		if (rxq == nullptr || txq == nullptr)
-			continue;
-		std::string error;
-		uint32_t size = 0;
-		bool supported = true;
-		const auto q = static_cast<uint32_t>(qid);
-		if (!ctrl_->gref_mapping_size(q, size, supported, error)) {
-			if (!supported) {
-				XF_INIT_LOG(INFO, name_.c_str(),
-					    "static_grants=1: the backend does not map grants "
-					    "(GET_GREF_MAPPING_SIZE: NOT_SUPPORTED); it copies by "
-					    "grant copy");
-				return;
-			}
-		} else {
-			std::vector<xen_netif_gref> list = static_grant_list(qid, size);
-			static_grant_size_ = size;
-			if (list.size() > size)
-				error = "the backend maps " + std::to_string(size) +
-					" grants per queue (GET_GREF_MAPPING_SIZE), fewer than "
-					"the " +
-					std::to_string(list.size()) + " buffers of queue " +
-					std::to_string(qid);
-			else if (ctrl_->add_gref_mapping(q, list, error)) {
-				XF_INIT_LOG(INFO, name_.c_str(),
-					    "queue %zu: the backend maps its %zu buffers", qid,
-					    list.size());
-				static_mapped_.push_back(static_cast<uint16_t>(qid));
-				continue;
-			}
-		}
-		if (ctrl_errors_ != nullptr)
-			__atomic_fetch_add(ctrl_errors_, 1, __ATOMIC_RELAXED);
-		XF_DRV_LOG(NOTICE, name_.c_str(),
-			   "static grants of queue %zu over the control ring of %s: %s; the "
-			   "backend copies by grant copy",
-			   qid, back_dir_.c_str(), error.c_str());
-		return; /* one failure is enough: no wait per queue on a silent backend */
-	}
-}
-
-bool Control::update_rss(RssConfig rss, std::string &error) noexcept
-{
-	std::lock_guard lock(ctrl_mutex_);
-	if (connected_ && rss_enabled_ && !rss_in_software_ && !apply_rss_locked(rss, error)) {
-		error += "; the previous RSS configuration stays (the backend may hold part of "
-			 "the new one)";
-		return false;
-	}
-	rss_enabled_ = true;
-	rss_ = std::move(rss);
-	return true;
-}
-
-bool Control::send_mcast_locked(const std::vector<rte_ether_addr> &addrs, bool add, bool retract,
-				std::string &error) noexcept
-{
-	TxQueue *q = txqs_.empty() ? nullptr : txqs_[0];
-	if (q == nullptr) {
-		error = "netif queue 0 has no tx queue set up";
-		return false;
-	}
-	/* The ring is the data path's while connected: taken back as for a
-	 * disconnection (queue 0 only), then handed back unchanged in its
-	 * generation. The watcher thread's quiesce_queues() holds ctrl_mutex_
-	 * too, so it cannot interleave. */
-	const uint32_t gen = generation_;
-	constexpr uint64_t spins = 100'000'000; /* ~1 s: a wedged lcore */
-	const auto deadline = Clock::now() + 1s;
-	size_t done = 0;
-	for (;;) {
-		if (retract) {
-			xen::queue_retract(q->sync, gen | 1);
-			xen::queue_retract_barrier();
-			if (!xen::queue_wait_idle(q->sync, spins))
-				XF_DRV_LOG(WARNING, name_.c_str(),
-					   "tx queue 0: a burst did not finish within a second; "
-					   "writing the multicast requests anyway");
-		}
-		done += tx_queue_send_mcast(*q, addrs.data() + done,
-					    static_cast<unsigned>(addrs.size() - done), add);
-		const bool broken = q->broken;
-		if (retract)
-			xen::queue_publish(q->sync, gen);
-		if (done == addrs.size())
-			return true;
-		if (broken) {
-			error = "netif queue 0 is stopped (the backend broke the protocol)";
-			return false;
-		}
-		if (Clock::now() >= deadline) {
-			error = "netif queue 0 had no room for " +
-				std::to_string(addrs.size() - done) +
-				" multicast request(s) within a second (backend " + back_dir_ +
-				" not answering)";
-			return false;
-		}
-		std::this_thread::sleep_for(1ms);
-	}
-}
-
-int Control::set_mcast_list(const rte_ether_addr *addrs, uint32_t n, std::string &error) noexcept
-{
-	std::lock_guard lock(ctrl_mutex_);
-	std::vector<rte_ether_addr> next(addrs, addrs + n);
-	if (connected_) {
-		/* Only the difference: DEL what went, then ADD what came. */
-		auto listed = [](const std::vector<rte_ether_addr> &list, const rte_ether_addr &a) {
-			return std::any_of(list.begin(), list.end(), [&](const rte_ether_addr &b) {
-				return rte_is_same_ether_addr(&a, &b);
-			});
-		};
-		std::vector<rte_ether_addr> gone, added;
-		for (const rte_ether_addr &a : mcast_list_)
-			if (!listed(next, a))
-				gone.push_back(a);
-		for (const rte_ether_addr &a : next)
-			if (!listed(mcast_list_, a) && !listed(added, a))
-				added.push_back(a);
-		if (!send_mcast_locked(gone, false, true, error) ||
-		    !send_mcast_locked(added, true, true, error)) {
-			error = "multicast list not sent: " + error;
-			return -EIO;
-		}
-	}
-	mcast_list_ = std::move(next);
-	return 0;
-}
-
-int Control::set_allmulticast(bool all, std::string &error) noexcept
-{
-	std::lock_guard lock(ctrl_mutex_);
-	if (connected_ && !features().dynamic_multicast_control) {
-		error = "backend " + back_dir_ +
-			" reads request-multicast-control only when the frontend connects (no "
-			"feature-dynamic-multicast-control): stop the port, change all-multicast, "
-			"start it again";
-		return -ENOTSUP;
-	}
-	if (connected_) {
-		/* netif.h: the backend follows the key while connected. */
-		const std::string node = front_dir_ + "/request-multicast-control";
-		if (!store_.write(node, all ? "0" : "1")) {
-			error = "cannot write " + node + ": " + std::strerror(errno);
-			return -EIO;
-		}
-		mcast_filter_sent_ = !all;
-	}
-	mcast_filter_ = !all;
-	return 0;
-}
-
-void Control::release_ctrl_port() noexcept
-{
-	std::lock_guard lock(ctrl_mutex_);
-	if (ctrl_)
-		ctrl_->release_port();
 }
 
 TxOffloadCaps Control::tx_offload_caps() const noexcept
@@ -948,6 +643,85 @@ void Control::update_link(rte_eth_dev *dev, bool up) noexcept
 		XF_DRV_LOG(NOTICE, name_.c_str(), "link %s", up ? "up" : "down");
 }
 
+/* The port's queue pairs against what the backend offers. */
+bool Control::check_queues_fit(const BackendFeatures &f, std::string &error) const noexcept
+{
+	if (resources_.empty() || !resources_[0].tx_ring || !resources_[0].rx_ring) {
+		error = "no queue pair set up";
+		return false;
+	}
+	if (resources_.size() > f.max_queues) {
+		/* A backend restarted with fewer queues than the port was
+		 * configured for (Linux netback would refuse the connection). */
+		error = "backend " + back_dir_ + " offers " + std::to_string(f.max_queues) +
+			" queue pair(s) (multi-queue-max-queues), the port is configured for " +
+			std::to_string(resources_.size()) +
+			": stop the port and configure fewer queues, or use fanout=1";
+		return false;
+	}
+	for (size_t i = 0; i < resources_.size(); i++)
+		if (i >= rxqs_.size() || rxqs_[i] == nullptr || i >= txqs_.size() ||
+		    txqs_[i] == nullptr) {
+			error = "queue pair " + std::to_string(i) + " is not fully set up";
+			return false;
+		}
+	return true;
+}
+
+/* Queue pair `i`, off the data path (odd generation): fresh event channels,
+ * empty rings, its queues reset to them. */
+bool Control::format_queue(size_t i, const BackendFeatures &f, std::string &error) noexcept
+{
+	QueueResources &r = resources_[i];
+	RxQueue *rxq = rxqs_[i];
+	TxQueue *txq = txqs_[i];
+	r.port_rx.reset();
+	r.port_tx.reset();
+	/* The rx channel (or the only one) on the queue's own handle, which
+	 * rx interrupt mode waits on (xenfront_intr.h). */
+	const bool split = f.split_event_channels;
+	const xen::Evtchn &rx_evtchn = r.rx_intr->evtchn();
+	const xen::Evtchn &tx_evtchn = split ? evtchn_ : rx_evtchn;
+	r.port_tx = xen::BoundPort::alloc_unbound(tx_evtchn, backend_domid_, error);
+	if (!r.port_tx)
+		return false;
+	if (split) {
+		r.port_rx = xen::BoundPort::alloc_unbound(rx_evtchn, backend_domid_, error);
+		if (!r.port_rx)
+			return false;
+	}
+	std::memset(r.rx_ring->page(0), 0, xen::page_size);
+	std::memset(r.tx_ring->page(0), 0, xen::page_size);
+	rxq->ring.init(r.rx_ring->page(0));
+	txq->ring.init(r.tx_ring->page(0));
+	rx_queue_reset(*rxq);
+	tx_queue_reset(*txq);
+	txq->sg = f.sg;
+	txq->caps = tx_offload_caps();
+	txq->notify = xen::Notifier{tx_evtchn.get(), r.port_tx->port().value()};
+	rxq->notify =
+		xen::Notifier{rx_evtchn.get(), (r.port_rx ? r.port_rx : r.port_tx)->port().value()};
+	r.rx_intr->ring_reset(*rxq);
+	return true;
+}
+
+/* The control ring only when RSS or static grants ask for it: a port
+ * without them spends no grants or event channel on it. */
+bool Control::prepare_ctrl_ring_locked(const BackendFeatures &f, std::string &error) noexcept
+{
+	const bool backend_rss = rss_enabled_ && !rss_in_software_;
+	if (!f.ctrl_ring || !(backend_rss || config_.static_grants || steering_wanted())) {
+		ctrl_.reset();
+		return true;
+	}
+	if (!ctrl_) {
+		ctrl_ = CtrlChannel::create(gntshr_, backend_domid_, error);
+		if (!ctrl_)
+			return false;
+	}
+	return ctrl_->reset(backend_domid_, error);
+}
+
 bool Control::begin_handshake(Clock::time_point deadline, std::string &error) noexcept
 {
 	failure_retryable_ = false;
@@ -962,73 +736,14 @@ bool Control::begin_handshake(Clock::time_point deadline, std::string &error) no
 	}
 	if (!read_backend_features(error))
 		return false;
-	if (resources_.empty() || !resources_[0].tx_ring || !resources_[0].rx_ring) {
-		error = "no queue pair set up";
+	const BackendFeatures f = features();
+	if (!check_queues_fit(f, error))
 		return false;
-	}
-	if (resources_.size() > features_.max_queues) {
-		/* A backend restarted with fewer queues than the port was
-		 * configured for (Linux netback would refuse the connection). */
-		error = "backend " + back_dir_ + " offers " + std::to_string(features_.max_queues) +
-			" queue pair(s) (multi-queue-max-queues), the port is configured for " +
-			std::to_string(resources_.size()) +
-			": stop the port and configure fewer queues, or use fanout=1";
-		return false;
-	}
-
-	/* The data path is off the rings (odd generation): format them. */
-	for (size_t i = 0; i < resources_.size(); i++) {
-		QueueResources &r = resources_[i];
-		RxQueue *rxq = i < rxqs_.size() ? rxqs_[i] : nullptr;
-		TxQueue *txq = i < txqs_.size() ? txqs_[i] : nullptr;
-		if (rxq == nullptr || txq == nullptr) {
-			error = "queue pair " + std::to_string(i) + " is not fully set up";
+	for (size_t i = 0; i < resources_.size(); i++)
+		if (!format_queue(i, f, error))
 			return false;
-		}
-		r.port_rx.reset();
-		r.port_tx.reset();
-		/* The rx channel (or the only one) on the queue's own handle, which
-		 * rx interrupt mode waits on (xenfront_intr.h). */
-		const bool split = features_.split_event_channels;
-		const xen::Evtchn &rx_evtchn = r.rx_intr->evtchn();
-		const xen::Evtchn &tx_evtchn = split ? evtchn_ : rx_evtchn;
-		r.port_tx = xen::BoundPort::alloc_unbound(tx_evtchn, backend_domid_, error);
-		if (!r.port_tx)
-			return false;
-		if (split) {
-			r.port_rx = xen::BoundPort::alloc_unbound(rx_evtchn, backend_domid_, error);
-			if (!r.port_rx)
-				return false;
-		}
-		std::memset(r.rx_ring->page(0), 0, xen::page_size);
-		std::memset(r.tx_ring->page(0), 0, xen::page_size);
-		rxq->ring.init(r.rx_ring->page(0));
-		txq->ring.init(r.tx_ring->page(0));
-		rx_queue_reset(*rxq);
-		tx_queue_reset(*txq);
-		txq->sg = features_.sg;
-		txq->caps = tx_offload_caps();
-		txq->notify = xen::Notifier{tx_evtchn.get(), r.port_tx->port().value()};
-		rxq->notify = xen::Notifier{rx_evtchn.get(),
-					    (r.port_rx ? r.port_rx : r.port_tx)->port().value()};
-		r.rx_intr->ring_reset(*rxq);
-	}
-	/* The control ring only when RSS or static grants ask for it: a port
-	 * without them spends no grants or event channel on it. */
 	std::lock_guard ctrl_lock(ctrl_mutex_);
-	const bool backend_rss = rss_enabled_ && !rss_in_software_;
-	if (features_.ctrl_ring && (backend_rss || config_.static_grants || steering_wanted())) {
-		if (!ctrl_) {
-			ctrl_ = CtrlChannel::create(gntshr_, backend_domid_, error);
-			if (!ctrl_)
-				return false;
-		}
-		if (!ctrl_->reset(backend_domid_, error))
-			return false;
-	} else {
-		ctrl_.reset();
-	}
-	if (!write_keys(error))
+	if (!prepare_ctrl_ring_locked(f, error) || !write_keys(error))
 		return false;
 	keys_written_ = true;
 	return switch_state(XenbusState::Connected, error);
@@ -1107,9 +822,9 @@ bool Control::complete_connection(rte_eth_dev *dev, std::string &error) noexcept
 		map_static_grants_locked();
 	/* All-multicast changed between our keys and the backend's answer
 	 * (set_allmulticast() saw no connection yet). */
-	if (features_.multicast_control && mcast_filter_ != mcast_filter_sent_) {
+	if (features().multicast_control && mcast_filter_ != mcast_filter_sent_) {
 		const std::string node = front_dir_ + "/request-multicast-control";
-		if (!features_.dynamic_multicast_control)
+		if (!features().dynamic_multicast_control)
 			XF_DRV_LOG(WARNING, name_.c_str(),
 				   "all-multicast mode changed while connecting to %s, which reads "
 				   "%s only then: in effect from the next connection",
@@ -1122,7 +837,7 @@ bool Control::complete_connection(rte_eth_dev *dev, std::string &error) noexcept
 	}
 	/* The backend starts each connection with an empty list: ours again,
 	 * while the data path is still off the rings. */
-	if (features_.multicast_control && !mcast_list_.empty() &&
+	if (features().multicast_control && !mcast_list_.empty() &&
 	    !send_mcast_locked(mcast_list_, true, false, error)) {
 		error = "cannot send the multicast list to " + back_dir_ + ": " + error;
 		return false;
@@ -1131,8 +846,8 @@ bool Control::complete_connection(rte_eth_dev *dev, std::string &error) noexcept
 	broken_reported_ = false;
 	publish_queues();
 	XF_INIT_LOG(INFO, name_.c_str(), "connected to %s (%s event channels, sg %s)",
-		    back_dir_.c_str(), features_.split_event_channels ? "split" : "one",
-		    features_.sg ? "on" : "off");
+		    back_dir_.c_str(), features().split_event_channels ? "split" : "one",
+		    features().sg ? "on" : "off");
 	update_link(dev, carrier());
 	return true;
 }
@@ -1162,7 +877,10 @@ void Control::abandon_connection() noexcept
 
 void Control::connection_failed(const std::string &error) noexcept
 {
-	connected_ = false;
+	{
+		std::lock_guard ctrl_lock(ctrl_mutex_); /* against a multicast op */
+		connected_ = false;
+	}
 	abandon_connection();
 	if (stopping())
 		return; /* the port is stopping or closing: not a failure */
@@ -1295,70 +1013,30 @@ void Control::disconnect() noexcept
 
 bool Control::start_watcher(rte_eth_dev *dev, std::string &error) noexcept
 {
-	if (watcher_running_)
+	if (thread_.running())
 		return true;
-	if (stop_fd_ < 0)
-		stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (stop_fd_ < 0) {
-		error = std::string("eventfd: ") + std::strerror(errno);
-		return false;
-	}
-	stopping_.store(false, std::memory_order_release);
 	if (!store_.watch(back_dir_, "xenfront-backend")) {
 		error = "cannot watch " + back_dir_ + ": " + std::strerror(errno);
 		return false;
 	}
-	struct Args {
-		Control *self;
-		rte_eth_dev *dev;
-	};
-	auto *args = new (std::nothrow) Args{this, dev};
-	if (args == nullptr) {
-		error = "out of memory";
-		store_.unwatch(back_dir_, "xenfront-backend");
-		return false;
-	}
 	char thread_name[RTE_MAX_THREAD_NAME_LEN];
 	std::snprintf(thread_name, sizeof(thread_name), "xf-ctl-%u", dev->data->port_id);
-	int rc = xen::ctrl_thread_create(
-		&watcher_, thread_name, nullptr,
-		[](void *arg) -> void * {
-			auto *a = static_cast<Args *>(arg);
-			Control *self = a->self;
-			rte_eth_dev *d = a->dev;
-			delete a;
-			self->watch_backend(d);
-			return nullptr;
-		},
-		args);
-	if (rc != 0) {
-		delete args;
+	if (!thread_.start(
+		    thread_name, [this, dev] { watch_backend(dev); }, error)) {
 		store_.unwatch(back_dir_, "xenfront-backend");
-		error = std::string("cannot start the control thread: ") + std::strerror(-rc);
 		return false;
 	}
-	watcher_running_ = true;
 	return true;
 }
 
 void Control::stop_watcher() noexcept
 {
-	if (!watcher_running_)
+	if (!thread_.running())
 		return;
-	/* Every wait of the thread polls stop_fd_ too: it returns within a
+	/* Every wait of the thread polls its eventfd too: it returns within a
 	 * store request or a control-ring call. */
-	stopping_.store(true, std::memory_order_release);
-	uint64_t one = 1;
-	if (write(stop_fd_, &one, sizeof(one)) < 0)
-		XF_DRV_LOG(WARNING, name_.c_str(), "cannot wake the control thread: %s",
-			   std::strerror(errno));
-	pthread_join(watcher_, nullptr);
-	watcher_running_ = false;
+	thread_.stop();
 	store_.unwatch(back_dir_, "xenfront-backend");
-	uint64_t drain;
-	while (read(stop_fd_, &drain, sizeof(drain)) > 0) {
-	}
-	stopping_.store(false, std::memory_order_release);
 }
 
 bool Control::recover_store(rte_eth_dev *dev) noexcept
@@ -1372,7 +1050,7 @@ bool Control::recover_store(rte_eth_dev *dev) noexcept
 	std::string error;
 	for (;;) {
 		auto store = xen::reopen_store(
-			stop_fd_, [] { return true; }, attempts, error);
+			thread_.fd(), [] { return true; }, attempts, error);
 		if (!store)
 			return false;
 		/* The new connection has none of our watches. */
@@ -1400,9 +1078,109 @@ bool Control::recover_store(rte_eth_dev *dev) noexcept
 	return true;
 }
 
+/* Another frontend's state on the vif: Closing, Closed, Initialising,
+ * each step waiting (bounded) for the backend. False if asked to stop. */
+bool Control::follow_take_over(XenbusState &state) noexcept
+{
+	std::string error;
+	auto deadline = Clock::now() + 2 * teardown_step_timeout;
+	if (!take_over(deadline, error)) {
+		if (stopping())
+			return false;
+		XF_INIT_LOG(ERR, name_.c_str(), "%s", error.c_str());
+		gave_up_ = true;
+	}
+	take_over_pending_ = false;
+	state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+	return true;
+}
+
+/* Connected on both sides: the link follows the carrier. A queue stopped by
+ * a protocol violation stays stopped until the backend reconnects (or the
+ * port restarts): the link goes down, as Linux netfront's "Disabled for
+ * further use". */
+void Control::follow_carrier(rte_eth_dev *dev) noexcept
+{
+	bool broken = queues_broken();
+	if (broken && !broken_reported_) {
+		broken_reported_ = true;
+		XF_DRV_LOG(ERR, name_.c_str(),
+			   "backend %s broke the netif protocol; link down until it reconnects or "
+			   "the port is restarted",
+			   back_dir_.c_str());
+	}
+	update_link(dev, carrier() && !broken);
+}
+
+/* The backend left Connected (it closed or restarted): the rings back from
+ * the data path, our side back to Initialising. False if asked to stop
+ * meanwhile (stop() or shutdown() finishes the teardown). */
+bool Control::backend_left(rte_eth_dev *dev, XenbusState &state) noexcept
+{
+	XF_DRV_LOG(NOTICE, name_.c_str(), "backend %s went %s; reconnecting when it returns",
+		   back_dir_.c_str(), xen::state_name(state));
+	update_link(dev, false);
+	{
+		/* Against a multicast change taking ring 0. */
+		std::lock_guard ctrl_lock(ctrl_mutex_);
+		quiesce_queues();
+		connected_ = false;
+	}
+	close_step(XenbusState::Closing, Clock::now() + teardown_step_timeout);
+	if (stopping())
+		return false;
+	store_.switch_state(front_dir_, XenbusState::Closed);
+	for (QueueResources &r : resources_) {
+		r.port_tx.reset();
+		r.port_rx.reset();
+	}
+	keys_written_ = false;
+	store_.switch_state(front_dir_, XenbusState::Initialising);
+	state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+	last_backend_state_ = state;
+	return true;
+}
+
+/* One look at the backend's state (after a watch event or a second): what
+ * the state machine of netif.h asks of us next. False to end the thread. */
+bool Control::follow_backend(rte_eth_dev *dev, XenbusState state, bool state_written) noexcept
+{
+	if (take_over_pending_ && !follow_take_over(state))
+		return false;
+	/* The backend (re)started: its features may have changed. */
+	if (state == XenbusState::InitWait && last_backend_state_ != XenbusState::InitWait &&
+	    !connected_ && !handshake_pending_)
+		learn_features(dev);
+	last_backend_state_ = state;
+	if (!started_ || gave_up_)
+		return true;
+	if (handshake_pending_) {
+		/* Our half is out: the backend's answer, however long it takes
+		 * (every watch event and each second). */
+		await_backend_connected(dev, state, state_written);
+		return true;
+	}
+	if (connected_ && state == XenbusState::Connected) {
+		follow_carrier(dev);
+		return true;
+	}
+	if (connected_ && !backend_left(dev, state))
+		return false;
+	if (state == XenbusState::InitWait) {
+		std::string error;
+		auto deadline =
+			Clock::now() + std::chrono::milliseconds(config_.connect_timeout_ms);
+		if (begin_handshake(deadline, error))
+			handshake_sent();
+		else
+			connection_failed(error);
+	}
+	return true;
+}
+
 void Control::watch_backend(rte_eth_dev *dev) noexcept
 {
-	pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}};
+	pollfd fds[2] = {{thread_.fd(), POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}};
 	for (;;) {
 		/* Poll also on a period: a missed watch must not wedge us. (The
 		 * watch fires once when set: the first pass comes at once.) */
@@ -1422,85 +1200,8 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 			fds[1].fd = store_.watch_fd();
 			continue;
 		}
-		auto state = read.value_or(XenbusState::Unknown);
-		if (take_over_pending_) {
-			/* Another frontend's state on the vif: Closing, Closed,
-			 * Initialising, each step waiting (bounded) for the backend. */
-			std::string error;
-			auto deadline = Clock::now() + 2 * teardown_step_timeout;
-			if (!take_over(deadline, error)) {
-				if (stopping())
-					return;
-				XF_INIT_LOG(ERR, name_.c_str(), "%s", error.c_str());
-				gave_up_ = true;
-			}
-			take_over_pending_ = false;
-			state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
-		}
-		/* The backend (re)started: its features may have changed. */
-		if (state == XenbusState::InitWait &&
-		    last_backend_state_ != XenbusState::InitWait && !connected_ &&
-		    !handshake_pending_)
-			learn_features(dev);
-		last_backend_state_ = state;
-		if (!started_ || gave_up_)
-			continue;
-		if (handshake_pending_) {
-			/* Our half is out: the backend's answer, however long it
-			 * takes (every watch event and each second). */
-			await_backend_connected(dev, state, state_written);
-			continue;
-		}
-		if (connected_ && state == XenbusState::Connected) {
-			/* A queue stopped by a protocol violation stays stopped
-			 * until the backend reconnects (or the port restarts): the
-			 * link goes down, as Linux netfront's "Disabled for further
-			 * use". */
-			bool broken = queues_broken();
-			if (broken && !broken_reported_) {
-				broken_reported_ = true;
-				XF_DRV_LOG(ERR, name_.c_str(),
-					   "backend %s broke the netif protocol; link down until "
-					   "it reconnects or the port is restarted",
-					   back_dir_.c_str());
-			}
-			update_link(dev, carrier() && !broken);
-			continue;
-		}
-		if (connected_) {
-			/* The backend left Connected: it closed or restarted. */
-			XF_DRV_LOG(NOTICE, name_.c_str(),
-				   "backend %s went %s; reconnecting when it returns",
-				   back_dir_.c_str(), xen::state_name(state));
-			update_link(dev, false);
-			{
-				/* Against a multicast change taking ring 0. */
-				std::lock_guard ctrl_lock(ctrl_mutex_);
-				quiesce_queues();
-				connected_ = false;
-			}
-			close_step(XenbusState::Closing, Clock::now() + teardown_step_timeout);
-			if (stopping())
-				return; /* stop() or shutdown() finishes the teardown */
-			store_.switch_state(front_dir_, XenbusState::Closed);
-			for (QueueResources &r : resources_) {
-				r.port_tx.reset();
-				r.port_rx.reset();
-			}
-			keys_written_ = false;
-			store_.switch_state(front_dir_, XenbusState::Initialising);
-			state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
-			last_backend_state_ = state;
-		}
-		if (state == XenbusState::InitWait) {
-			std::string error;
-			auto deadline = Clock::now() +
-					std::chrono::milliseconds(config_.connect_timeout_ms);
-			if (begin_handshake(deadline, error))
-				handshake_sent();
-			else
-				connection_failed(error);
-		}
+		if (!follow_backend(dev, read.value_or(XenbusState::Unknown), state_written))
+			return;
 	}
 }
 

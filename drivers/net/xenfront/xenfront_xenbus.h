@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "control_thread.h"
 #include "evtchn.h"
 #include "grant.h"
 #include "store.h"
@@ -44,6 +45,18 @@ struct QueueResources {
 	std::optional<xen::BoundPort> port_tx; /* or the only port */
 	std::optional<xen::BoundPort> port_rx; /* split event channels */
 };
+
+/* Copies the backend's features into dev_private for secondary processes,
+ * each field with one atomic store (they read them with atomic loads). */
+inline void publish_features(Adapter &a, const BackendFeatures &f,
+			     const TxOffloadCaps &caps) noexcept
+{
+	__atomic_store_n(&a.backend_sg, f.sg, __ATOMIC_RELAXED);
+	__atomic_store_n(&a.backend_max_queues, f.max_queues, __ATOMIC_RELAXED);
+	__atomic_store_n(&a.backend_ctrl_ring, f.ctrl_ring, __ATOMIC_RELAXED);
+	TxOffloadCaps copy = caps;
+	__atomic_store(&a.tx_caps, &copy, __ATOMIC_RELAXED);
+}
 
 class Control
 {
@@ -167,7 +180,7 @@ private:
 	/* Writes our state; on failure `error` names the node and the value. */
 	bool switch_state(xen::XenbusState state, std::string &error) noexcept;
 	/* Waits for one of `states`; false at `deadline`, or at once when the
-	 * control thread is asked to stop (stop_fd_). */
+	 * control thread is asked to stop (thread_.fd()). */
 	bool wait_backend(Clock::time_point deadline,
 			  std::initializer_list<xen::XenbusState> states,
 			  xen::XenbusState &seen) noexcept;
@@ -184,6 +197,9 @@ private:
 	 * rings (see await_backend_connected()). A failure the backend may
 	 * not repeat (it left in between) sets failure_retryable_. */
 	bool begin_handshake(Clock::time_point deadline, std::string &error) noexcept;
+	bool check_queues_fit(const BackendFeatures &f, std::string &error) const noexcept;
+	bool format_queue(size_t i, const BackendFeatures &f, std::string &error) noexcept;
+	bool prepare_ctrl_ring_locked(const BackendFeatures &f, std::string &error) noexcept;
 	/* Our half is out: the thread waits for the backend's from now. */
 	void handshake_sent() noexcept;
 	/* One look at the backend while our Connected waits for its answer:
@@ -206,7 +222,7 @@ private:
 	/* Reads the backend's features (it reached InitWait) and publishes
 	 * them to dev_private for secondary processes. */
 	void learn_features(rte_eth_dev *dev) noexcept;
-	bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+	bool stopping() const noexcept { return thread_.stopping(); }
 	bool write_keys(std::string &error) noexcept;
 	void remove_keys() noexcept;
 	void quiesce_queues() noexcept;
@@ -221,6 +237,10 @@ private:
 	 * its state (reconnecting when it restarts) and carrier. */
 	bool start_watcher(rte_eth_dev *dev, std::string &error) noexcept;
 	void stop_watcher() noexcept;
+	bool follow_take_over(xen::XenbusState &state) noexcept;
+	void follow_carrier(rte_eth_dev *dev) noexcept;
+	bool backend_left(rte_eth_dev *dev, xen::XenbusState &state) noexcept;
+	bool follow_backend(rte_eth_dev *dev, xen::XenbusState state, bool state_written) noexcept;
 	void watch_backend(rte_eth_dev *dev) noexcept;
 	/* The store connection broke: reopens it (with backoff) while the
 	 * data path runs on; false if asked to stop meanwhile. */
@@ -235,7 +255,8 @@ private:
 	std::string back_dir_;
 	xen::DomId backend_domid_;
 	/* Read by the application's thread (dev_infos, configure), written by
-	 * the control thread. */
+	 * the control thread: every access through features() or
+	 * read_backend_features(), under features_mutex_. */
 	mutable std::mutex features_mutex_;
 	BackendFeatures features_;
 	bool features_known_ = false;
@@ -283,7 +304,12 @@ private:
 	std::vector<RxQueue *> rxqs_;
 	std::vector<TxQueue *> txqs_;
 	uint32_t generation_ = 1; /* odd: disconnected (see QueueSync) */
-	bool connected_ = false;
+	/* Written by the control thread (connect, reconnect) and by the
+	 * application's (stop, close) with the other stopped; read under
+	 * ctrl_mutex_ by the multicast and RSS ops while the control thread
+	 * runs: atomic, and changed under ctrl_mutex_ where those ops could
+	 * act on it. */
+	std::atomic<bool> connected_{false};
 	/* Set by the application's thread while the control thread is stopped
 	 * (start/stop), read by the control thread. */
 	bool started_ = false;                  /* connect whenever the backend is ready */
@@ -298,10 +324,9 @@ private:
 	std::vector<uint16_t> static_mapped_; /* queues whose buffers the backend maps */
 	bool broken_reported_ = false;
 
-	pthread_t watcher_{};
-	bool watcher_running_ = false;
-	int stop_fd_ = -1;
-	std::atomic<bool> stopping_{false};
+	/* The port's control thread (watch_backend); its eventfd is the
+	 * stop request every wait of the thread polls. */
+	xen::ControlThread thread_;
 };
 
 } // namespace xenfront
