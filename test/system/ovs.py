@@ -11,7 +11,7 @@ import re
 import subprocess
 import time
 
-from conftest import sanitizer_env
+from sanitizers import sanitizer_env
 
 VSWITCHD = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"

@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from test_traffic import backend, frontend, stop_all, wait_counter
-from testpmd import TestPmd
+from testpmd import TestPmd, backend, frontend, stop_all, wait_counter
 
 
 @pytest.mark.parametrize("rxd,txd,used_rx,used_tx", [
@@ -23,28 +22,25 @@ def test_any_descriptor_count(build, xensim, prefix, rxd, txd, used_rx, used_tx)
     """Any descriptor count is accepted; the queue uses the ring's 256 slots
     at most, and rx/tx queue info report what it uses. Traffic flows."""
     xensim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, xensim, prefix, app=["--forward-mode=txonly"])
-        front = frontend(build, xensim, prefix,
-                         app=["--forward-mode=rxonly", f"--rxd={rxd}", f"--txd={txd}"])
-        front.wait_link(0)
-        info = front.command("show port info 0")
-        assert re.search(r"Max possible number of RXDs per queue: 32768", info), info
-        assert re.search(r"Max possible number of TXDs per queue: 32768", info), info
-        assert f"Number of RXDs: {used_rx}" in front.command("show rxq info 0 0")
-        assert f"Number of TXDs: {used_tx}" in front.command("show txq info 0 0")
-        if rxd > 256:
-            assert (f"net_xenfront0: rx queue 0: {rxd} descriptors asked, the netif ring has "
-                    "256: using 256") in front.output
-        front.command("start")
-        back.command("start")
-        s = wait_counter(front, 0, "ipackets", 10000)
-        back.command("stop")
-        front.command("stop")
-        assert s["ipackets"] >= 10000, s
-    finally:
-        stop_all(front, back)
+    back = backend(build, xensim, prefix, app=["--forward-mode=txonly"])
+    front = frontend(build, xensim, prefix,
+                     app=["--forward-mode=rxonly", f"--rxd={rxd}", f"--txd={txd}"])
+    front.wait_link(0)
+    info = front.command("show port info 0")
+    assert re.search(r"Max possible number of RXDs per queue: 32768", info), info
+    assert re.search(r"Max possible number of TXDs per queue: 32768", info), info
+    assert f"Number of RXDs: {used_rx}" in front.command("show rxq info 0 0")
+    assert f"Number of TXDs: {used_tx}" in front.command("show txq info 0 0")
+    if rxd > 256:
+        assert (f"net_xenfront0: rx queue 0: {rxd} descriptors asked, the netif ring has "
+                "256: using 256") in front.output
+    front.command("start")
+    back.command("start")
+    s = wait_counter(front, 0, "ipackets", 10000)
+    back.command("stop")
+    front.command("stop")
+    assert s["ipackets"] >= 10000, s
+    stop_all(front, back)
 
 
 def queue_xstats(pmd, port, direction, name):
@@ -64,53 +60,50 @@ def test_unequal_queue_counts(build, xensim, prefix, rxq, txq, ctrl_ring):
     Each tx queue's packets reach the backend. Within gntalloc's default
     1024 grants."""
     xensim.vif_add(1, 0)
-    back = front = None
     qargs = ["--rxq=2", "--txq=2"]
-    try:
-        back = backend(build, xensim, prefix, devargs=f",max_queues=2,ctrl_ring={ctrl_ring}",
-                       app=["--forward-mode=txonly", "--txonly-multi-flow"] + qargs)
-        front = frontend(build, xensim, prefix,
-                         app=["--forward-mode=rxonly", f"--rxq={rxq}", f"--txq={txq}"])
-        front.wait_link(0)
-        back.wait_link(0)
-        keys = xensim.xs(0, "ls", "/local/domain/1/device/vif/0").stdout
-        assert 'multi-queue-num-queues = "2"' in keys, keys
-        if rxq < txq:
-            if ctrl_ring:
-                assert ("net_xenfront0: netif queues 1-1 have no rx queue: the backend's hash "
-                        "mapping table sends every packet to rx queues 0-0 (control ring)"
-                        ) in front.output, front.output[-3000:]
-            else:
-                assert ("net_xenfront0: netif queues 1-1 have no rx queue and "
-                        "/local/domain/0/backend/vif/1/0/feature-ctrl-ring is not 1: rx "
-                        "queues 0-0 also read those rings") in front.output, front.output[-3000:]
-        front.command("start")
-        back.command("start")
-        wait_counter(front, 0, "ipackets", 20000)
-        back.command("stop")
-        time.sleep(1)  # what is on the rings arrives
-        front.command("stop")
-        on_rings = queue_xstats(back, 0, "tx", "packets")
-        steered = queue_xstats(back, 0, "tx", "steered")
-        fs = front.stats(0)
-        unpolled = queue_xstats(front, 0, "rx", "unpolled_packets")
-        got = queue_xstats(front, 0, "rx", "packets")
+    back = backend(build, xensim, prefix, devargs=f",max_queues=2,ctrl_ring={ctrl_ring}",
+                   app=["--forward-mode=txonly", "--txonly-multi-flow"] + qargs)
+    front = frontend(build, xensim, prefix,
+                     app=["--forward-mode=rxonly", f"--rxq={rxq}", f"--txq={txq}"])
+    front.wait_link(0)
+    back.wait_link(0)
+    keys = xensim.xs(0, "ls", "/local/domain/1/device/vif/0").stdout
+    assert 'multi-queue-num-queues = "2"' in keys, keys
+    if rxq < txq:
+        if ctrl_ring:
+            assert ("net_xenfront0: netif queues 1-1 have no rx queue: the backend's hash "
+                    "mapping table sends every packet to rx queues 0-0 (control ring)"
+                    ) in front.output, front.output[-3000:]
+        else:
+            assert ("net_xenfront0: netif queues 1-1 have no rx queue and "
+                    "/local/domain/0/backend/vif/1/0/feature-ctrl-ring is not 1: rx "
+                    "queues 0-0 also read those rings") in front.output, front.output[-3000:]
+    front.command("start")
+    back.command("start")
+    wait_counter(front, 0, "ipackets", 20000)
+    back.command("stop")
+    time.sleep(1)  # what is on the rings arrives
+    front.command("stop")
+    on_rings = queue_xstats(back, 0, "tx", "packets")
+    steered = queue_xstats(back, 0, "tx", "steered")
+    fs = front.stats(0)
+    unpolled = queue_xstats(front, 0, "rx", "unpolled_packets")
+    got = queue_xstats(front, 0, "rx", "packets")
 
-        # The other way: every tx queue of the guest sends.
-        back.command("clear port stats 0")
-        back.command("set fwd rxonly")
-        front.command("set fwd txonly")
-        back.command("start")
-        front.command("start")
-        time.sleep(2)
-        front.command("stop")
-        time.sleep(1)
-        back.command("stop")
-        sent = queue_xstats(front, 0, "tx", "packets")
-        bs = back.stats(0)
-        fs2 = front.stats(0)
-    finally:
-        stop_all(front, back)
+    # The other way: every tx queue of the guest sends.
+    back.command("clear port stats 0")
+    back.command("set fwd rxonly")
+    front.command("set fwd txonly")
+    back.command("start")
+    front.command("start")
+    time.sleep(2)
+    front.command("stop")
+    time.sleep(1)
+    back.command("stop")
+    sent = queue_xstats(front, 0, "tx", "packets")
+    bs = back.stats(0)
+    fs2 = front.stats(0)
+    stop_all(front, back)
     print(f"backend put on guest rings {on_rings} (steered {steered}); guest rx queues got "
           f"{got}, unpolled {unpolled}; guest ipackets {fs['ipackets']}")
     assert sum(on_rings.values()) >= 20000, on_rings
@@ -141,32 +134,29 @@ def test_port_added_before_its_backend(build, xensim, prefix):
     start` return at once, the port is link down; the backend starts, the
     port connects by itself (link up, LSC) and carries traffic."""
     xensim.vif_add(1, 0)
-    back = front = None
-    try:
-        eal = build.eal_args(prefix + "f", build.xenfront) + ["--lcores", "0@1,1@0"]
-        front = TestPmd(eal, ["--forward-mode=txonly", "--disable-link-check"], xensim.env(1),
-                        "frontend testpmd")
-        t0 = time.monotonic()
-        out = front.command("port attach net_xenfront0,vif=0")
-        attach = time.monotonic() - t0
-        assert "Port 0 is attached" in out, out
-        t0 = time.monotonic()
-        out = front.command("port start 0")
-        start = time.monotonic() - t0
-        assert "Fail" not in out, out
-        assert not front.link_up(0)
-        print(f"port attach {attach * 1000:.0f} ms, port start {start * 1000:.0f} ms")
-        # The old probe waited connect_timeout (10 s) for the backend, then failed.
-        assert attach < 1 and start < 1, (attach, start)
-        back = backend(build, xensim, prefix, app=["--forward-mode=rxonly"])
-        front.wait_link(0)
-        back.wait_link(0)
-        front.wait_for(r"Port 0: link state change event")
-        back.command("start")
-        front.command("start")
-        s = wait_counter(back, 0, "ipackets", 10000)
-        front.command("stop")
-        back.command("stop")
-        assert s["ipackets"] >= 10000, s
-    finally:
-        stop_all(front, back)
+    eal = build.eal_args(prefix + "f", build.xenfront) + ["--lcores", "0@1,1@0"]
+    front = TestPmd(eal, ["--forward-mode=txonly", "--disable-link-check"], xensim.env(1),
+                    "frontend testpmd")
+    t0 = time.monotonic()
+    out = front.command("port attach net_xenfront0,vif=0")
+    attach = time.monotonic() - t0
+    assert "Port 0 is attached" in out, out
+    t0 = time.monotonic()
+    out = front.command("port start 0")
+    start = time.monotonic() - t0
+    assert "Fail" not in out, out
+    assert not front.link_up(0)
+    print(f"port attach {attach * 1000:.0f} ms, port start {start * 1000:.0f} ms")
+    # The old probe waited connect_timeout (10 s) for the backend, then failed.
+    assert attach < 1 and start < 1, (attach, start)
+    back = backend(build, xensim, prefix, app=["--forward-mode=rxonly"])
+    front.wait_link(0)
+    back.wait_link(0)
+    front.wait_for(r"Port 0: link state change event")
+    back.command("start")
+    front.command("start")
+    s = wait_counter(back, 0, "ipackets", 10000)
+    front.command("stop")
+    back.command("stop")
+    assert s["ipackets"] >= 10000, s
+    stop_all(front, back)

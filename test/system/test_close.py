@@ -14,9 +14,8 @@ import time
 
 import pytest
 
-from conftest import sanitizer_env
-from test_reconnect import check_released, hv, wait_for
-from test_traffic import backend, frontend, stop_all
+from conftest import check_released, hv, sanitizer_env, wait_for
+from testpmd import backend, frontend, stop_all
 
 FRONT_STATE = "/local/domain/1/device/vif/0/state"
 BACK_STATE = "/local/domain/0/backend/vif/1/0/state"
@@ -41,33 +40,26 @@ def driver_close_ms(front, start=0):
 @contextlib.contextmanager
 def connected_pair(build, sim, prefix, backend_alive):
     """A frontend sending to a backend, the backend then killed unless
-    `backend_alive`; yields (backend, frontend, a store client); quits
-    what still runs and checks that nothing is left granted or bound."""
+    `backend_alive`; yields (backend, frontend, a store client); after the
+    block quits what still runs and checks that nothing is left granted or
+    bound (the conftest fixtures stop them if the block fails)."""
     sim.vif_add(1, 0)
-    back = front = store = None
-    try:
-        back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
-        front = frontend(build, sim, prefix, app=["--forward-mode=txonly"],
-                         eal=["--log-level=pmd.net.xenfront.driver:info"])
-        front.wait_link(0)
-        back.wait_link(0)
-        back.command("start")
-        front.command("start")
-        wait_for(lambda: back.stats(0)["ipackets"] > 10000, what="traffic")
-        if not backend_alive:
-            back.kill()  # SIGKILL: its state stays Connected
-        store = sim.client(0)
-        yield back, front, store
-    finally:
-        if store is not None:
-            store.close()
-        try:
-            stop_all(front if front is not None and front.proc.poll() is None else None,
-                     back if backend_alive else None)
-        finally:
-            for pmd in (front, back):
-                if pmd is not None:
-                    pmd.kill()
+    back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
+    front = frontend(build, sim, prefix, app=["--forward-mode=txonly"],
+                     eal=["--log-level=pmd.net.xenfront.driver:info"])
+    front.wait_link(0)
+    back.wait_link(0)
+    back.command("start")
+    front.command("start")
+    wait_for(lambda: back.stats(0)["ipackets"] > 10000, what="traffic")
+    if not backend_alive:
+        back.kill()  # SIGKILL: its state stays Connected
+    store = sim.client(0)
+    yield back, front, store
+    store.close()
+    stop_all(front if front.proc.poll() is None else None, back if backend_alive else None)
+    for pmd in (front, back):
+        pmd.kill()  # no-op for those that quit; checks the others' output
     check_released(sim)
 
 

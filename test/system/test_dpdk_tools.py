@@ -18,12 +18,11 @@ import time
 
 import pytest
 
-from conftest import sanitized, sanitizer_env
-from testpmd import TestPmd
+from conftest import sanitized, sanitizer_env, stop_at_teardown, stop_processes
+from testpmd import GUEST_MAC, SMALL, TestPmd, backend, frontend, stop_all, wait_counter
 
 import pcapfile
 from dpdk_tools import primary_mempool_drivers, telemetry
-from test_traffic import GUEST_MAC, SMALL, backend, frontend, stop_all, wait_counter
 
 # The driver's per-queue xstats, in order (xenfront_ethdev.cc); tools and
 # users rely on these names.
@@ -51,37 +50,34 @@ ETHDEV_NAMES = ["rx_good_packets", "tx_good_packets", "rx_good_bytes", "tx_good_
 
 def test_telemetry_shows_port_and_xstats(build, xensim, prefix):
     xensim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, xensim, prefix, app=["--forward-mode=rxonly"])
-        front = frontend(build, xensim, prefix, app=["--forward-mode=txonly"])
-        front.wait_link(0)
-        back.command("start")
-        front.command("start")
-        time.sleep(1)
-        front.command("stop")
-        time.sleep(0.5)
-        back.command("stop")
-        shown = front.xstats(0)
+    back = backend(build, xensim, prefix, app=["--forward-mode=rxonly"])
+    front = frontend(build, xensim, prefix, app=["--forward-mode=txonly"])
+    front.wait_link(0)
+    back.command("start")
+    front.command("start")
+    time.sleep(1)
+    front.command("stop")
+    time.sleep(0.5)
+    back.command("stop")
+    shown = front.xstats(0)
 
-        ports, info, xstats, link = telemetry(
-            prefix + "f", "/ethdev/list", "/ethdev/info,0", "/ethdev/xstats,0",
-            "/ethdev/link_status,0")
-        assert ports["/ethdev/list"] == [0], ports
-        info = info["/ethdev/info"]
-        assert info["name"] == "net_xenfront0", info
-        assert info["mac_addr"].lower() == "00:16:3e:00:01:00", info
-        assert link["/ethdev/link_status"]["status"] == "UP", link
-        xstats = xstats["/ethdev/xstats"]
-        want = (ETHDEV_NAMES + [f"rx_q0_{n}" for n in RX_NAMES] +
-                [f"tx_q0_{n}" for n in TX_NAMES] + PORT_NAMES)
-        assert list(xstats) == want, list(xstats)
-        # The same values testpmd shows (traffic has stopped).
-        assert xstats == shown, (xstats, shown)
-        assert xstats["tx_q0_packets"] > 1000 and xstats["tx_q0_bad_responses"] == 0, xstats
-        assert xstats["tx_good_packets"] == xstats["tx_q0_packets"], xstats
-    finally:
-        stop_all(front, back)
+    ports, info, xstats, link = telemetry(
+        prefix + "f", "/ethdev/list", "/ethdev/info,0", "/ethdev/xstats,0",
+        "/ethdev/link_status,0")
+    assert ports["/ethdev/list"] == [0], ports
+    info = info["/ethdev/info"]
+    assert info["name"] == "net_xenfront0", info
+    assert info["mac_addr"].lower() == "00:16:3e:00:01:00", info
+    assert link["/ethdev/link_status"]["status"] == "UP", link
+    xstats = xstats["/ethdev/xstats"]
+    want = (ETHDEV_NAMES + [f"rx_q0_{n}" for n in RX_NAMES] +
+            [f"tx_q0_{n}" for n in TX_NAMES] + PORT_NAMES)
+    assert list(xstats) == want, list(xstats)
+    # The same values testpmd shows (traffic has stopped).
+    assert xstats == shown, (xstats, shown)
+    assert xstats["tx_q0_packets"] > 1000 and xstats["tx_q0_bad_responses"] == 0, xstats
+    assert xstats["tx_good_packets"] == xstats["tx_q0_packets"], xstats
+    stop_all(front, back)
 
 
 def test_secondary_tools_need_hugepages(build, xensim, prefix):
@@ -90,24 +86,21 @@ def test_secondary_tools_need_hugepages(build, xensim, prefix):
     involved, because a --no-huge primary's memory is private to it (no
     hugepage_data file to map)."""
     xensim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, xensim, prefix, app=["--forward-mode=rxonly"])
-        front = frontend(build, xensim, prefix, app=["--forward-mode=txonly"])
-        front.wait_link(0)
-        env = xensim.env(1)
-        for eal, why in ((["--no-pci"], "Cannot get hugepage information"),
-                         (["--no-pci", "--no-huge"],
-                          f"Could not open /var/run/dpdk/{prefix}f/hugepage_data")):
-            r = subprocess.run(["dpdk-proc-info", "--file-prefix", prefix + "f"] + eal +
-                               ["--", "--xstats"], capture_output=True, text=True,
-                               env=env, timeout=60)
-            out = r.stdout + r.stderr
-            assert r.returncode != 0 and why in out, out
-        # The primary is unaffected.
-        assert front.link_up(0)
-    finally:
-        stop_all(front, back)
+    back = backend(build, xensim, prefix, app=["--forward-mode=rxonly"])
+    front = frontend(build, xensim, prefix, app=["--forward-mode=txonly"])
+    front.wait_link(0)
+    env = xensim.env(1)
+    for eal, why in ((["--no-pci"], "Cannot get hugepage information"),
+                     (["--no-pci", "--no-huge"],
+                      f"Could not open /var/run/dpdk/{prefix}f/hugepage_data")):
+        r = subprocess.run(["dpdk-proc-info", "--file-prefix", prefix + "f"] + eal +
+                           ["--", "--xstats"], capture_output=True, text=True,
+                           env=env, timeout=60)
+        out = r.stdout + r.stderr
+        assert r.returncode != 0 and why in out, out
+    # The primary is unaffected.
+    assert front.link_up(0)
+    stop_all(front, back)
 
 
 @pytest.fixture
@@ -131,6 +124,7 @@ def hugepages():
                        check=True)
         yield mnt
     finally:
+        stop_processes()  # the test's processes hold the hugepages
         subprocess.run(["umount", mnt], check=False)
         os.rmdir(mnt)
         with open(nr, "w") as f:
@@ -153,39 +147,36 @@ def proc_info(prefix, env, *args):
 
 def test_proc_info_with_hugepages(build, xensim, prefix, hugepages):
     xensim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, xensim, prefix, app=["--forward-mode=rxonly"])
-        eal = PRIMARY_VA + ["--huge-dir", hugepages, "-m", "96", "--no-pci", "--file-prefix", prefix + "h",
-               "--log-level", "lib.eal:warning", "-d", str(build.xenfront),
-               "--lcores", "0@1,1@0", "--vdev", "net_xenfront0,vif=0"]
-        front = TestPmd(eal, ["--forward-mode=txonly", "--total-num-mbufs=2048"],
-                        xensim.env(1), "frontend testpmd (hugepages)")
-        front.wait_link(0)
-        back.command("start")
-        front.command("start")
-        time.sleep(1)
-        front.command("stop")
-        time.sleep(0.5)
-        shown = front.xstats(0)
-        stats = front.stats(0)
-        assert shown["tx_q0_packets"] > 1000, shown
+    back = backend(build, xensim, prefix, app=["--forward-mode=rxonly"])
+    eal = PRIMARY_VA + ["--huge-dir", hugepages, "-m", "96", "--no-pci", "--file-prefix", prefix + "h",
+           "--log-level", "lib.eal:warning", "-d", str(build.xenfront),
+           "--lcores", "0@1,1@0", "--vdev", "net_xenfront0,vif=0"]
+    front = TestPmd(eal, ["--forward-mode=txonly", "--total-num-mbufs=2048"],
+                    xensim.env(1), "frontend testpmd (hugepages)")
+    front.wait_link(0)
+    back.command("start")
+    front.command("start")
+    time.sleep(1)
+    front.command("stop")
+    time.sleep(0.5)
+    shown = front.xstats(0)
+    stats = front.stats(0)
+    assert shown["tx_q0_packets"] > 1000, shown
 
-        out = proc_info(prefix + "h", xensim.env(1), "--xstats")
-        got = {m.group(1): int(m.group(2))
-               for m in re.finditer(r"^(\w+): (\d+)$", out, re.M)}
-        assert got == shown, (got, shown)
-        out = proc_info(prefix + "h", xensim.env(1), "--stats")
-        m = re.search(r"TX-packets: (\d+)\s+TX-errors:\s+(\d+)\s+TX-bytes:\s+(\d+)", out)
-        assert m and int(m.group(1)) == stats["opackets"], out
-        assert int(m.group(3)) == stats["obytes"], out
-        # The secondary changed nothing: the primary still works.
-        front.command("start")
-        time.sleep(0.3)
-        front.command("stop")
-        assert front.stats(0)["opackets"] > stats["opackets"]
-    finally:
-        stop_all(front, back)
+    out = proc_info(prefix + "h", xensim.env(1), "--xstats")
+    got = {m.group(1): int(m.group(2))
+           for m in re.finditer(r"^(\w+): (\d+)$", out, re.M)}
+    assert got == shown, (got, shown)
+    out = proc_info(prefix + "h", xensim.env(1), "--stats")
+    m = re.search(r"TX-packets: (\d+)\s+TX-errors:\s+(\d+)\s+TX-bytes:\s+(\d+)", out)
+    assert m and int(m.group(1)) == stats["opackets"], out
+    assert int(m.group(3)) == stats["obytes"], out
+    # The secondary changed nothing: the primary still works.
+    front.command("start")
+    time.sleep(0.3)
+    front.command("stop")
+    assert front.stats(0)["opackets"] > stats["opackets"]
+    stop_all(front, back)
 
 
 class Tool:
@@ -195,6 +186,7 @@ class Tool:
     def __init__(self, cmd, env):
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env=env)
+        stop_at_teardown(self.kill)
         self.output = b""
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -219,13 +211,16 @@ class Tool:
         self.proc.send_signal(2)
         try:
             self.proc.wait(timeout=60)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
+        except subprocess.TimeoutExpired:
+            self.kill()  # then fails below: killed, not exited 0
         self.reader.join(timeout=10)
         assert self.proc.returncode == 0, self.text()
         return self.text()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def capture_env(env, preload):
@@ -286,60 +281,53 @@ def test_capture(build, xensim, prefix, tmp_path, short_dir, hugepages, side, to
     port = "net_xenfront0" if side == "xenfront" else "net_xenback0"
     driver = build.xenfront if side == "xenfront" else build.xenback
     mempools = primary_mempool_drivers()
-    main = other = tool_proc = None
-    try:
-        # The backend first: the frontend connects at once.
-        peer_args = dict(app=["--forward-mode=io", "--no-flush-rx"], extra_vdevs=[
-            f"net_pcap1,rx_pcap={tmp_path}/in.pcap,tx_pcap={tmp_path}/out.pcap"])
-        if side == "xenfront":
-            other = backend(build, xensim, prefix, **peer_args)
-            main = hugepage_primary(build, xensim, prefix + "h", hugepages, side)
-        else:
-            main = hugepage_primary(build, xensim, prefix + "h", hugepages, side)
-            other = frontend(build, xensim, prefix, **peer_args)
-        main.wait_link(0)
-        other.wait_link(0)
-        # Lossless: retry a full ring instead of dropping.
-        main.command("set fwd macswap retry")
-        other.command("set fwd io retry")
-        for p in (main, other):
-            p.command("set burst tx delay 20 retry 100000")
-        # Forwarding starts before the tool attaches: dpdk-pdump's capture
-        # ports become ports of testpmd too, and testpmd's "start" then
-        # refuses ("Not all ports were started").
-        main.command("start")
+    # The backend first: the frontend connects at once.
+    peer_args = dict(app=["--forward-mode=io", "--no-flush-rx"], extra_vdevs=[
+        f"net_pcap1,rx_pcap={tmp_path}/in.pcap,tx_pcap={tmp_path}/out.pcap"])
+    if side == "xenfront":
+        other = backend(build, xensim, prefix, **peer_args)
+        main = hugepage_primary(build, xensim, prefix + "h", hugepages, side)
+    else:
+        main = hugepage_primary(build, xensim, prefix + "h", hugepages, side)
+        other = frontend(build, xensim, prefix, **peer_args)
+    main.wait_link(0)
+    other.wait_link(0)
+    # Lossless: retry a full ring instead of dropping.
+    main.command("set fwd macswap retry")
+    other.command("set fwd io retry")
+    for p in (main, other):
+        p.command("set burst tx delay 20 retry 100000")
+    # Forwarding starts before the tool attaches: dpdk-pdump's capture
+    # ports become ports of testpmd too, and testpmd's "start" then
+    # refuses ("Not all ports were started").
+    main.command("start")
 
-        env = xensim.env(1 if side == "xenfront" else 0)
-        if tool == "dumpcap":
-            # dpdk-dumpcap takes no EAL options: preload what it must load.
-            tool_proc = Tool(["dpdk-dumpcap", "--file-prefix", prefix + "h", "-i", port, "-w",
-                              str(tmp_path / "capture.pcapng")],
-                             capture_env(env, mempools + [driver]))
-            tool_proc.wait_for("Packets captured:")
-        else:
-            eal = ["--file-prefix", prefix + "h", "--no-pci", "--log-level", "lib.eal:warning"]
-            for lib in mempools + [driver]:
-                eal += ["-d", str(lib)]
-            tool_proc = Tool(["stdbuf", "-oL", "dpdk-pdump"] + eal + [
-                "--", "--pdump", f"device_id={port},queue=*,rx-dev={short_dir}/rx.pcap,"
-                f"tx-dev={short_dir}/tx.pcap,ring-size=1024,total-num-mbufs=2048"],
-                capture_env(env, []))
-            tool_proc.wait_for("capture for (1) tuples")
+    env = xensim.env(1 if side == "xenfront" else 0)
+    if tool == "dumpcap":
+        # dpdk-dumpcap takes no EAL options: preload what it must load.
+        tool_proc = Tool(["dpdk-dumpcap", "--file-prefix", prefix + "h", "-i", port, "-w",
+                          str(tmp_path / "capture.pcapng")],
+                         capture_env(env, mempools + [driver]))
+        tool_proc.wait_for("Packets captured:")
+    else:
+        eal = ["--file-prefix", prefix + "h", "--no-pci", "--log-level", "lib.eal:warning"]
+        for lib in mempools + [driver]:
+            eal += ["-d", str(lib)]
+        tool_proc = Tool(["stdbuf", "-oL", "dpdk-pdump"] + eal + [
+            "--", "--pdump", f"device_id={port},queue=*,rx-dev={short_dir}/rx.pcap,"
+            f"tx-dev={short_dir}/tx.pcap,ring-size=1024,total-num-mbufs=2048"],
+            capture_env(env, []))
+        tool_proc.wait_for("capture for (1) tuples")
 
-        other.command("start")
-        wait_counter(other, 1, "opackets", count)
-        other.command("stop")
-        main.command("stop")
-        stats = main.stats(0)
-        time.sleep(1)  # the tool drains its ring
-        out = tool_proc.interrupt()
-        tool_proc = None
-        assert main.link_up(0), "the primary lost its port"
-    finally:
-        if tool_proc is not None:
-            tool_proc.proc.kill()
-            tool_proc.proc.wait()
-        stop_all(other, main)
+    other.command("start")
+    wait_counter(other, 1, "opackets", count)
+    other.command("stop")
+    main.command("stop")
+    stats = main.stats(0)
+    time.sleep(1)  # the tool drains its ring
+    out = tool_proc.interrupt()
+    assert main.link_up(0), "the primary lost its port"
+    stop_all(other, main)
 
     assert stats["ipackets"] == count and stats["opackets"] == count, stats
     assert pcapfile.read(tmp_path / "out.pcap") == outbound_want
@@ -390,29 +378,22 @@ def test_capture_needs_primary_mempool_drivers_net_null_too(tmp_path, prefix, hu
         eal = PRIMARY_VA + ["--huge-dir", hugepages, "-m", "64", "--no-pci", "--file-prefix", run,
                "--log-level", "lib.eal:warning", "-l", "0,1", "--vdev", "net_null0"]
         pmd = TestPmd(eal, ["--forward-mode=io", "--total-num-mbufs=2048"], {}, "net_null testpmd")
-        tool = None
-        try:
-            pmd.command("start")
-            tool = Tool(["dpdk-dumpcap", "--file-prefix", run, "-i", "net_null0", "-w",
-                         str(tmp_path / "null.pcapng")], capture_env({}, preload))
-            tool.wait_for("Packets captured:")
-            time.sleep(1)
-            alive = pmd.proc.poll() is None
-            if alive:
-                # Traffic stops before the capture does (as in test_capture).
-                pmd.command("stop")
-            out = tool.interrupt()
-            tool = None
-            m = re.search(r"Packets received/dropped on interface 'net_null0': (\d+)/(\d+)", out)
-            results[bool(preload)] = (int(m.group(1)), int(m.group(2))) if m else None
-        finally:
-            if tool is not None:
-                tool.proc.kill()
-                tool.proc.wait()
-            if pmd.proc.poll() is None:
-                pmd.quit()
-            else:
-                pmd.kill()
+        pmd.command("start")
+        tool = Tool(["dpdk-dumpcap", "--file-prefix", run, "-i", "net_null0", "-w",
+                     str(tmp_path / "null.pcapng")], capture_env({}, preload))
+        tool.wait_for("Packets captured:")
+        time.sleep(1)
+        alive = pmd.proc.poll() is None
+        if alive:
+            # Traffic stops before the capture does (as in test_capture).
+            pmd.command("stop")
+        out = tool.interrupt()
+        m = re.search(r"Packets received/dropped on interface 'net_null0': (\d+)/(\d+)", out)
+        results[bool(preload)] = (int(m.group(1)), int(m.group(2))) if m else None
+        if pmd.proc.poll() is None:
+            pmd.quit()
+        else:
+            pmd.kill()
         if not preload:
             # Nothing captured: either every copy failed, or testpmd is gone.
             assert results[False] is None or (results[False][0] == 0 and

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from test_traffic import backend, frontend, stop_all, wait_counter
+from testpmd import backend, frontend, stop_all, wait_counter
 
 # (testpmd command, ethdev API, regex its answer must match). Order matters
 # where a row changes the port.
@@ -81,28 +81,25 @@ ROWS = [
 
 def test_ethdev_api_table(build, xensim, prefix):
     xensim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, xensim, prefix)
-        front = frontend(build, xensim, prefix)
-        front.wait_link(0)
-        wrong = []
-        for cmd, api, pattern in ROWS:
-            out = front.command(cmd)
-            if not re.search(pattern, out):
-                wrong.append((cmd, api, pattern, out.strip()[-300:]))
-        assert not wrong, "\n".join(map(repr, wrong))
-        # Still a working port after all that.
-        assert front.link_up(0)
-        front.command("port stop 0")
-        out = front.command("port reset 0")
-        assert "Failed to reset port 0. diag=-95" in out, out  # rte_eth_dev_reset
-        assert "no reset: stop and start the port" in out, out
-        out = front.command("port start 0")
-        assert "Fail" not in out, out
-        front.wait_link(0)
-    finally:
-        stop_all(front, back)
+    back = backend(build, xensim, prefix)
+    front = frontend(build, xensim, prefix)
+    front.wait_link(0)
+    wrong = []
+    for cmd, api, pattern in ROWS:
+        out = front.command(cmd)
+        if not re.search(pattern, out):
+            wrong.append((cmd, api, pattern, out.strip()[-300:]))
+    assert not wrong, "\n".join(map(repr, wrong))
+    # Still a working port after all that.
+    assert front.link_up(0)
+    front.command("port stop 0")
+    out = front.command("port reset 0")
+    assert "Failed to reset port 0. diag=-95" in out, out  # rte_eth_dev_reset
+    assert "no reset: stop and start the port" in out, out
+    out = front.command("port start 0")
+    assert "Fail" not in out, out
+    front.wait_link(0)
+    stop_all(front, back)
 
 
 def test_queue_status_follows_the_ring(build, xensim, prefix):
@@ -111,45 +108,42 @@ def test_queue_status_follows_the_ring(build, xensim, prefix):
     done); once the application has read them, none used and all posted
     again. The tx ring, sent on and answered, has every descriptor done."""
     xensim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, xensim, prefix, app=["--forward-mode=txonly"])
-        front = frontend(build, xensim, prefix, app=["--forward-mode=rxonly"])
-        front.wait_link(0)
-        back.wait_link(0)
-        back.command("start")
-        wait_counter(back, 0, "opackets", 256)
-        time.sleep(0.5)
-        back.command("stop")
-        assert front.stats(0)["ipackets"] == 0
-        assert "Used desc count = 256" in front.command("show port 0 rxq 0 desc used count")
-        for d in (0, 255):
-            out = front.command(f"show port 0 rxq 0 desc {d} status")
-            assert "Desc status = DONE" in out, (d, out)
-        front.command("start")
-        s = wait_counter(front, 0, "ipackets", 256)
-        front.command("stop")
-        assert s["ipackets"] == 256, s
-        assert "Used desc count = 0" in front.command("show port 0 rxq 0 desc used count")
-        for d in (0, 255):
-            out = front.command(f"show port 0 rxq 0 desc {d} status")
-            assert "Desc status = AVAILABLE" in out, (d, out)
-        # The other way: the guest sends, the backend takes everything.
-        front.command("set fwd txonly")
-        back.command("set fwd rxonly")
-        back.command("start")
-        front.command("start")
-        wait_counter(back, 0, "ipackets", 10000)
-        front.command("stop")
-        time.sleep(0.5)
-        back.command("stop")
-        for d in (0, 255):
-            out = front.command(f"show port 0 txq 0 desc {d} status")
-            assert "Desc status = DONE" in out, (d, out)
-        out = front.command("port cleanup 0 txq 0 0")
-        assert "Cleanup port 0 Tx queue 0 mbuf nums: 0" in out, out  # copies: none held
-    finally:
-        stop_all(front, back)
+    back = backend(build, xensim, prefix, app=["--forward-mode=txonly"])
+    front = frontend(build, xensim, prefix, app=["--forward-mode=rxonly"])
+    front.wait_link(0)
+    back.wait_link(0)
+    back.command("start")
+    wait_counter(back, 0, "opackets", 256)
+    time.sleep(0.5)
+    back.command("stop")
+    assert front.stats(0)["ipackets"] == 0
+    assert "Used desc count = 256" in front.command("show port 0 rxq 0 desc used count")
+    for d in (0, 255):
+        out = front.command(f"show port 0 rxq 0 desc {d} status")
+        assert "Desc status = DONE" in out, (d, out)
+    front.command("start")
+    s = wait_counter(front, 0, "ipackets", 256)
+    front.command("stop")
+    assert s["ipackets"] == 256, s
+    assert "Used desc count = 0" in front.command("show port 0 rxq 0 desc used count")
+    for d in (0, 255):
+        out = front.command(f"show port 0 rxq 0 desc {d} status")
+        assert "Desc status = AVAILABLE" in out, (d, out)
+    # The other way: the guest sends, the backend takes everything.
+    front.command("set fwd txonly")
+    back.command("set fwd rxonly")
+    back.command("start")
+    front.command("start")
+    wait_counter(back, 0, "ipackets", 10000)
+    front.command("stop")
+    time.sleep(0.5)
+    back.command("stop")
+    for d in (0, 255):
+        out = front.command(f"show port 0 txq 0 desc {d} status")
+        assert "Desc status = DONE" in out, (d, out)
+    out = front.command("port cleanup 0 txq 0 0")
+    assert "Cleanup port 0 Tx queue 0 mbuf nums: 0" in out, out  # copies: none held
+    stop_all(front, back)
 
 
 def test_api_table_matches_the_guide():

@@ -15,10 +15,12 @@ import pytest
 
 import packets
 import pcapfile
-from test_offloads import GUEST_MAC, PEER_MAC
-from test_rss import MS_KEY, toeplitz
-from test_traffic import backend, stop_all
-from testpmd import TestPmd
+from packets import MS_KEY, toeplitz
+import testpmd
+from testpmd import TestPmd, backend, stop_all
+
+GUEST_MAC = pcapfile.mac(testpmd.GUEST_MAC)
+PEER_MAC = pcapfile.mac(testpmd.PEER_MAC)
 
 NB_QUEUES = 4
 FLOWS = 40
@@ -84,29 +86,26 @@ def test_fanout_receive(build, xensim, prefix, tmp_path, backend_queues, ctrl_ri
     rx = ",".join(f"rx_pcap={tmp_path}/{'in' if q == 0 else 'empty'}.pcap"
                   for q in range(backend_queues))
     tx = ",".join(f"tx_pcap={tmp_path}/out{q}.pcap" for q in range(backend_queues))
-    front = back = None
-    try:
-        back = backend(build, xensim, prefix,
-                       devargs=f",max_queues={backend_queues},ctrl_ring={ctrl_ring}",
-                       app=["--forward-mode=io", "--no-flush-rx", f"--rxq={backend_queues}",
-                            f"--txq={backend_queues}"],
-                       extra_vdevs=[f"net_pcap0,{rx},{tx}"])
-        front = frontend_fanout(build, xensim, prefix, ["--forward-mode=rxonly"])
-        front.command("set verbose 1")
-        front.wait_link(0)
-        back.wait_link(0)
-        front.command("start")
-        back.command("start")
-        deadline = time.monotonic() + 60
-        while len(received(front.output)) < len(frames) and time.monotonic() < deadline:
-            time.sleep(0.3)
-        back.command("stop")
-        front.command("stop")
-        fx = front.xstats(0)
-        fs = front.stats(0)
-        out = front.output
-    finally:
-        stop_all(front, back)
+    back = backend(build, xensim, prefix,
+                   devargs=f",max_queues={backend_queues},ctrl_ring={ctrl_ring}",
+                   app=["--forward-mode=io", "--no-flush-rx", f"--rxq={backend_queues}",
+                        f"--txq={backend_queues}"],
+                   extra_vdevs=[f"net_pcap0,{rx},{tx}"])
+    front = frontend_fanout(build, xensim, prefix, ["--forward-mode=rxonly"])
+    front.command("set verbose 1")
+    front.wait_link(0)
+    back.wait_link(0)
+    front.command("start")
+    back.command("start")
+    deadline = time.monotonic() + 60
+    while len(received(front.output)) < len(frames) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    back.command("stop")
+    front.command("stop")
+    fx = front.xstats(0)
+    fs = front.stats(0)
+    out = front.output
+    stop_all(front, back)
     how = "the backend's hash (control ring)" if ctrl_ring else "Toeplitz computed here"
     assert (f"software fan-out: {NB_QUEUES} queue pairs over the backend's {backend_queues}"
             in out and f"steering by {how}" in out), out
@@ -144,25 +143,22 @@ def test_fanout_transmit_from_every_queue(build, xensim, prefix, backend_queues)
     """Four lcores' worth of tx queues share the backend's rings under their
     locks: every packet sent arrives."""
     xensim.vif_add(1, 0)
-    front = back = None
-    try:
-        back = backend(build, xensim, prefix, devargs=f",max_queues={backend_queues}",
-                       app=["--forward-mode=rxonly", f"--rxq={backend_queues}",
-                            f"--txq={backend_queues}"])
-        front = frontend_fanout(build, xensim, prefix, ["--forward-mode=txonly"])
-        front.wait_link(0)
-        back.wait_link(0)
-        back.command("start")
-        front.command("start")
-        time.sleep(3)
-        front.command("stop")
-        time.sleep(1)
-        back.command("stop")
-        fx = front.xstats(0)
-        bs = back.stats(0)
-        fs = front.stats(0)
-    finally:
-        stop_all(front, back)
+    back = backend(build, xensim, prefix, devargs=f",max_queues={backend_queues}",
+                   app=["--forward-mode=rxonly", f"--rxq={backend_queues}",
+                        f"--txq={backend_queues}"])
+    front = frontend_fanout(build, xensim, prefix, ["--forward-mode=txonly"])
+    front.wait_link(0)
+    back.wait_link(0)
+    back.command("start")
+    front.command("start")
+    time.sleep(3)
+    front.command("stop")
+    time.sleep(1)
+    back.command("stop")
+    fx = front.xstats(0)
+    bs = back.stats(0)
+    fs = front.stats(0)
+    stop_all(front, back)
     per_queue = [fx[f"tx_q{q}_fanout_packets"] for q in range(NB_QUEUES)]
     assert all(n > 1000 for n in per_queue), fx
     assert fs["opackets"] == sum(per_queue), (fs, fx)

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from test_reconnect import GRANTS_PER_QUEUE_PAIR, check_released, hv, wait_for
-from test_traffic import backend, frontend, stop_all
+from conftest import check_connected_resources, check_released, hv, wait_for
+from testpmd import backend, frontend, stop_all
 
 # behaviour: (rate, frontend counter, frontend packets dropped per injection)
 # The frontend stays up: each injection drops that many of the backend's
@@ -40,12 +40,6 @@ FATAL = {
 LINK_DOWN_LINE = r"net_xenfront0: backend \S+ broke the netif protocol; link down"
 
 
-def check_connected_resources(sim, spares=0):
-    assert hv(sim, 1)["grants_shared"] == GRANTS_PER_QUEUE_PAIR + spares, hv(sim, 1)
-    assert hv(sim, 1)["evtchn_ports"] == 2, hv(sim, 1)
-    assert hv(sim, 0)["mappings_held"] == 2, hv(sim, 0)
-
-
 # rx_copybreak=0 lends every frame's page (test_rx_copybreak.py): the same
 # checks hold on that path, with 256 spare pages granted.
 @pytest.mark.parametrize("copybreak", [None, 0], ids=["copy", "lend"])
@@ -55,27 +49,24 @@ def test_guest_rx_bad_responses_are_dropped(build, xensim, prefix, behaviour, co
     devargs = "" if copybreak is None else f",rx_copybreak={copybreak}"
     sim = xensim
     sim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, devargs=f",hostile={behaviour}:{rate}",
-                       app=["--forward-mode=txonly"])
-        front = frontend(build, sim, prefix, app=["--forward-mode=rxonly"], devargs=devargs)
-        front.wait_link(0)
-        back.wait_link(0)
-        mbufs = front.mbufs_in_use()
-        front.command("start")
-        back.command("start")
-        wait_for(lambda: front.xstats(0)[counter] >= 5, what=f"{counter} to count")
-        back.command("stop")
-        time.sleep(1)  # the ring drains
-        front.command("stop")
-        fx, bx = front.xstats(0), back.xstats(0)
-        fs = front.stats(0)
-        assert front.link_up(0), "the frontend must stay up"
-        assert front.mbufs_in_use() == mbufs
-        check_connected_resources(sim, 0 if copybreak is None else 256)
-    finally:
-        stop_all(front, back)
+    back = backend(build, sim, prefix, devargs=f",hostile={behaviour}:{rate}",
+                   app=["--forward-mode=txonly"])
+    front = frontend(build, sim, prefix, app=["--forward-mode=rxonly"], devargs=devargs)
+    front.wait_link(0)
+    back.wait_link(0)
+    mbufs = front.mbufs_in_use()
+    front.command("start")
+    back.command("start")
+    wait_for(lambda: front.xstats(0)[counter] >= 5, what=f"{counter} to count")
+    back.command("stop")
+    time.sleep(1)  # the ring drains
+    front.command("stop")
+    fx, bx = front.xstats(0), back.xstats(0)
+    fs = front.stats(0)
+    assert front.link_up(0), "the frontend must stay up"
+    assert front.mbufs_in_use() == mbufs
+    check_connected_resources(sim, 0 if copybreak is None else 256)
+    stop_all(front, back)
     check_released(sim)
     if copybreak is not None:
         assert fx["rx_q0_attached"] > 0, fx
@@ -94,27 +85,24 @@ def test_guest_rx_bad_responses_are_dropped(build, xensim, prefix, behaviour, co
 def test_guest_tx_bad_status_is_counted(build, xensim, prefix, behaviour):
     sim = xensim
     sim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, devargs=f",hostile={behaviour}:100",
-                       app=["--forward-mode=rxonly"])
-        front = frontend(build, sim, prefix, app=["--forward-mode=txonly"])
-        front.wait_link(0)
-        back.wait_link(0)
-        mbufs = front.mbufs_in_use()
-        back.command("start")
-        front.command("start")
-        wait_for(lambda: front.xstats(0)["tx_q0_bad_status"] >= 100, what="bad statuses")
-        front.command("stop")
-        time.sleep(1)
-        back.command("stop")
-        fx, bx = front.xstats(0), back.xstats(0)
-        fs, bs = front.stats(0), back.stats(0)
-        assert front.link_up(0)
-        assert front.mbufs_in_use() == mbufs
-        check_connected_resources(sim)
-    finally:
-        stop_all(front, back)
+    back = backend(build, sim, prefix, devargs=f",hostile={behaviour}:100",
+                   app=["--forward-mode=rxonly"])
+    front = frontend(build, sim, prefix, app=["--forward-mode=txonly"])
+    front.wait_link(0)
+    back.wait_link(0)
+    mbufs = front.mbufs_in_use()
+    back.command("start")
+    front.command("start")
+    wait_for(lambda: front.xstats(0)["tx_q0_bad_status"] >= 100, what="bad statuses")
+    front.command("stop")
+    time.sleep(1)
+    back.command("stop")
+    fx, bx = front.xstats(0), back.xstats(0)
+    fs, bs = front.stats(0), back.stats(0)
+    assert front.link_up(0)
+    assert front.mbufs_in_use() == mbufs
+    check_connected_resources(sim)
+    stop_all(front, back)
     check_released(sim)
     # The frontend takes responses back when it next transmits: those to its
     # last requests (at most a ring) may still wait.
@@ -132,56 +120,50 @@ def test_fatal_violation_takes_the_link_down_then_recovers(build, xensim, prefix
     rate, counter, direction = FATAL[behaviour]
     sim = xensim
     sim.vif_add(1, 0)
-    back = back2 = front = None
     back_mode, front_mode = (("txonly", "rxonly") if direction == "rx" else
                              ("rxonly", "txonly"))
-    try:
-        back = backend(build, sim, prefix, devargs=f",hostile={behaviour}:{rate}",
-                       app=[f"--forward-mode={back_mode}"])
-        front = frontend(build, sim, prefix, app=[f"--forward-mode={front_mode}"])
-        front.wait_link(0)
-        back.wait_link(0)
-        mbufs = front.mbufs_in_use()
-        start = len(front.output)
-        back.command("start")
-        front.command("start")
-        front.wait_for(LINK_DOWN_LINE, start=start, timeout=30)
-        wait_for(lambda: not front.link_up(0), what="link down")
-        fx = front.xstats(0)
-        assert fx[counter] >= 1, fx
-        # One line from the data path, one from the control path; no flood.
-        assert len(re.findall(r"queue stopped", front.output)) == 1, front.output[-3000:]
-        front.command("stop")
-        back.command("stop")
-        assert front.mbufs_in_use() == mbufs
-        bx = back.xstats(0)
-        assert bx["rx_q0_hostile_injected"] + bx["tx_q0_hostile_injected"] >= 1, bx
-        print(f"hostile {behaviour}: injected "
-              f"{bx['rx_q0_hostile_injected'] + bx['tx_q0_hostile_injected']}, frontend "
-              f"{counter} {fx[counter]}, link down, recovered with a new backend")
+    back = backend(build, sim, prefix, devargs=f",hostile={behaviour}:{rate}",
+                   app=[f"--forward-mode={back_mode}"])
+    front = frontend(build, sim, prefix, app=[f"--forward-mode={front_mode}"])
+    front.wait_link(0)
+    back.wait_link(0)
+    mbufs = front.mbufs_in_use()
+    start = len(front.output)
+    back.command("start")
+    front.command("start")
+    front.wait_for(LINK_DOWN_LINE, start=start, timeout=30)
+    wait_for(lambda: not front.link_up(0), what="link down")
+    fx = front.xstats(0)
+    assert fx[counter] >= 1, fx
+    # One line from the data path, one from the control path; no flood.
+    assert len(re.findall(r"queue stopped", front.output)) == 1, front.output[-3000:]
+    front.command("stop")
+    back.command("stop")
+    assert front.mbufs_in_use() == mbufs
+    bx = back.xstats(0)
+    assert bx["rx_q0_hostile_injected"] + bx["tx_q0_hostile_injected"] >= 1, bx
+    print(f"hostile {behaviour}: injected "
+          f"{bx['rx_q0_hostile_injected'] + bx['tx_q0_hostile_injected']}, frontend "
+          f"{counter} {fx[counter]}, link down, recovered with a new backend")
 
-        # A well-behaved backend takes over: the frontend comes back.
-        back.quit()
-        back = None
-        start = len(front.output)
-        back2 = backend(build, sim, prefix + "2", app=[f"--forward-mode={back_mode}"])
-        front.wait_for(r"net_xenfront0: link up", start=start, timeout=30)
-        sent_key = "opackets" if direction == "rx" else "ipackets"
-        base = back2.stats(0)[sent_key]
-        back2.command("start")
-        front.command("start")
-        wait_for(lambda: back2.stats(0)[sent_key] > base + 10000, what="traffic again")
-        wait_for(lambda: front.stats(0)["ipackets" if direction == "rx" else "opackets"] > 0,
-                 what="frontend traffic")
-        front.command("stop")
-        back2.command("stop")
-        assert front.link_up(0)
-        assert front.mbufs_in_use() == mbufs
-        check_connected_resources(sim)
-    finally:
-        stop_all(front, back2)
-        if back is not None:
-            back.kill()
+    # A well-behaved backend takes over: the frontend comes back.
+    back.quit()
+    start = len(front.output)
+    back2 = backend(build, sim, prefix + "2", app=[f"--forward-mode={back_mode}"])
+    front.wait_for(r"net_xenfront0: link up", start=start, timeout=30)
+    sent_key = "opackets" if direction == "rx" else "ipackets"
+    base = back2.stats(0)[sent_key]
+    back2.command("start")
+    front.command("start")
+    wait_for(lambda: back2.stats(0)[sent_key] > base + 10000, what="traffic again")
+    wait_for(lambda: front.stats(0)["ipackets" if direction == "rx" else "opackets"] > 0,
+             what="frontend traffic")
+    front.command("stop")
+    back2.command("stop")
+    assert front.link_up(0)
+    assert front.mbufs_in_use() == mbufs
+    check_connected_resources(sim)
+    stop_all(front, back2)
     check_released(sim)
 
 
@@ -191,40 +173,34 @@ def test_rings_unmapped_mid_traffic(build, xensim, prefix):
     neither crashes nor leaks, and reconnects to the next backend."""
     sim = xensim
     sim.vif_add(1, 0)
-    back = back2 = front = None
-    try:
-        back = backend(build, sim, prefix, devargs=",hostile=unmap:20000",
-                       app=["--forward-mode=rxonly"])
-        front = frontend(build, sim, prefix, app=["--forward-mode=txonly"])
-        front.wait_link(0)
-        back.wait_link(0)
-        mbufs = front.mbufs_in_use()
-        back.command("start")
-        front.command("start")
-        back.wait_for(r"hostile: unmapping the rings", timeout=30)
-        wait_for(lambda: hv(sim, 0).get("mappings_held", 0) == 0, what="rings unmapped")
-        full = front.xstats(0)["tx_q0_ring_full"]
-        wait_for(lambda: front.xstats(0)["tx_q0_ring_full"] > full + 1000, what="ring full")
-        time.sleep(2)  # a while with a dead ring
-        assert front.proc.poll() is None
-        front.command("stop")
-        assert front.mbufs_in_use() == mbufs
-        back.quit()
-        back = None
-        start = len(front.output)
-        back2 = backend(build, sim, prefix + "2", app=["--forward-mode=rxonly"])
-        front.wait_for(r"net_xenfront0: link up", start=start, timeout=30)
-        back2.command("start")
-        front.command("start")
-        wait_for(lambda: back2.stats(0)["ipackets"] > 10000, what="traffic again")
-        front.command("stop")
-        back2.command("stop")
-        assert front.mbufs_in_use() == mbufs
-        check_connected_resources(sim)
-    finally:
-        stop_all(front, back2)
-        if back is not None:
-            back.kill()
+    back = backend(build, sim, prefix, devargs=",hostile=unmap:20000",
+                   app=["--forward-mode=rxonly"])
+    front = frontend(build, sim, prefix, app=["--forward-mode=txonly"])
+    front.wait_link(0)
+    back.wait_link(0)
+    mbufs = front.mbufs_in_use()
+    back.command("start")
+    front.command("start")
+    back.wait_for(r"hostile: unmapping the rings", timeout=30)
+    wait_for(lambda: hv(sim, 0).get("mappings_held", 0) == 0, what="rings unmapped")
+    full = front.xstats(0)["tx_q0_ring_full"]
+    wait_for(lambda: front.xstats(0)["tx_q0_ring_full"] > full + 1000, what="ring full")
+    time.sleep(2)  # a while with a dead ring
+    assert front.proc.poll() is None
+    front.command("stop")
+    assert front.mbufs_in_use() == mbufs
+    back.quit()
+    start = len(front.output)
+    back2 = backend(build, sim, prefix + "2", app=["--forward-mode=rxonly"])
+    front.wait_for(r"net_xenfront0: link up", start=start, timeout=30)
+    back2.command("start")
+    front.command("start")
+    wait_for(lambda: back2.stats(0)["ipackets"] > 10000, what="traffic again")
+    front.command("stop")
+    back2.command("stop")
+    assert front.mbufs_in_use() == mbufs
+    check_connected_resources(sim)
+    stop_all(front, back2)
     check_released(sim)
 
 
@@ -234,26 +210,23 @@ def test_backend_state_flapping(build, xensim, prefix):
     and holds exactly one connection's grants and ports."""
     sim = xensim
     sim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, devargs=",hostile=flap:20",
-                       app=["--forward-mode=rxonly"])
-        front = frontend(build, sim, prefix, app=["--forward-mode=txonly"])
-        front.wait_link(0)
-        back.wait_link(0)
-        mbufs = front.mbufs_in_use()
-        back.command("start")
-        front.command("start")
-        back.wait_for(r"hostile: done flapping", timeout=60)
-        front.wait_for(r"backend \S+ went", timeout=30)
-        wait_for(lambda: front.link_up(0) and back.link_up(0), timeout=60,
-                 what="connected again")
-        base = back.stats(0)["ipackets"]
-        wait_for(lambda: back.stats(0)["ipackets"] > base + 10000, what="traffic again")
-        front.command("stop")
-        back.command("stop")
-        assert front.mbufs_in_use() == mbufs
-        check_connected_resources(sim)
-    finally:
-        stop_all(front, back)
+    back = backend(build, sim, prefix, devargs=",hostile=flap:20",
+                   app=["--forward-mode=rxonly"])
+    front = frontend(build, sim, prefix, app=["--forward-mode=txonly"])
+    front.wait_link(0)
+    back.wait_link(0)
+    mbufs = front.mbufs_in_use()
+    back.command("start")
+    front.command("start")
+    back.wait_for(r"hostile: done flapping", timeout=60)
+    front.wait_for(r"backend \S+ went", timeout=30)
+    wait_for(lambda: front.link_up(0) and back.link_up(0), timeout=60,
+             what="connected again")
+    base = back.stats(0)["ipackets"]
+    wait_for(lambda: back.stats(0)["ipackets"] > base + 10000, what="traffic again")
+    front.command("stop")
+    back.command("stop")
+    assert front.mbufs_in_use() == mbufs
+    check_connected_resources(sim)
+    stop_all(front, back)
     check_released(sim)

@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from test_traffic import backend, stop_all
-from testpmd import TestPmd
+from testpmd import TestPmd, backend, stop_all
 
 
 def pkgconfig(var: str) -> str:
@@ -69,22 +68,19 @@ def test_testpmd_loads_the_installed_driver_without_d(build, xensim, prefix, des
     wrapper = ["unshare", "-m", "--propagation", "private", "sh", "-c", overlay, "sh"]
     sim = xensim
     sim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, app=["--forward-mode=txonly"])
-        eal = build.eal_args(prefix + "f") + ["--lcores", "0@1,1@0", "--vdev", "net_xenfront0,vif=0"]
-        assert "-d" not in eal
-        front = TestPmd(eal, ["--forward-mode=rxonly"], sim.env(1), "frontend testpmd", wrapper)
-        front.wait_link(0)
-        back.wait_link(0)
-        assert "net_xenfront" in front.command("show port info 0")
-        front.command("start")
-        back.command("start")
-        time.sleep(2)
-        back.command("stop")
-        time.sleep(1)
-        front.command("stop")
-        sent, received = back.stats(0)["opackets"], front.stats(0)["ipackets"]
-        assert sent > 1000 and received == sent, (sent, received)
-    finally:
-        stop_all(front, back)
+    back = backend(build, sim, prefix, app=["--forward-mode=txonly"])
+    eal = build.eal_args(prefix + "f") + ["--lcores", "0@1,1@0", "--vdev", "net_xenfront0,vif=0"]
+    assert "-d" not in eal
+    front = TestPmd(eal, ["--forward-mode=rxonly"], sim.env(1), "frontend testpmd", wrapper)
+    front.wait_link(0)
+    back.wait_link(0)
+    assert "net_xenfront" in front.command("show port info 0")
+    front.command("start")
+    back.command("start")
+    time.sleep(2)
+    back.command("stop")
+    time.sleep(1)
+    front.command("stop")
+    sent, received = back.stats(0)["opackets"], front.stats(0)["ipackets"]
+    assert sent > 1000 and received == sent, (sent, received)
+    stop_all(front, back)

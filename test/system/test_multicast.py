@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from test_traffic import GUEST_MAC, backend, frontend, stop_all, wait_counter
+from testpmd import GUEST_MAC, backend, frontend, stop_all, wait_counter
 
 import pcapfile
 
@@ -81,22 +81,20 @@ def guest_ok(out):
 def fed_pair(build, xensim, prefix, tmp_path, back_devargs="", front_devargs="",
              front_app=()):
     """A backend feeding the guest from the pcap of frames() (io forwarding)
-    and a guest in rxonly, both linked up; quits both afterwards."""
+    and a guest in rxonly, both linked up; quits both after the block (the
+    conftest fixtures stop them if the block fails)."""
     pcapfile.write(tmp_path / "to_guest.pcap", frames())
     xensim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, xensim, prefix, devargs=back_devargs,
-                       app=["--forward-mode=io", "--no-flush-rx"],
-                       extra_vdevs=[f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,"
-                                    f"tx_pcap={tmp_path}/back_out.pcap"])
-        front = frontend(build, xensim, prefix, devargs=front_devargs,
-                         app=["--forward-mode=rxonly"] + list(front_app))
-        front.wait_link(0)
-        back.wait_link(0)
-        yield back, front
-    finally:
-        stop_all(front, back)
+    back = backend(build, xensim, prefix, devargs=back_devargs,
+                   app=["--forward-mode=io", "--no-flush-rx"],
+                   extra_vdevs=[f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,"
+                                f"tx_pcap={tmp_path}/back_out.pcap"])
+    front = frontend(build, xensim, prefix, devargs=front_devargs,
+                     app=["--forward-mode=rxonly"] + list(front_app))
+    front.wait_link(0)
+    back.wait_link(0)
+    yield back, front
+    stop_all(front, back)
 
 
 @pytest.mark.parametrize("guest", [
@@ -153,19 +151,16 @@ def test_refused_without_the_backend_feature(build, xensim, prefix):
     """multicast_control=0: the backend offers no filter; the guest says so
     and keeps receiving every multicast frame."""
     xensim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, xensim, prefix, devargs=",multicast_control=0")
-        front = frontend(build, xensim, prefix)
-        front.wait_link(0)
-        out = front.command("set allmulti 0 off")
-        assert "all-multicast mode stays on: netif has no receive filter" in out, out
-        assert "feature-multicast-control is not 1" in out, out
-        out = front.command("mcast_addr add 0 01:00:5e:00:00:01")
-        assert "no multicast address list" in out and "diag=-95" in out, out
-        guest_ok(front.command("set allmulti 0 on"))
-    finally:
-        stop_all(front, back)
+    back = backend(build, xensim, prefix, devargs=",multicast_control=0")
+    front = frontend(build, xensim, prefix)
+    front.wait_link(0)
+    out = front.command("set allmulti 0 off")
+    assert "all-multicast mode stays on: netif has no receive filter" in out, out
+    assert "feature-multicast-control is not 1" in out, out
+    out = front.command("mcast_addr add 0 01:00:5e:00:00:01")
+    assert "no multicast address list" in out and "diag=-95" in out, out
+    guest_ok(front.command("set allmulti 0 on"))
+    stop_all(front, back)
 
 
 def test_static_request_needs_a_reconnection(build, xensim, prefix, tmp_path):

@@ -4,7 +4,6 @@
 queues"): the frontend writes multi-queue-num-queues and queue-N/ keys, the
 backend maps every queue's rings, and traffic flows on every queue."""
 
-import re
 import struct
 import time
 
@@ -12,15 +11,8 @@ import pytest
 
 import packets
 import pcapfile
-from conftest import run_testpmd
-from test_traffic import MULTI_FLOW_TX, backend, frontend, stop_all, wait_counter
-
-
-def queue_counts(pmd, port, key):
-    """Per-queue counters from testpmd's xstats, e.g. rx_q<N>_packets."""
-    x = pmd.xstats(port)
-    return {int(m.group(1)): v for k, v in x.items()
-            if (m := re.fullmatch(rf"{key.split('_', 1)[0]}_q(\d+)_{key.split('_', 1)[1]}", k))}
+from testpmd import (MULTI_FLOW_TX, backend, frontend, queue_counts, run_testpmd, stop_all,
+                     wait_counter)
 
 
 @pytest.mark.gntalloc_limit(8192)
@@ -28,41 +20,38 @@ def queue_counts(pmd, port, key):
 def test_every_queue_carries_traffic(build, xensim, prefix, nb_queues):
     xensim.vif_add(1, 0)
     qargs = [f"--rxq={nb_queues}", f"--txq={nb_queues}"]
-    back = front = None
-    try:
-        # The guest hashes (testpmd turns RSS on with several queues) and the
-        # backend steers by that hash: one flow per packet spreads them.
-        back = backend(build, xensim, prefix, devargs=f",max_queues={nb_queues}",
-                       app=MULTI_FLOW_TX + qargs)
-        front = frontend(build, xensim, prefix, app=["--forward-mode=rxonly"] + qargs)
-        front.wait_link(0)
-        back.wait_link(0)
-        keys = xensim.xs(0, "ls", "/local/domain/1/device/vif/0").stdout
-        assert f'multi-queue-num-queues = "{nb_queues}"' in keys, keys
-        for q in range(nb_queues):
-            assert f"queue-{q} =" in keys, keys
-        assert "\ntx-ring-ref" not in keys, keys  # no flat keys with several queues
-        front.command("start")
-        back.command("start")
-        time.sleep(2)
-        back.command("stop")
-        time.sleep(0.5)
-        front.command("stop")
-        sent = queue_counts(back, 0, "tx_packets")
-        got = queue_counts(front, 0, "rx_packets")
-        # The other way round.
-        back.command("set fwd rxonly")
-        front.command("set fwd txonly")
-        back.command("start")
-        front.command("start")
-        time.sleep(2)
-        front.command("stop")
-        time.sleep(0.5)
-        back.command("stop")
-        sent2 = queue_counts(front, 0, "tx_packets")
-        got2 = queue_counts(back, 0, "rx_packets")
-    finally:
-        stop_all(front, back)
+    # The guest hashes (testpmd turns RSS on with several queues) and the
+    # backend steers by that hash: one flow per packet spreads them.
+    back = backend(build, xensim, prefix, devargs=f",max_queues={nb_queues}",
+                   app=MULTI_FLOW_TX + qargs)
+    front = frontend(build, xensim, prefix, app=["--forward-mode=rxonly"] + qargs)
+    front.wait_link(0)
+    back.wait_link(0)
+    keys = xensim.xs(0, "ls", "/local/domain/1/device/vif/0").stdout
+    assert f'multi-queue-num-queues = "{nb_queues}"' in keys, keys
+    for q in range(nb_queues):
+        assert f"queue-{q} =" in keys, keys
+    assert "\ntx-ring-ref" not in keys, keys  # no flat keys with several queues
+    front.command("start")
+    back.command("start")
+    time.sleep(2)
+    back.command("stop")
+    time.sleep(0.5)
+    front.command("stop")
+    sent = queue_counts(back, 0, "tx_packets")
+    got = queue_counts(front, 0, "rx_packets")
+    # The other way round.
+    back.command("set fwd rxonly")
+    front.command("set fwd txonly")
+    back.command("start")
+    front.command("start")
+    time.sleep(2)
+    front.command("stop")
+    time.sleep(0.5)
+    back.command("stop")
+    sent2 = queue_counts(front, 0, "tx_packets")
+    got2 = queue_counts(back, 0, "rx_packets")
+    stop_all(front, back)
     assert sorted(sent) == list(range(nb_queues)), sent
     for q in range(nb_queues):
         assert sent[q] > 1000 and got[q] == sent[q], (q, sent, got)
@@ -73,18 +62,15 @@ def test_more_queues_than_the_backend_offers_is_refused(build, xensim, prefix):
     """dev_infos reports the backend's multi-queue-max-queues: asking for
     more fails before anything is set up."""
     xensim.vif_add(1, 0)
-    back = None
-    try:
-        back = backend(build, xensim, prefix, devargs=",max_queues=2",
-                       app=["--rxq=2", "--txq=2"])
-        eal = build.eal_args(prefix + "f", build.xenfront) + ["--vdev", "net_xenfront0,vif=0"]
-        r = run_testpmd(build, eal, ["--rxq=4", "--txq=4", "-i"], env=xensim.env(1),
-                        stdin="quit\n")
-        out = r.stdout + r.stderr
-        assert "input rxq (4) can't be greater than max_rx_queues (2) of port 0" in out, out
-        assert r.returncode == 1
-    finally:
-        stop_all(back)
+    back = backend(build, xensim, prefix, devargs=",max_queues=2",
+                   app=["--rxq=2", "--txq=2"])
+    eal = build.eal_args(prefix + "f", build.xenfront) + ["--vdev", "net_xenfront0,vif=0"]
+    r = run_testpmd(build, eal, ["--rxq=4", "--txq=4", "-i"], env=xensim.env(1),
+                    stdin="quit\n")
+    out = r.stdout + r.stderr
+    assert "input rxq (4) can't be greater than max_rx_queues (2) of port 0" in out, out
+    assert r.returncode == 1
+    stop_all(back)
 
 
 def spread_frames():
@@ -126,36 +112,33 @@ def test_flows_spread_without_guest_hashing(build, xensim, prefix, tmp_path):
     pcapfile.write(tmp_path / "flows.pcap", frames)
     pcapfile.write(tmp_path / "empty.pcap", [])
     qargs = ["--rxq=2", "--txq=2"]
-    back = front = None
-    try:
-        # Backend: pcap queue 0 → net_xenback queue 0 only (io forwarding).
-        back = backend(build, xensim, prefix, devargs=",max_queues=2",
-                       app=["--forward-mode=io", "--no-flush-rx"] + qargs,
-                       extra_vdevs=[f"net_pcap0,rx_pcap={tmp_path}/flows.pcap,"
-                                    f"rx_pcap={tmp_path}/empty.pcap,"
-                                    f"tx_pcap={tmp_path}/b0.pcap,tx_pcap={tmp_path}/b1.pcap"])
-        # Guest: each of its queues to a pcap file of its own.
-        front = frontend(build, xensim, prefix, app=["--forward-mode=io", "--no-flush-rx",
-                                                     "--disable-rss"] + qargs,
-                         extra_vdevs=[f"net_pcap1,rx_pcap={tmp_path}/empty.pcap,"
-                                      f"rx_pcap={tmp_path}/empty.pcap,"
-                                      f"tx_pcap={tmp_path}/q0.pcap,tx_pcap={tmp_path}/q1.pcap"])
-        front.wait_link(0)
-        back.wait_link(0)
-        keys = xensim.xs(0, "ls", "/local/domain/1/device/vif/0").stdout
-        assert 'multi-queue-num-queues = "2"' in keys and "ctrl-ring-ref" not in keys, keys
-        for p in (front, back):
-            # Lossless: a full ring is retried (for up to 2 s), not dropped.
-            p.command("set fwd io retry")
-            p.command("set burst tx delay 20 retry 100000")
-        front.command("start")
-        back.command("start")
-        wait_counter(front, 1, "opackets", len(frames))
-        back.command("stop")
-        front.command("stop")
-        bx = back.xstats(0)
-    finally:
-        stop_all(front, back)
+    # Backend: pcap queue 0 → net_xenback queue 0 only (io forwarding).
+    back = backend(build, xensim, prefix, devargs=",max_queues=2",
+                   app=["--forward-mode=io", "--no-flush-rx"] + qargs,
+                   extra_vdevs=[f"net_pcap0,rx_pcap={tmp_path}/flows.pcap,"
+                                f"rx_pcap={tmp_path}/empty.pcap,"
+                                f"tx_pcap={tmp_path}/b0.pcap,tx_pcap={tmp_path}/b1.pcap"])
+    # Guest: each of its queues to a pcap file of its own.
+    front = frontend(build, xensim, prefix, app=["--forward-mode=io", "--no-flush-rx",
+                                                 "--disable-rss"] + qargs,
+                     extra_vdevs=[f"net_pcap1,rx_pcap={tmp_path}/empty.pcap,"
+                                  f"rx_pcap={tmp_path}/empty.pcap,"
+                                  f"tx_pcap={tmp_path}/q0.pcap,tx_pcap={tmp_path}/q1.pcap"])
+    front.wait_link(0)
+    back.wait_link(0)
+    keys = xensim.xs(0, "ls", "/local/domain/1/device/vif/0").stdout
+    assert 'multi-queue-num-queues = "2"' in keys and "ctrl-ring-ref" not in keys, keys
+    for p in (front, back):
+        # Lossless: a full ring is retried (for up to 2 s), not dropped.
+        p.command("set fwd io retry")
+        p.command("set burst tx delay 20 retry 100000")
+    front.command("start")
+    back.command("start")
+    wait_counter(front, 1, "opackets", len(frames))
+    back.command("stop")
+    front.command("stop")
+    bx = back.xstats(0)
+    stop_all(front, back)
     got = [pcapfile.read(tmp_path / f"q{q}.pcap") for q in (0, 1)]
     assert sorted(got[0] + got[1]) == sorted(frames)
     queue_of = {}

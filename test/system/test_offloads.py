@@ -11,10 +11,11 @@ import pytest
 
 import packets
 import pcapfile
-from test_traffic import backend, frontend, stop_all, wait_counter
+import testpmd
+from testpmd import backend, frontend, stop_all, wait_counter
 
-GUEST_MAC = pcapfile.mac("00:16:3e:00:01:00")
-PEER_MAC = pcapfile.mac("02:00:00:00:00:02")
+GUEST_MAC = pcapfile.mac(testpmd.GUEST_MAC)
+PEER_MAC = pcapfile.mac(testpmd.PEER_MAC)
 
 
 def checksum_inputs(count, seed=5):
@@ -70,22 +71,19 @@ def test_guest_tx_checksums(build, xensim, prefix, tmp_path, case, back_devargs,
     and its payload intact."""
     xensim.vif_add(1, 0)
     frames = checksum_inputs(200)
-    front = back = None
-    try:
-        front, back = start_pair(build, xensim, prefix, tmp_path, APP, APP,
-                                 back_devargs=back_devargs, front_in=frames)
-        front.wait_link(0)
-        back.wait_link(0)
-        csum_engine(front, 0, {"ip": mode, "tcp": mode, "udp": mode})
-        front.wait_link(0)
-        back.wait_link(0)
-        back.command("start")
-        front.command("start")
-        wait_counter(back, 1, "opackets", len(frames))
-        bx = back.xstats(0)
-        fx = front.xstats(0)
-    finally:
-        stop_all(front, back)
+    front, back = start_pair(build, xensim, prefix, tmp_path, APP, APP,
+                             back_devargs=back_devargs, front_in=frames)
+    front.wait_link(0)
+    back.wait_link(0)
+    csum_engine(front, 0, {"ip": mode, "tcp": mode, "udp": mode})
+    front.wait_link(0)
+    back.wait_link(0)
+    back.command("start")
+    front.command("start")
+    wait_counter(back, 1, "opackets", len(frames))
+    bx = back.xstats(0)
+    fx = front.xstats(0)
+    stop_all(front, back)
     out = [packets.Frame(f) for f in pcapfile.read(tmp_path / "back_out.pcap")]
     assert len(out) == len(frames)
     for i, (got, sent) in enumerate(zip(out, frames)):
@@ -105,18 +103,15 @@ def test_no_checksum_offload_advertised_without_the_backends_keys(build, xensim,
     feature-ipv6-csum-offload) and segments nothing: the frontend offers only
     the IPv4 header checksum, which it computes itself, and no TSO."""
     xensim.vif_add(1, 0)
-    front = back = None
-    try:
-        front, back = start_pair(build, xensim, prefix, tmp_path, APP, APP,
-                                 back_devargs=",csum=0,ipv6_csum=0,gso_tcpv4=0,gso_tcpv6=0")
-        out = front.command("show port 0 tx_offload capabilities")
-        assert "IPV4_CKSUM" in out, out
-        for absent in ("TCP_CKSUM", "UDP_CKSUM", "TCP_TSO"):
-            assert absent not in out, out
-        front.command("port stop all")
-        assert "not supported by port 0" in front.command("csum set tcp hw 0")
-    finally:
-        stop_all(front, back)
+    front, back = start_pair(build, xensim, prefix, tmp_path, APP, APP,
+                             back_devargs=",csum=0,ipv6_csum=0,gso_tcpv4=0,gso_tcpv6=0")
+    out = front.command("show port 0 tx_offload capabilities")
+    assert "IPV4_CKSUM" in out, out
+    for absent in ("TCP_CKSUM", "UDP_CKSUM", "TCP_TSO"):
+        assert absent not in out, out
+    front.command("port stop all")
+    assert "not supported by port 0" in front.command("csum set tcp hw 0")
+    stop_all(front, back)
 
 
 @pytest.mark.parametrize("lro", [False, True], ids=["backend-segments", "backend-lro"])
@@ -130,35 +125,32 @@ def test_guest_tso(build, xensim, prefix, tmp_path, lro):
     mss = 1400
     big = [packets.build(i % 2 == 1, packets.TCP, packets.payload(rnd, 8000 + i), PEER_MAC,
                          GUEST_MAC, seq=100000 * i) for i in range(20)]
-    front = back = None
-    try:
-        front, back = start_pair(build, xensim, prefix, tmp_path, APP, APP, front_in=big)
-        front.wait_link(0)
-        back.wait_link(0)
-        front.command("port stop all")
-        front.command("csum set ip hw 0")
-        front.command("csum set tcp hw 0")
-        out = front.command(f"tso set {mss} 0")
-        # 22.11 says "TSO segment size ...", 24.11 "segment size ..." (its
-        # tso command also tries UFO and warns that the port has none).
-        assert f"segment size for non-tunneled packets is {mss}" in out, out
-        assert "Fail" not in front.command("port start all", timeout=60)
-        front.command("set fwd csum")
-        if lro:
-            back.command("port stop 0")
-            back.command("port config 0 rx_offload tcp_lro on")
-            back.command("port config 0 rx_offload scatter on")
-            assert "Fail" not in back.command("port start 0", timeout=60)
-        front.wait_link(0)
-        back.wait_link(0)
-        back.command("start")
-        front.command("start")
-        want = len(big) if lro else sum(-(-len(packets.Frame(f).payload) // mss) for f in big)
-        wait_counter(back, 1, "opackets", want)
-        bx = back.xstats(0)
-        fx = front.xstats(0)
-    finally:
-        stop_all(front, back)
+    front, back = start_pair(build, xensim, prefix, tmp_path, APP, APP, front_in=big)
+    front.wait_link(0)
+    back.wait_link(0)
+    front.command("port stop all")
+    front.command("csum set ip hw 0")
+    front.command("csum set tcp hw 0")
+    out = front.command(f"tso set {mss} 0")
+    # 22.11 says "TSO segment size ...", 24.11 "segment size ..." (its
+    # tso command also tries UFO and warns that the port has none).
+    assert f"segment size for non-tunneled packets is {mss}" in out, out
+    assert "Fail" not in front.command("port start all", timeout=60)
+    front.command("set fwd csum")
+    if lro:
+        back.command("port stop 0")
+        back.command("port config 0 rx_offload tcp_lro on")
+        back.command("port config 0 rx_offload scatter on")
+        assert "Fail" not in back.command("port start 0", timeout=60)
+    front.wait_link(0)
+    back.wait_link(0)
+    back.command("start")
+    front.command("start")
+    want = len(big) if lro else sum(-(-len(packets.Frame(f).payload) // mss) for f in big)
+    wait_counter(back, 1, "opackets", want)
+    bx = back.xstats(0)
+    fx = front.xstats(0)
+    stop_all(front, back)
     assert fx["tx_q0_packets"] == len(big) and fx["tx_q0_offload_refused"] == 0, fx
     assert bx["rx_q0_gso_packets"] == len(big), bx
     out = [packets.Frame(f) for f in pcapfile.read(tmp_path / "back_out.pcap")]
@@ -199,32 +191,29 @@ def test_guest_rx_offloads(build, xensim, prefix, tmp_path, front_rx_offloads):
              for i in range(30)]
     big = [packets.build(False, packets.TCP, packets.payload(rnd, 6000), GUEST_MAC, PEER_MAC,
                          seq=50000 * (i + 1)) for i in range(5)]
-    front = back = None
-    try:
-        front, back = start_pair(build, xensim, prefix, tmp_path, APP, APP, back_in=small + big)
-        if front_rx_offloads:
-            front.command("port stop 0")
-            for o in ("tcp_cksum", "udp_cksum", "tcp_lro", "scatter"):
-                front.command(f"port config 0 rx_offload {o} on")
-            assert "Fail" not in front.command("port start 0", timeout=60)
-        back.wait_link(0)
-        back.command("port stop all")
-        for p in ("ip", "tcp", "udp"):
-            back.command(f"csum set {p} hw 0")
-        back.command(f"tso set {mss} 0")
-        assert "Fail" not in back.command("port start all", timeout=60)
-        back.command("set fwd csum")
-        front.wait_link(0)
-        back.wait_link(0)
-        front.command("start")
-        back.command("start")
-        segments = sum(-(-len(packets.Frame(f).payload) // mss) for f in big)
-        want = len(small) + (len(big) if front_rx_offloads else segments)
-        wait_counter(front, 1, "opackets", want)
-        fx = front.xstats(0)
-        bx = back.xstats(0)
-    finally:
-        stop_all(front, back)
+    front, back = start_pair(build, xensim, prefix, tmp_path, APP, APP, back_in=small + big)
+    if front_rx_offloads:
+        front.command("port stop 0")
+        for o in ("tcp_cksum", "udp_cksum", "tcp_lro", "scatter"):
+            front.command(f"port config 0 rx_offload {o} on")
+        assert "Fail" not in front.command("port start 0", timeout=60)
+    back.wait_link(0)
+    back.command("port stop all")
+    for p in ("ip", "tcp", "udp"):
+        back.command(f"csum set {p} hw 0")
+    back.command(f"tso set {mss} 0")
+    assert "Fail" not in back.command("port start all", timeout=60)
+    back.command("set fwd csum")
+    front.wait_link(0)
+    back.wait_link(0)
+    front.command("start")
+    back.command("start")
+    segments = sum(-(-len(packets.Frame(f).payload) // mss) for f in big)
+    want = len(small) + (len(big) if front_rx_offloads else segments)
+    wait_counter(front, 1, "opackets", want)
+    fx = front.xstats(0)
+    bx = back.xstats(0)
+    stop_all(front, back)
     out = [packets.Frame(f) for f in pcapfile.read(tmp_path / "front_out.pcap")]
     assert len(out) == want
     if front_rx_offloads:
@@ -280,26 +269,23 @@ def test_receive_segment_coalescing(build, xensim, prefix, tmp_path, copybreak):
     for _ in range(3):
         seg(1000, opts=ts2)            # options changed: a new run
     seg(500, flags=0x11, opts=ts2)     # FIN: ends the run, sent alone
-    front = back = None
-    try:
-        front, back = start_pair(build, xensim, prefix, tmp_path, APP, APP,
-                                 back_devargs=",rsc=1", back_in=frames,
-                                 front_devargs="" if copybreak is None
-                                 else f",rx_copybreak={copybreak}")
-        front.command("port stop 0")
-        for o in ("tcp_cksum", "udp_cksum", "tcp_lro", "scatter"):
-            front.command(f"port config 0 rx_offload {o} on")
-        assert "Fail" not in front.command("port start 0", timeout=60)
-        front.wait_link(0)
-        back.wait_link(0)
-        front.command("start")
-        back.command("start")
-        wait_counter(back, 0, "opackets", 1)
-        time.sleep(1)
-        fx = front.xstats(0)
-        bx = back.xstats(0)
-    finally:
-        stop_all(front, back)
+    front, back = start_pair(build, xensim, prefix, tmp_path, APP, APP,
+                             back_devargs=",rsc=1", back_in=frames,
+                             front_devargs="" if copybreak is None
+                             else f",rx_copybreak={copybreak}")
+    front.command("port stop 0")
+    for o in ("tcp_cksum", "udp_cksum", "tcp_lro", "scatter"):
+        front.command(f"port config 0 rx_offload {o} on")
+    assert "Fail" not in front.command("port start 0", timeout=60)
+    front.wait_link(0)
+    back.wait_link(0)
+    front.command("start")
+    back.command("start")
+    wait_counter(back, 0, "opackets", 1)
+    time.sleep(1)
+    fx = front.xstats(0)
+    bx = back.xstats(0)
+    stop_all(front, back)
     out = [packets.Frame(f) for f in pcapfile.read(tmp_path / "front_out.pcap")]
     sent = [packets.Frame(f) for f in frames]
     # Every byte, in the order sent.

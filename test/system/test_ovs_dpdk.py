@@ -21,15 +21,14 @@ returns at once and the port connects when the backend comes."""
 import hashlib
 import os
 import re
-import subprocess
 import time
 
 import pytest
 
 from dpdk_tools import telemetry_xstats
 from ovs import VSWITCHD, OvsDpdk
-from test_linux_stacks import CLIENT, SERVER, in_ns, namespaces  # noqa: F401 (fixture)
-from test_traffic import backend, stop_all
+from conftest import CLIENT, in_ns, stop_at_teardown, tcp_server
+from testpmd import backend, stop_all
 
 
 
@@ -60,8 +59,8 @@ def test_ovs_dpdk_bridge_between_two_kernels(build, xensim, prefix, namespaces, 
     ns_a, ns_b = namespaces
     xensim.vif_add(1, 0)
     ovs = OvsDpdk(tmp_path / "ovs")
+    stop_at_teardown(ovs.stop)
     back = None
-    vswitchd_status = None
 
     def start_backend():
         qargs = [f"--rxq={queues}", f"--txq={queues}"] if queues > 1 else []
@@ -69,154 +68,150 @@ def test_ovs_dpdk_bridge_between_two_kernels(build, xensim, prefix, namespaces, 
                        wrapper=["ip", "netns", "exec", ns_b],
                        extra_vdevs=["net_tap0,iface=xbk0"],
                        devargs=f",max_queues={queues}")
-    try:
-        if not backend_late:
-            back = start_backend()
-        ovs.start_db()
-        # --legacy-mem: without it OVS 3.1 adds --in-memory, which EAL
-        # refuses together with --no-huge. PMD thread on CPU 0, the
-        # backend's forwarding lcore on CPU 1.
-        ovs.configure_dpdk(f"--no-huge -m 1024 --no-pci --legacy-mem --file-prefix {prefix}o "
-                           f"-d {build.xenfront}", pmd_cpu_mask="0x1")
-        ovs.start_vswitchd(xensim.env(1), wrapper=["ip", "netns", "exec", ns_a])
-        ovs.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=netdev")
-        # OVS's defaults: 2048 descriptors (the driver uses the ring's
-        # 256), and on a 2-queue vif 1 rx and 2 tx queues.
-        add_vif = ["add-port", "br0", "vif0", "--", "set", "Interface", "vif0", "type=dpdk",
-                   "options:dpdk-devargs=net_xenfront0,vif=0", "ofport_request=1"]
+    if not backend_late:
+        back = start_backend()
+    ovs.start_db()
+    # --legacy-mem: without it OVS 3.1 adds --in-memory, which EAL
+    # refuses together with --no-huge. PMD thread on CPU 0, the
+    # backend's forwarding lcore on CPU 1.
+    ovs.configure_dpdk(f"--no-huge -m 1024 --no-pci --legacy-mem --file-prefix {prefix}o "
+                       f"-d {build.xenfront}", pmd_cpu_mask="0x1")
+    ovs.start_vswitchd(xensim.env(1), wrapper=["ip", "netns", "exec", ns_a])
+    ovs.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=netdev")
+    # OVS's defaults: 2048 descriptors (the driver uses the ring's
+    # 256), and on a 2-queue vif 1 rx and 2 tx queues.
+    add_vif = ["add-port", "br0", "vif0", "--", "set", "Interface", "vif0", "type=dpdk",
+               "options:dpdk-devargs=net_xenfront0,vif=0", "ofport_request=1"]
+    t0 = time.monotonic()
+    ovs.vsctl(*add_vif)
+    add_port = time.monotonic() - t0
+    print(f"add-port vif0: {add_port * 1000:.0f} ms (backend "
+          f"{'not yet' if backend_late else 'already'} running)")
+    if backend_late:
+        # The old probe blocked the main thread for connect_timeout (10 s)
+        # and failed; now the port is there at once, link down.
+        assert ovs.vsctl("get", "Interface", "vif0", "error",
+                         check=False).stdout.strip() in ("", "[]"), ovs.log()[-3000:]
+        assert ovs.vsctl("get", "Interface", "vif0", "link_state").stdout.strip() == "down"
+        # The first dpdk port also made OVS's shared mempool (262144
+        # mbufs: seconds of page faults without hugepages, whatever the
+        # PMD). It stays for the next port: time an add-port without it.
+        ovs.vsctl("del-port", "br0", "vif0")
+        mark = len(ovs.log())
         t0 = time.monotonic()
         ovs.vsctl(*add_vif)
         add_port = time.monotonic() - t0
-        print(f"add-port vif0: {add_port * 1000:.0f} ms (backend "
-              f"{'not yet' if backend_late else 'already'} running)")
-        if backend_late:
-            # The old probe blocked the main thread for connect_timeout (10 s)
-            # and failed; now the port is there at once, link down.
-            assert ovs.vsctl("get", "Interface", "vif0", "error",
-                             check=False).stdout.strip() in ("", "[]"), ovs.log()[-3000:]
-            assert ovs.vsctl("get", "Interface", "vif0", "link_state").stdout.strip() == "down"
-            # The first dpdk port also made OVS's shared mempool (262144
-            # mbufs: seconds of page faults without hugepages, whatever the
-            # PMD). It stays for the next port: time an add-port without it.
-            ovs.vsctl("del-port", "br0", "vif0")
-            mark = len(ovs.log())
-            t0 = time.monotonic()
-            ovs.vsctl(*add_vif)
-            add_port = time.monotonic() - t0
-            print(f"add-port vif0 again, the mempool made: {add_port * 1000:.0f} ms")
-            assert add_port < 1, add_port
-            assert "Unreasonably long" not in ovs.log()[mark:], ovs.log()[mark:]
-            assert ovs.vsctl("get", "Interface", "vif0", "link_state").stdout.strip() == "down"
-            back = start_backend()
-        ovs.vsctl("add-port", "br0", "guest0", "--", "set", "Interface", "guest0",
-                  "type=internal", "ofport_request=2")
-        assert ovs.vsctl("get", "Interface", "vif0", "error", check=False).stdout.strip() \
-            in ("", "[]"), ovs.log()[-3000:]
-        assert ovs.interface("vif0", "status")["max_tx_queues"] == str(queues), \
-            ovs.interface("vif0", "status")
-        ovs.run("ovs-ofctl", "del-flows", "br0")
-        ovs.run("ovs-ofctl", "add-flow", "br0", "in_port=1,actions=output:2")
-        ovs.run("ovs-ofctl", "add-flow", "br0", "in_port=2,actions=output:1")
+        print(f"add-port vif0 again, the mempool made: {add_port * 1000:.0f} ms")
+        assert add_port < 1, add_port
+        assert "Unreasonably long" not in ovs.log()[mark:], ovs.log()[mark:]
+        assert ovs.vsctl("get", "Interface", "vif0", "link_state").stdout.strip() == "down"
+        back = start_backend()
+    ovs.vsctl("add-port", "br0", "guest0", "--", "set", "Interface", "guest0",
+              "type=internal", "ofport_request=2")
+    assert ovs.vsctl("get", "Interface", "vif0", "error", check=False).stdout.strip() \
+        in ("", "[]"), ovs.log()[-3000:]
+    assert ovs.interface("vif0", "status")["max_tx_queues"] == str(queues), \
+        ovs.interface("vif0", "status")
+    ovs.run("ovs-ofctl", "del-flows", "br0")
+    ovs.run("ovs-ofctl", "add-flow", "br0", "in_port=1,actions=output:2")
+    ovs.run("ovs-ofctl", "add-flow", "br0", "in_port=2,actions=output:1")
 
-        in_ns(ns_a, "ip", "addr", "add", "10.77.0.1/24", "dev", "guest0")
-        in_ns(ns_b, "ip", "addr", "add", "10.77.0.2/24", "dev", "xbk0")
-        for ns, dev in ((ns_a, "guest0"), (ns_b, "xbk0")):
-            # Only the test's packets: no IPv6 (router solicitations, MLD)
-            # and no ARP (permanent neighbours below) to race the counting.
-            in_ns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=1")
-            in_ns(ns, "ip", "link", "set", dev, "up")
-            in_ns(ns, "ip", "link", "set", "lo", "up")
-        mac_a = in_ns(ns_a, "cat", "/sys/class/net/guest0/address").stdout.strip()
-        mac_b = in_ns(ns_b, "cat", "/sys/class/net/xbk0/address").stdout.strip()
-        in_ns(ns_a, "ip", "neigh", "replace", "10.77.0.2", "lladdr", mac_b, "dev", "guest0",
-              "nud", "permanent")
-        in_ns(ns_b, "ip", "neigh", "replace", "10.77.0.1", "lladdr", mac_a, "dev", "xbk0",
-              "nud", "permanent")
-        back.command("start")
-        ovs.wait_log(r"net_xenfront0: link up", timeout=30)
-        back.wait_link(0)
-        status = ovs.interface("vif0", "status")
-        assert status["driver_name"] == "net_xenfront", status
-        # The driver's link-up event reaches the database on OVS's next
-        # bridge run, not at once.
-        wait_equal(lambda: ovs.vsctl("get", "Interface", "vif0", "link_state").stdout.strip(),
-                   "up", timeout=10, what="OVS vif0 link_state")
+    in_ns(ns_a, "ip", "addr", "add", "10.77.0.1/24", "dev", "guest0")
+    in_ns(ns_b, "ip", "addr", "add", "10.77.0.2/24", "dev", "xbk0")
+    for ns, dev in ((ns_a, "guest0"), (ns_b, "xbk0")):
+        # Only the test's packets: no IPv6 (router solicitations, MLD)
+        # and no ARP (permanent neighbours below) to race the counting.
+        in_ns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=1")
+        in_ns(ns, "ip", "link", "set", dev, "up")
+        in_ns(ns, "ip", "link", "set", "lo", "up")
+    mac_a = in_ns(ns_a, "cat", "/sys/class/net/guest0/address").stdout.strip()
+    mac_b = in_ns(ns_b, "cat", "/sys/class/net/xbk0/address").stdout.strip()
+    in_ns(ns_a, "ip", "neigh", "replace", "10.77.0.2", "lladdr", mac_b, "dev", "guest0",
+          "nud", "permanent")
+    in_ns(ns_b, "ip", "neigh", "replace", "10.77.0.1", "lladdr", mac_a, "dev", "xbk0",
+          "nud", "permanent")
+    back.command("start")
+    ovs.wait_log(r"net_xenfront0: link up", timeout=30)
+    back.wait_link(0)
+    status = ovs.interface("vif0", "status")
+    assert status["driver_name"] == "net_xenfront", status
+    # The driver's link-up event reaches the database on OVS's next
+    # bridge run, not at once.
+    wait_equal(lambda: ovs.vsctl("get", "Interface", "vif0", "link_state").stdout.strip(),
+               "up", timeout=10, what="OVS vif0 link_state")
 
-        ping = in_ns(ns_a, "ping", "-c", "5", "-i", "0.2", "-W", "2", "10.77.0.2",
-                     check=False, timeout=60)
-        assert ping.returncode == 0, ping.stdout + ping.stderr + ovs.log()[-3000:]
-        assert " 0% packet loss" in ping.stdout, ping.stdout
+    ping = in_ns(ns_a, "ping", "-c", "5", "-i", "0.2", "-W", "2", "10.77.0.2",
+                 check=False, timeout=60)
+    assert ping.returncode == 0, ping.stdout + ping.stderr + ovs.log()[-3000:]
+    assert " 0% packet loss" in ping.stdout, ping.stdout
 
-        data = os.urandom(4 * 1024 * 1024)
-        (tmp_path / "data").write_bytes(data)
-        server = subprocess.Popen(["ip", "netns", "exec", ns_b, "/usr/bin/python3", "-c", SERVER],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert server.stdout.readline().strip() == "listening"
-        client = in_ns(ns_a, "/usr/bin/python3", "-c", CLIENT, str(tmp_path / "data"),
-                       check=False, timeout=120)
-        server.wait(timeout=60)
-        assert client.returncode == 0, client.stderr
-        length, digest = client.stdout.split()
-        assert int(length) == len(data)
-        assert digest == hashlib.sha256(data).hexdigest()
+    data = os.urandom(4 * 1024 * 1024)
+    (tmp_path / "data").write_bytes(data)
+    server = tcp_server(ns_b)
+    client = in_ns(ns_a, "/usr/bin/python3", "-c", CLIENT, str(tmp_path / "data"),
+                   check=False, timeout=120)
+    server.wait(timeout=60)
+    assert client.returncode == 0, client.stderr
+    length, digest = client.stdout.split()
+    assert int(length) == len(data)
+    assert digest == hashlib.sha256(data).hexdigest()
 
-        # Let the last ACKs cross, then count: the backend's port 0 is the
-        # other end of the rings.
-        time.sleep(1)
-        back.command("stop")
-        bs = back.stats(0)
-        assert bs["ipackets"] >= 2000, bs  # 4 MiB in ~1448-byte segments
+    # Let the last ACKs cross, then count: the backend's port 0 is the
+    # other end of the rings.
+    time.sleep(1)
+    back.command("stop")
+    bs = back.stats(0)
+    assert bs["ipackets"] >= 2000, bs  # 4 MiB in ~1448-byte segments
 
-        def vif_stats():
-            s = ovs.interface("vif0", "statistics")
-            return (int(s["rx_packets"]), int(s["tx_packets"]))
-        # Every packet the driver took from OVS reached the backend, and
-        # every packet the backend sent reached OVS.
-        wait_equal(vif_stats, (bs["opackets"], bs["ipackets"]),
-                   what="OVS vif0 (rx, tx) vs backend (tx, rx)")
+    def vif_stats():
         s = ovs.interface("vif0", "statistics")
-        print(f"OVS vif0 ({queues} queue(s)): rx_packets {s['rx_packets']}, tx_packets "
-              f"{s['tx_packets']}; backend sent {bs['opackets']}, received {bs['ipackets']}")
-        assert int(s["rx_bytes"]) == bs["obytes"], (s, bs)
-        assert int(s["tx_bytes"]) == bs["ibytes"], (s, bs)
-        assert int(s["rx_errors"]) == 0 and int(s["tx_errors"]) == 0, s
-        assert int(s["rx_dropped"]) == 0, s
-        # The driver's xstats: as OVS shows them, and straight from the
-        # vswitchd's DPDK telemetry socket.
-        # On 2 queues: rx queue 0 also reads ring 1 (none here: the
-        # backend's table sends everything to ring 0).
-        # (OVS's statistics column does not carry every xstat: telemetry does.)
-        x = telemetry_xstats(f"{prefix}o", 0)
-        assert int(s["rx_q0_packets"]) + x["rx_q0_unpolled_packets"] == bs["opackets"], (s, x)
-        tx_queues = [k for k in s if re.fullmatch(r"tx_q\d+_packets", k)]
-        assert len(tx_queues) == (2 if queues == 2 else 1), s
-        assert sum(int(s[k]) for k in tx_queues) == bs["ipackets"], s
-        print(f"xstats: rx_q0_packets {x['rx_q0_packets']}, rx_q0_unpolled_packets "
-              f"{x['rx_q0_unpolled_packets']}, " +
-              ", ".join(f"{k} {x[k]}" for k in tx_queues))
-        assert x["rx_q0_packets"] + x["rx_q0_unpolled_packets"] == bs["opackets"], x
-        assert sum(x[k] for k in tx_queues) == bs["ipackets"], x
-        assert x["rx_q0_bad_responses"] == 0 and x["tx_q0_bad_responses"] == 0, x
-        # OVS drops what a full tx ring refused (it does not retry); the
-        # driver counts the bursts it cut short.
-        assert int(s["tx_dropped"]) == int(s["ovs_tx_failure_drops"]), s
-        ring_full = sum(v for k, v in x.items() if re.fullmatch(r"tx_q\d+_ring_full", k))
-        assert (int(s["tx_dropped"]) > 0) == (ring_full > 0), (s, x)
+        return (int(s["rx_packets"]), int(s["tx_packets"]))
+    # Every packet the driver took from OVS reached the backend, and
+    # every packet the backend sent reached OVS.
+    wait_equal(vif_stats, (bs["opackets"], bs["ipackets"]),
+               what="OVS vif0 (rx, tx) vs backend (tx, rx)")
+    s = ovs.interface("vif0", "statistics")
+    print(f"OVS vif0 ({queues} queue(s)): rx_packets {s['rx_packets']}, tx_packets "
+          f"{s['tx_packets']}; backend sent {bs['opackets']}, received {bs['ipackets']}")
+    assert int(s["rx_bytes"]) == bs["obytes"], (s, bs)
+    assert int(s["tx_bytes"]) == bs["ibytes"], (s, bs)
+    assert int(s["rx_errors"]) == 0 and int(s["tx_errors"]) == 0, s
+    assert int(s["rx_dropped"]) == 0, s
+    # The driver's xstats: as OVS shows them, and straight from the
+    # vswitchd's DPDK telemetry socket.
+    # On 2 queues: rx queue 0 also reads ring 1 (none here: the
+    # backend's table sends everything to ring 0).
+    # (OVS's statistics column does not carry every xstat: telemetry does.)
+    x = telemetry_xstats(f"{prefix}o", 0)
+    assert int(s["rx_q0_packets"]) + x["rx_q0_unpolled_packets"] == bs["opackets"], (s, x)
+    tx_queues = [k for k in s if re.fullmatch(r"tx_q\d+_packets", k)]
+    assert len(tx_queues) == (2 if queues == 2 else 1), s
+    assert sum(int(s[k]) for k in tx_queues) == bs["ipackets"], s
+    print(f"xstats: rx_q0_packets {x['rx_q0_packets']}, rx_q0_unpolled_packets "
+          f"{x['rx_q0_unpolled_packets']}, " +
+          ", ".join(f"{k} {x[k]}" for k in tx_queues))
+    assert x["rx_q0_packets"] + x["rx_q0_unpolled_packets"] == bs["opackets"], x
+    assert sum(x[k] for k in tx_queues) == bs["ipackets"], x
+    assert x["rx_q0_bad_responses"] == 0 and x["tx_q0_bad_responses"] == 0, x
+    # OVS drops what a full tx ring refused (it does not retry); the
+    # driver counts the bursts it cut short.
+    assert int(s["tx_dropped"]) == int(s["ovs_tx_failure_drops"]), s
+    ring_full = sum(v for k, v in x.items() if re.fullmatch(r"tx_q\d+_ring_full", k))
+    assert (int(s["tx_dropped"]) > 0) == (ring_full > 0), (s, x)
 
-        # The internal port: OVS's counters are the kernel's, reversed.
-        k_rx, k_tx = kernel_counters(ns_a, "guest0")
+    # The internal port: OVS's counters are the kernel's, reversed.
+    k_rx, k_tx = kernel_counters(ns_a, "guest0")
 
-        def guest_stats():
-            g = ovs.interface("guest0", "statistics")
-            return (int(g["rx_packets"]), int(g["tx_packets"]))
-        wait_equal(guest_stats, (k_tx, k_rx), what="OVS guest0 (rx, tx) vs kernel (tx, rx)")
-        # Through the flows: what kernel A sent went out of the vif (or was
-        # dropped there), and what came in the vif reached kernel A.
-        assert k_tx == int(s["tx_packets"]) + int(s["tx_dropped"]), (k_tx, s)
-        assert k_rx == bs["opackets"], (k_rx, bs)
-    finally:
-        vswitchd_status = ovs.stop()
-        stop_all(back)
+    def guest_stats():
+        g = ovs.interface("guest0", "statistics")
+        return (int(g["rx_packets"]), int(g["tx_packets"]))
+    wait_equal(guest_stats, (k_tx, k_rx), what="OVS guest0 (rx, tx) vs kernel (tx, rx)")
+    # Through the flows: what kernel A sent went out of the vif (or was
+    # dropped there), and what came in the vif reached kernel A.
+    assert k_tx == int(s["tx_packets"]) + int(s["tx_dropped"]), (k_tx, s)
+    assert k_rx == bs["opackets"], (k_rx, bs)
+    vswitchd_status = ovs.stop()
+    stop_all(back)
     log = ovs.log()
     stderr = (tmp_path / "ovs/ovs-vswitchd.stderr").read_text(errors="replace")
     for marker in ("ERROR: AddressSanitizer", "runtime error:"):

@@ -10,7 +10,7 @@ The cycles are printed, not asserted: this machine is shared."""
 import sys
 
 from conftest import ROOT, sanitizer_env
-from test_traffic import backend, stop_all
+from testpmd import backend, stop_all
 
 sys.path.insert(0, str(ROOT / "test/perf"))
 import pmd_perf  # noqa: E402
@@ -18,21 +18,18 @@ import pmd_perf  # noqa: E402
 
 def test_pmd_perf_autotest(build, xensim, prefix):
     xensim.vif_add(1, 0)
-    back = None
-    try:
-        back = backend(build, xensim, prefix, app=["--forward-mode=io"])
-        back.command("start")
-        env = dict(xensim.env(1))
-        env.update(sanitizer_env())
-        # The worker lcore (1) on CPU 0, the backend's forwarding lcore on
-        # CPU 1; dpdk-test's main lcore waits (spinning) on CPU 1 too.
-        eal = build.eal_args(prefix + "f", build.xenfront) + [
-            "--lcores", "0@1,1@0", "--vdev", "net_xenfront0,vif=0"]
-        r = pmd_perf.run(eal, env, timeout=900)
-        back.command("stop")
-        echoed = back.stats(0)
-    finally:
-        stop_all(back)
+    back = backend(build, xensim, prefix, app=["--forward-mode=io"])
+    back.command("start")
+    env = dict(xensim.env(1))
+    env.update(sanitizer_env())
+    # The worker lcore (1) on CPU 0, the backend's forwarding lcore on
+    # CPU 1; dpdk-test's main lcore waits (spinning) on CPU 1 too.
+    eal = build.eal_args(prefix + "f", build.xenfront) + [
+        "--lcores", "0@1,1@0", "--vdev", "net_xenfront0,vif=0"]
+    r = pmd_perf.run(eal, env, timeout=900)
+    back.command("stop")
+    echoed = back.stats(0)
+    stop_all(back)
     print("\n".join(r["lines"]))
     assert r["ok"], r["output"][-4000:]
     assert "CONFIG RXD=1024 TXD=1024" in r["lines"], r["lines"]

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import run_testpmd
+from testpmd import backend, frontend, run_testpmd, stop_all
 
 # testpmd only warns "No probed ethernet devices" and carries on with zero
 # ports; --nb-ports=1 makes it exit non-zero when our port failed to probe.
@@ -195,28 +195,25 @@ def test_bad_backend_feature_named(build, xensim, prefix, devargs, key, value, m
     """A backend that refuses the copying receive path, or writes a feature
     that is not 0 or 1: the probe names the node and its value and leaves
     the frontend as the toolstack wrote it (Initialising)."""
-    from test_traffic import backend, stop_all
     xensim.vif_add(1, 0)
     back = backend(build, xensim, prefix, devargs=devargs)
-    try:
-        deadline = 30
-        while xensim.xs(0, "read", f"{BACK}/state").stdout.strip() != "2" and deadline:
-            import time
-            time.sleep(0.1)
-            deadline -= 0.1
-        if key is not None:
-            if value is None:
-                xensim.xs(0, "rm", f"{BACK}/{key}")
-            else:
-                xensim.xs(0, "write", f"{BACK}/{key}", value)
-        rc, out = probe_front(build, xensim, prefix + "f")
-        assert f"net_xenfront0: {message}" in out, out
-        assert rc == 1
-        assert xensim.xs(0, "read", f"{FRONT}/state").stdout.strip() == "1"
-        for k in ("tx-ring-ref", "rx-ring-ref", "event-channel", "request-rx-copy"):
-            assert xensim.xs(0, "exists", f"{FRONT}/{k}", check=False).returncode != 0, k
-    finally:
-        stop_all(back)
+    deadline = 30
+    while xensim.xs(0, "read", f"{BACK}/state").stdout.strip() != "2" and deadline:
+        import time
+        time.sleep(0.1)
+        deadline -= 0.1
+    if key is not None:
+        if value is None:
+            xensim.xs(0, "rm", f"{BACK}/{key}")
+        else:
+            xensim.xs(0, "write", f"{BACK}/{key}", value)
+    rc, out = probe_front(build, xensim, prefix + "f")
+    assert f"net_xenfront0: {message}" in out, out
+    assert rc == 1
+    assert xensim.xs(0, "read", f"{FRONT}/state").stdout.strip() == "1"
+    for k in ("tx-ring-ref", "rx-ring-ref", "event-channel", "request-rx-copy"):
+        assert xensim.xs(0, "exists", f"{FRONT}/{k}", check=False).returncode != 0, k
+    stop_all(back)
 
 
 def test_state_not_writable_named_at_start(build, xensim, prefix):
@@ -224,22 +221,19 @@ def test_state_not_writable_named_at_start(build, xensim, prefix):
     read-only): the probe succeeds (Initialising needs no write), starting
     the port fails naming the node and the state it tried to write, and the
     connection keys are gone again."""
-    from test_traffic import backend, stop_all
     xensim.vif_add(1, 0)
     back = backend(build, xensim, prefix)
-    try:
-        xensim.xs(0, "chmod", f"{FRONT}/state", "n0", "r1")
-        r = run_testpmd(build, build.eal_args(prefix + "f", build.xenfront) +
-                        ["--vdev", "net_xenfront0,vif=0,connect_timeout=2000"], APP,
-                        env=xensim.env(1), stdin="quit\n")
-        out = r.stdout + r.stderr
-        assert (f"net_xenfront0: cannot write {FRONT}/state = 4 (Connected): Permission denied"
-                in out), out
-        assert "Fail to start port 0" in out, out
-        for k in ("tx-ring-ref", "rx-ring-ref", "event-channel", "request-rx-copy"):
-            assert xensim.xs(0, "exists", f"{FRONT}/{k}", check=False).returncode != 0, k
-    finally:
-        stop_all(back)
+    xensim.xs(0, "chmod", f"{FRONT}/state", "n0", "r1")
+    r = run_testpmd(build, build.eal_args(prefix + "f", build.xenfront) +
+                    ["--vdev", "net_xenfront0,vif=0,connect_timeout=2000"], APP,
+                    env=xensim.env(1), stdin="quit\n")
+    out = r.stdout + r.stderr
+    assert (f"net_xenfront0: cannot write {FRONT}/state = 4 (Connected): Permission denied"
+            in out), out
+    assert "Fail to start port 0" in out, out
+    for k in ("tx-ring-ref", "rx-ring-ref", "event-channel", "request-rx-copy"):
+        assert xensim.xs(0, "exists", f"{FRONT}/{k}", check=False).returncode != 0, k
+    stop_all(back)
 
 
 def test_connection_key_not_writable_named_at_start(build, xensim, prefix):
@@ -247,23 +241,20 @@ def test_connection_key_not_writable_named_at_start(build, xensim, prefix):
     a previous frontend may have left) is read-only for it: starting the
     port fails naming that node, not just the transaction; nothing of the
     connection keys is left half-written."""
-    from test_traffic import backend, stop_all
     xensim.vif_add(1, 0)
     back = backend(build, xensim, prefix)
-    try:
-        xensim.xs(0, "write", f"{FRONT}/request-rx-copy", "1")
-        xensim.xs(0, "chmod", f"{FRONT}/request-rx-copy", "n0", "r1")
-        r = run_testpmd(build, build.eal_args(prefix + "f", build.xenfront) +
-                        ["--vdev", "net_xenfront0,vif=0,connect_timeout=2000"], APP,
-                        env=xensim.env(1), stdin="quit\n")
-        out = r.stdout + r.stderr
-        assert (f"net_xenfront0: cannot write the connection keys under {FRONT}: removing "
-                f"{FRONT}/request-rx-copy: Permission denied" in out), out
-        assert "Fail to start port 0" in out, out
-        for k in ("tx-ring-ref", "rx-ring-ref", "event-channel"):
-            assert xensim.xs(0, "exists", f"{FRONT}/{k}", check=False).returncode != 0, k
-    finally:
-        stop_all(back)
+    xensim.xs(0, "write", f"{FRONT}/request-rx-copy", "1")
+    xensim.xs(0, "chmod", f"{FRONT}/request-rx-copy", "n0", "r1")
+    r = run_testpmd(build, build.eal_args(prefix + "f", build.xenfront) +
+                    ["--vdev", "net_xenfront0,vif=0,connect_timeout=2000"], APP,
+                    env=xensim.env(1), stdin="quit\n")
+    out = r.stdout + r.stderr
+    assert (f"net_xenfront0: cannot write the connection keys under {FRONT}: removing "
+            f"{FRONT}/request-rx-copy: Permission denied" in out), out
+    assert "Fail to start port 0" in out, out
+    for k in ("tx-ring-ref", "rx-ring-ref", "event-channel"):
+        assert xensim.xs(0, "exists", f"{FRONT}/{k}", check=False).returncode != 0, k
+    stop_all(back)
 
 
 # ---- configuring the port ----
@@ -271,66 +262,47 @@ def test_connection_key_not_writable_named_at_start(build, xensim, prefix):
 def test_small_mbufs_without_scatter_named(build, xensim, prefix):
     """1024-byte mbufs cannot hold a 1500-byte MTU frame: the rx queue set-up
     says so and names both ways out."""
-    from test_traffic import backend, stop_all
     xensim.vif_add(1, 0)
     back = backend(build, xensim, prefix)
-    try:
-        r = run_testpmd(build, build.eal_args(prefix + "f", build.xenfront) +
-                        ["--vdev", "net_xenfront0,vif=0"], ["-i", "--mbuf-size=1024"],
-                        env=xensim.env(1), stdin="quit\n")
-        out = r.stdout + r.stderr
-        assert ("net_xenfront0: rx queue 0: mbufs of 896 bytes cannot hold a 1518-byte frame; "
-                "enable RTE_ETH_RX_OFFLOAD_SCATTER or use larger mbufs") in out, out
-    finally:
-        stop_all(back)
+    r = run_testpmd(build, build.eal_args(prefix + "f", build.xenfront) +
+                    ["--vdev", "net_xenfront0,vif=0"], ["-i", "--mbuf-size=1024"],
+                    env=xensim.env(1), stdin="quit\n")
+    out = r.stdout + r.stderr
+    assert ("net_xenfront0: rx queue 0: mbufs of 896 bytes cannot hold a 1518-byte frame; "
+            "enable RTE_ETH_RX_OFFLOAD_SCATTER or use larger mbufs") in out, out
+    stop_all(back)
 
 
 def test_mtu_beyond_mbufs_named(build, xensim, prefix):
     """On a jumbo vif, an MTU whose frames outgrow the rx mbufs is refused
     unless scattered rx is on, and the refusal says so."""
-    from test_traffic import backend, frontend, stop_all
     xensim.vif_add(1, 0, mtu=9000)
-    back = front = None
-    try:
-        back = backend(build, xensim, prefix)
-        front = frontend(build, xensim, prefix)
-        front.command("port stop 0")
-        out = front.command("port config mtu 0 9000")
-        assert ("net_xenfront0: MTU 9000 needs 9018-byte frames, more than rx queue 0's mbufs "
-                "hold; enable RTE_ETH_RX_OFFLOAD_SCATTER") in front.output, front.output[-2000:]
-        front.command("port config 0 rx_offload scatter on")
-        out = front.command("port config mtu 0 9000")
-        assert "net_xenfront0: MTU" not in out, out
-    finally:
-        stop_all(front, back)
+    back = backend(build, xensim, prefix)
+    front = frontend(build, xensim, prefix)
+    front.command("port stop 0")
+    out = front.command("port config mtu 0 9000")
+    assert ("net_xenfront0: MTU 9000 needs 9018-byte frames, more than rx queue 0's mbufs "
+            "hold; enable RTE_ETH_RX_OFFLOAD_SCATTER") in front.output, front.output[-2000:]
+    front.command("port config 0 rx_offload scatter on")
+    out = front.command("port config mtu 0 9000")
+    assert "net_xenfront0: MTU" not in out, out
+    stop_all(front, back)
 
 
-def test_gntalloc_limit_named(build, prefix, tmp_path):
+@pytest.mark.gntalloc_limit(300)
+def test_gntalloc_limit_named(build, xensim, prefix):
     """Fewer grants than a queue pair needs (514): the queue set-up names
     the gntalloc limit and where to raise it."""
-    import shutil
-    import tempfile
-
-    from conftest import build_dir, sanitized
-    from test_traffic import backend, stop_all
-    from xensim_env import XenSim
-    sim = XenSim(build_dir(), sanitize=sanitized())
-    inst = tempfile.mkdtemp(prefix="xensim-test.", dir="/dev/shm")
-    back = None
-    try:
-        sim.start(inst, reports=tmp_path / "sanitizer", gntalloc_limit=300)
-        sim.vif_add(1, 0)
-        back = backend(build, sim, prefix)
-        r = run_testpmd(build, build.eal_args(prefix + "f", build.xenfront) +
-                        ["--vdev", "net_xenfront0,vif=0"], ["-i"], env=sim.env(1),
-                        stdin="quit\n")
-        out = r.stdout + r.stderr
-        assert "net_xenfront0: rx queue 0: cannot grant 256 pages to domain 0" in out, out
-        assert "/sys/module/xen_gntalloc/parameters/limit" in out, out
-    finally:
-        stop_all(back)
-        sim.stop()
-        shutil.rmtree(inst, ignore_errors=True)
+    sim = xensim
+    sim.vif_add(1, 0)
+    back = backend(build, sim, prefix)
+    r = run_testpmd(build, build.eal_args(prefix + "f", build.xenfront) +
+                    ["--vdev", "net_xenfront0,vif=0"], ["-i"], env=sim.env(1),
+                    stdin="quit\n")
+    out = r.stdout + r.stderr
+    assert "net_xenfront0: rx queue 0: cannot grant 256 pages to domain 0" in out, out
+    assert "/sys/module/xen_gntalloc/parameters/limit" in out, out
+    stop_all(back)
 
 
 @pytest.mark.parametrize("key,value,shown", [
@@ -341,20 +313,17 @@ def test_backend_names_a_missing_mandatory_key(build, xensim, prefix, key, value
     """A frontend (written here by hand, as domain 1) that connects without
     one of the keys Linux netback requires: the backend's line names the
     node and what it holds, and it does not connect."""
-    from test_traffic import backend, stop_all
     xensim.vif_add(1, 0)
     back = backend(build, xensim, prefix)
-    try:
-        keys = {"tx-ring-ref": "8", "rx-ring-ref": "9", "event-channel": "5",
-                "request-rx-copy": "1", "feature-rx-notify": "1"}
-        keys.pop(key)
-        if value is not None:
-            keys[key] = value
-        for k, v in keys.items():
-            xensim.xs(1, "write", f"{FRONT}/{k}", v)
-        xensim.xs(1, "write", f"{FRONT}/state", "4")
-        back.wait_for(re.escape(f"net_xenback0: cannot connect to {FRONT}: frontend {FRONT}/{key} is {shown}; "
-                                "netback requires 1"), timeout=30)
-        assert not back.link_up(0)
-    finally:
-        stop_all(back)
+    keys = {"tx-ring-ref": "8", "rx-ring-ref": "9", "event-channel": "5",
+            "request-rx-copy": "1", "feature-rx-notify": "1"}
+    keys.pop(key)
+    if value is not None:
+        keys[key] = value
+    for k, v in keys.items():
+        xensim.xs(1, "write", f"{FRONT}/{k}", v)
+    xensim.xs(1, "write", f"{FRONT}/state", "4")
+    back.wait_for(re.escape(f"net_xenback0: cannot connect to {FRONT}: frontend {FRONT}/{key} is {shown}; "
+                            "netback requires 1"), timeout=30)
+    assert not back.link_up(0)
+    stop_all(back)

@@ -13,11 +13,13 @@ import time
 import pytest
 
 import packets
-from packets import MS_KEY, hash_input, toeplitz  # noqa: F401 (test_fanout's too)
+from packets import MS_KEY, hash_input, toeplitz
 import pcapfile
-from test_offloads import GUEST_MAC, PEER_MAC
-from test_traffic import backend, frontend, stop_all
-from testpmd import verbose_received
+import testpmd
+from testpmd import backend, frontend, stop_all, verbose_received
+
+GUEST_MAC = pcapfile.mac(testpmd.GUEST_MAC)
+PEER_MAC = pcapfile.mac(testpmd.PEER_MAC)
 
 
 def test_toeplitz_matches_microsofts_vector():
@@ -77,21 +79,18 @@ def test_rss_steers_by_toeplitz_and_reports_the_hash(build, xensim, prefix, tmp_
     extra, so it takes the general path."""
     xensim.vif_add(1, 0)
     frames = flows(120, seed=4)
-    front = back = None
-    try:
-        front, back = start(build, xensim, prefix, tmp_path, nb_queues, frames,
-                            front_devargs="" if copybreak is None
-                            else f",rx_copybreak={copybreak}")
-        # Frontend: hash TCP 4-tuples (and plain IP), verbose per packet.
-        front.command("port config all rss tcp")
-        front.command("set verbose 1")
-        front.wait_link(0)
-        back.wait_link(0)
-        got = run_flows(front, back, tmp_path, frames)
-        fx = front.xstats(0)
-        bx = back.xstats(0)
-    finally:
-        stop_all(front, back)
+    front, back = start(build, xensim, prefix, tmp_path, nb_queues, frames,
+                        front_devargs="" if copybreak is None
+                        else f",rx_copybreak={copybreak}")
+    # Frontend: hash TCP 4-tuples (and plain IP), verbose per packet.
+    front.command("port config all rss tcp")
+    front.command("set verbose 1")
+    front.wait_link(0)
+    back.wait_link(0)
+    got = run_flows(front, back, tmp_path, frames)
+    fx = front.xstats(0)
+    bx = back.xstats(0)
+    stop_all(front, back)
     assert len(got) == len(frames), got
     by_len = {len(f): f for f in frames}
     assert len(by_len) == len(frames)
@@ -121,27 +120,24 @@ def test_key_and_reta_changed_at_run_time(build, xensim, prefix, tmp_path):
     xensim.vif_add(1, 0)
     frames = flows(40, seed=8)
     key = bytes(range(1, 41))
-    front = back = None
-    try:
-        front, back = start(build, xensim, prefix, tmp_path, nb_queues, frames)
-        front.command("port config all rss tcp")
-        front.wait_link(0)
-        back.wait_link(0)
-        out = front.command(f"port config 0 rss-hash-key ipv4-tcp {key.hex()}")
-        assert "error" not in out.lower(), out
-        # testpmd's rss-hash-key narrows the hash types to the one named;
-        # widen them again (the key stays).
-        front.command("port config all rss tcp")
-        out = front.command("show port 0 rss-hash key")
-        assert "ipv4-tcp" in out and "ipv6-tcp" in out and key.hex().upper() in out.upper(), out
-        for first in range(0, 128, 8):  # testpmd's string tokens hold 128 bytes
-            entries = ",".join(f"({i},1)" for i in range(first, first + 8))
-            out = front.command(f"port config 0 rss reta {entries}")
-            assert "error" not in out.lower() and "fail" not in out.lower(), out
-        front.command("set verbose 1")
-        got = run_flows(front, back, tmp_path, frames)
-    finally:
-        stop_all(front, back)
+    front, back = start(build, xensim, prefix, tmp_path, nb_queues, frames)
+    front.command("port config all rss tcp")
+    front.wait_link(0)
+    back.wait_link(0)
+    out = front.command(f"port config 0 rss-hash-key ipv4-tcp {key.hex()}")
+    assert "error" not in out.lower(), out
+    # testpmd's rss-hash-key narrows the hash types to the one named;
+    # widen them again (the key stays).
+    front.command("port config all rss tcp")
+    out = front.command("show port 0 rss-hash key")
+    assert "ipv4-tcp" in out and "ipv6-tcp" in out and key.hex().upper() in out.upper(), out
+    for first in range(0, 128, 8):  # testpmd's string tokens hold 128 bytes
+        entries = ",".join(f"({i},1)" for i in range(first, first + 8))
+        out = front.command(f"port config 0 rss reta {entries}")
+        assert "error" not in out.lower() and "fail" not in out.lower(), out
+    front.command("set verbose 1")
+    got = run_flows(front, back, tmp_path, frames)
+    stop_all(front, back)
     assert len(got) == len(frames)
     by_len = {len(f): f for f in frames}
     for length, queue, h in got:
@@ -152,11 +148,8 @@ def test_key_and_reta_changed_at_run_time(build, xensim, prefix, tmp_path):
 def test_no_control_ring_means_no_rss(build, xensim, prefix, tmp_path):
     """A backend without feature-ctrl-ring: RSS is refused, not faked."""
     xensim.vif_add(1, 0)
-    front = back = None
-    try:
-        front, back = start(build, xensim, prefix, tmp_path, 1, [], back_devargs=",ctrl_ring=0")
-        info = front.command("show port info 0")
-        assert "No RSS offload flow type is supported" in info, info
-        assert "Redirection table size" not in info and "Hash key size" not in info, info
-    finally:
-        stop_all(front, back)
+    front, back = start(build, xensim, prefix, tmp_path, 1, [], back_devargs=",ctrl_ring=0")
+    info = front.command("show port info 0")
+    assert "No RSS offload flow type is supported" in info, info
+    assert "Redirection table size" not in info and "Hash key size" not in info, info
+    stop_all(front, back)

@@ -18,10 +18,8 @@ import time
 
 import pytest
 
-from test_hostile import check_released
-from test_multiqueue import queue_counts
-from test_reconnect import GRANTS_PER_QUEUE_PAIR, hv, wait_for
-from test_traffic import MULTI_FLOW_TX, backend, frontend, stop_all
+from conftest import GRANTS_PER_QUEUE_PAIR, check_released, hv, wait_for
+from testpmd import MULTI_FLOW_TX, backend, frontend, queue_counts, stop_all
 
 BACK_DIR = "/local/domain/0/backend/vif/1/0"
 PREFIX = f"net_xenfront0: RSS over the control ring of {BACK_DIR}: "
@@ -66,57 +64,54 @@ def error_line(front, pattern, start=0):
 def test_rss_refused_at_start_then_runs_without(build, xensim, prefix, behaviour):
     sim = xensim
     sim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, devargs=f",max_queues=2,hostile={behaviour}",
-                       app=MULTI_FLOW_TX + QARGS)
-        t0 = time.monotonic()
-        # testpmd turns RSS on with two rx queues and starts the port at once.
-        # (The control ring is used once the backend has connected, after
-        # dev_start returned: the failure is the control thread's.)
-        front = frontend(build, sim, prefix,
-                         app=["--forward-mode=rxonly", "--disable-link-check"] + QARGS)
-        line = error_line(front, AT_START[behaviour])
-        front.wait_for(re.escape(f"net_xenfront0: not connected to {BACK_DIR}: the link stays "
-                                 "down until the port is stopped and started again"))
-        assert "Fail to start port" not in front.output
-        elapsed = time.monotonic() - t0
-        print(f"hostile {behaviour}: {line} ({elapsed:.1f} s to the prompt)")
-        # One line, one failed request counted, no fallback to no RSS.
-        assert front.output.count(PREFIX) == 1, front.output[-3000:]
-        assert "RSS set through the control ring" not in front.output
-        assert front.xstats(0)["ctrl_errors"] == 1
-        assert not front.link_up(0)
-        # Nothing half-configured: no event channel bound, the grants of the
-        # queues and of the control ring kept for the next start, and the
-        # backend let go of the rings.
-        wait_for(lambda: hv(sim, 0).get("mappings_held", 0) == 0, what="backend unmaps")
-        assert hv(sim, 1).get("evtchn_ports", 0) == 0, hv(sim, 1)
-        assert hv(sim, 1)["grants_shared"] == 2 * GRANTS_PER_QUEUE_PAIR + CTRL_RING_GRANTS
-        keys = sim.xs(0, "ls", "/local/domain/1/device/vif/0").stdout
-        assert "ctrl-ring-ref" not in keys and "queue-0" not in keys, keys
+    back = backend(build, sim, prefix, devargs=f",max_queues=2,hostile={behaviour}",
+                   app=MULTI_FLOW_TX + QARGS)
+    t0 = time.monotonic()
+    # testpmd turns RSS on with two rx queues and starts the port at once.
+    # (The control ring is used once the backend has connected, after
+    # dev_start returned: the failure is the control thread's.)
+    front = frontend(build, sim, prefix,
+                     app=["--forward-mode=rxonly", "--disable-link-check"] + QARGS)
+    line = error_line(front, AT_START[behaviour])
+    front.wait_for(re.escape(f"net_xenfront0: not connected to {BACK_DIR}: the link stays "
+                             "down until the port is stopped and started again"))
+    assert "Fail to start port" not in front.output
+    elapsed = time.monotonic() - t0
+    print(f"hostile {behaviour}: {line} ({elapsed:.1f} s to the prompt)")
+    # One line, one failed request counted, no fallback to no RSS.
+    assert front.output.count(PREFIX) == 1, front.output[-3000:]
+    assert "RSS set through the control ring" not in front.output
+    assert front.xstats(0)["ctrl_errors"] == 1
+    assert not front.link_up(0)
+    # Nothing half-configured: no event channel bound, the grants of the
+    # queues and of the control ring kept for the next start, and the
+    # backend let go of the rings.
+    wait_for(lambda: hv(sim, 0).get("mappings_held", 0) == 0, what="backend unmaps")
+    assert hv(sim, 1).get("evtchn_ports", 0) == 0, hv(sim, 1)
+    assert hv(sim, 1)["grants_shared"] == 2 * GRANTS_PER_QUEUE_PAIR + CTRL_RING_GRANTS
+    keys = sim.xs(0, "ls", "/local/domain/1/device/vif/0").stdout
+    assert "ctrl-ring-ref" not in keys and "queue-0" not in keys, keys
 
-        # Without RSS, asked for explicitly (one queue pair), the port runs.
-        front.command("port stop 0")
-        front.command("port config all rxq 1")
-        front.command("port config all txq 1")
-        out = front.command("port start 0", timeout=60)
-        assert "Fail" not in out, out
-        front.wait_link(0)
-        back.wait_link(0)
-        info = front.command("show port 0 rss-hash")
-        assert "RSS disabled" in info, info
-        front.command("start")
-        back.command("start")
-        wait_for(lambda: front.stats(0)["ipackets"] > 1000, what="traffic without RSS")
-        back.command("stop")
-        front.command("stop")
-        assert front.xstats(0)["ctrl_errors"] == 1
-        # One queue pair, no control ring.
-        assert hv(sim, 1)["grants_shared"] == GRANTS_PER_QUEUE_PAIR, hv(sim, 1)
-        assert hv(sim, 1)["evtchn_ports"] == 2, hv(sim, 1)
-    finally:
-        stop_all(front, back)
+    # Without RSS, asked for explicitly (one queue pair), the port runs.
+    front.command("port stop 0")
+    front.command("port config all rxq 1")
+    front.command("port config all txq 1")
+    out = front.command("port start 0", timeout=60)
+    assert "Fail" not in out, out
+    front.wait_link(0)
+    back.wait_link(0)
+    info = front.command("show port 0 rss-hash")
+    assert "RSS disabled" in info, info
+    front.command("start")
+    back.command("start")
+    wait_for(lambda: front.stats(0)["ipackets"] > 1000, what="traffic without RSS")
+    back.command("stop")
+    front.command("stop")
+    assert front.xstats(0)["ctrl_errors"] == 1
+    # One queue pair, no control ring.
+    assert hv(sim, 1)["grants_shared"] == GRANTS_PER_QUEUE_PAIR, hv(sim, 1)
+    assert hv(sim, 1)["evtchn_ports"] == 2, hv(sim, 1)
+    stop_all(front, back)
     check_released(sim)
 
 
@@ -145,38 +140,35 @@ def test_reta_update_fails_cleanly_while_traffic_flows(build, xensim, prefix):
     traffic never stops."""
     sim = xensim
     sim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, devargs=",max_queues=2,hostile=ctrl_garbage:7",
-                       app=MULTI_FLOW_TX + QARGS)
-        front = frontend(build, sim, prefix, app=["--forward-mode=rxonly"] + QARGS)
-        front.wait_link(0)
-        back.wait_link(0)
-        assert front.xstats(0)["ctrl_errors"] == 0  # RSS was set up
-        front.command("start")
-        back.command("start")
-        flowing(front, back, "traffic on both queues with RSS")
-        start = len(front.output)
-        outs = set_reta_all(front, 1, count=16)
-        for out in outs:
-            assert "Bad redirection table parameter, return code = -5" in out, out
-        line = error_line(front, r"the backend (?:answered|refused) control request "
-                          r"GET_HASH_MAPPING_SIZE \(id 7\).*", start=start)
-        assert line.endswith("; the previous RSS configuration stays (the backend may hold "
-                             "part of the new one)"), line
-        print(f"hostile ctrl_garbage:7: {line}")
-        assert front.output.count(PREFIX, start) == 2, front.output[start:]
-        # The table testpmd reads back is the one in force: round robin.
-        reta = front.command("show port 0 rss reta 128 (0xffffffffffffffff,0xffffffffffffffff)")
-        assert re.search(r"RSS RETA configuration: hash index=1, queue=1\b", reta), reta
-        assert re.search(r"RSS RETA configuration: hash index=2, queue=0\b", reta), reta
-        flowing(front, back, "traffic on both queues after the failed updates")
-        assert front.link_up(0)
-        assert front.xstats(0)["ctrl_errors"] == 2
-        back.command("stop")
-        front.command("stop")
-    finally:
-        stop_all(front, back)
+    back = backend(build, sim, prefix, devargs=",max_queues=2,hostile=ctrl_garbage:7",
+                   app=MULTI_FLOW_TX + QARGS)
+    front = frontend(build, sim, prefix, app=["--forward-mode=rxonly"] + QARGS)
+    front.wait_link(0)
+    back.wait_link(0)
+    assert front.xstats(0)["ctrl_errors"] == 0  # RSS was set up
+    front.command("start")
+    back.command("start")
+    flowing(front, back, "traffic on both queues with RSS")
+    start = len(front.output)
+    outs = set_reta_all(front, 1, count=16)
+    for out in outs:
+        assert "Bad redirection table parameter, return code = -5" in out, out
+    line = error_line(front, r"the backend (?:answered|refused) control request "
+                      r"GET_HASH_MAPPING_SIZE \(id 7\).*", start=start)
+    assert line.endswith("; the previous RSS configuration stays (the backend may hold "
+                         "part of the new one)"), line
+    print(f"hostile ctrl_garbage:7: {line}")
+    assert front.output.count(PREFIX, start) == 2, front.output[start:]
+    # The table testpmd reads back is the one in force: round robin.
+    reta = front.command("show port 0 rss reta 128 (0xffffffffffffffff,0xffffffffffffffff)")
+    assert re.search(r"RSS RETA configuration: hash index=1, queue=1\b", reta), reta
+    assert re.search(r"RSS RETA configuration: hash index=2, queue=0\b", reta), reta
+    flowing(front, back, "traffic on both queues after the failed updates")
+    assert front.link_up(0)
+    assert front.xstats(0)["ctrl_errors"] == 2
+    back.command("stop")
+    front.command("stop")
+    stop_all(front, back)
     check_released(sim)
 
 
@@ -187,43 +179,40 @@ def test_late_answer_does_not_confuse_the_next_update(build, xensim, prefix):
     goes through and takes effect (everything on queue 1)."""
     sim = xensim
     sim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, devargs=",max_queues=2,hostile=ctrl_late:7",
-                       app=MULTI_FLOW_TX + QARGS)
-        front = frontend(build, sim, prefix, app=["--forward-mode=rxonly"] + QARGS)
-        front.wait_link(0)
-        back.wait_link(0)
-        assert front.xstats(0)["ctrl_errors"] == 0  # RSS was set up
-        front.command("start")
-        back.command("start")
-        flowing(front, back, "traffic on both queues with RSS")
-        start = len(front.output)
-        out = set_reta_all(front, 1, count=8)[0]
-        assert "Bad redirection table parameter, return code = -5" in out, out
-        line = error_line(front, re.escape("the backend did not answer control request "
-                                           "GET_HASH_MAPPING_SIZE (id 7) within 1000 ms") +
-                          ".*", start=start)
-        print(f"hostile ctrl_late:7: {line}")
-        time.sleep(3)  # the late answer arrives
-        outs = set_reta_all(front, 1)
-        for out in outs:
-            assert "Bad" not in out and "rror" not in out, out
-        front.wait_for(r"net_xenfront0: dropped 1 late answer\(s\) to control requests that "
-                       r"had timed out", start=start)
-        assert front.output.count(PREFIX, start) == 1, front.output[start:]
-        assert front.xstats(0)["ctrl_errors"] == 1
-        # Everything goes to queue 1 now.
-        time.sleep(0.5)
-        q0 = queue_counts(front, 0, "rx_packets")[0]
-        time.sleep(1)
-        counts = queue_counts(front, 0, "rx_packets")
-        assert counts[0] == q0, counts
-        flowing_q1 = counts[1]
-        wait_for(lambda: queue_counts(front, 0, "rx_packets")[1] > flowing_q1 + 100,
-                 what="traffic on queue 1")
-        back.command("stop")
-        front.command("stop")
-    finally:
-        stop_all(front, back)
+    back = backend(build, sim, prefix, devargs=",max_queues=2,hostile=ctrl_late:7",
+                   app=MULTI_FLOW_TX + QARGS)
+    front = frontend(build, sim, prefix, app=["--forward-mode=rxonly"] + QARGS)
+    front.wait_link(0)
+    back.wait_link(0)
+    assert front.xstats(0)["ctrl_errors"] == 0  # RSS was set up
+    front.command("start")
+    back.command("start")
+    flowing(front, back, "traffic on both queues with RSS")
+    start = len(front.output)
+    out = set_reta_all(front, 1, count=8)[0]
+    assert "Bad redirection table parameter, return code = -5" in out, out
+    line = error_line(front, re.escape("the backend did not answer control request "
+                                       "GET_HASH_MAPPING_SIZE (id 7) within 1000 ms") +
+                      ".*", start=start)
+    print(f"hostile ctrl_late:7: {line}")
+    time.sleep(3)  # the late answer arrives
+    outs = set_reta_all(front, 1)
+    for out in outs:
+        assert "Bad" not in out and "rror" not in out, out
+    front.wait_for(r"net_xenfront0: dropped 1 late answer\(s\) to control requests that "
+                   r"had timed out", start=start)
+    assert front.output.count(PREFIX, start) == 1, front.output[start:]
+    assert front.xstats(0)["ctrl_errors"] == 1
+    # Everything goes to queue 1 now.
+    time.sleep(0.5)
+    q0 = queue_counts(front, 0, "rx_packets")[0]
+    time.sleep(1)
+    counts = queue_counts(front, 0, "rx_packets")
+    assert counts[0] == q0, counts
+    flowing_q1 = counts[1]
+    wait_for(lambda: queue_counts(front, 0, "rx_packets")[1] > flowing_q1 + 100,
+             what="traffic on queue 1")
+    back.command("stop")
+    front.command("stop")
+    stop_all(front, back)
     check_released(sim)

@@ -15,7 +15,8 @@ import time
 import pytest
 
 import pcapfile
-from test_traffic import GUEST_MAC, JUMBO, SMALL, backend, frontend, stop_all, wait_counter
+from conftest import RxIntrApp
+from testpmd import GUEST_MAC, JUMBO, SMALL, backend, frontend, stop_all, wait_counter
 
 COPYBREAK = 256
 
@@ -36,32 +37,29 @@ def run_to_guest(build, sim, prefix, tmp_path, sizes, mtu, front_devargs):
     app = ["--forward-mode=io", "--no-flush-rx"]
     if mtu > 1500:
         app += [f"--max-pkt-len={mtu + 18}"]
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, app=app, extra_vdevs=[
-            f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,tx_pcap={tmp_path}/back_out.pcap"])
-        front = frontend(build, sim, prefix, app=app, devargs=front_devargs, extra_vdevs=[
-            f"net_pcap1,rx_pcap={tmp_path}/none.pcap,tx_pcap={tmp_path}/front_out.pcap"])
-        if mtu > 1500:
-            for p in (back, front):
-                p.command("port stop all")
-                p.command("port config 0 rx_offload scatter on")
-                out = p.command("port start all", timeout=60)
-                assert "Fail" not in out, out
-        front.wait_link(0)
-        back.wait_link(0)
-        for p in (front, back):
-            p.command("set fwd io retry")
-            p.command("set burst tx delay 20 retry 100000")
-        front.command("start")
-        back.command("start")
-        wait_counter(front, 1, "opackets", count)
-        front.command("stop")
-        back.command("stop")
-        fx = front.xstats(0)
-        in_use = front.mbufs_in_use()
-    finally:
-        stop_all(front, back)
+    back = backend(build, sim, prefix, app=app, extra_vdevs=[
+        f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,tx_pcap={tmp_path}/back_out.pcap"])
+    front = frontend(build, sim, prefix, app=app, devargs=front_devargs, extra_vdevs=[
+        f"net_pcap1,rx_pcap={tmp_path}/none.pcap,tx_pcap={tmp_path}/front_out.pcap"])
+    if mtu > 1500:
+        for p in (back, front):
+            p.command("port stop all")
+            p.command("port config 0 rx_offload scatter on")
+            out = p.command("port start all", timeout=60)
+            assert "Fail" not in out, out
+    front.wait_link(0)
+    back.wait_link(0)
+    for p in (front, back):
+        p.command("set fwd io retry")
+        p.command("set burst tx delay 20 retry 100000")
+    front.command("start")
+    back.command("start")
+    wait_counter(front, 1, "opackets", count)
+    front.command("stop")
+    back.command("stop")
+    fx = front.xstats(0)
+    in_use = front.mbufs_in_use()
+    stop_all(front, back)
     assert pcapfile.read(tmp_path / "front_out.pcap") == to_guest
     for name in ("rx_q0_bad_responses", "rx_q0_errors", "rx_q0_oversize",
                  "rx_q0_mbuf_alloc_failed"):
@@ -105,43 +103,40 @@ def test_stop_start_close_with_traffic_in_flight(build, xensim, prefix, tmp_path
     sim.vif_add(1, 0)
     base = grants_shared(sim)
     pcapfile.write(tmp_path / "none.pcap", [])
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, app=["--forward-mode=txonly", "--txpkts=1000"])
-        front = frontend(build, sim, prefix, app=["--forward-mode=io", "--no-flush-rx"],
-                         devargs=f",rx_copybreak={COPYBREAK}", extra_vdevs=[
-                             f"net_pcap1,rx_pcap={tmp_path}/none.pcap,tx_pcap=/dev/null"])
-        front.wait_link(0)
-        back.wait_link(0)
-        back.command("start")
-        attached = 0
-        for _ in range(3):
-            front.command("start")
-            time.sleep(1)
-            front.command("stop")
-            attached = front.xstats(0)["rx_q0_attached"]
-            out = front.command("port stop 0", timeout=60)
-            assert "Fail" not in out, out
-            out = front.command("port start 0", timeout=60)
-            assert "Fail" not in out, out
-            front.wait_link(0)
-        assert attached > 0
-        assert grants_shared(sim) > base
+    back = backend(build, sim, prefix, app=["--forward-mode=txonly", "--txpkts=1000"])
+    front = frontend(build, sim, prefix, app=["--forward-mode=io", "--no-flush-rx"],
+                     devargs=f",rx_copybreak={COPYBREAK}", extra_vdevs=[
+                         f"net_pcap1,rx_pcap={tmp_path}/none.pcap,tx_pcap=/dev/null"])
+    front.wait_link(0)
+    back.wait_link(0)
+    back.command("start")
+    attached = 0
+    for _ in range(3):
         front.command("start")
         time.sleep(1)
         front.command("stop")
+        attached = front.xstats(0)["rx_q0_attached"]
         out = front.command("port stop 0", timeout=60)
         assert "Fail" not in out, out
-        out = front.command("port close 0", timeout=60)
+        out = front.command("port start 0", timeout=60)
         assert "Fail" not in out, out
-        deadline = time.monotonic() + 10
-        while grants_shared(sim) != base and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert grants_shared(sim) == base, sim.status()["hv"]["domains"]
-        assert front.mbufs_in_use() == 0
-        back.command("stop")
-    finally:
-        stop_all(front, back)
+        front.wait_link(0)
+    assert attached > 0
+    assert grants_shared(sim) > base
+    front.command("start")
+    time.sleep(1)
+    front.command("stop")
+    out = front.command("port stop 0", timeout=60)
+    assert "Fail" not in out, out
+    out = front.command("port close 0", timeout=60)
+    assert "Fail" not in out, out
+    deadline = time.monotonic() + 10
+    while grants_shared(sim) != base and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert grants_shared(sim) == base, sim.status()["hv"]["domains"]
+    assert front.mbufs_in_use() == 0
+    back.command("stop")
+    stop_all(front, back)
 
 
 @pytest.mark.gntalloc_limit(280)
@@ -150,17 +145,13 @@ def test_too_few_grants_for_spares(build, xensim, prefix):
     fails, naming rx_copybreak and the limit."""
     sim = xensim
     sim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
-        front = frontend(build, sim, prefix, app=["--forward-mode=rxonly"],
-                         devargs=f",rx_copybreak={COPYBREAK}")
-        front.wait_for("rx_copybreak needs 288 receive pages", timeout=60)
-        assert "unset rx_copybreak or raise the limit" in front.output
-    finally:
-        if front is not None:
-            front.kill()
-        stop_all(back)
+    back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
+    front = frontend(build, sim, prefix, app=["--forward-mode=rxonly"],
+                     devargs=f",rx_copybreak={COPYBREAK}")
+    front.wait_for("rx_copybreak needs 288 receive pages", timeout=60)
+    assert "unset rx_copybreak or raise the limit" in front.output
+    front.kill()
+    stop_all(back)
     assert grants_shared(sim) == 0
 
 
@@ -170,32 +161,25 @@ def test_pages_outlive_the_closed_port(build, xensim, prefix):
     them, then goes from the free callback, on the application's lcore;
     nothing is left and the sanitizers (in that build) see no use after
     free or leak."""
-    from test_rx_intr import RxIntrApp
-
     sim = xensim
     sim.vif_add(1, 0)
-    back = app = None
-    try:
-        back = backend(build, sim, prefix, app=["--forward-mode=txonly"])
-        app = RxIntrApp(build, sim, prefix, devargs=",rx_copybreak=0", args=["--hold", "100"])
-        back.wait_link(0)
-        back.command("start")
-        app.wait_rx(1000)
-        back.command("stop")
-        start = len(app.output)
-        app.proc.send_signal(signal.SIGTERM)
-        m = app.wait_for(r"rx_intr: closed, holding (\d+)", start=start)
-        assert int(m.group(1)) == 100
-        # Rings, transmit buffers and event channels are gone; the block
-        # of 256 receive pages and 256 spares stays while pages are lent.
-        assert grants_shared(sim) == 512, sim.status()["hv"]["domains"]
-        app.wait_for(r"rx_intr: freed", start=start)
-        assert grants_shared(sim) == 0, sim.status()["hv"]["domains"]
-        app.quit()
-    finally:
-        if app is not None and app.proc.poll() is None:
-            app.proc.kill()
-        stop_all(back)
+    back = backend(build, sim, prefix, app=["--forward-mode=txonly"])
+    app = RxIntrApp(build, sim, prefix, devargs=",rx_copybreak=0", args=["--hold", "100"])
+    back.wait_link(0)
+    back.command("start")
+    app.wait_rx(1000)
+    back.command("stop")
+    start = len(app.output)
+    app.proc.send_signal(signal.SIGTERM)
+    m = app.wait_for(r"rx_intr: closed, holding (\d+)", start=start)
+    assert int(m.group(1)) == 100
+    # Rings, transmit buffers and event channels are gone; the block
+    # of 256 receive pages and 256 spares stays while pages are lent.
+    assert grants_shared(sim) == 512, sim.status()["hv"]["domains"]
+    app.wait_for(r"rx_intr: freed", start=start)
+    assert grants_shared(sim) == 0, sim.status()["hv"]["domains"]
+    app.quit()
+    stop_all(back)
 
 
 def test_lent_pages_forwarded_back_without_a_copy(build, xensim, prefix, tmp_path):
@@ -211,32 +195,29 @@ def test_lent_pages_forwarded_back_without_a_copy(build, xensim, prefix, tmp_pat
     peer = pcapfile.mac("02:00:00:00:00:02")
     to_guest = pcapfile.make_frames(count, SMALL, guest, peer, seed=11)
     pcapfile.write(tmp_path / "to_guest.pcap", to_guest)
-    back = front = None
-    try:
-        back = backend(build, xensim, prefix, app=["--forward-mode=io", "--no-flush-rx"],
-                       extra_vdevs=[f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,"
-                                    f"tx_pcap={tmp_path}/back_out.pcap"])
-        front = frontend(build, xensim, prefix, app=["--forward-mode=macswap"],
-                         devargs=f",rx_copybreak={COPYBREAK}")
-        front.wait_link(0)
-        back.wait_link(0)
-        for p in (front, back):
-            p.command("set burst tx delay 20 retry 100000")
-        front.command("set fwd macswap retry")
-        back.command("set fwd io retry")
-        front.command("start")
-        back.command("start")
-        wait_counter(back, 1, "opackets", count)
-        front.command("stop")
-        back.command("stop")
-        fx = front.xstats(0)
-        # Mbufs sent without a copy are held until the backend's answer is
-        # reclaimed (at the next burst); stopping the port frees them.
-        out = front.command("port stop 0", timeout=60)
-        assert "Fail" not in out, out
-        in_use = front.mbufs_in_use()
-    finally:
-        stop_all(front, back)
+    back = backend(build, xensim, prefix, app=["--forward-mode=io", "--no-flush-rx"],
+                   extra_vdevs=[f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,"
+                                f"tx_pcap={tmp_path}/back_out.pcap"])
+    front = frontend(build, xensim, prefix, app=["--forward-mode=macswap"],
+                     devargs=f",rx_copybreak={COPYBREAK}")
+    front.wait_link(0)
+    back.wait_link(0)
+    for p in (front, back):
+        p.command("set burst tx delay 20 retry 100000")
+    front.command("set fwd macswap retry")
+    back.command("set fwd io retry")
+    front.command("start")
+    back.command("start")
+    wait_counter(back, 1, "opackets", count)
+    front.command("stop")
+    back.command("stop")
+    fx = front.xstats(0)
+    # Mbufs sent without a copy are held until the backend's answer is
+    # reclaimed (at the next burst); stopping the port frees them.
+    out = front.command("port stop 0", timeout=60)
+    assert "Fail" not in out, out
+    in_use = front.mbufs_in_use()
+    stop_all(front, back)
     # macswap swaps the two addresses and leaves the rest alone.
     expected = [f[6:12] + f[0:6] + f[12:] for f in to_guest]
     assert pcapfile.read(tmp_path / "back_out.pcap") == expected

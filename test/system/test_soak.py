@@ -12,8 +12,8 @@ import random
 import time
 
 import pcapfile
-from test_hostile import check_released
-from test_traffic import GUEST_MAC, backend, frontend, stop_all
+from conftest import check_released
+from testpmd import GUEST_MAC, backend, frontend, stop_all
 
 FRAMES = int(os.environ.get("XENFRONT_SOAK_FRAMES", "100000"))
 SECONDS = float(os.environ.get("XENFRONT_SOAK_SECONDS", "60"))
@@ -46,45 +46,42 @@ def test_soak_both_ways(build, xensim, prefix, tmp_path):
     app = ["--forward-mode=io", "--no-flush-rx"]
     back_pcap = f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,tx_pcap={tmp_path}/back_out.pcap"
     front_pcap = f"net_pcap1,rx_pcap={tmp_path}/from_guest.pcap,tx_pcap={tmp_path}/front_out.pcap"
-    back = front = None
     rounds = 0
     totals = {"frames": 0}
-    try:
-        back = backend(build, sim, prefix, app=app, extra_vdevs=[back_pcap])
-        front = frontend(build, sim, prefix, app=app, extra_vdevs=[front_pcap])
-        front.wait_link(0)
-        back.wait_link(0)
-        mbufs = front.mbufs_in_use(), back.mbufs_in_use()
+    back = backend(build, sim, prefix, app=app, extra_vdevs=[back_pcap])
+    front = frontend(build, sim, prefix, app=app, extra_vdevs=[front_pcap])
+    front.wait_link(0)
+    back.wait_link(0)
+    mbufs = front.mbufs_in_use(), back.mbufs_in_use()
+    for p in (front, back):
+        p.command("set fwd io retry")
+        p.command("set burst tx delay 20 retry 100000")
+    soak_start = time.monotonic()
+    while True:
+        if rounds > 0:
+            # Fresh pcap ports (they read their file once); ports 0 stay up.
+            for p, name, args in ((front, "net_pcap1", front_pcap),
+                                  (back, "net_pcap0", back_pcap)):
+                p.command("port stop 1")
+                p.command("port close 1")
+                out = p.command(f"device detach {name}")
+                assert "is detached" in out, out
+                out = p.command(f"port attach {args}", timeout=60)
+                assert "is attached" in out, out
+                out = p.command("port start 1", timeout=60)
+                assert "Fail" not in out, out
         for p in (front, back):
-            p.command("set fwd io retry")
-            p.command("set burst tx delay 20 retry 100000")
-        soak_start = time.monotonic()
-        while True:
-            if rounds > 0:
-                # Fresh pcap ports (they read their file once); ports 0 stay up.
-                for p, name, args in ((front, "net_pcap1", front_pcap),
-                                      (back, "net_pcap0", back_pcap)):
-                    p.command("port stop 1")
-                    p.command("port close 1")
-                    out = p.command(f"device detach {name}")
-                    assert "is detached" in out, out
-                    out = p.command(f"port attach {args}", timeout=60)
-                    assert "is attached" in out, out
-                    out = p.command("port start 1", timeout=60)
-                    assert "Fail" not in out, out
-            for p in (front, back):
-                p.command("clear port stats all")
-            check_round(front, back, tmp_path, to_guest, from_guest)
-            rounds += 1
-            totals["frames"] += FRAMES
-            if time.monotonic() - soak_start > SECONDS:
-                break
-        elapsed = time.monotonic() - soak_start
-        assert front.link_up(0) and back.link_up(0)
-        assert (front.mbufs_in_use(), back.mbufs_in_use()) == mbufs
-        assert front.output.count("reconnecting") == 0, "the connection must stay up"
-    finally:
-        stop_all(front, back)
+            p.command("clear port stats all")
+        check_round(front, back, tmp_path, to_guest, from_guest)
+        rounds += 1
+        totals["frames"] += FRAMES
+        if time.monotonic() - soak_start > SECONDS:
+            break
+    elapsed = time.monotonic() - soak_start
+    assert front.link_up(0) and back.link_up(0)
+    assert (front.mbufs_in_use(), back.mbufs_in_use()) == mbufs
+    assert front.output.count("reconnecting") == 0, "the connection must stay up"
+    stop_all(front, back)
     check_released(sim)
     print(f"soak: {rounds} rounds, {totals['frames']} frames each way, {elapsed:.1f} s, "
           "none lost, duplicated or reordered")

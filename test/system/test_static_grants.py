@@ -12,7 +12,7 @@ import time
 import pytest
 
 import pcapfile
-from test_traffic import GUEST_MAC, backend, frontend, stop_all, wait_counter
+from testpmd import GUEST_MAC, backend, frontend, stop_all, wait_counter
 
 def backend_copies(sim):
     """Grant copy segments domain 0 (the backend) has made so far."""
@@ -31,29 +31,26 @@ def run_pcaps(build, sim, prefix, tmp_path, back_devargs="", front_devargs=",sta
     pcapfile.write(tmp_path / "to_guest.pcap", to_guest)
     pcapfile.write(tmp_path / "from_guest.pcap", from_guest)
     app = ["--forward-mode=io", "--no-flush-rx"]
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, app=app, devargs=back_devargs, extra_vdevs=[
-            f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,tx_pcap={tmp_path}/back_out.pcap"])
-        front = frontend(build, sim, prefix, app=app, devargs=front_devargs, extra_vdevs=[
-            f"net_pcap1,rx_pcap={tmp_path}/from_guest.pcap,tx_pcap={tmp_path}/front_out.pcap"])
-        front.wait_link(0)
-        back.wait_link(0)
-        copies_before = backend_copies(sim)
-        for p in (front, back):
-            p.command("set fwd io retry")
-            p.command("set burst tx delay 20 retry 100000")
-        front.command("start")
-        back.command("start")
-        wait_counter(front, 1, "opackets", count)
-        wait_counter(back, 1, "opackets", count)
-        front.command("stop")
-        back.command("stop")
-        copies_after = backend_copies(sim)
-        fx = front.xstats(0)
-        bx = back.xstats(0)
-    finally:
-        outs = stop_all(front, back)
+    back = backend(build, sim, prefix, app=app, devargs=back_devargs, extra_vdevs=[
+        f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,tx_pcap={tmp_path}/back_out.pcap"])
+    front = frontend(build, sim, prefix, app=app, devargs=front_devargs, extra_vdevs=[
+        f"net_pcap1,rx_pcap={tmp_path}/from_guest.pcap,tx_pcap={tmp_path}/front_out.pcap"])
+    front.wait_link(0)
+    back.wait_link(0)
+    copies_before = backend_copies(sim)
+    for p in (front, back):
+        p.command("set fwd io retry")
+        p.command("set burst tx delay 20 retry 100000")
+    front.command("start")
+    back.command("start")
+    wait_counter(front, 1, "opackets", count)
+    wait_counter(back, 1, "opackets", count)
+    front.command("stop")
+    back.command("stop")
+    copies_after = backend_copies(sim)
+    fx = front.xstats(0)
+    bx = back.xstats(0)
+    outs = stop_all(front, back)
     assert pcapfile.read(tmp_path / "front_out.pcap") == to_guest
     assert pcapfile.read(tmp_path / "back_out.pcap") == from_guest
     return fx, bx, outs, count, (copies_before, copies_after)
@@ -111,30 +108,27 @@ def test_static_grants_deleted_at_stop_and_added_again(build, xensim, prefix):
     guest's packets go through the mappings again."""
     sim = xensim
     sim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
-        front = frontend(build, sim, prefix, devargs=",static_grants=1",
-                         app=["--forward-mode=txonly"])
-        mapped = []
-        for round_ in range(2):
-            front.wait_link(0)
-            back.wait_link(0)
-            back.command("start")
-            front.command("start")
-            wait_counter(back, 0, "ipackets", 1000 * (round_ + 1))
-            front.command("stop")
-            time.sleep(0.5)
-            back.command("stop")
-            mapped.append(back.xstats(0)["rx_q0_mapped_copies"])
-            out = front.command("port stop 0", timeout=60)
-            assert "Fail" not in out, out
-            assert front.xstats(0)["ctrl_errors"] == 0, front.output[-4000:]
-            out = front.command("port start 0", timeout=60)
-            assert "Fail" not in out, out
-        fx = front.xstats(0)
-    finally:
-        stop_all(front, back)
+    back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
+    front = frontend(build, sim, prefix, devargs=",static_grants=1",
+                     app=["--forward-mode=txonly"])
+    mapped = []
+    for round_ in range(2):
+        front.wait_link(0)
+        back.wait_link(0)
+        back.command("start")
+        front.command("start")
+        wait_counter(back, 0, "ipackets", 1000 * (round_ + 1))
+        front.command("stop")
+        time.sleep(0.5)
+        back.command("stop")
+        mapped.append(back.xstats(0)["rx_q0_mapped_copies"])
+        out = front.command("port stop 0", timeout=60)
+        assert "Fail" not in out, out
+        assert front.xstats(0)["ctrl_errors"] == 0, front.output[-4000:]
+        out = front.command("port start 0", timeout=60)
+        assert "Fail" not in out, out
+    fx = front.xstats(0)
+    stop_all(front, back)
     assert fx["ctrl_errors"] == 0, fx
     # The backend port's counters restart with each connection or not;
     # either way both connections moved packets through mappings.

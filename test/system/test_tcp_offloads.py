@@ -16,8 +16,7 @@ import signal
 import subprocess
 import time
 
-from conftest import sanitizer_env
-from test_linux_stacks import CLIENT, SERVER, in_ns, namespaces  # noqa: F401 (fixture)
+from conftest import CLIENT, in_ns, sanitizer_env, stop_at_teardown, tcp_server
 
 MIB = 1024 * 1024
 
@@ -36,6 +35,7 @@ class Forwarder:
             f"--offloads={'on' if offloads else 'off'}"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env=full_env)
+        stop_at_teardown(self.kill)
         self.lines = []
         deadline = time.monotonic() + 60
         while True:
@@ -61,6 +61,11 @@ class Forwarder:
             counters[int(m.group(1))] = dict(zip(vals[::2], map(int, vals[1::2])))
         return counters
 
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
 
 def transfer(ns_a, path):
     start = time.monotonic()
@@ -75,25 +80,20 @@ def run(build, sim, prefix, ns_a, ns_b, data_path, offloads):
     back_devargs = "" if offloads else ",csum=0,ipv6_csum=0,gso_tcpv4=0,gso_tcpv6=0"
     back = Forwarder(build, sim.env(0), ns_b, prefix + "b", "net_xenback0,domid=1,vif=0" +
                      back_devargs, "xbk0", offloads, lcore=0)
-    front = None
-    try:
-        front = Forwarder(build, sim.env(1), ns_a, prefix + "f", "net_xenfront0,vif=0", "xft0",
-                          offloads, lcore=1)
-        for ns, dev, addr in ((ns_a, "xft0", "10.77.0.1/24"), (ns_b, "xbk0", "10.77.0.2/24")):
-            in_ns(ns, "ip", "addr", "replace", addr, "dev", dev)
-            in_ns(ns, "ip", "link", "set", dev, "up")
-            in_ns(ns, "ip", "link", "set", "lo", "up")
-        ping = in_ns(ns_a, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.77.0.2", check=False)
-        assert ping.returncode == 0, ping.stdout + ping.stderr
-        server = subprocess.Popen(["ip", "netns", "exec", ns_b, "/usr/bin/python3", "-c", SERVER],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert server.stdout.readline().strip() == "listening"
-        result = transfer(ns_a, data_path)
-        server.wait(timeout=60)
-    finally:
-        fc = front.stop() if front else {}
-        bc = back.stop()
-        print("guest forwarder:", fc, "dom0 forwarder:", bc)
+    front = Forwarder(build, sim.env(1), ns_a, prefix + "f", "net_xenfront0,vif=0", "xft0",
+                      offloads, lcore=1)
+    for ns, dev, addr in ((ns_a, "xft0", "10.77.0.1/24"), (ns_b, "xbk0", "10.77.0.2/24")):
+        in_ns(ns, "ip", "addr", "replace", addr, "dev", dev)
+        in_ns(ns, "ip", "link", "set", dev, "up")
+        in_ns(ns, "ip", "link", "set", "lo", "up")
+    ping = in_ns(ns_a, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.77.0.2", check=False)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    server = tcp_server(ns_b)
+    result = transfer(ns_a, data_path)
+    server.wait(timeout=60)
+    fc = front.stop()
+    bc = back.stop()
+    print("guest forwarder:", fc, "dom0 forwarder:", bc)
     return result, fc, bc
 
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import build_dir, sanitized
+from conftest import build_dir, sanitized, stop_at_teardown
 from xensim_env import XenSim
 
 
@@ -231,34 +231,32 @@ def test_start_without_dir_uses_dev_shm(shm_dir):
     first = p.stdout.splitlines()[0]
     assert first.startswith("export XENSIM_DIR='/dev/shm/xensim.")
     inst = pathlib.Path(first.split("'")[1])
-    try:
-        assert (inst / "store/domain-0.sock").exists()
-    finally:
-        subprocess.run([str(sim.exe), "stop", "--dir", str(inst)], check=True)
+    sim.dir = inst
+    stop_at_teardown(sim.stop)
+    assert (inst / "store/domain-0.sock").exists()
+    subprocess.run([str(sim.exe), "stop", "--dir", str(inst)], check=True)
     assert not inst.exists()
 
 
 def test_two_instances_side_by_side(shm_dir):
     a = XenSim(build_dir(), sanitize=sanitized())
     b = XenSim(build_dir(), sanitize=sanitized())
+    stop_at_teardown(a.stop)
+    stop_at_teardown(b.stop)
     a.start(shm_dir / "a")
-    try:
-        b.start(shm_dir / "b")
-        try:
-            a.vif_add(domid=1, vif=0, mac="00:16:3e:aa:00:01")
-            b.vif_add(domid=1, vif=0, mac="00:16:3e:bb:00:01")
-            assert a.xs(1, "read", "device/vif/0/mac").stdout == "00:16:3e:aa:00:01\n"
-            assert b.xs(1, "read", "device/vif/0/mac").stdout == "00:16:3e:bb:00:01\n"
-            a.xs(0, "write", "/only/in/a", "1")
-            assert b.xs(0, "exists", "/only/in/a", check=False).returncode != 0
-            sa, sb = a.status(), b.status()
-            assert sa["daemons"]["store"]["pid"] != sb["daemons"]["store"]["pid"]
-        finally:
-            b.stop()
-        # Stopping one leaves the other running.
-        assert a.xs(0, "read", "/only/in/a").stdout == "1\n"
-    finally:
-        a.stop()
+    b.start(shm_dir / "b")
+    a.vif_add(domid=1, vif=0, mac="00:16:3e:aa:00:01")
+    b.vif_add(domid=1, vif=0, mac="00:16:3e:bb:00:01")
+    assert a.xs(1, "read", "device/vif/0/mac").stdout == "00:16:3e:aa:00:01\n"
+    assert b.xs(1, "read", "device/vif/0/mac").stdout == "00:16:3e:bb:00:01\n"
+    a.xs(0, "write", "/only/in/a", "1")
+    assert b.xs(0, "exists", "/only/in/a", check=False).returncode != 0
+    sa, sb = a.status(), b.status()
+    assert sa["daemons"]["store"]["pid"] != sb["daemons"]["store"]["pid"]
+    b.stop()
+    # Stopping one leaves the other running.
+    assert a.xs(0, "read", "/only/in/a").stdout == "1\n"
+    a.stop()
     assert not (shm_dir / "a").exists() and not (shm_dir / "b").exists()
 
 

@@ -9,64 +9,7 @@ import time
 import pytest
 
 import pcapfile
-from conftest import Build
-from testpmd import TestPmd
-
-GUEST_MAC = "00:16:3e:00:01:00"
-
-
-# Many flows toward the guest, for the backend to spread over its queues by
-# hash. testpmd's `txonly --txonly-multi-flow` varies the source IP before
-# DPDK 23.07 and the UDP source port since, which none of netif's hash types
-# (IPv4/IPv6 addresses, with TCP ports) sees; flowgen varies the destination
-# IP in every release.
-MULTI_FLOW_TX = ["--forward-mode=flowgen"]
-
-
-def backend(build: Build, sim, prefix: str, extra_vdevs=(), devargs="", app=(), wrapper=()):
-    eal = build.eal_args(prefix + "b", build.xenback) + ["-l", "0,1", "--vdev",
-                                                          "net_xenback0,domid=1,vif=0" + devargs]
-    for v in extra_vdevs:
-        eal += ["--vdev", v]
-    return TestPmd(eal, list(app), sim.env(0), "backend testpmd", wrapper)
-
-
-def frontend(build: Build, sim, prefix: str, extra_vdevs=(), devargs="", app=(), wrapper=(),
-             eal=()):
-    # The forwarding lcore on the other CPU than the backend's.
-    eal = build.eal_args(prefix + "f", build.xenfront) + list(eal) + [
-        "--lcores", "0@1,1@0", "--vdev", "net_xenfront0,vif=0" + devargs]
-    for v in extra_vdevs:
-        eal += ["--vdev", v]
-    return TestPmd(eal, list(app), sim.env(1), "frontend testpmd", wrapper)
-
-
-def wait_counter(pmd, port, key, want, timeout=60):
-    deadline = time.monotonic() + timeout
-    while True:
-        s = pmd.stats(port)
-        if s[key] >= want or time.monotonic() > deadline:
-            return s
-        time.sleep(0.3)
-
-
-def stop_all(*pmds):
-    """Quits each testpmd; prints their driver and port messages, which
-    pytest shows when the test fails."""
-    outputs = []
-    for p in pmds:
-        if p is not None:
-            out = p.quit()
-            outputs.append(out)
-            print(f"--- {p.name}:")
-            print("\n".join(line for line in out.splitlines()
-                            if "net_xen" in line or "Port" in line or "rror" in line))
-    return outputs
-
-
-SMALL = [60, 64, 65, 128, 333, 512, 1000, 1400, 1514]
-JUMBO = SMALL + [1515, 2048, 4095, 4096, 4097, 6000, 8191, 8192, 9014]
-
+from testpmd import GUEST_MAC, JUMBO, SMALL, backend, frontend, stop_all, wait_counter
 
 @pytest.mark.parametrize("sizes,mtu", [(SMALL, 1500), (JUMBO, 9000)], ids=["small", "jumbo"])
 def test_payloads_both_ways(build, xensim, prefix, tmp_path, sizes, mtu):
@@ -89,40 +32,37 @@ def test_payloads_both_ways(build, xensim, prefix, tmp_path, sizes, mtu):
     app = ["--forward-mode=io", "--no-flush-rx"]
     if mtu > 1500:
         app += [f"--max-pkt-len={mtu + 18}"]
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, app=app, extra_vdevs=[
-            f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,tx_pcap={tmp_path}/back_out.pcap"])
-        front = frontend(build, sim, prefix, app=app, extra_vdevs=[
-            f"net_pcap1,rx_pcap={tmp_path}/from_guest.pcap,tx_pcap={tmp_path}/front_out.pcap"])
-        if mtu > 1500:
-            # Jumbo frames in 2 KiB mbufs: scattered rx on our ports (the
-            # pcap ports chain mbufs without the flag, and refuse it). The
-            # first start failed for want of it (and left port 1 unstarted);
-            # restart the backend's first: it connects only once started.
-            for p in (back, front):
-                p.command("port stop all")
-                p.command("port config 0 rx_offload scatter on")
-                out = p.command("port start all", timeout=60)
-                assert "Fail" not in out, out
-        front.wait_link(0)
-        back.wait_link(0)
-        for p in (front, back):
-            # Lossless: io forwarding retries a full ring instead of dropping.
-            p.command("set fwd io retry")
-            p.command("set burst tx delay 20 retry 100000")
-        front.command("start")
-        back.command("start")
-        wait_counter(front, 1, "opackets", count)
-        wait_counter(back, 1, "opackets", count)
-        front_stats = front.stats(0)
-        back_stats = back.stats(0)
-        front.command("stop")
-        back.command("stop")
-        fx = front.xstats(0)
-        bx = back.xstats(0)
-    finally:
-        stop_all(front, back)
+    back = backend(build, sim, prefix, app=app, extra_vdevs=[
+        f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,tx_pcap={tmp_path}/back_out.pcap"])
+    front = frontend(build, sim, prefix, app=app, extra_vdevs=[
+        f"net_pcap1,rx_pcap={tmp_path}/from_guest.pcap,tx_pcap={tmp_path}/front_out.pcap"])
+    if mtu > 1500:
+        # Jumbo frames in 2 KiB mbufs: scattered rx on our ports (the
+        # pcap ports chain mbufs without the flag, and refuse it). The
+        # first start failed for want of it (and left port 1 unstarted);
+        # restart the backend's first: it connects only once started.
+        for p in (back, front):
+            p.command("port stop all")
+            p.command("port config 0 rx_offload scatter on")
+            out = p.command("port start all", timeout=60)
+            assert "Fail" not in out, out
+    front.wait_link(0)
+    back.wait_link(0)
+    for p in (front, back):
+        # Lossless: io forwarding retries a full ring instead of dropping.
+        p.command("set fwd io retry")
+        p.command("set burst tx delay 20 retry 100000")
+    front.command("start")
+    back.command("start")
+    wait_counter(front, 1, "opackets", count)
+    wait_counter(back, 1, "opackets", count)
+    front_stats = front.stats(0)
+    back_stats = back.stats(0)
+    front.command("stop")
+    back.command("stop")
+    fx = front.xstats(0)
+    bx = back.xstats(0)
+    stop_all(front, back)
 
     assert front_stats["ipackets"] == count and front_stats["opackets"] == count, front_stats
     assert back_stats["ipackets"] == count and back_stats["opackets"] == count, back_stats
@@ -148,36 +88,33 @@ def test_forwarding_modes_counts(build, xensim, prefix, back_mode, front_mode, s
     other received, exactly, once the sender stops and the rings drain."""
     sim = xensim
     sim.vif_add(1, 0)
-    back = front = None
-    try:
-        back = backend(build, sim, prefix, devargs=f",style={style}", extra_vdevs=(),
-                       app=[f"--forward-mode={back_mode}"])
-        front = frontend(build, sim, prefix, app=[f"--forward-mode={front_mode}"])
-        front.wait_link(0)
-        back.wait_link(0)
-        if front_mode == "io":
-            # io on a single port echoes: seed it from the backend's txonly.
-            back.command("set fwd txonly")
-        front.command("start")
-        back.command("start")
-        time.sleep(2)
-        if front_mode == "io":
-            back.command("set fwd io")  # keep echoing what comes back
-        sender, receiver = (back, front) if back_mode != "rxonly" else (front, back)
-        sender.command("stop")
-        time.sleep(1)  # let the ring drain
-        receiver.command("stop")
-        if front_mode == "io":
-            front_stats, back_stats = front.stats(0), back.stats(0)
-            # All the frontend received it sent back.
-            assert front_stats["ipackets"] > 1000, front_stats
-            assert front_stats["opackets"] <= front_stats["ipackets"]
-        else:
-            sent = sender.stats(0)["opackets"]
-            received = receiver.stats(0)["ipackets"]
-            assert sent > 1000, (sent, received)
-            assert received == sent, (sent, received)
-        fx = front.xstats(0)
-        assert fx["rx_q0_bad_responses"] == 0 and fx["tx_q0_bad_responses"] == 0, fx
-    finally:
-        stop_all(front, back)
+    back = backend(build, sim, prefix, devargs=f",style={style}", extra_vdevs=(),
+                   app=[f"--forward-mode={back_mode}"])
+    front = frontend(build, sim, prefix, app=[f"--forward-mode={front_mode}"])
+    front.wait_link(0)
+    back.wait_link(0)
+    if front_mode == "io":
+        # io on a single port echoes: seed it from the backend's txonly.
+        back.command("set fwd txonly")
+    front.command("start")
+    back.command("start")
+    time.sleep(2)
+    if front_mode == "io":
+        back.command("set fwd io")  # keep echoing what comes back
+    sender, receiver = (back, front) if back_mode != "rxonly" else (front, back)
+    sender.command("stop")
+    time.sleep(1)  # let the ring drain
+    receiver.command("stop")
+    if front_mode == "io":
+        front_stats, back_stats = front.stats(0), back.stats(0)
+        # All the frontend received it sent back.
+        assert front_stats["ipackets"] > 1000, front_stats
+        assert front_stats["opackets"] <= front_stats["ipackets"]
+    else:
+        sent = sender.stats(0)["opackets"]
+        received = receiver.stats(0)["ipackets"]
+        assert sent > 1000, (sent, received)
+        assert received == sent, (sent, received)
+    fx = front.xstats(0)
+    assert fx["rx_q0_bad_responses"] == 0 and fx["tx_q0_bad_responses"] == 0, fx
+    stop_all(front, back)

@@ -15,9 +15,8 @@ pages the application wrote into, is refused at probe."""
 import pytest
 
 import pcapfile
-from conftest import run_testpmd
-from test_traffic import backend, stop_all
-from test_zero_copy import RESULT, ZeroCopyApp, expected_frame
+from conftest import RESULT, ZeroCopyApp, expected_frame
+from testpmd import backend, run_testpmd, stop_all
 
 COUNT = 2000
 SIZE = 1000
@@ -28,33 +27,30 @@ def snoop_send(build, sim, prefix, tmp_path, pool, devargs=""):
     """Sends COUNT frames from `pool` with the secret in every headroom;
     returns (exit code, output, markers the backend saw, frames captured)."""
     pcapfile.write(tmp_path / "empty.pcap", [])
-    back = zc = None
-    try:
-        back = backend(build, sim, prefix, devargs=",hostile=snoop",
-                       app=["--forward-mode=io", "--no-flush-rx"], extra_vdevs=[
-                           f"net_pcap0,rx_pcap={tmp_path}/empty.pcap,"
-                           f"tx_pcap={tmp_path}/out.pcap"])
-        zc = ZeroCopyApp(build, sim, prefix, ["--pool", pool, "--size", str(SIZE), "--count",
-                                              str(COUNT), "--mbufs", "512", "--secret"],
-                         devargs)
-        zc.wait_for("paused probed")
-        zc.go_on()
-        m = zc.wait_for(r"paused ready|cannot create the \w+ pool")
-        if not m.group(0).startswith("paused"):
-            return zc.finish(), zc.output, 0, []
-        back.wait_link(0)
-        back.command("start")
-        zc.go_on()
-        zc.wait_for(RESULT.pattern)
-        zc.wait_for("paused closed")
-        zc.go_on()
+    back = backend(build, sim, prefix, devargs=",hostile=snoop",
+                   app=["--forward-mode=io", "--no-flush-rx"], extra_vdevs=[
+                       f"net_pcap0,rx_pcap={tmp_path}/empty.pcap,"
+                       f"tx_pcap={tmp_path}/out.pcap"])
+    zc = ZeroCopyApp(build, sim, prefix, ["--pool", pool, "--size", str(SIZE), "--count",
+                                          str(COUNT), "--mbufs", "512", "--secret"],
+                     devargs)
+    zc.wait_for("paused probed")
+    zc.go_on()
+    m = zc.wait_for(r"paused ready|cannot create the \w+ pool")
+    if not m.group(0).startswith("paused"):
         rc = zc.finish()
-        back.command("stop")
-        snooped = back.xstats(0)["rx_q0_snooped_markers"]
-    finally:
-        if zc is not None and zc.proc.poll() is None:
-            zc.proc.kill()
         stop_all(back)
+        return rc, zc.output, 0, []
+    back.wait_link(0)
+    back.command("start")
+    zc.go_on()
+    zc.wait_for(RESULT.pattern)
+    zc.wait_for("paused closed")
+    zc.go_on()
+    rc = zc.finish()
+    back.command("stop")
+    snooped = back.xstats(0)["rx_q0_snooped_markers"]
+    stop_all(back)
     return rc, zc.output, snooped, pcapfile.read(tmp_path / "out.pcap")
 
 

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import ROOT
-from test_traffic import backend, frontend, stop_all
+from conftest import ROOT, stop_at_teardown
+from testpmd import backend, frontend, stop_all
 
 TOOL = ROOT / "devtools/xen-vifbind.py"
 
@@ -96,64 +96,60 @@ def test_vifbind_round_trip(build, xensim, prefix, tmp_path):
     kernel.attach_driver(up=True)
     kernel.state(4)
     kernel.start()
-    back = front = None
-    try:
-        st = tool(xensim, root, "--status")
-        assert st.returncode == 0, st.stderr
-        assert "vif-0  device/vif/0  mac=00:16:3e:00:01:00  state=Connected" in st.stdout, st.stdout
-        assert "owner: kernel (xen-netfront, eth0)" in st.stdout, st.stdout
-        assert "gntalloc: limit 1024 grants: 1 queue pair(s)" in st.stdout, st.stdout
+    stop_at_teardown(kernel.stop)  # a thread, stopped whatever the test does
+    st = tool(xensim, root, "--status")
+    assert st.returncode == 0, st.stderr
+    assert "vif-0  device/vif/0  mac=00:16:3e:00:01:00  state=Connected" in st.stdout, st.stdout
+    assert "owner: kernel (xen-netfront, eth0)" in st.stdout, st.stdout
+    assert "gntalloc: limit 1024 grants: 1 queue pair(s)" in st.stdout, st.stdout
 
-        # An interface that is up is not pulled from under the kernel.
-        up = tool(xensim, root, "--to-userspace", "0", "--apply")
-        assert up.returncode == 1
-        assert "vif-0's interface eth0 is up; bring it down first" in up.stderr, up.stderr
-        kernel.set_up(False)
+    # An interface that is up is not pulled from under the kernel.
+    up = tool(xensim, root, "--to-userspace", "0", "--apply")
+    assert up.returncode == 1
+    assert "vif-0's interface eth0 is up; bring it down first" in up.stderr, up.stderr
+    kernel.set_up(False)
 
-        # Dry run by default: says what it would do, changes nothing.
-        dry = tool(xensim, root, "--to-userspace", "vif-0")
-        assert dry.returncode == 0, dry.stderr
-        assert f"would write 'vif-0' to {root}/bus/xen/drivers/vif/unbind" in dry.stdout
-        assert "dry run: nothing changed" in dry.stdout
-        time.sleep(0.2)
-        assert kernel.events == [] and (kernel.dev / "driver").is_symlink()
+    # Dry run by default: says what it would do, changes nothing.
+    dry = tool(xensim, root, "--to-userspace", "vif-0")
+    assert dry.returncode == 0, dry.stderr
+    assert f"would write 'vif-0' to {root}/bus/xen/drivers/vif/unbind" in dry.stdout
+    assert "dry run: nothing changed" in dry.stdout
+    time.sleep(0.2)
+    assert kernel.events == [] and (kernel.dev / "driver").is_symlink()
 
-        done = tool(xensim, root, "--to-userspace", "vif-0", "--apply")
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert kernel.events == [("unbind", "vif-0")]
-        assert "vif-0 is free for user space: --vdev net_xenfront0,vif=0" in done.stdout
-        assert "owner: none (free for net_xenfront)" in tool(xensim, root, "--status").stdout
+    done = tool(xensim, root, "--to-userspace", "vif-0", "--apply")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert kernel.events == [("unbind", "vif-0")]
+    assert "vif-0 is free for user space: --vdev net_xenfront0,vif=0" in done.stdout
+    assert "owner: none (free for net_xenfront)" in tool(xensim, root, "--status").stdout
 
-        # The real frontend takes it from Closed and carries traffic.
-        back = backend(build, xensim, prefix, app=["--forward-mode=rxonly"])
-        front = frontend(build, xensim, prefix, app=["--forward-mode=txonly"])
-        front.wait_link(0)
-        back.command("start")
-        front.command("start")
-        time.sleep(0.5)
-        front.command("stop")
-        assert front.stats(0)["opackets"] > 0
-        st = tool(xensim, root, "--status")
-        assert "owner: userspace (a DPDK application is connected)" in st.stdout, st.stdout
-        busy = tool(xensim, root, "--to-kernel", "vif-0", "--apply")
-        assert busy.returncode == 1
-        assert ("device/vif/0/state is Connected: a DPDK application still drives this vif"
-                in busy.stderr), busy.stderr
-        stop_all(front, back)
-        front = back = None
+    # The real frontend takes it from Closed and carries traffic.
+    back = backend(build, xensim, prefix, app=["--forward-mode=rxonly"])
+    front = frontend(build, xensim, prefix, app=["--forward-mode=txonly"])
+    front.wait_link(0)
+    back.command("start")
+    front.command("start")
+    time.sleep(0.5)
+    front.command("stop")
+    assert front.stats(0)["opackets"] > 0
+    st = tool(xensim, root, "--status")
+    assert "owner: userspace (a DPDK application is connected)" in st.stdout, st.stdout
+    busy = tool(xensim, root, "--to-kernel", "vif-0", "--apply")
+    assert busy.returncode == 1
+    assert ("device/vif/0/state is Connected: a DPDK application still drives this vif"
+            in busy.stderr), busy.stderr
+    stop_all(front, back)
 
-        # Closed by the application: back to the kernel.
-        dry = tool(xensim, root, "--to-kernel", "vif-0")
-        assert dry.returncode == 0 and "would write 'vif-0' to" in dry.stdout, dry.stdout
-        back_to_kernel = tool(xensim, root, "--to-kernel", "vif-0", "--apply")
-        assert back_to_kernel.returncode == 0, back_to_kernel.stdout + back_to_kernel.stderr
-        assert kernel.events[-1] == ("bind", "vif-0")
-        assert "vif-0 is back with xen-netfront: eth0" in back_to_kernel.stdout
-        st = tool(xensim, root, "--status")
-        assert "owner: kernel (xen-netfront, eth0)" in st.stdout, st.stdout
-    finally:
-        kernel.stop()
-        stop_all(front, back)
+    # Closed by the application: back to the kernel.
+    dry = tool(xensim, root, "--to-kernel", "vif-0")
+    assert dry.returncode == 0 and "would write 'vif-0' to" in dry.stdout, dry.stdout
+    back_to_kernel = tool(xensim, root, "--to-kernel", "vif-0", "--apply")
+    assert back_to_kernel.returncode == 0, back_to_kernel.stdout + back_to_kernel.stderr
+    assert kernel.events[-1] == ("bind", "vif-0")
+    assert "vif-0 is back with xen-netfront: eth0" in back_to_kernel.stdout
+    st = tool(xensim, root, "--status")
+    assert "owner: kernel (xen-netfront, eth0)" in st.stdout, st.stdout
+    kernel.stop()
 
 
 @pytest.mark.parametrize("args,message", [

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import build_dir
+from conftest import build_dir, stop_at_teardown
 
 REAL_LIBDIR = pathlib.Path("/usr/lib/x86_64-linux-gnu")
 LIBS = ["libxengnttab.so.1", "libxenevtchn.so.1"]
@@ -185,15 +185,13 @@ def test_probe_in_an_instance_started_by_the_toolstack(tmp_path):
     if not xs.exe.exists():
         pytest.skip(f"{xs.exe} is not built")
     inst = pathlib.Path(tempfile.mkdtemp(prefix="xsabi", dir="/tmp"))
-    try:
-        xs.start(inst, gntalloc_limit=2)
-        r = subprocess.run([str(require(probe_path()))], env=xs.env(5), capture_output=True,
-                           text=True, timeout=60)
-        assert r.returncode == 0, r.stdout + r.stderr
-        hv = xs.status()["hv"]
-        assert hv["domains"]["5"]["gntalloc_limit"] == 2
-        assert hv["counters"]["5"]["share_ops"] == 1
-        assert hv["counters"]["5"]["notify_sent"] == 1
-    finally:
-        xs.stop()
-        shutil.rmtree(inst, ignore_errors=True)
+    stop_at_teardown(lambda: shutil.rmtree(inst, ignore_errors=True))
+    stop_at_teardown(xs.stop)  # first
+    xs.start(inst, gntalloc_limit=2)
+    r = subprocess.run([str(require(probe_path()))], env=xs.env(5), capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    hv = xs.status()["hv"]
+    assert hv["domains"]["5"]["gntalloc_limit"] == 2
+    assert hv["counters"]["5"]["share_ops"] == 1
+    assert hv["counters"]["5"]["notify_sent"] == 1

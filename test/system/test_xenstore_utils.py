@@ -50,26 +50,22 @@ def test_chmod_sets_owner_and_acl_and_recurses(xensim):
 def test_watch_reports_initial_event_and_subtree_changes(xensim):
     xensim.xs(0, "write", "/w/existing", "1")
     watch = xensim.xs_popen(0, "watch", "-n", "3", "/w")
-    try:
-        time.sleep(0.3)  # let it register; its initial event comes first anyway
-        xensim.xs(0, "write", "/w/new/deep", "x")
-        xensim.xs(0, "write", "/elsewhere", "x")  # not under /w: no event
-        xensim.xs(0, "rm", "/w/existing")
-        out, err = watch.communicate(timeout=10)
-    finally:
-        watch.kill()
+    time.sleep(0.3)  # let it register; its initial event comes first anyway
+    xensim.xs(0, "write", "/w/new/deep", "x")
+    xensim.xs(0, "write", "/elsewhere", "x")  # not under /w: no event
+    xensim.xs(0, "rm", "/w/existing")
+    out, err = watch.communicate(timeout=10)
+    watch.kill()
     assert watch.returncode == 0, err
     assert out.split() == ["/w", "/w/new/deep", "/w/existing"]
 
 
 def test_watch_on_a_missing_node_fires_when_it_appears(xensim):
     watch = xensim.xs_popen(0, "watch", "-n", "2", "/later/node")
-    try:
-        time.sleep(0.3)
-        xensim.xs(0, "write", "/later/node", "here")
-        out, err = watch.communicate(timeout=10)
-    finally:
-        watch.kill()
+    time.sleep(0.3)
+    xensim.xs(0, "write", "/later/node", "here")
+    out, err = watch.communicate(timeout=10)
+    watch.kill()
     assert out.split() == ["/later/node", "/later/node"], err
 
 

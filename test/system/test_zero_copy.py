@@ -10,97 +10,17 @@ pool (and a granted one below the copy-break) still goes by copy, and the
 pool's mbufs and grants all come back: after the port stops, also with
 mbufs in flight when the backend was killed."""
 
-import os
 import re
-import subprocess
-import threading
 import time
 
 import pytest
 
 import pcapfile
-from conftest import sanitizer_env
-from test_traffic import GUEST_MAC, backend, stop_all
-
-PEER_MAC = "02:00:00:00:00:02"
-RESULT = re.compile(r"zero_copy: pool=(\w+) size=(\d+) sent=(\d+) seconds=([\d.]+) pps=(\d+) "
-                    r"zero_copy_packets=(\d+) pool_back=(\d+)/(\d+)")
-
-
-class ZeroCopyApp:
-    """One xenfront-zero-copy process with --pause: the test reads the
-    grant counts at each stage and lets it go on with a line on stdin."""
-
-    def __init__(self, build, sim, prefix, args, devargs=""):
-        exe = build.path / "examples/xenfront_zero_copy/xenfront-zero-copy"
-        assert exe.exists(), f"{exe} is missing: build first"
-        env = dict(os.environ)
-        env.update(sim.env(1))
-        env.update(sanitizer_env())
-        # The example links the PMD itself: no -d.
-        eal = build.eal_args(prefix + "z") + ["--lcores", "0@1", "--vdev",
-                                               "net_xenfront0,vif=0" + devargs]
-        self.proc = subprocess.Popen([str(exe)] + eal + ["--", "--pause"] + list(args),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=env)
-        self.output = ""
-        self.lock = threading.Lock()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self.lock:
-                self.output += line
-
-    def wait_for(self, pattern, timeout=60):
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.lock:
-                m = re.search(pattern, self.output)
-            if m:
-                return m
-            if self.proc.poll() is not None and not self.reader.is_alive():
-                raise AssertionError(f"exited ({self.proc.returncode}) before {pattern!r}:\n"
-                                     f"{self.output[-4000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {pattern!r} in time:\n{self.output[-4000:]}")
-            time.sleep(0.1)
-
-    def go_on(self):
-        self.proc.stdin.write("\n")
-        self.proc.stdin.flush()
-
-    def finish(self, timeout=90):
-        try:
-            self.proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.reader.join(timeout=5)
-        for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
-            assert marker not in self.output, self.output[-6000:]
-        return self.proc.returncode
-
+from conftest import RESULT, ZeroCopyApp, expected_frame
+from testpmd import backend, stop_all
 
 def grants(sim, domid=1):
     return sim.status()["hv"]["domains"].get(str(domid), {}).get("grants_shared", 0)
-
-
-def expected_frame(size, seg_size):
-    """What the example sends: segments that each start with the same block
-    (see examples/xenfront_zero_copy/main.c)."""
-    seg_size = seg_size or size
-    block = bytearray((j * 7 + 1) & 0xFF for j in range(seg_size))
-    block[0:14] = pcapfile.mac(PEER_MAC) + pcapfile.mac(GUEST_MAC) + b"\x88\xb5"
-    out = bytearray()
-    while len(out) < size:
-        out += block[:min(seg_size, size - len(out))]
-    return bytes(out)
 
 
 def backend_copies(sim):
@@ -117,44 +37,39 @@ def run(build, sim, prefix, tmp_path, pool, size, seg_size=0, count=2000, mbufs=
     app = ["--forward-mode=io", "--no-flush-rx"]
     if mtu > 1500:
         app += [f"--max-pkt-len={mtu + 18}"]
-    back = zc = None
     stages = {}
-    try:
-        back = backend(build, sim, prefix, app=app, extra_vdevs=[
-            f"net_pcap0,rx_pcap={tmp_path}/empty.pcap,tx_pcap={tmp_path}/out.pcap"])
-        if mtu > 1500:
-            # Jumbo frames into 2 KiB mbufs: scattered rx on the backend's
-            # port (test_traffic.py says why it is set after the first start).
-            back.command("port stop all")
-            back.command("port config 0 rx_offload scatter on")
-            out = back.command("port start all", timeout=60)
-            assert "Fail" not in out, out
-        args = ["--pool", pool, "--size", str(size), "--count", str(count),
-                "--mbufs", str(mbufs), "--seconds", "60"]
-        if seg_size:
-            args += ["--seg-size", str(seg_size)]
-        zc = ZeroCopyApp(build, sim, prefix, args, devargs)
-        zc.wait_for("paused probed")
-        stages["probed"] = grants(sim)
-        zc.go_on()
-        zc.wait_for("paused ready")
-        stages["ready"] = grants(sim)
-        back.wait_link(0)
-        back.command("start")
-        stages["copies"] = backend_copies(sim)
-        zc.go_on()
-        result = zc.wait_for(RESULT.pattern)
-        stages["copies"] = backend_copies(sim) - stages["copies"]
-        zc.wait_for("paused closed")
-        stages["closed"] = grants(sim)
-        zc.go_on()
-        rc = zc.finish()
-        assert rc == 0, zc.output[-4000:]
-        back.command("stop")
-    finally:
-        if zc is not None and zc.proc.poll() is None:
-            zc.proc.kill()
-        stop_all(back)
+    back = backend(build, sim, prefix, app=app, extra_vdevs=[
+        f"net_pcap0,rx_pcap={tmp_path}/empty.pcap,tx_pcap={tmp_path}/out.pcap"])
+    if mtu > 1500:
+        # Jumbo frames into 2 KiB mbufs: scattered rx on the backend's
+        # port (test_traffic.py says why it is set after the first start).
+        back.command("port stop all")
+        back.command("port config 0 rx_offload scatter on")
+        out = back.command("port start all", timeout=60)
+        assert "Fail" not in out, out
+    args = ["--pool", pool, "--size", str(size), "--count", str(count),
+            "--mbufs", str(mbufs), "--seconds", "60"]
+    if seg_size:
+        args += ["--seg-size", str(seg_size)]
+    zc = ZeroCopyApp(build, sim, prefix, args, devargs)
+    zc.wait_for("paused probed")
+    stages["probed"] = grants(sim)
+    zc.go_on()
+    zc.wait_for("paused ready")
+    stages["ready"] = grants(sim)
+    back.wait_link(0)
+    back.command("start")
+    stages["copies"] = backend_copies(sim)
+    zc.go_on()
+    result = zc.wait_for(RESULT.pattern)
+    stages["copies"] = backend_copies(sim) - stages["copies"]
+    zc.wait_for("paused closed")
+    stages["closed"] = grants(sim)
+    zc.go_on()
+    rc = zc.finish()
+    assert rc == 0, zc.output[-4000:]
+    back.command("stop")
+    stop_all(back)
     return result, stages, pcapfile.read(tmp_path / "out.pcap"), zc.output
 
 
@@ -214,30 +129,23 @@ def test_backend_killed_with_mbufs_in_flight(build, xensim, prefix, tmp_path):
     pool, and the pool's grants go when it is freed."""
     sim = xensim
     sim.vif_add(1, 0)
-    back = zc = None
-    try:
-        back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
-        zc = ZeroCopyApp(build, sim, prefix, ["--pool", "granted", "--size", "1500",
-                                              "--count", "0", "--seconds", "4"])
-        zc.wait_for("paused probed")
-        probed = grants(sim)
-        zc.go_on()
-        zc.wait_for("paused ready")
-        back.wait_link(0)
-        back.command("start")
-        zc.go_on()
-        time.sleep(1.5)
-        back.kill()
-        back = None
-        result = zc.wait_for(RESULT.pattern, timeout=90)
-        zc.wait_for("paused closed")
-        closed = grants(sim)
-        zc.go_on()
-        rc = zc.finish()
-    finally:
-        if zc is not None and zc.proc.poll() is None:
-            zc.proc.kill()
-        stop_all(back)
+    back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
+    zc = ZeroCopyApp(build, sim, prefix, ["--pool", "granted", "--size", "1500",
+                                          "--count", "0", "--seconds", "4"])
+    zc.wait_for("paused probed")
+    probed = grants(sim)
+    zc.go_on()
+    zc.wait_for("paused ready")
+    back.wait_link(0)
+    back.command("start")
+    zc.go_on()
+    time.sleep(1.5)
+    back.kill()
+    result = zc.wait_for(RESULT.pattern, timeout=90)
+    zc.wait_for("paused closed")
+    closed = grants(sim)
+    zc.go_on()
+    rc = zc.finish()
     print(result.group(0))
     assert int(result.group(3)) > 0 and int(result.group(6)) == int(result.group(3))
     assert result.group(7) == result.group(8), result.group(0)
@@ -265,29 +173,24 @@ def test_hostile_backend_with_mbufs_held(build, xensim, prefix, behaviour):
     rate, stops = HOSTILE[behaviour]
     sim = xensim
     sim.vif_add(1, 0)
-    back = zc = None
-    try:
-        back = backend(build, sim, prefix, devargs=f",hostile={behaviour}:{rate}",
-                       app=["--forward-mode=rxonly"])
-        zc = ZeroCopyApp(build, sim, prefix, ["--pool", "granted", "--size", "1500",
-                                              "--count", "0", "--seconds", "3"])
-        zc.wait_for("paused probed")
-        probed = grants(sim)
-        zc.go_on()
-        zc.wait_for("paused ready")
-        back.wait_link(0)
-        back.command("start")
-        zc.go_on()
-        result = zc.wait_for(RESULT.pattern, timeout=90)
-        zc.wait_for("paused closed")
-        closed = grants(sim)
-        zc.go_on()
-        rc = zc.finish()
-        bx = back.xstats(0)
-    finally:
-        if zc is not None and zc.proc.poll() is None:
-            zc.proc.kill()
-        stop_all(back)
+    back = backend(build, sim, prefix, devargs=f",hostile={behaviour}:{rate}",
+                   app=["--forward-mode=rxonly"])
+    zc = ZeroCopyApp(build, sim, prefix, ["--pool", "granted", "--size", "1500",
+                                          "--count", "0", "--seconds", "3"])
+    zc.wait_for("paused probed")
+    probed = grants(sim)
+    zc.go_on()
+    zc.wait_for("paused ready")
+    back.wait_link(0)
+    back.command("start")
+    zc.go_on()
+    result = zc.wait_for(RESULT.pattern, timeout=90)
+    zc.wait_for("paused closed")
+    closed = grants(sim)
+    zc.go_on()
+    rc = zc.finish()
+    bx = back.xstats(0)
+    stop_all(back)
     print(result.group(0), bx.get("rx_q0_hostile_injected"))
     assert bx["rx_q0_hostile_injected"] >= 1, bx
     assert int(result.group(3)) > 0 and int(result.group(6)) == int(result.group(3))
@@ -303,19 +206,14 @@ def test_pool_beyond_the_grant_budget_is_refused(build, xensim, prefix):
     the limit; nothing stays granted."""
     sim = xensim
     sim.vif_add(1, 0)
-    back = zc = None
-    try:
-        back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
-        zc = ZeroCopyApp(build, sim, prefix, ["--pool", "granted", "--mbufs", "4096"])
-        zc.wait_for("paused probed")
-        zc.go_on()
-        zc.wait_for("cannot create the granted pool")
-        rc = zc.finish()
-        after = grants(sim)
-    finally:
-        if zc is not None and zc.proc.poll() is None:
-            zc.proc.kill()
-        stop_all(back)
+    back = backend(build, sim, prefix, app=["--forward-mode=rxonly"])
+    zc = ZeroCopyApp(build, sim, prefix, ["--pool", "granted", "--mbufs", "4096"])
+    zc.wait_for("paused probed")
+    zc.go_on()
+    zc.wait_for("cannot create the granted pool")
+    rc = zc.finish()
+    after = grants(sim)
+    stop_all(back)
     assert rc == 1, zc.output[-3000:]
     assert re.search(r"net_xenfront0: cannot grant the pool's \d+ pages to the backend domain 0 "
                      r"\(gntalloc limit: 1024 grants per domain by default", zc.output), \

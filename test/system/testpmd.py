@@ -1,7 +1,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright(c) 2026 The xenfront authors
-"""dpdk-testpmd driven interactively from a test: start it with our EAL
-arguments, type commands at its prompt, read its answers and counters."""
+"""The system tests' one dpdk-testpmd driver: run it to completion
+(run_testpmd), or drive it at its prompt (TestPmd), start the two ends of a
+vif over xensim (backend, frontend), read its answers and counters, and stop
+it (stop_all; the conftest fixtures stop whatever a test left running:
+reap). A plain module, not conftest, so that the real-Xen suite (test/xen)
+can import TestPmd."""
 
 import os
 import re
@@ -12,6 +16,38 @@ import time
 from sanitizers import sanitizer_env
 
 PROMPT = "testpmd> "
+
+GUEST_MAC = "00:16:3e:00:01:00"  # the guest's (domain 1's) vif MAC as xensim writes it
+PEER_MAC = "02:00:00:00:00:02"  # the far side, behind the backend
+
+SMALL = [60, 64, 65, 128, 333, 512, 1000, 1400, 1514]
+JUMBO = SMALL + [1515, 2048, 4095, 4096, 4097, 6000, 8191, 8192, 9014]
+
+# Many flows toward the guest, for the backend to spread over its queues by
+# hash. testpmd's `txonly --txonly-multi-flow` varies the source IP before
+# DPDK 23.07 and the UDP source port since, which none of netif's hash types
+# (IPv4/IPv6 addresses, with TCP ports) sees; flowgen varies the destination
+# IP in every release.
+MULTI_FLOW_TX = ["--forward-mode=flowgen"]
+
+# Every interactive TestPmd started here and not yet reaped: reap() (called
+# by the conftest fixtures at teardown) stops those still running.
+_started = []
+
+
+def run_testpmd(build, eal: list, app: list, env: dict = None, stdin: str = "",
+                timeout: float = 60) -> subprocess.CompletedProcess:
+    """Runs dpdk-testpmd to completion, feeding `stdin` to its prompt
+    (killed after `timeout`). An `env` value of None removes that variable."""
+    full_env = dict(os.environ)
+    full_env.update(sanitizer_env())
+    for key, value in (env or {}).items():
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = value
+    return subprocess.run(["dpdk-testpmd"] + eal + ["--"] + app, input=stdin,
+                          capture_output=True, text=True, env=full_env, timeout=timeout)
 
 
 def split_pattern(text: str, lazy: bool = True) -> str:
@@ -59,6 +95,7 @@ class TestPmd:
             full_env.update(env)
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.STDOUT, text=True, env=full_env)
+        _started.append(self)
         self.output = ""
         self.lock = threading.Lock()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -201,3 +238,77 @@ def verbose_received(output: str) -> list:
                 got.append((int(lm.group(1)), queue, int(lm.group(2), 16)))
     return got
 
+
+
+def backend(build, sim, prefix: str, extra_vdevs=(), devargs="", app=(), wrapper=()) -> TestPmd:
+    """net_xenback (domain 0) serving vif 0 of domain 1."""
+    eal = build.eal_args(prefix + "b", build.xenback) + ["-l", "0,1", "--vdev",
+                                                          "net_xenback0,domid=1,vif=0" + devargs]
+    for v in extra_vdevs:
+        eal += ["--vdev", v]
+    return TestPmd(eal, list(app), sim.env(0), "backend testpmd", wrapper)
+
+
+def frontend(build, sim, prefix: str, extra_vdevs=(), devargs="", app=(), wrapper=(),
+             eal=()) -> TestPmd:
+    """net_xenfront (domain 1) on vif 0."""
+    # The forwarding lcore on the other CPU than the backend's.
+    eal = build.eal_args(prefix + "f", build.xenfront) + list(eal) + [
+        "--lcores", "0@1,1@0", "--vdev", "net_xenfront0,vif=0" + devargs]
+    for v in extra_vdevs:
+        eal += ["--vdev", v]
+    return TestPmd(eal, list(app), sim.env(1), "frontend testpmd", wrapper)
+
+
+def wait_counter(pmd, port, key, want, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        s = pmd.stats(port)
+        if s[key] >= want or time.monotonic() > deadline:
+            return s
+        time.sleep(0.3)
+
+
+def queue_counts(pmd, port, key):
+    """Per-queue counters from testpmd's xstats, e.g. rx_q<N>_packets."""
+    x = pmd.xstats(port)
+    return {int(m.group(1)): v for k, v in x.items()
+            if (m := re.fullmatch(rf"{key.split('_', 1)[0]}_q(\d+)_{key.split('_', 1)[1]}", k))}
+
+
+def _print_driver_lines(pmd, out: str):
+    # pytest shows a test's output when it fails.
+    print(f"--- {pmd.name}:")
+    print("\n".join(line for line in out.splitlines()
+                    if "net_xen" in line or "Port" in line or "rror" in line))
+
+
+def stop_all(*pmds):
+    """Quits each testpmd (None skipped) and returns their outputs: a test
+    calls it where its checks need the processes gone (pcap files flushed,
+    clean exit, resources released)."""
+    outputs = []
+    for p in pmds:
+        if p is not None:
+            out = p.quit()
+            outputs.append(out)
+            _print_driver_lines(p, out)
+    return outputs
+
+
+def reap(timeout: float = 60):
+    """Stops every TestPmd still running, newest first, whatever the test
+    did: quit (ports stopped and closed), killed if it does not exit within
+    `timeout`. Prints their driver lines; raises the first failure (an
+    unclean exit, a sanitizer report) once all are stopped."""
+    failures = []
+    while _started:
+        pmd = _started.pop()
+        if pmd.proc.poll() is not None:
+            continue  # quit or killed by the test: its exit was checked there
+        try:
+            _print_driver_lines(pmd, pmd.quit(timeout))
+        except AssertionError as e:
+            failures.append(e)
+    if failures:
+        raise failures[0]

@@ -37,6 +37,7 @@ class XenSim:
         self.sanitize = sanitize
         self.dir = None
         self.reports = None
+        self.tools = []  # xenstore-* processes from xs_popen, killed by stop()
 
     # ---- the toolstack command ----
 
@@ -78,6 +79,13 @@ class XenSim:
         return self.env(0)
 
     def stop(self):
+        """Kills what xs_popen started and is still running (a watch the
+        test did not end), then stops the instance's daemons."""
+        while self.tools:
+            p = self.tools.pop()
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         if self.dir is None:
             return
         try:
@@ -143,9 +151,11 @@ class XenSim:
         return p
 
     def xs_popen(self, domid: int, tool: str, *args) -> subprocess.Popen:
-        return subprocess.Popen([f"xenstore-{tool}"] + [str(a) for a in args],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=self.env(domid))
+        p = subprocess.Popen([f"xenstore-{tool}"] + [str(a) for a in args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=self.env(domid))
+        self.tools.append(p)
+        return p
 
     def ls_perms(self, domid: int, path: str) -> dict:
         """`xenstore-ls -f -p PATH` as {path: (value, perms)}."""
