@@ -241,8 +241,9 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		return 0;
 	}
 
-	if (unlikely(q.hostile.behaviour == HostileBehaviour::snoop))
-		hostile_snoop(q, cons, prod);
+	if constexpr (hostile_hooks)
+		if (unlikely(q.hostile.behaviour == HostileBehaviour::snoop))
+			hostile_snoop(q, cons, prod);
 
 	Pending pending[max_batch];
 	netif_tx_request slots[xen::fatal_tx_slots_per_packet];
@@ -436,8 +437,8 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 			q.stats.multicast_ops++;
 			if (mcast == XEN_NETIF_EXTRA_TYPE_MCAST_DEL) {
 				mcast_del(*q.mcast, mcast_addr);
-			} else if (unlikely(q.hostile.behaviour ==
-					    HostileBehaviour::tx_mcast_full)) {
+			} else if (hostile_hooks && unlikely(q.hostile.behaviour ==
+							     HostileBehaviour::tx_mcast_full)) {
 				p.status = NETIF_RSP_ERROR;
 				q.stats.hostile_injected++;
 			} else if (!mcast_add(*q.mcast, mcast_addr)) {
@@ -506,8 +507,9 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 			rsp->status = extra ? NETIF_RSP_NULL : p.status;
 		}
 	}
-	if (unlikely(q.hostile.behaviour != HostileBehaviour::none))
-		hostile_guest_tx(q, rsp_first);
+	if constexpr (hostile_hooks)
+		if (unlikely(q.hostile.behaviour != HostileBehaviour::none))
+			hostile_guest_tx(q, rsp_first);
 	if (q.ring.push_responses()) {
 		xenevtchn_notify(q.notify.handle, q.notify.port);
 		q.stats.notifications++;

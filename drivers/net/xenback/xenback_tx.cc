@@ -495,8 +495,9 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 			}
 		}
 		q.ring.set_req_cons(cons);
-		if (unlikely(q.hostile.behaviour != HostileBehaviour::none))
-			hostile_guest_rx(q, rsp_first);
+		if constexpr (hostile_hooks)
+			if (unlikely(q.hostile.behaviour != HostileBehaviour::none))
+				hostile_guest_rx(q, rsp_first);
 		if (q.ring.push_responses()) {
 			xenevtchn_notify(q.notify.handle, q.notify.port);
 			q.stats.notifications++;
