@@ -592,10 +592,13 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	uint16_t nb_rx = unstash(q, pkts, nb_pkts);
 	if (q.stash_len > 0 || nb_rx == nb_pkts)
 		return nb_rx; /* still full: leave the ring for the next burst */
+	const RING_IDX cons = q.ring.req_cons();
+	RING_IDX prod;
+	if (!requests_ready(q, cons, prod))
+		return nb_rx; /* idle: nothing of a Burst set up */
 	Burst b;
-	b.start = b.cons = q.ring.req_cons();
-	if (!requests_ready(q, b.cons, b.prod))
-		return nb_rx;
+	b.prod = prod;
+	b.start = b.cons = cons;
 	if constexpr (hostile_hooks)
 		if (unlikely(q.hostile.behaviour == HostileBehaviour::snoop))
 			hostile_snoop(q, b.cons, b.prod);
