@@ -22,6 +22,9 @@
 
 namespace xenback
 {
+
+static_assert(hostile_hooks, "built only with meson -Dhostile_hooks=true");
+
 namespace
 {
 

@@ -21,7 +21,12 @@
  * applies nothing. snoop breaks nothing: it reads the whole granted page
  * of every guest transmit request (as a backend may) and counts the
  * occurrences of snoop_marker there (xstat rx_qN_snooped_markers), so
- * that a test can show which memory a frontend lets the backend see. */
+ * that a test can show which memory a frontend lets the backend see.
+ *
+ * Compiled in only with meson -Dhostile_hooks=true (devtools/run.sh's
+ * builds, for the tests). Without it xenback_hostile_off.cc stands in:
+ * hostile= is refused at probe, naming the option, and the bursts' hooks,
+ * behind `if constexpr (hostile_hooks)`, compile to nothing. */
 
 #include <cstdint>
 #include <string>
@@ -31,6 +36,12 @@
 
 namespace xenback
 {
+
+#ifdef XENBACK_HOSTILE_HOOKS
+inline constexpr bool hostile_hooks = true;
+#else
+inline constexpr bool hostile_hooks = false;
+#endif
 
 #define XENBACK_HOSTILE_BEHAVIOURS(X)                                                              \
 	/* guest receive (responses on the rx ring) */                                             \

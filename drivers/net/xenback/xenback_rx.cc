@@ -201,6 +201,386 @@ int16_t finish(RxQueue &q, const Pending &p, rte_mbuf **pkts, uint16_t nb_pkts, 
 	return NETIF_RSP_OKAY;
 }
 
+/* One xenback_rx_burst: the requests it took and the packets it planned.
+ * Each request is copied out of the ring once; the ids of a packet of
+ * several slots are kept here for its responses (the frontend may rewrite
+ * the ring meanwhile). */
+struct Burst {
+	RING_IDX prod;
+	RING_IDX start; /* req_cons when the burst began: ids[] counts from it */
+	RING_IDX cons;  /* next request to take */
+	unsigned limit; /* packets it may take */
+	unsigned nb_pending = 0;
+	unsigned nb_inline = 0; /* answered and delivered while planning */
+	unsigned nb_segs = 0;   /* q.segs[] planned */
+	unsigned used = 0;      /* heads[] taken */
+	unsigned nb_heads;
+	unsigned mapped = 0;
+	Pending pending[max_batch];
+	/* One head mbuf per packet, allocated in bulk: at most one packet per
+	 * request slot. */
+	rte_mbuf *heads[max_batch];
+	uint16_t ids[xen::tx_ring_size];
+};
+
+/* A packet of more than the fast path's one slot, its requests copied out
+ * of the ring. */
+struct Packet {
+	unsigned nb_data = 1;
+	uint16_t nb_extras = 0;
+	uint16_t gso_size = 0; /* from a XEN_NETIF_EXTRA_TYPE_GSO extra, 0 if none */
+	/* A multicast filter change: its type (ADD wins over DEL, as in
+	 * netback's xenvif_tx_build_gops) and address; 0 if none. */
+	uint8_t mcast = 0;
+	uint8_t mcast_addr[RTE_ETHER_ADDR_LEN];
+	uint32_t total; /* the packet's size, from the first slot */
+	netif_tx_request slots[xen::fatal_tx_slots_per_packet];
+};
+
+enum class Read { whole, incomplete, fatal };
+
+/* Request `slot`, copied out of the ring once, its id kept for its response. */
+netif_tx_request take(RxQueue &q, Burst &b, RING_IDX slot) noexcept
+{
+	const netif_tx_request req = q.ring.copy_request(slot);
+	b.ids[slot - b.start] = req.id;
+	return req;
+}
+
+/* The extra-info slots from `i` (netif.h "Extra Info"). As netback: an
+ * unknown type is fatal, so are more extras than there are types, and a GSO
+ * extra of size 0 or of an unknown type (xenvif_set_skb_gso). */
+Read read_extras(RxQueue &q, Burst &b, Packet &pk, RING_IDX &i) noexcept
+{
+	bool more = true;
+	while (more) {
+		if (i == b.prod)
+			return Read::incomplete;
+		const netif_tx_request raw = take(q, b, i++);
+		netif_extra_info extra;
+		std::memcpy(&extra, &raw, sizeof(extra));
+		pk.nb_extras++;
+		if (extra.type == XEN_NETIF_EXTRA_TYPE_NONE ||
+		    extra.type >= XEN_NETIF_EXTRA_TYPE_MAX ||
+		    pk.nb_extras >= XEN_NETIF_EXTRA_TYPE_MAX) {
+			fatal(q, "bad extra-info type", extra.type);
+			return Read::fatal;
+		}
+		if (extra.type == XEN_NETIF_EXTRA_TYPE_GSO) {
+			if (extra.u.gso.size == 0) {
+				fatal(q, "GSO size must not be zero", 0);
+				return Read::fatal;
+			}
+			if (extra.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
+			    extra.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6) {
+				fatal(q, "bad GSO type", extra.u.gso.type);
+				return Read::fatal;
+			}
+			pk.gso_size = extra.u.gso.size;
+		}
+		if (extra.type == XEN_NETIF_EXTRA_TYPE_MCAST_ADD ||
+		    (extra.type == XEN_NETIF_EXTRA_TYPE_MCAST_DEL &&
+		     pk.mcast != XEN_NETIF_EXTRA_TYPE_MCAST_ADD)) {
+			pk.mcast = extra.type;
+			std::memcpy(pk.mcast_addr, extra.u.mcast.addr, sizeof(pk.mcast_addr));
+		}
+		more = extra.flags & XEN_NETIF_EXTRA_FLAG_MORE;
+	}
+	return Read::whole;
+}
+
+/* The data slots after the first, from `i`, while NETTXF_more_data says
+ * so; more than netback's fatal count is fatal. */
+Read read_fragments(RxQueue &q, Burst &b, Packet &pk, RING_IDX &i) noexcept
+{
+	uint16_t flags = pk.slots[0].flags;
+	while (flags & NETTXF_more_data) {
+		if (i == b.prod)
+			return Read::incomplete;
+		if (pk.nb_data == xen::fatal_tx_slots_per_packet) {
+			fatal(q, "too many slots in one packet", pk.nb_data + 1);
+			return Read::fatal;
+		}
+		pk.slots[pk.nb_data] = take(q, b, i++);
+		flags = pk.slots[pk.nb_data].flags;
+		pk.nb_data++;
+	}
+	return Read::whole;
+}
+
+/* The first slot's size is the whole packet; its own data is what the
+ * later slots leave (netif.h "Guest transmit"). A slot crossing its page,
+ * or fragments larger than the packet, are fatal; false then. */
+bool check_sizes(RxQueue &q, Packet &pk) noexcept
+{
+	pk.total = pk.slots[0].size;
+	uint32_t rest = 0;
+	for (unsigned s = 0; s < pk.nb_data; s++) {
+		if (pk.slots[s].offset + static_cast<uint32_t>(s == 0 ? 0 : pk.slots[s].size) >
+		    xen::page_size)
+			fatal(q, "slot crosses its page", pk.slots[s].offset);
+		if (s > 0)
+			rest += pk.slots[s].size;
+	}
+	if (rest > pk.total)
+		fatal(q, "fragments larger than the packet", rest);
+	if (q.broken)
+		return false;
+	pk.slots[0].size = static_cast<uint16_t>(pk.total - rest);
+	if (pk.slots[0].offset + static_cast<uint32_t>(pk.slots[0].size) > xen::page_size) {
+		fatal(q, "slot crosses its page", pk.slots[0].offset);
+		return false;
+	}
+	return true;
+}
+
+/* A dummy request carrying a multicast filter change (xenback_mcast.h):
+ * answered OKAY, or ERROR for an ADD the full table refuses; no packet. */
+void apply_mcast(RxQueue &q, const Packet &pk, Pending &p) noexcept
+{
+	q.stats.multicast_ops++;
+	if (pk.mcast == XEN_NETIF_EXTRA_TYPE_MCAST_DEL) {
+		mcast_del(*q.mcast, pk.mcast_addr);
+		return;
+	}
+	if constexpr (hostile_hooks)
+		if (unlikely(q.hostile.behaviour == HostileBehaviour::tx_mcast_full)) {
+			p.status = NETIF_RSP_ERROR;
+			q.stats.hostile_injected++;
+			return;
+		}
+	if (!mcast_add(*q.mcast, pk.mcast_addr))
+		p.status = NETIF_RSP_ERROR;
+}
+
+/* Any packet but the fast path's, from request b.cons (`first`, already
+ * copied): its slots read and checked, then a multicast change applied, a
+ * counted error answered, or its copy planned. False: the burst stops
+ * before it (the rest of it not posted yet, a fatal request, no mbufs). */
+bool plan_general(RxQueue &q, Burst &b, const netif_tx_request &first) noexcept
+{
+	Packet pk;
+	pk.slots[0] = first;
+	b.ids[b.cons - b.start] = first.id;
+	RING_IDX i = b.cons + 1;
+	if ((first.flags & NETTXF_extra_info) && read_extras(q, b, pk, i) != Read::whole)
+		return false;
+	if (read_fragments(q, b, pk, i) != Read::whole || !check_sizes(q, pk))
+		return false;
+	Pending &p = b.pending[b.nb_pending];
+	p = Pending{nullptr,        b.cons, static_cast<uint16_t>(i - b.cons),
+		    pk.nb_extras,   0,      0,
+		    NETIF_RSP_OKAY, 0,      pk.gso_size,
+		    first.id};
+	b.cons = i;
+	if (pk.mcast) {
+		apply_mcast(q, pk, p);
+		b.nb_pending++;
+		return true;
+	}
+	/* Dropped with an error response, as netback's xenvif_tx_err: too many
+	 * slots, runt, or oversize (a GSO packet may exceed the MTU: it is
+	 * segmented or delivered as LRO). */
+	p.flags = first.flags;
+	if (pk.nb_data > xen::max_tx_slots_per_packet || pk.total < RTE_ETHER_HDR_LEN ||
+	    (pk.total > q.max_frame && pk.gso_size == 0)) {
+		p.status = NETIF_RSP_ERROR;
+		q.stats.errors++;
+		b.nb_pending++;
+		return true;
+	}
+	if (!plan_copy(q, b.heads[b.used++], pk.slots, pk.nb_data, pk.total, b.nb_segs, p)) {
+		q.stats.mbuf_alloc_failed++;
+		b.cons = p.first; /* retry this packet next burst */
+		return false;
+	}
+	b.nb_pending++;
+	return true;
+}
+
+/* The fast path's packet: one slot, no extra info, within its page, the
+ * frame size and one mbuf (the general path's checks for this shape). */
+bool simple(const netif_tx_request &req, uint32_t fast_max) noexcept
+{
+	return !(req.flags & (NETTXF_extra_info | NETTXF_more_data)) &&
+	       req.offset + static_cast<uint32_t>(req.size) <= xen::page_size &&
+	       req.size >= RTE_ETHER_HDR_LEN && req.size <= fast_max;
+}
+
+/* The copy of a fast-path request's data into the head mbuf `m`. */
+void plan_segment(const RxQueue &q, xengnttab_grant_copy_segment_t &g, const netif_tx_request &req,
+		  rte_mbuf *m) noexcept
+{
+	g.source.foreign.ref = req.gref;
+	g.source.foreign.offset = req.offset;
+	g.source.foreign.domid = q.guest;
+	g.dest.virt = rte_pktmbuf_mtod(m, uint8_t *);
+	g.len = req.size;
+	g.flags = GNTCOPY_source_gref;
+	g.status = GNTST_okay;
+}
+
+/* A fast-path packet already copied (a static grant) with nothing to
+ * complete: its checksum flag and its response. */
+void deliver_now(RxQueue &q, rte_mbuf *m, const netif_tx_request &req) noexcept
+{
+	if ((req.flags & NETTXF_data_validated) && q.l4_csum)
+		m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	netif_tx_response *rsp = q.ring.next_response();
+	rsp->id = req.id;
+	rsp->status = NETIF_RSP_OKAY;
+}
+
+/* Takes requests until the burst is full or the ring empty: the common
+ * packet here (one copy segment, or a copy through a static grant), any
+ * other through plan_general. The fast path's state stays in locals,
+ * written back around plan_general. */
+void plan(RxQueue &q, Burst &b, rte_mbuf **pkts, uint16_t &nb_rx, uint64_t &bytes) noexcept
+{
+	const uint32_t fast_max = RTE_MIN(q.max_frame, static_cast<uint32_t>(q.data_room));
+	const GrefTable *grefs = published_grefs(q.grefs);
+	RING_IDX cons = b.cons;
+	unsigned nb_pending = b.nb_pending;
+	unsigned nb_segs = b.nb_segs;
+	unsigned used = b.used;
+	unsigned nb_inline = 0;
+	unsigned mapped = 0;
+	const RING_IDX prod = b.prod;
+	const unsigned limit = b.limit;
+	while (cons != prod && nb_pending + nb_inline < limit) {
+		const netif_tx_request req = q.ring.copy_request(cons);
+		if (unlikely(!simple(req, fast_max) || nb_segs == max_copy_segs)) {
+			b.cons = cons;
+			b.nb_pending = nb_pending;
+			b.nb_segs = nb_segs;
+			b.used = used;
+			const bool go_on = plan_general(q, b, req);
+			cons = b.cons;
+			nb_pending = b.nb_pending;
+			nb_segs = b.nb_segs;
+			used = b.used;
+			if (!go_on)
+				break;
+			continue;
+		}
+		rte_mbuf *m = b.heads[used++];
+		const uint8_t *page =
+			grefs != nullptr ? gref_lookup(*grefs, req.gref, false) : nullptr;
+		if (page != nullptr) {
+			/* A static grant: copy it now, no segment. */
+			rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + req.offset, req.size);
+			mapped++;
+		} else {
+			plan_segment(q, q.segs[nb_segs], req, m);
+		}
+		m->data_len = req.size;
+		m->pkt_len = req.size;
+		m->port = q.port_id;
+		cons++;
+		if (page != nullptr && nb_pending == 0 && !(req.flags & NETTXF_csum_blank)) {
+			/* Every packet before it answered, nothing to
+			 * complete: deliver and answer now (finish()'s plain
+			 * case; responses and packets keep the request
+			 * order). */
+			deliver_now(q, m, req);
+			pkts[nb_rx++] = m;
+			bytes += req.size;
+			nb_inline++;
+			continue;
+		}
+		b.pending[nb_pending++] = Pending{m,
+						  cons - 1,
+						  1,
+						  0,
+						  static_cast<uint16_t>(nb_segs),
+						  static_cast<uint16_t>(page == nullptr),
+						  NETIF_RSP_OKAY,
+						  req.flags,
+						  0,
+						  req.id};
+		nb_segs += page == nullptr;
+	}
+	b.cons = cons;
+	b.nb_pending = nb_pending;
+	b.nb_segs = nb_segs;
+	b.used = used;
+	b.nb_inline = nb_inline;
+	b.mapped = mapped;
+}
+
+/* A planned packet once the grant copy is done: its segments checked, then
+ * finished and delivered, or freed and counted as an error. */
+void complete(RxQueue &q, Pending &p, rte_mbuf **pkts, uint16_t nb_pkts, uint16_t &nb_rx,
+	      uint64_t &bytes) noexcept
+{
+	for (unsigned s = p.first_seg; s < p.first_seg + p.nb_segs; s++)
+		if (unlikely(q.segs[s].status != GNTST_okay)) {
+			p.status = NETIF_RSP_ERROR;
+			q.stats.copy_errors++;
+		}
+	if (likely(p.status == NETIF_RSP_OKAY))
+		p.status = finish(q, p, pkts, nb_pkts, nb_rx, bytes);
+	if (p.status != NETIF_RSP_OKAY) {
+		rte_pktmbuf_free(p.head);
+		q.stats.errors++;
+	}
+}
+
+/* One response per request slot, with the ids read when it was taken: the
+ * first, NULL for each extra, then each fragment. */
+void respond(RxQueue &q, const Burst &b, const Pending &p) noexcept
+{
+	if (likely(p.nb_slots == 1)) {
+		netif_tx_response *rsp = q.ring.next_response();
+		rsp->id = p.first_id;
+		rsp->status = p.status;
+		return;
+	}
+	for (unsigned s = 0; s < p.nb_slots; s++) {
+		netif_tx_response *rsp = q.ring.next_response();
+		const bool extra = s >= 1 && s <= p.nb_extras;
+		rsp->id = b.ids[p.first + s - b.start];
+		rsp->status = extra ? NETIF_RSP_NULL : p.status;
+	}
+}
+
+/* Whether there are requests to take from `cons`, their end in `prod`.
+ * Idle in interrupt style, req_event is armed first, as netback re-arms it
+ * and sleeps; a producer index past the ring is fatal. */
+bool requests_ready(RxQueue &q, RING_IDX cons, RING_IDX &prod) noexcept
+{
+	prod = q.ring.req_prod();
+	if (cons == prod) {
+		if (!q.interrupt_style || q.armed)
+			return false;
+		q.armed = true;
+		if (!q.ring.final_check_for_requests())
+			return false;
+		prod = q.ring.req_prod();
+	}
+	if (q.armed) {
+		q.armed = false;
+		wake_taken(q);
+	}
+	if (unlikely(q.ring.req_prod_overflow(prod))) {
+		fatal(q, "request producer index ran past the ring", prod);
+		return false;
+	}
+	return true;
+}
+
+/* Segments left over from the last burst, first. */
+uint16_t unstash(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
+{
+	uint16_t nb_rx = 0;
+	while (q.stash_len > 0 && nb_rx < nb_pkts) {
+		pkts[nb_rx++] = q.stash[q.stash_head];
+		q.stash_head = static_cast<uint16_t>((q.stash_head + 1) % stash_size);
+		q.stash_len--;
+	}
+	return nb_rx;
+}
+
 } // namespace
 
 extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
@@ -209,305 +589,46 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	xen::BurstGuard guard(q.sync);
 	if (unlikely(!guard.usable() || q.broken))
 		return 0;
-	/* Segments left over from the last burst go first. */
-	uint16_t nb_rx = 0;
-	uint64_t bytes = 0;
-	while (q.stash_len > 0 && nb_rx < nb_pkts) {
-		pkts[nb_rx++] = q.stash[q.stash_head];
-		q.stash_head = static_cast<uint16_t>((q.stash_head + 1) % stash_size);
-		q.stash_len--;
-	}
+	uint16_t nb_rx = unstash(q, pkts, nb_pkts);
 	if (q.stash_len > 0 || nb_rx == nb_pkts)
 		return nb_rx; /* still full: leave the ring for the next burst */
-	RING_IDX prod = q.ring.req_prod();
-	RING_IDX cons = q.ring.req_cons();
-	if (cons == prod) {
-		/* Idle. Linux netback re-arms req_event and sleeps. */
-		if (q.interrupt_style && !q.armed) {
-			q.armed = true;
-			if (!q.ring.final_check_for_requests())
-				return nb_rx;
-			prod = q.ring.req_prod();
-		} else {
-			return nb_rx;
-		}
-	}
-	if (q.armed) {
-		q.armed = false;
-		wake_taken(q);
-	}
-	if (unlikely(q.ring.req_prod_overflow(prod))) {
-		fatal(q, "request producer index ran past the ring", prod);
-		return 0;
-	}
-
-	if (unlikely(q.hostile.behaviour == HostileBehaviour::snoop))
-		hostile_snoop(q, cons, prod);
-
-	Pending pending[max_batch];
-	netif_tx_request slots[xen::fatal_tx_slots_per_packet];
-	unsigned nb_pending = 0;
-	unsigned nb_segs = 0;
-	uint16_t limit =
-		static_cast<uint16_t>(RTE_MIN(nb_pkts - nb_rx, static_cast<int>(max_batch)));
-	/* One head mbuf per packet, allocated in bulk: at most one packet per
-	 * request slot. */
-	rte_mbuf *heads[max_batch];
-	unsigned nb_heads = RTE_MIN(static_cast<unsigned>(limit), prod - cons);
-	unsigned used = 0;
-	if (unlikely(rte_pktmbuf_alloc_bulk(q.mp, heads, nb_heads) != 0)) {
+	const RING_IDX cons = q.ring.req_cons();
+	RING_IDX prod;
+	if (!requests_ready(q, cons, prod))
+		return nb_rx; /* idle: nothing of a Burst set up */
+	Burst b;
+	b.prod = prod;
+	b.start = b.cons = cons;
+	if constexpr (hostile_hooks)
+		if (unlikely(q.hostile.behaviour == HostileBehaviour::snoop))
+			hostile_snoop(q, b.cons, b.prod);
+	b.limit = RTE_MIN(static_cast<unsigned>(nb_pkts - nb_rx), max_batch);
+	b.nb_heads = RTE_MIN(b.limit, b.prod - b.cons);
+	if (unlikely(rte_pktmbuf_alloc_bulk(q.mp, b.heads, b.nb_heads) != 0)) {
 		q.stats.mbuf_alloc_failed++;
 		return nb_rx;
 	}
-	const uint32_t fast_max = RTE_MIN(q.max_frame, static_cast<uint32_t>(q.data_room));
-	const GrefTable *grefs = published_grefs(q.grefs);
-	unsigned mapped = 0;
-	unsigned nb_inline = 0; /* answered and delivered in the planning loop */
 	const RING_IDX rsp_first = q.ring.rsp_prod_pvt();
-	while (cons != prod && nb_pending + nb_inline < limit) {
-		Pending &p = pending[nb_pending];
-		/* A local copy the fast path keeps in registers; the general
-		 * path works on slots[]. */
-		const netif_tx_request req = q.ring.copy_request(cons);
-		/* The common packet: one slot, no extra info, within its page,
-		 * the frame size and one mbuf. The checks are the general
-		 * path's for this shape. */
-		if (likely(!(req.flags & (NETTXF_extra_info | NETTXF_more_data)) &&
-			   req.offset + static_cast<uint32_t>(req.size) <= xen::page_size &&
-			   req.size >= RTE_ETHER_HDR_LEN && req.size <= fast_max &&
-			   nb_segs < max_copy_segs)) {
-			rte_mbuf *m = heads[used++];
-			const uint8_t *page =
-				grefs != nullptr ? gref_lookup(*grefs, req.gref, false) : nullptr;
-			if (page != nullptr && nb_pending == 0 &&
-			    !(req.flags & NETTXF_csum_blank)) {
-				/* A static grant, every packet before it answered,
-				 * nothing to complete: copy, deliver and answer now
-				 * (finish()'s plain case; responses and packets
-				 * keep the request order). */
-				rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + req.offset,
-					   req.size);
-				m->data_len = req.size;
-				m->pkt_len = req.size;
-				m->port = q.port_id;
-				if ((req.flags & NETTXF_data_validated) && q.l4_csum)
-					m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
-				pkts[nb_rx++] = m;
-				bytes += req.size;
-				netif_tx_response *rsp = q.ring.next_response();
-				rsp->id = req.id;
-				rsp->status = NETIF_RSP_OKAY;
-				mapped++;
-				nb_inline++;
-				cons++;
-				continue;
-			}
-			if (page != nullptr) {
-				/* A static grant: copy it now, no segment. */
-				rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + req.offset,
-					   req.size);
-				mapped++;
-			} else {
-				xengnttab_grant_copy_segment_t &g = q.segs[nb_segs];
-				g.source.foreign.ref = req.gref;
-				g.source.foreign.offset = req.offset;
-				g.source.foreign.domid = q.guest;
-				g.dest.virt = rte_pktmbuf_mtod(m, uint8_t *);
-				g.len = req.size;
-				g.flags = GNTCOPY_source_gref;
-				g.status = GNTST_okay;
-			}
-			m->data_len = req.size;
-			m->pkt_len = req.size;
-			m->port = q.port_id;
-			p = Pending{m,
-				    cons,
-				    1,
-				    0,
-				    static_cast<uint16_t>(nb_segs),
-				    static_cast<uint16_t>(page == nullptr),
-				    NETIF_RSP_OKAY,
-				    req.flags,
-				    0,
-				    req.id};
-			nb_segs += page == nullptr;
-			cons++;
-			nb_pending++;
-			continue;
-		}
-		slots[0] = req;
-		p = Pending{nullptr, cons, 0, 0, 0, 0, NETIF_RSP_OKAY, 0, 0, slots[0].id};
-		RING_IDX i = cons + 1;
-		bool incomplete = false;
-		/* A multicast filter change: its type (ADD wins over DEL, as in
-		 * netback's xenvif_tx_build_gops) and address; 0 if none. */
-		uint8_t mcast = 0;
-		uint8_t mcast_addr[RTE_ETHER_ADDR_LEN];
-		if (slots[0].flags & NETTXF_extra_info) {
-			bool more = true;
-			while (more) {
-				if (i == prod) {
-					incomplete = true;
-					break;
-				}
-				netif_tx_request raw = q.ring.copy_request(i);
-				netif_extra_info extra;
-				std::memcpy(&extra, &raw, sizeof(extra));
-				i++;
-				p.nb_extras++;
-				/* netback: an unknown type is fatal; so are more extras
-				 * than there are types. */
-				if (extra.type == XEN_NETIF_EXTRA_TYPE_NONE ||
-				    extra.type >= XEN_NETIF_EXTRA_TYPE_MAX ||
-				    p.nb_extras >= XEN_NETIF_EXTRA_TYPE_MAX) {
-					fatal(q, "bad extra-info type", extra.type);
-					break;
-				}
-				if (extra.type == XEN_NETIF_EXTRA_TYPE_GSO) {
-					/* netback (xenvif_set_skb_gso): fatal. */
-					if (extra.u.gso.size == 0) {
-						fatal(q, "GSO size must not be zero", 0);
-						break;
-					}
-					if (extra.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
-					    extra.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6) {
-						fatal(q, "bad GSO type", extra.u.gso.type);
-						break;
-					}
-					p.gso_size = extra.u.gso.size;
-				}
-				if (extra.type == XEN_NETIF_EXTRA_TYPE_MCAST_ADD ||
-				    (extra.type == XEN_NETIF_EXTRA_TYPE_MCAST_DEL &&
-				     mcast != XEN_NETIF_EXTRA_TYPE_MCAST_ADD)) {
-					mcast = extra.type;
-					std::memcpy(mcast_addr, extra.u.mcast.addr,
-						    sizeof(mcast_addr));
-				}
-				more = extra.flags & XEN_NETIF_EXTRA_FLAG_MORE;
-			}
-		}
-		if (q.broken)
-			break;
-		unsigned nb_data = 1;
-		uint16_t flags = slots[0].flags;
-		while (!incomplete && (flags & NETTXF_more_data)) {
-			if (i == prod) {
-				incomplete = true;
-				break;
-			}
-			if (nb_data == xen::fatal_tx_slots_per_packet) {
-				fatal(q, "too many slots in one packet", nb_data + 1);
-				break;
-			}
-			slots[nb_data] = q.ring.copy_request(i);
-			flags = slots[nb_data].flags;
-			nb_data++;
-			i++;
-		}
-		if (incomplete || q.broken)
-			break; /* wait for the rest, or stop */
-		p.nb_slots = static_cast<uint16_t>(i - cons);
-
-		/* The first slot's size is the whole packet; its own data is
-		 * what the later slots leave (netif.h "Guest transmit"). */
-		uint32_t total = slots[0].size;
-		uint32_t rest = 0;
-		for (unsigned s = 0; s < nb_data; s++) {
-			if (slots[s].offset + static_cast<uint32_t>(s == 0 ? 0 : slots[s].size) >
-			    xen::page_size)
-				fatal(q, "slot crosses its page", slots[s].offset);
-			if (s > 0)
-				rest += slots[s].size;
-		}
-		if (rest > total)
-			fatal(q, "fragments larger than the packet", rest);
-		if (q.broken)
-			break;
-		slots[0].size = static_cast<uint16_t>(total - rest);
-		if (slots[0].offset + static_cast<uint32_t>(slots[0].size) > xen::page_size) {
-			fatal(q, "slot crosses its page", slots[0].offset);
-			break;
-		}
-		cons = i;
-		if (mcast) {
-			/* A dummy request carrying a multicast filter change
-			 * (xenback_mcast.h): answered OKAY, or ERROR for an ADD
-			 * the full table refuses; no packet. */
-			q.stats.multicast_ops++;
-			if (mcast == XEN_NETIF_EXTRA_TYPE_MCAST_DEL) {
-				mcast_del(*q.mcast, mcast_addr);
-			} else if (unlikely(q.hostile.behaviour ==
-					    HostileBehaviour::tx_mcast_full)) {
-				p.status = NETIF_RSP_ERROR;
-				q.stats.hostile_injected++;
-			} else if (!mcast_add(*q.mcast, mcast_addr)) {
-				p.status = NETIF_RSP_ERROR;
-			}
-			nb_pending++;
-			continue;
-		}
-		/* Dropped with an error response, as netback's xenvif_tx_err:
-		 * too many slots, runt, or oversize (a GSO packet may exceed
-		 * the MTU: it is segmented or delivered as LRO). */
-		p.flags = slots[0].flags;
-		if (nb_data > xen::max_tx_slots_per_packet || total < RTE_ETHER_HDR_LEN ||
-		    (total > q.max_frame && p.gso_size == 0)) {
-			p.status = NETIF_RSP_ERROR;
-			q.stats.errors++;
-			nb_pending++;
-			continue;
-		}
-		if (!plan_copy(q, heads[used++], slots, nb_data, total, nb_segs, p)) {
-			q.stats.mbuf_alloc_failed++;
-			cons = p.first; /* retry this packet next burst */
-			break;
-		}
-		nb_pending++;
-	}
-	q.ring.set_req_cons(cons);
-	q.stats.mapped_copies += mapped;
-	xen::free_mbufs(heads + used, nb_heads - used);
-	if (nb_pending + nb_inline == 0)
+	uint64_t bytes = 0;
+	plan(q, b, pkts, nb_rx, bytes);
+	q.ring.set_req_cons(b.cons);
+	q.stats.mapped_copies += b.mapped;
+	xen::free_mbufs(b.heads + b.used, b.nb_heads - b.used);
+	if (b.nb_pending + b.nb_inline == 0)
 		return nb_rx;
 
-	if (nb_segs > 0 && xengnttab_grant_copy(q.gnttab, nb_segs, q.segs) != 0) {
-		for (unsigned s = 0; s < nb_segs; s++)
+	if (b.nb_segs > 0 && xengnttab_grant_copy(q.gnttab, b.nb_segs, q.segs) != 0)
+		for (unsigned s = 0; s < b.nb_segs; s++)
 			q.segs[s].status = GNTST_general_error;
+	for (unsigned k = 0; k < b.nb_pending; k++) {
+		Pending &p = b.pending[k];
+		if (p.head != nullptr)
+			complete(q, p, pkts, nb_pkts, nb_rx, bytes);
+		respond(q, b, p);
 	}
-
-	for (unsigned k = 0; k < nb_pending; k++) {
-		Pending &p = pending[k];
-		if (p.head != nullptr) {
-			for (unsigned s = p.first_seg; s < p.first_seg + p.nb_segs; s++)
-				if (unlikely(q.segs[s].status != GNTST_okay)) {
-					p.status = NETIF_RSP_ERROR;
-					q.stats.copy_errors++;
-				}
-			if (likely(p.status == NETIF_RSP_OKAY))
-				p.status = finish(q, p, pkts, nb_pkts, nb_rx, bytes);
-			if (p.status != NETIF_RSP_OKAY) {
-				rte_pktmbuf_free(p.head);
-				q.stats.errors++;
-			}
-		}
-		if (likely(p.nb_slots == 1)) {
-			netif_tx_response *rsp = q.ring.next_response();
-			rsp->id = p.first_id;
-			rsp->status = p.status;
-			continue;
-		}
-		/* One response per request slot: the first, NULL for each
-		 * extra, then each fragment. */
-		for (unsigned s = 0; s < p.nb_slots; s++) {
-			netif_tx_request req = q.ring.copy_request(p.first + s);
-			netif_tx_response *rsp = q.ring.next_response();
-			bool extra = s >= 1 && s <= p.nb_extras;
-			rsp->id = req.id;
-			rsp->status = extra ? NETIF_RSP_NULL : p.status;
-		}
-	}
-	if (unlikely(q.hostile.behaviour != HostileBehaviour::none))
-		hostile_guest_tx(q, rsp_first);
+	if constexpr (hostile_hooks)
+		if (unlikely(q.hostile.behaviour != HostileBehaviour::none))
+			hostile_guest_tx(q, rsp_first);
 	if (q.ring.push_responses()) {
 		xenevtchn_notify(q.notify.handle, q.notify.port);
 		q.stats.notifications++;

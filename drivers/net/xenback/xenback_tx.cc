@@ -86,21 +86,63 @@ void fatal(TxQueue &q, const char *why, unsigned value) noexcept
 	q.broken = true;
 }
 
+/* A packet's hash for the guest (XEN_NETIF_EXTRA_TYPE_HASH), if any. */
+struct HashInfo {
+	uint32_t value;
+	uint8_t type;
+	bool valid;
+};
+
+constexpr unsigned max_sent = max_batch + 2 * max_soft_segments;
+constexpr unsigned max_done = 2 * max_batch + 2 * max_soft_segments;
+
+/* One send_on: the requests it took, what it sends and what it owes. Each
+ * request is copied out of the ring once (take()) and its id kept here for
+ * its response: the frontend may rewrite the ring meanwhile. The counters
+ * are copied into the queue's stats once, at the end (publish()). */
+struct Burst {
+	RING_IDX prod;
+	RING_IDX start; /* req_cons when the burst began: ids[] counts from it */
+	RING_IDX cons;  /* next request to take */
+	uint16_t limit; /* packets it may consume */
+	uint16_t nb_tx = 0;
+	unsigned nb_sent = 0;
+	unsigned nb_done = 0;
+	unsigned nb_segs = 0; /* q.segs[] planned */
+	unsigned arm_for = 0; /* slots to wait for, in interrupt style */
+	unsigned mapped = 0;
+	unsigned packets = 0;
+	uint64_t bytes = 0;
+	const HashInfo *hashes; /* one per packet, or nullptr */
+	Sent sent[max_sent];
+	rte_mbuf *done[max_done];        /* consumed: freed once the copy has read them */
+	uint16_t ids[xen::rx_ring_size]; /* ids of the requests taken, from start */
+};
+
+/* Request `slot`, copied out of the ring once, its id kept for its response. */
+netif_rx_request take(TxQueue &q, Burst &b, RING_IDX slot) noexcept
+{
+	const netif_rx_request req = q.ring.copy_request(slot);
+	b.ids[slot - b.start] = req.id;
+	return req;
+}
+
 /* The request slot that carries data slot `k` of packet `s`. */
 RING_IDX data_slot(const Sent &s, unsigned k)
 {
 	return s.first + k + (k > 0 ? s.nb_extras : 0);
 }
 
-/* Segments copying `m` into the buffers of its data slots. */
-void plan_copy(TxQueue &q, const rte_mbuf *m, Sent &s, unsigned &nb_segs) noexcept
+/* Takes the requests of `m`'s data slots and plans the segments copying it
+ * into their buffers. */
+void plan_copy(TxQueue &q, Burst &b, const rte_mbuf *m, Sent &s) noexcept
 {
 	const rte_mbuf *seg = m;
 	const uint8_t *src = rte_pktmbuf_mtod(seg, const uint8_t *);
 	uint32_t seg_left = seg->data_len;
 	uint32_t left = m->pkt_len;
 	for (unsigned k = 0; left > 0; k++) {
-		netif_rx_request req = q.ring.copy_request(data_slot(s, k));
+		const netif_rx_request req = take(q, b, data_slot(s, k));
 		if (k == 0)
 			s.first_id = req.id;
 		uint32_t offset = 0;
@@ -112,7 +154,7 @@ void plan_copy(TxQueue &q, const rte_mbuf *m, Sent &s, unsigned &nb_segs) noexce
 				seg_left = seg->data_len;
 			}
 			uint32_t n = RTE_MIN(chunk - offset, seg_left);
-			xengnttab_grant_copy_segment_t &g = q.segs[nb_segs++];
+			xengnttab_grant_copy_segment_t &g = q.segs[b.nb_segs++];
 			g.source.virt = const_cast<uint8_t *>(src);
 			g.dest.foreign.ref = req.gref;
 			g.dest.foreign.offset = static_cast<uint16_t>(offset);
@@ -169,15 +211,15 @@ bool prepare_offloads(TxQueue &q, rte_mbuf *m, const xen::NetHeaders &h, Prepare
 /* The extras after a packet's first response, in the slots of the requests
  * they consumed (netif.h "Extra Info"): GSO, then hash, as netback orders
  * them. A failed packet answers those slots as errors of their own. */
-void write_extras(TxQueue &q, const Sent &s, bool ok) noexcept
+void write_extras(TxQueue &q, const Burst &b, const Sent &s, bool ok) noexcept
 {
 	unsigned left = s.nb_extras;
 	RING_IDX slot = s.first + 1;
 	auto put = [&](const netif_extra_info &extra) {
 		left--;
 		if (!ok) {
-			netif_rx_request req = q.ring.copy_request(slot++);
-			*q.ring.next_response() = netif_rx_response{req.id, 0, 0, NETIF_RSP_ERROR};
+			*q.ring.next_response() =
+				netif_rx_response{b.ids[slot++ - b.start], 0, 0, NETIF_RSP_ERROR};
 			return;
 		}
 		netif_extra_info e = extra;
@@ -204,12 +246,372 @@ void write_extras(TxQueue &q, const Sent &s, bool ok) noexcept
 	}
 }
 
-/* A packet's hash for the guest (XEN_NETIF_EXTRA_TYPE_HASH), if any. */
-struct HashInfo {
-	uint32_t value;
-	uint8_t type;
-	bool valid;
+/* The copy of one-segment `m` into the whole buffer granted as `gref`. */
+void plan_segment(const TxQueue &q, xengnttab_grant_copy_segment_t &g, rte_mbuf *m,
+		  grant_ref_t gref) noexcept
+{
+	g.source.virt = rte_pktmbuf_mtod(m, uint8_t *);
+	g.dest.foreign.ref = gref;
+	g.dest.foreign.offset = 0;
+	g.dest.foreign.domid = q.guest;
+	g.len = static_cast<uint16_t>(m->pkt_len);
+	g.flags = GNTCOPY_dest_gref;
+	g.status = GNTST_okay;
+}
+
+/* What send_simple takes: one mbuf segment within a page, no offload. */
+bool simple(const rte_mbuf *m) noexcept
+{
+	return !(m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK) && m->nb_segs == 1 && m->pkt_len != 0 &&
+	       m->pkt_len <= xen::page_size;
+}
+
+/* The common packet first, when there is no hash to hand over and no
+ * coalescing: one request, one copy segment (none: a static grant), one
+ * response. Stops at anything else, or a full ring, for send_one. The
+ * burst's budgets (sent, done, segs) cover max_batch such packets. Its
+ * state stays in locals, written back once. */
+void send_simple(TxQueue &q, Burst &b, rte_mbuf **pkts) noexcept
+{
+	static_assert(max_batch <= max_sent && max_batch <= max_done && max_batch <= max_copy_segs);
+	const GrefTable *grefs = published_grefs(q.grefs);
+	RING_IDX cons = b.cons;
+	uint16_t nb_tx = b.nb_tx;
+	unsigned nb_sent = b.nb_sent;
+	unsigned nb_segs = b.nb_segs;
+	unsigned nb_done = b.nb_done;
+	unsigned mapped = 0;
+	unsigned packets = 0;
+	uint64_t bytes = 0;
+	const RING_IDX prod = b.prod;
+	const uint16_t limit = b.limit;
+	while (nb_tx < limit && cons != prod) {
+		rte_mbuf *m = pkts[nb_tx];
+		if (unlikely(!simple(m)))
+			break;
+		const uint32_t len = m->pkt_len;
+		const netif_rx_request req = q.ring.copy_request(cons);
+		uint8_t *page = grefs != nullptr ? gref_lookup(*grefs, req.gref, true) : nullptr;
+		if (page != nullptr) {
+			rte_memcpy(page, rte_pktmbuf_mtod(m, const uint8_t *), len);
+			mapped++;
+		}
+		if (page != nullptr && nb_sent == 0) {
+			/* Written, and every response before it too: answer
+			 * now (responses go in request order, netif.h "Guest
+			 * receive"). */
+			netif_rx_response *rsp = q.ring.next_response();
+			rsp->id = req.id;
+			rsp->offset = 0;
+			rsp->flags = 0;
+			rsp->status = static_cast<int16_t>(len);
+			packets++;
+			bytes += len;
+		} else {
+			/* Answered in turn, after the grant copy. */
+			if (page == nullptr)
+				plan_segment(q, q.segs[nb_segs], m, req.gref);
+			b.sent[nb_sent++] = Sent{cons,
+						 1,
+						 0,
+						 XEN_NETIF_GSO_TYPE_NONE,
+						 0,
+						 false,
+						 0,
+						 0,
+						 0,
+						 static_cast<uint16_t>(nb_segs),
+						 static_cast<uint16_t>(page == nullptr),
+						 len,
+						 req.id};
+			nb_segs += page == nullptr;
+		}
+		cons++;
+		b.done[nb_done++] = m;
+		nb_tx++;
+	}
+	b.cons = cons;
+	b.nb_done = nb_done;
+	b.mapped += mapped;
+	b.packets += packets;
+	b.bytes += bytes;
+	b.nb_tx = nb_tx;
+	b.nb_sent = nb_sent;
+	b.nb_segs = nb_segs;
+}
+
+/* One packet of the general path: `orig` is the application's; `m`, what
+ * is sent, may be a private copy whose headers we may change; `parts`,
+ * segments of it made here (else parts[0] is m). */
+struct Outgoing {
+	rte_mbuf *orig;
+	rte_mbuf *m;
+	Prepared prep;
+	unsigned nb_parts = 1;
+	bool segmented = false;
+	bool refused = false; /* offloads that cannot be done */
+	rte_mbuf *parts[max_soft_segments];
 };
+
+/* Receive segment coalescing: the run of segments at pkts[b.nb_tx] merged
+ * into its first, if the ring and the burst's budgets take the result (once
+ * merged there is no going back; the others ride in its chain). Returns the
+ * packets it stands for. */
+unsigned coalesce(TxQueue &q, const Burst &b, rte_mbuf **pkts) noexcept
+{
+	rte_mbuf **run_start = pkts + b.nb_tx;
+	if (!q.rsc || !q.guest_sg || (run_start[0]->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK))
+		return 1;
+	uint32_t len;
+	const unsigned run = rsc_run_length(run_start, b.limit - b.nb_tx, q.guest_gso_v4,
+					    q.guest_gso_v6, len, q.stats.rsc);
+	const unsigned slots = (len + xen::page_size - 1) / xen::page_size + 2;
+	unsigned copies = slots;
+	for (unsigned k = 0; k < run; k++)
+		copies += run_start[k]->nb_segs;
+	if (run > 1 && slots <= b.prod - b.cons && b.nb_segs + copies <= max_copy_segs &&
+	    b.nb_done + 2 <= max_done && rsc_merge(run_start, run, q.stats.rsc))
+		return run;
+	return 1;
+}
+
+/* TSO the guest cannot take, segmented here into o.parts. False: not in
+ * this burst (no room in its budgets, or no mbufs). */
+bool segment_here(const Burst &b, Outgoing &o, const xen::NetHeaders &h) noexcept
+{
+	rte_mbuf *m = o.m;
+	const uint32_t hdr = h.l2_len + h.l3_len + h.l4_len;
+	const unsigned count =
+		m->pkt_len > hdr ? (m->pkt_len - hdr + m->tso_segsz - 1) / m->tso_segsz : 0;
+	if (count == 0 || count > max_soft_segments) {
+		o.refused = true;
+		return true;
+	}
+	if (count > max_sent - b.nb_sent || b.nb_done + count + 2 > max_done)
+		return false;
+	const int n = segment_tcp(m, h, m->tso_segsz, m->pool, o.parts, count);
+	if (n < 0)
+		return false;
+	o.nb_parts = static_cast<unsigned>(n);
+	o.segmented = n > 0;
+	return true;
+}
+
+/* The offloads o.orig asks for, done on o.m (a private copy when its
+ * headers are not writable). False: stop the burst before this packet
+ * (no mbufs, or no room for its segments). */
+bool prepare(TxQueue &q, const Burst &b, Outgoing &o) noexcept
+{
+	const uint64_t ol = o.orig->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK;
+	if (!ol)
+		return true;
+	xen::NetHeaders h;
+	o.refused = (ol & ~handled_offloads) || !xen::parse_net_headers(o.orig, h);
+	if (!o.refused && !xen::headers_writable(o.orig, h)) {
+		rte_mbuf *copy = rte_pktmbuf_copy(o.orig, o.orig->pool, 0, UINT32_MAX);
+		if (copy == nullptr)
+			return false;
+		o.m = copy;
+	}
+	o.refused = o.refused || !prepare_offloads(q, o.m, h, o.prep);
+	if (o.refused || !o.prep.segment)
+		return true;
+	return segment_here(b, o, h);
+}
+
+/* Slots and copy segments o's parts take (a part's copy: at most one
+ * segment per slot plus one per mbuf segment); false if the guest cannot
+ * take one at all (empty, too large, several slots without feature-sg). */
+bool measure(const TxQueue &q, const Outgoing &o, bool hash, unsigned &need,
+	     unsigned &copies) noexcept
+{
+	need = 0;
+	copies = 0;
+	for (unsigned k = 0; k < o.nb_parts; k++) {
+		const uint32_t len = o.parts[k]->pkt_len;
+		const unsigned slots = (len + xen::page_size - 1) / xen::page_size;
+		need += slots + (o.prep.gso_type != XEN_NETIF_GSO_TYPE_NONE) + hash;
+		copies += slots + o.parts[k]->nb_segs;
+		if (len == 0 || len > xen::max_packet_size || (slots > 1 && !q.guest_sg))
+			return false;
+	}
+	return true;
+}
+
+/* Takes the requests of each part of `o`, data and extras, and plans its
+ * copy. */
+void plan_parts(TxQueue &q, Burst &b, const Outgoing &o, const HashInfo *hash) noexcept
+{
+	const bool gso = o.prep.gso_type != XEN_NETIF_GSO_TYPE_NONE;
+	const bool hashed = hash != nullptr && hash->valid;
+	for (unsigned k = 0; k < o.nb_parts; k++) {
+		const rte_mbuf *part = o.parts[k];
+		Sent &s = b.sent[b.nb_sent++];
+		const unsigned data = (part->pkt_len + xen::page_size - 1) / xen::page_size;
+		s = Sent{b.cons,
+			 static_cast<uint16_t>(data),
+			 static_cast<uint8_t>(gso + hashed),
+			 o.prep.gso_type,
+			 o.prep.gso_size,
+			 hashed,
+			 hashed ? hash->type : uint8_t(0),
+			 hashed ? hash->value : 0,
+			 o.segmented ? uint16_t(0) : o.prep.rsp_flags,
+			 static_cast<uint16_t>(b.nb_segs),
+			 0,
+			 part->pkt_len,
+			 0};
+		plan_copy(q, b, part, s);
+		for (unsigned e = 1; e <= s.nb_extras; e++)
+			take(q, b, s.first + e);
+		s.nb_segs = static_cast<uint16_t>(b.nb_segs - s.first_seg);
+		b.cons += data + s.nb_extras;
+	}
+	q.stats.gso_packets += gso;
+	q.stats.segmented += o.segmented ? o.nb_parts : 0;
+}
+
+/* Our own copies of a packet left to the application (it keeps orig). */
+void release(const Outgoing &o) noexcept
+{
+	if (o.segmented)
+		rte_pktmbuf_free_bulk(const_cast<rte_mbuf **>(o.parts), o.nb_parts);
+	if (o.m != o.orig)
+		rte_pktmbuf_free(o.m);
+}
+
+/* A consumed packet and our copies of it, freed once the grant copy has
+ * read them. */
+void retire(Burst &b, const Outgoing &o) noexcept
+{
+	if (o.segmented)
+		for (unsigned k = 0; k < o.nb_parts; k++)
+			b.done[b.nb_done++] = o.parts[k];
+	if (o.m != o.orig)
+		b.done[b.nb_done++] = o.m;
+	b.done[b.nb_done++] = o.orig;
+}
+
+/* The general path, one packet (or coalesced run) at pkts[b.nb_tx]:
+ * offloads, room, then its requests taken, or a counted drop. False: the
+ * burst stops before it (budgets, ring or mbufs exhausted) and the
+ * application keeps it as it came. */
+bool send_one(TxQueue &q, Burst &b, rte_mbuf **pkts) noexcept
+{
+	if (b.nb_done + 2 > max_done || b.nb_sent == max_sent)
+		return false;
+	const unsigned merged = coalesce(q, b, pkts);
+	Outgoing o;
+	o.orig = o.m = pkts[b.nb_tx];
+	if (!prepare(q, b, o)) {
+		release(o);
+		return false;
+	}
+	if (!o.segmented)
+		o.parts[0] = o.m;
+	const HashInfo *hash = b.hashes != nullptr ? &b.hashes[b.nb_tx] : nullptr;
+	unsigned need = 0;
+	unsigned copies = 0;
+	const bool fits = !o.refused && measure(q, o, hash != nullptr && hash->valid, need, copies);
+	if (fits && (need > b.prod - b.cons || b.nb_segs + copies > max_copy_segs)) {
+		q.stats.ring_full++;
+		b.arm_for = need;
+		release(o);
+		return false;
+	}
+	if (fits)
+		plan_parts(q, b, o, hash);
+	else if (o.refused)
+		q.stats.offload_refused++;
+	else
+		q.stats.dropped++;
+	retire(b, o);
+	b.nb_tx = static_cast<uint16_t>(b.nb_tx + merged);
+	return true;
+}
+
+/* The response of a one-slot packet with at most one copy segment; true
+ * if its copy succeeded. */
+bool answer_simple(TxQueue &q, const Sent &s) noexcept
+{
+	const bool ok = s.nb_segs == 0 || q.segs[s.first_seg].status == GNTST_okay;
+	netif_rx_response *rsp = q.ring.next_response();
+	rsp->id = s.first_id;
+	rsp->offset = 0;
+	rsp->flags = ok ? s.rsp_flags : 0;
+	rsp->status = ok ? static_cast<int16_t>(s.len) : NETIF_RSP_ERROR;
+	q.stats.copy_errors += !ok;
+	return ok;
+}
+
+/* The responses of any other packet: each data slot's in its request's
+ * position with the bytes it holds, the extras after the first; true if
+ * its copy succeeded. */
+bool answer_slots(TxQueue &q, const Burst &b, const Sent &s) noexcept
+{
+	bool ok = true;
+	for (unsigned g = s.first_seg; g < s.first_seg + s.nb_segs; g++)
+		if (unlikely(q.segs[g].status != GNTST_okay)) {
+			ok = false;
+			q.stats.copy_errors++;
+		}
+	uint32_t left = s.len;
+	for (unsigned d = 0; d < s.nb_data; d++) {
+		const uint32_t chunk = RTE_MIN(left, static_cast<uint32_t>(xen::page_size));
+		left -= chunk;
+		netif_rx_response *rsp = q.ring.next_response();
+		rsp->id = b.ids[data_slot(s, d) - b.start];
+		rsp->offset = 0;
+		uint16_t flags = ok && left > 0 ? NETRXF_more_data : 0;
+		if (d == 0 && ok)
+			flags |= s.rsp_flags | (s.nb_extras ? NETRXF_extra_info : 0);
+		rsp->flags = flags;
+		rsp->status = ok ? static_cast<int16_t>(chunk) : NETIF_RSP_ERROR;
+		if (d == 0 && s.nb_extras)
+			write_extras(q, b, s, ok);
+	}
+	return ok;
+}
+
+/* The grant copy of the whole burst, then every planned packet's
+ * responses in request order. */
+void answer(TxQueue &q, Burst &b) noexcept
+{
+	if (b.nb_segs > 0 && xengnttab_grant_copy(q.gnttab, b.nb_segs, q.segs) != 0)
+		for (unsigned k = 0; k < b.nb_segs; k++)
+			q.segs[k].status = GNTST_general_error;
+	unsigned packets = 0;
+	uint64_t bytes = 0;
+	for (unsigned k = 0; k < b.nb_sent; k++) {
+		const Sent &s = b.sent[k];
+		const bool ok = likely(s.nb_data == 1 && s.nb_extras == 0 && s.nb_segs <= 1)
+					? answer_simple(q, s)
+					: answer_slots(q, b, s);
+		packets += ok;
+		bytes += ok ? s.len : 0;
+	}
+	b.packets += packets;
+	b.bytes += bytes;
+}
+
+/* Consumes the requests taken, publishes the responses (kicking the
+ * frontend if it asked, netif.h RING_PUSH_RESPONSES_AND_CHECK_NOTIFY) and
+ * counts the burst. */
+void publish(TxQueue &q, const Burst &b, RING_IDX rsp_first) noexcept
+{
+	q.ring.set_req_cons(b.cons);
+	if constexpr (hostile_hooks)
+		if (unlikely(q.hostile.behaviour != HostileBehaviour::none))
+			hostile_guest_rx(q, rsp_first);
+	if (q.ring.push_responses()) {
+		xenevtchn_notify(q.notify.handle, q.notify.port);
+		q.stats.notifications++;
+	}
+	q.stats.bursts += b.packets > 0;
+	q.stats.mapped_copies += b.mapped;
+	q.stats.packets += b.packets;
+	q.stats.bytes += b.bytes;
+}
 
 /* Sends what it can of `pkts` on guest queue `q` (its lock held); returns
  * how many it consumed, from the front. */
@@ -218,298 +620,28 @@ uint16_t send_on(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, const HashInfo *
 	xen::BurstGuard guard(q.sync);
 	if (unlikely(!guard.usable() || q.broken))
 		return 0;
-	RING_IDX prod = q.ring.req_prod();
-	if (unlikely(q.ring.req_prod_overflow(prod))) {
-		fatal(q, "rx request producer index ran past the ring", prod);
+	Burst b;
+	b.prod = q.ring.req_prod();
+	if (unlikely(q.ring.req_prod_overflow(b.prod))) {
+		fatal(q, "rx request producer index ran past the ring", b.prod);
 		return 0;
 	}
-	RING_IDX cons = q.ring.req_cons();
-
-	/* Packets to send: the application's, or segments made here. */
-	Sent sent[max_batch + 2 * max_soft_segments];
-	rte_mbuf *done[2 * max_batch + 2 * max_soft_segments];
-	unsigned nb_sent = 0;
-	unsigned nb_done = 0;
-	unsigned nb_segs = 0;
-	uint16_t nb_tx = 0;
-	unsigned arm_for = 0; /* slots to wait for, in interrupt style */
-	uint16_t limit = RTE_MIN(nb_pkts, static_cast<uint16_t>(max_batch));
-	/* The common packet first: one mbuf segment that fits one page, no
-	 * offload to do, no hash to hand over, no coalescing. One request,
-	 * one copy segment, one response; anything else, or a full ring,
-	 * goes to the general loop below. The budgets (sent, done, segs) of a
-	 * batch cover max_batch such packets. */
-	unsigned mapped = 0;
-	uint64_t bytes = 0;
-	unsigned packets = 0;
+	b.start = b.cons = q.ring.req_cons();
+	b.limit = RTE_MIN(nb_pkts, static_cast<uint16_t>(max_batch));
+	b.hashes = hashes;
 	const RING_IDX rsp_first = q.ring.rsp_prod_pvt();
-	if (hashes == nullptr && !q.rsc) {
-		static_assert(max_batch <= RTE_DIM(sent) && max_batch <= max_copy_segs);
-		const GrefTable *grefs = published_grefs(q.grefs);
-		while (nb_tx < limit && cons != prod) {
-			rte_mbuf *m = pkts[nb_tx];
-			const uint32_t len = m->pkt_len;
-			if (unlikely((m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK) ||
-				     m->nb_segs != 1 || len == 0 || len > xen::page_size))
-				break;
-			const netif_rx_request req = q.ring.copy_request(cons);
-			uint8_t *page =
-				grefs != nullptr ? gref_lookup(*grefs, req.gref, true) : nullptr;
-			if (page != nullptr && nb_sent == 0) {
-				/* A static grant, and every response before it
-				 * written: copy and answer now (responses go in
-				 * request order, netif.h "Guest receive"). */
-				rte_memcpy(page, rte_pktmbuf_mtod(m, const uint8_t *), len);
-				netif_rx_response *rsp = q.ring.next_response();
-				rsp->id = req.id;
-				rsp->offset = 0;
-				rsp->flags = 0;
-				rsp->status = static_cast<int16_t>(len);
-				mapped++;
-				packets++;
-				bytes += len;
-				cons++;
-				done[nb_done++] = m;
-				nb_tx++;
-				continue;
-			}
-			if (page != nullptr) {
-				/* A static grant after a grant copy: copy now,
-				 * answer in turn. */
-				rte_memcpy(page, rte_pktmbuf_mtod(m, const uint8_t *), len);
-				mapped++;
-			} else {
-				xengnttab_grant_copy_segment_t &g = q.segs[nb_segs];
-				g.source.virt = rte_pktmbuf_mtod(m, uint8_t *);
-				g.dest.foreign.ref = req.gref;
-				g.dest.foreign.offset = 0;
-				g.dest.foreign.domid = q.guest;
-				g.len = static_cast<uint16_t>(len);
-				g.flags = GNTCOPY_dest_gref;
-				g.status = GNTST_okay;
-			}
-			sent[nb_sent++] = Sent{cons,
-					       1,
-					       0,
-					       XEN_NETIF_GSO_TYPE_NONE,
-					       0,
-					       false,
-					       0,
-					       0,
-					       0,
-					       static_cast<uint16_t>(nb_segs),
-					       static_cast<uint16_t>(page == nullptr),
-					       len,
-					       req.id};
-			nb_segs += page == nullptr;
-			cons++;
-			done[nb_done++] = m;
-			nb_tx++;
-		}
+	if (hashes == nullptr && !q.rsc)
+		send_simple(q, b, pkts);
+	while (b.nb_tx < b.limit && send_one(q, b, pkts)) {
 	}
-	while (nb_tx < limit) {
-		/* `orig` is the application's; `m`, what we send, may be a
-		 * private copy whose headers we may change; `parts`, segments of
-		 * it made here. Whatever is consumed goes to done[]; what is
-		 * not (a full ring, no mbufs) is left to the application as it
-		 * came, and our own copies of it are freed. */
-		if (nb_done + 2 > RTE_DIM(done) || nb_sent == RTE_DIM(sent))
-			break;
-		/* Receive segment coalescing: a run of segments merged into its
-		 * first, if the ring takes the result; the others ride in its
-		 * chain. */
-		unsigned merged = 1;
-		if (q.rsc && q.guest_sg && !(pkts[nb_tx]->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK)) {
-			uint32_t len;
-			unsigned run = rsc_run_length(pkts + nb_tx, limit - nb_tx, q.guest_gso_v4,
-						      q.guest_gso_v6, len, q.stats.rsc);
-			/* Once merged there is no going back: check now that the
-			 * ring and the copy budget take the result. */
-			unsigned slots = (len + xen::page_size - 1) / xen::page_size + 2;
-			unsigned copies = slots;
-			for (unsigned k = 0; k < run; k++)
-				copies += pkts[nb_tx + k]->nb_segs;
-			if (run > 1 && slots <= prod - cons && nb_segs + copies <= max_copy_segs &&
-			    nb_done + 2 <= RTE_DIM(done) &&
-			    rsc_merge(pkts + nb_tx, run, q.stats.rsc))
-				merged = run;
-		}
-		rte_mbuf *orig = pkts[nb_tx];
-		rte_mbuf *m = orig;
-		Prepared prep;
-		rte_mbuf *parts[max_soft_segments];
-		unsigned nb_parts = 1;
-		bool segmented = false;
-		bool refused = false;
-		bool retry_later = false;
-		if (orig->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK) {
-			xen::NetHeaders h;
-			refused =
-				(orig->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK & ~handled_offloads) ||
-				!xen::parse_net_headers(orig, h);
-			if (!refused && !xen::headers_writable(orig, h)) {
-				m = rte_pktmbuf_copy(orig, orig->pool, 0, UINT32_MAX);
-				if (m == nullptr)
-					break;
-			}
-			refused = refused || !prepare_offloads(q, m, h, prep);
-			if (!refused && prep.segment) {
-				uint32_t hdr = h.l2_len + h.l3_len + h.l4_len;
-				unsigned count = m->pkt_len > hdr
-							 ? (m->pkt_len - hdr + m->tso_segsz - 1) /
-								   m->tso_segsz
-							 : 0;
-				if (count == 0 || count > max_soft_segments) {
-					refused = true;
-				} else if (count > RTE_DIM(sent) - nb_sent ||
-					   nb_done + count + 2 > RTE_DIM(done)) {
-					retry_later = true; /* next burst */
-				} else {
-					int n = segment_tcp(m, h, m->tso_segsz, m->pool, parts,
-							    count);
-					retry_later = n < 0; /* out of mbufs */
-					nb_parts = n < 0 ? 0 : static_cast<unsigned>(n);
-					segmented = n > 0;
-				}
-			}
-		}
-		if (retry_later) {
-			if (m != orig)
-				rte_pktmbuf_free(m);
-			break;
-		}
-		if (!segmented)
-			parts[0] = m;
-		/* Room for every part, or none of them is sent. A part's copy
-		 * takes at most one segment per slot plus one per mbuf segment. */
-		unsigned need = 0;
-		unsigned copies = 0;
-		bool fits = !refused;
-		for (unsigned k = 0; fits && k < nb_parts; k++) {
-			uint32_t len = parts[k]->pkt_len;
-			unsigned slots = (len + xen::page_size - 1) / xen::page_size;
-			need += slots + (prep.gso_type != XEN_NETIF_GSO_TYPE_NONE) +
-				(hashes != nullptr && hashes[nb_tx].valid);
-			copies += slots + parts[k]->nb_segs;
-			fits = len > 0 && len <= xen::max_packet_size && (slots == 1 || q.guest_sg);
-		}
-		if (fits && (need > prod - cons || nb_segs + copies > max_copy_segs)) {
-			q.stats.ring_full++;
-			arm_for = need;
-			if (segmented)
-				rte_pktmbuf_free_bulk(parts, nb_parts);
-			if (m != orig)
-				rte_pktmbuf_free(m);
-			break;
-		}
-		if (fits) {
-			for (unsigned k = 0; k < nb_parts; k++) {
-				rte_mbuf *part = parts[k];
-				Sent &s = sent[nb_sent++];
-				bool gso = prep.gso_type != XEN_NETIF_GSO_TYPE_NONE;
-				bool hash = hashes != nullptr && hashes[nb_tx].valid;
-				unsigned data =
-					(part->pkt_len + xen::page_size - 1) / xen::page_size;
-				s = Sent{cons,
-					 static_cast<uint16_t>(data),
-					 static_cast<uint8_t>(gso + hash),
-					 prep.gso_type,
-					 prep.gso_size,
-					 hash,
-					 hash ? hashes[nb_tx].type : uint8_t(0),
-					 hash ? hashes[nb_tx].value : 0,
-					 segmented ? uint16_t(0) : prep.rsp_flags,
-					 static_cast<uint16_t>(nb_segs),
-					 0,
-					 part->pkt_len,
-					 0};
-				plan_copy(q, part, s, nb_segs);
-				s.nb_segs = static_cast<uint16_t>(nb_segs - s.first_seg);
-				cons += data + s.nb_extras;
-			}
-			q.stats.gso_packets += prep.gso_type != XEN_NETIF_GSO_TYPE_NONE;
-			q.stats.segmented += segmented ? nb_parts : 0;
-		} else if (refused) {
-			q.stats.offload_refused++;
-		} else {
-			q.stats.dropped++;
-		}
-		/* Freed once the grant copy has read them. */
-		if (segmented)
-			for (unsigned k = 0; k < nb_parts; k++)
-				done[nb_done++] = parts[k];
-		if (m != orig)
-			done[nb_done++] = m;
-		done[nb_done++] = orig;
-		nb_tx = static_cast<uint16_t>(nb_tx + merged);
+	if (b.nb_sent > 0 || b.packets > 0) {
+		answer(q, b);
+		publish(q, b, rsp_first);
 	}
-	if (nb_sent > 0 || packets > 0) {
-		if (nb_segs > 0 && xengnttab_grant_copy(q.gnttab, nb_segs, q.segs) != 0)
-			for (unsigned k = 0; k < nb_segs; k++)
-				q.segs[k].status = GNTST_general_error;
-		for (unsigned k = 0; k < nb_sent; k++) {
-			const Sent &s = sent[k];
-			if (likely(s.nb_data == 1 && s.nb_extras == 0 && s.nb_segs <= 1)) {
-				/* One slot, one copy (none: a static grant): its
-				 * response. */
-				const bool ok =
-					s.nb_segs == 0 || q.segs[s.first_seg].status == GNTST_okay;
-				netif_rx_response *rsp = q.ring.next_response();
-				rsp->id = s.first_id;
-				rsp->offset = 0;
-				rsp->flags = ok ? s.rsp_flags : 0;
-				rsp->status = ok ? static_cast<int16_t>(s.len) : NETIF_RSP_ERROR;
-				q.stats.copy_errors += !ok;
-				packets += ok;
-				bytes += ok ? s.len : 0;
-				continue;
-			}
-			bool ok = true;
-			for (unsigned g = s.first_seg; g < s.first_seg + s.nb_segs; g++)
-				if (unlikely(q.segs[g].status != GNTST_okay)) {
-					ok = false;
-					q.stats.copy_errors++;
-				}
-			uint32_t left = s.len;
-			for (unsigned d = 0; d < s.nb_data; d++) {
-				RING_IDX slot = data_slot(s, d);
-				netif_rx_request req = q.ring.copy_request(slot);
-				uint32_t chunk =
-					RTE_MIN(left, static_cast<uint32_t>(xen::page_size));
-				left -= chunk;
-				netif_rx_response *rsp = q.ring.next_response();
-				rsp->id = req.id;
-				rsp->offset = 0;
-				uint16_t flags = ok && left > 0 ? NETRXF_more_data : 0;
-				if (d == 0 && ok)
-					flags |=
-						s.rsp_flags | (s.nb_extras ? NETRXF_extra_info : 0);
-				rsp->flags = flags;
-				rsp->status = ok ? static_cast<int16_t>(chunk) : NETIF_RSP_ERROR;
-				if (d == 0 && s.nb_extras)
-					write_extras(q, s, ok);
-			}
-			if (ok) {
-				packets++;
-				bytes += s.len;
-			}
-		}
-		q.ring.set_req_cons(cons);
-		if (unlikely(q.hostile.behaviour != HostileBehaviour::none))
-			hostile_guest_rx(q, rsp_first);
-		if (q.ring.push_responses()) {
-			xenevtchn_notify(q.notify.handle, q.notify.port);
-			q.stats.notifications++;
-		}
-		q.stats.bursts += packets > 0;
-		q.stats.mapped_copies += mapped;
-		q.stats.packets += packets;
-		q.stats.bytes += bytes;
-	}
-	if (arm_for > 0 && q.interrupt_style)
-		q.ring.request_event_after(arm_for);
-	xen::free_mbufs(done, nb_done);
-	return nb_tx;
+	if (b.arm_for > 0 && q.interrupt_style)
+		q.ring.request_event_after(b.arm_for);
+	xen::free_mbufs(b.done, b.nb_done);
+	return b.nb_tx;
 }
 
 /* Several guest queues and no hashing set: netback's xenvif_select_queue
