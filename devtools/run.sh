@@ -6,8 +6,10 @@
 #   devtools/run.sh demo    install, build, run the demo
 #   devtools/run.sh test    install, build and run the whole test suite:
 #                           a normal build, the real-Xen suite (test/xen),
-#                           an AddressSanitizer+UBSan build, then each
-#                           fuzzer for FUZZ_SECONDS (default 30)
+#                           an AddressSanitizer+UBSan build, a
+#                           ThreadSanitizer build (unit and control-path
+#                           tests), then each fuzzer for FUZZ_SECONDS
+#                           (default 30)
 #   devtools/run.sh build   install and build (build/)
 #   devtools/run.sh gate    install, build, run the callgrind regression gate
 #                           (test/perf/gate.py; --update rewrites its baseline)
@@ -208,6 +210,31 @@ test)
 		else
 			failed+=" asan-build"
 		fi
+		# ThreadSanitizer: the unit tests and the control path's system
+		# tests (connect, reconnect, backend kill and restart, store
+		# restart, more queues). -Wno-tsan: gcc warns that TSan does not
+		# model fences; ours order the shared rings against the other
+		# end, a separate process TSan cannot see anyway. testpmd stays
+		# Debian's uninstrumented one with libtsan preloaded
+		# (test/system/sanitizers.py); no EAL flag is needed: --no-huge
+		# memory lands in TSan's application range.
+		if build build-tsan -Db_sanitize=thread -Db_lundef=false \
+			-Dcpp_args=-Wno-tsan -Dc_args=-Wno-tsan; then
+			phase "tsan build"
+			TSAN_SYSTEM=(test_reconnect.py test_xenstore_restart.py test_close.py
+				test_vif_lifecycle.py test_loaded_start.py
+				test_multiqueue.py::test_every_queue_carries_traffic
+				test_app_defaults.py::test_port_added_before_its_backend
+				test_probe_errors.py::test_backend_not_running_probe_does_not_wait)
+			SYSTEM_TESTS=("${TSAN_SYSTEM[@]/#/test/system/}")
+			TSAN_OPTIONS="suppressions=$ROOT/test/tsan.supp:halt_on_error=0:exitcode=66:ignore_noninstrumented_modules=1" \
+				XENFRONT_LOADED_ROUNDS=3 suite build-tsan thread "${pyargs[@]}" ||
+				failed+=" tsan"
+			SYSTEM_TESTS=(test/system)
+			phase "tsan tests"
+		else
+			failed+=" tsan-build"
+		fi
 		devtools/fuzz.sh "${FUZZ_SECONDS:-30}" || failed+=" fuzz"
 		phase fuzzing
 	fi
@@ -216,7 +243,7 @@ test)
 		exit 1
 	fi
 	builds="build"
-	[[ -n "$quick" ]] || builds+=" xen build-asan build-fuzz"
+	[[ -n "$quick" ]] || builds+=" xen build-asan build-tsan build-fuzz"
 	echo "XENFRONT TESTS PASSED (builds: $builds)"
 	;;
 --help | -h | help)

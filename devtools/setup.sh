@@ -29,6 +29,8 @@ COMMON=(
 	# tests
 	libgtest-dev googletest python3-pytest iproute2 iputils-ping procps
 	socat kmod
+	# load for test_loaded_start.py (issue 15's flake on a loaded machine)
+	stress-ng
 	# OVS-DPDK (test_ovs_dpdk.py, doc/guides/howto/ovs_dpdk.rst)
 	openvswitch-switch-dpdk
 	# Debian packages (devtools/run.sh deb)

@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 
-from sanitizers import sanitizer_env
+from sanitizers import REPORT_MARKERS, sanitizer_env
 
 PROMPT = "testpmd> "
 
@@ -212,8 +212,8 @@ class TestPmd:
         return self.output
 
     def check_sanitizers(self):
-        """An ASan or UBSan report in the output fails the test."""
-        for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
+        """A sanitizer's report in the output fails the test."""
+        for marker in REPORT_MARKERS:
             if marker in self.output:
                 at = self.output.index(marker)
                 raise AssertionError(f"{self.name}: {marker}\n{self.output[at - 200:at + 4000]}")

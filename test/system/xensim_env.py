@@ -18,6 +18,8 @@ import struct
 import subprocess
 import threading
 
+from sanitizers import tsan_options
+
 # xen/io/xs_wire.h
 XS_CONTROL, XS_DIRECTORY, XS_READ, XS_GET_PERMS, XS_WATCH, XS_UNWATCH = 0, 1, 2, 3, 4, 5
 XS_TRANSACTION_START, XS_TRANSACTION_END, XS_INTRODUCE, XS_RELEASE = 6, 7, 8, 9
@@ -52,6 +54,7 @@ class XenSim:
             env["ASAN_OPTIONS"] = f"log_path={self.reports}/asan:detect_leaks=1"
             env["UBSAN_OPTIONS"] = (f"log_path={self.reports}/ubsan:print_stacktrace=1:"
                                     "halt_on_error=1")
+            env["TSAN_OPTIONS"] = tsan_options(f":log_path={self.reports}/tsan")
         return env
 
     def run(self, *args, check: bool = True, env: dict = None,
