@@ -1,0 +1,33 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright(c) 2026 The xenfront authors
+#
+# Run by test_deb.py inside a clean Debian root (devtools/debroot.py
+# --kind clean) with the packages at /debs: installs them as a user would
+# and has dpdk-testpmd, with no -d, receive over xensim what net_xenback
+# sends. Every step's output goes to stdout for the test to check.
+set -euxo pipefail
+export DEBIAN_FRONTEND=noninteractive
+cd /debs
+apt-get install -y -q --no-install-recommends \
+	./librte-net-xenfront[0-9]*_*.deb ./librte-net-xenback[0-9]*_*.deb ./xensim_*.deb dpdk \
+	>/tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }
+grep -E '^(Unpacking|Setting up) (librte-net-xen|xensim)' /tmp/apt.log
+dpkg -L "$(dpkg-query -W -f='${Package}\n' 'librte-net-xenfront[0-9]*')" | grep '\.so'
+eval "$(xensim start)"
+xensim vif-add --domid 1 --vif 0
+eal=(--no-huge -m 512 --no-pci)
+# The backend sends; the frontend, in domain 1, receives for 5 s and prints
+# its counts when enter is pressed.
+(eval "$(xensim env --domid 0)"
+ exec dpdk-testpmd "${eal[@]}" --file-prefix back -l 0 --vdev net_xenback0,domid=1,vif=0 \
+	-- --no-mlockall -a --forward-mode=txonly --stats-period 1 >/tmp/back.log 2>&1) &
+back=$!
+eval "$(xensim env --domid 1)"
+rc=0
+(sleep 8; echo) | dpdk-testpmd "${eal[@]}" --file-prefix front -l 1 --vdev net_xenfront0,vif=0 \
+	-- --no-mlockall --nb-ports=1 -a --forward-mode=rxonly || rc=$?
+kill -INT $back
+wait $back || true
+xensim stop
+exit $rc
