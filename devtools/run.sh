@@ -225,8 +225,14 @@ deb)
 	out=build-deb/debian$VERSION_ID
 	rm -rf "$out"
 	mkdir -p "$out/xenfront-$version"
-	git ls-files -z --cached --others --exclude-standard |
-		tar --null -T - --ignore-failed-read -cf - | tar -xf - -C "$out/xenfront-$version"
+	# The tracked and new files; in a Debian root, where a worktree's git
+	# directory is not mounted, everything but builds and caches.
+	if git rev-parse --git-dir >/dev/null 2>&1; then
+		git ls-files -z --cached --others --exclude-standard |
+			tar --null -T - --ignore-failed-read -cf -
+	else
+		tar --exclude='./build*' --exclude=./.git --exclude=__pycache__ -cf - .
+	fi | tar -xf - -C "$out/xenfront-$version"
 	devtools/dpdk-sdk.sh "$ROOT/$out/dpdk-sdk"
 	t0=$SECONDS
 	(
