@@ -9,11 +9,13 @@
 set -euxo pipefail
 export DEBIAN_FRONTEND=noninteractive
 cd /debs
-apt-get install -y -q --no-install-recommends \
-	./librte-net-xenfront[0-9]*_*.deb ./librte-net-xenback[0-9]*_*.deb ./xensim_*.deb dpdk \
+# The two drivers (not their -dbgsym or -dev) and xensim; dpdk for testpmd.
+front=$(ls ./librte-net-xenfront[0-9]*_*.deb | grep -v dbgsym)
+back=$(ls ./librte-net-xenback[0-9]*_*.deb | grep -v dbgsym)
+apt-get install -y -q --no-install-recommends "$front" "$back" ./xensim_*_*.deb dpdk \
 	>/tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }
 grep -E '^(Unpacking|Setting up) (librte-net-xen|xensim)' /tmp/apt.log
-dpkg -L "$(dpkg-query -W -f='${Package}\n' 'librte-net-xenfront[0-9]*')" | grep '\.so'
+dpkg -L "$(dpkg-deb -f "$front" Package)" | grep '\.so'
 eval "$(xensim start)"
 xensim vif-add --domid 1 --vif 0
 eal=(--no-huge -m 512 --no-pci)
