@@ -9,10 +9,10 @@
 set -euxo pipefail
 export DEBIAN_FRONTEND=noninteractive
 cd /debs
-# The two drivers (not their -dbgsym or -dev) and xensim; dpdk for testpmd.
+# The two drivers (not their -dbgsym or -dev) and xensim; dpdk-dev for testpmd.
 front=$(ls ./librte-net-xenfront[0-9]*_*.deb | grep -v dbgsym)
 back=$(ls ./librte-net-xenback[0-9]*_*.deb | grep -v dbgsym)
-apt-get install -y -q --no-install-recommends "$front" "$back" ./xensim_*_*.deb dpdk \
+apt-get install -y -q --no-install-recommends "$front" "$back" ./xensim_*_*.deb dpdk-dev \
 	>/tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }
 grep -E '^(Unpacking|Setting up) (librte-net-xen|xensim)' /tmp/apt.log
 dpkg -L "$(dpkg-deb -f "$front" Package)" | grep '\.so'
