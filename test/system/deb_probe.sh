@@ -22,12 +22,12 @@ eal=(--no-huge -m 512 --no-pci)
 # The backend sends; the frontend, in domain 1, receives for 5 s and prints
 # its counts when enter is pressed.
 (eval "$(xensim env --domid 0)"
- exec dpdk-testpmd "${eal[@]}" --file-prefix back -l 0 --vdev net_xenback0,domid=1,vif=0 \
+ exec dpdk-testpmd "${eal[@]}" --file-prefix back -l 0,1 --vdev net_xenback0,domid=1,vif=0 \
 	-- --no-mlockall -a --forward-mode=txonly --stats-period 1 >/tmp/back.log 2>&1) &
 back=$!
 eval "$(xensim env --domid 1)"
 rc=0
-(sleep 8; echo) | dpdk-testpmd "${eal[@]}" --file-prefix front -l 1 --vdev net_xenfront0,vif=0 \
+(sleep 8; echo) | dpdk-testpmd "${eal[@]}" --file-prefix front --lcores 0@1,1@0 --vdev net_xenfront0,vif=0 \
 	-- --no-mlockall --nb-ports=1 -a --forward-mode=rxonly || rc=$?
 kill -INT $back
 wait $back || true
