@@ -18,7 +18,7 @@ grep -E '^(Unpacking|Setting up) (librte-net-xen|xensim)' /tmp/apt.log
 dpkg -L "$(dpkg-deb -f "$front" Package)" | grep '\.so'
 eval "$(xensim start)"
 xensim vif-add --domid 1 --vif 0
-eal=(--no-huge -m 512 --no-pci)
+eal=(--no-huge -m 1024 --no-pci)
 # The backend sends; the frontend, in domain 1, receives for 5 s and prints
 # its counts when enter is pressed.
 (eval "$(xensim env --domid 0)"
