@@ -19,7 +19,7 @@ dpkg -L "$(dpkg-deb -f "$front" Package)" | grep '\.so'
 eval "$(xensim start)"
 xensim vif-add --domid 1 --vif 0
 eal=(--no-huge -m 1024 --no-pci)
-# The backend sends; the frontend, in domain 1, receives for 5 s and prints
+# The backend sends; the frontend, in domain 1, receives for 20 s and prints
 # its counts when enter is pressed.
 (eval "$(xensim env --domid 0)"
  exec dpdk-testpmd "${eal[@]}" --file-prefix back -l 0,1 --vdev net_xenback0,domid=1,vif=0 \
@@ -27,7 +27,7 @@ eal=(--no-huge -m 1024 --no-pci)
 back=$!
 eval "$(xensim env --domid 1)"
 rc=0
-(sleep 8; echo) | dpdk-testpmd "${eal[@]}" --file-prefix front --lcores 0@1,1@0 --vdev net_xenfront0,vif=0 \
+(sleep 20; echo) | dpdk-testpmd "${eal[@]}" --file-prefix front --lcores 0@1,1@0 --vdev net_xenfront0,vif=0 \
 	-- --no-mlockall --nb-ports=1 -a --forward-mode=rxonly || rc=$?
 kill -INT $back
 wait $back || true
