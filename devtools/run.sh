@@ -21,6 +21,11 @@
 # README's command and run the unit tests and the core system tests).
 # Option for build: --debian 12|13 (build in that Debian root).
 # XENFRONT_JOBS=N limits ninja to N jobs (on a shared machine).
+#   devtools/run.sh deb     Debian packages of the drivers (librte-net-
+#                           xenfront<ABI>, librte-net-xenback<ABI>, -dev),
+#                           xensim and xen-vifbind for the DPDK installed,
+#                           in build-deb/debian<N>/, then lintian; --debian
+#                           12|13 builds them in that Debian root
 # Options for xen: --dom0-script FILE --domu-script FILE (run them in the
 # two domains at once), --shell dom0|domU (a shell there), or pytest
 # arguments for test/xen (e.g. -k rss).
@@ -245,6 +250,49 @@ test)
 	builds="build"
 	[[ -n "$quick" ]] || builds+=" xen build-asan build-tsan build-fuzz"
 	echo "XENFRONT TESTS PASSED (builds: $builds)"
+	;;
+deb)
+	# In a copy of the tree (the ABI-named debian/control is made there),
+	# so the work tree stays as it was.
+	if [[ "${1:-}" == --debian ]]; then
+		devtools/setup.sh
+		in_debian "${2:?--debian 12|13}" devtools/run.sh deb
+		exit
+	fi
+	devtools/setup.sh
+	. /etc/os-release
+	version=$(sed -n '1s/^xenfront (\([^)]*\)).*/\1/p' debian/changelog)
+	out=build-deb/debian$VERSION_ID
+	rm -rf "$out"
+	mkdir -p "$out/xenfront-$version"
+	# The tracked and new files; in a Debian root, where a worktree's git
+	# directory is not mounted, everything but builds and caches.
+	if git rev-parse --git-dir >/dev/null 2>&1; then
+		git ls-files -z --cached --others --exclude-standard |
+			tar --null -T - --ignore-failed-read -cf -
+	else
+		tar --exclude='./build*' --exclude=./.git --exclude=__pycache__ -cf - .
+	fi | tar -xf - -C "$out/xenfront-$version"
+	devtools/dpdk-sdk.sh "$ROOT/$out/dpdk-sdk"
+	t0=$SECONDS
+	(
+		cd "$out/xenfront-$version"
+		debian/rules debian/control
+		XENFRONT_DPDK_SDK_DIR="$ROOT/$out/dpdk-sdk" \
+			DEB_BUILD_OPTIONS="parallel=${XENFRONT_JOBS:-$(nproc)}" \
+			dpkg-buildpackage -us -uc -b >../build.log 2>&1
+	) || {
+		tail -40 "$out/build.log" >&2
+		echo "run: dpkg-buildpackage failed (log: $out/build.log)" >&2
+		exit 1
+	}
+	echo "run: built in $((SECONDS - t0)) s (Debian $VERSION_ID, DPDK $(pkg-config --modversion libdpdk)):"
+	(cd "$out" && ls -1 ./*.deb)
+	rc=0
+	lintian --fail-on error,warning --info "$out"/*.changes >"$out/lintian.txt" 2>&1 || rc=$?
+	echo "run: lintian (exit $rc; $out/lintian.txt):"
+	cat "$out/lintian.txt"
+	exit $rc
 	;;
 --help | -h | help)
 	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"

@@ -114,10 +114,15 @@ bool setup_port(Port &p, rte_mempool *mp, bool offloads)
 	conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS & info.tx_offload_capa;
 	p.tx_offloads = conf.txmode.offloads;
 	int rc = rte_eth_dev_configure(p.id, 1, 1, &conf);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(p.id, 0, ring, rte_socket_id(), nullptr, mp);
+	/* The tx queue first: since DPDK 24.03 net_tap opens one file for a
+	 * queue pair and sets up its software TSO (rte_gso) only when the tx
+	 * queue is the one that opens it; after the rx queue its tx_burst
+	 * refuses every TSO packet (rte_gso_segment: -EINVAL, no context).
+	 * Either order is valid ethdev use. */
 	if (rc == 0)
 		rc = rte_eth_tx_queue_setup(p.id, 0, ring, rte_socket_id(), nullptr);
+	if (rc == 0)
+		rc = rte_eth_rx_queue_setup(p.id, 0, ring, rte_socket_id(), nullptr, mp);
 	if (rc == 0)
 		rc = rte_eth_promiscuous_enable(p.id) == -ENOTSUP ? 0 : 0;
 	if (rc == 0)
