@@ -1,8 +1,14 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright(c) 2026 The xenfront authors
-"""debroot: Debian 12 and 13 roots for building and testing the project on
-a release other than the host's, without a VM.
+"""debroot: Debian 12 and 13 (and Ubuntu 24.04) roots for building and
+testing the project on a release other than the host's, without a VM.
+
+Ubuntu 24.04 LTS is here for its DPDK 23.11, the release between Debian 12's
+22.11 and Debian 13's 24.11. Its archive keyring is not a Debian package: the
+ubuntu-keyring .deb is fetched from Ubuntu's archive and checked against the
+SHA-256 written below (taken from noble's Packages index), then used to
+verify the archive as Debian's keyring verifies Debian's.
 
 A root is made with mmdebstrap (as devtools/xen/xenbed.py makes its images),
 kept as a tarball in build-debian<N>/ and keyed by the candidate versions of
@@ -24,6 +30,7 @@ so that `devtools/run.sh build` there leaves the host's build/ alone.
 
   debroot.py --debian 13 root [--kind clean]      make or reuse; print the tarball
   debroot.py --debian 13 run [--kind clean] [--bind DIR:PATH] -- CMD...
+  debroot.py --ubuntu 24.04 ...                   the same for Ubuntu 24.04
 """
 
 import argparse
@@ -38,10 +45,33 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SUITES = {"12": "bookworm", "13": "trixie"}
-MIRROR = "http://deb.debian.org/debian"
-SECURITY = "http://deb.debian.org/debian-security"
-KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+
+class Distro:
+    """Where a release's packages come from and what verifies them."""
+
+    def __init__(self, name, mirror, security, components, keyring, keyring_deb=None):
+        self.name = name
+        self.mirror = mirror
+        self.security = security
+        self.components = components
+        self.keyring = keyring  # on the host; None: fetched (keyring_deb)
+        self.keyring_deb = keyring_deb  # (URL, SHA-256) of the keyring package
+
+
+DEBIAN = Distro("Debian", "http://deb.debian.org/debian", "http://deb.debian.org/debian-security",
+                "main", "/usr/share/keyrings/debian-archive-keyring.gpg")
+UBUNTU = Distro("Ubuntu", "http://archive.ubuntu.com/ubuntu", "http://archive.ubuntu.com/ubuntu",
+                "main universe", None,
+                ("http://archive.ubuntu.com/ubuntu/pool/main/u/ubuntu-keyring/"
+                 "ubuntu-keyring_2023.11.28.1_all.deb",
+                 "36de43b15853ccae0028e9a767613770c704833f82586f28eb262f0311adb8a8"))
+# name: (distro, suite, security suite's host, build directory)
+RELEASES = {
+    "12": (DEBIAN, "bookworm", "build-debian12"),
+    "13": (DEBIAN, "trixie", "build-debian13"),
+    "ubuntu24.04": (UBUNTU, "noble", "build-ubuntu24.04"),
+}
 # The clean root: what a minimal Debian system has, plus apt's https
 # transport-free defaults; `apt install ./x.deb` brings the rest.
 CLEAN_PACKAGES = ["ca-certificates"]
@@ -61,22 +91,49 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, **kw)
 
 
-def sources(suite: str, src: bool) -> str:
+def sources(distro: Distro, suite: str, src: bool, keyring) -> str:
+    """sources.list lines; `keyring` None: no signed-by (apt's trusted set
+    of the root, where the release's keyring package puts its keys)."""
+    signed = f"[signed-by={keyring}] " if keyring else ""
     lines = []
     for kind in (["deb", "deb-src"] if src else ["deb"]):
-        lines.append(f"{kind} [signed-by={KEYRING}] {MIRROR} {suite} main")
-        lines.append(f"{kind} [signed-by={KEYRING}] {MIRROR} {suite}-updates main")
-        lines.append(f"{kind} [signed-by={KEYRING}] {SECURITY} {suite}-security main")
+        for base, s in ((distro.mirror, suite), (distro.mirror, f"{suite}-updates"),
+                        (distro.security, f"{suite}-security")):
+            lines.append(f"{kind} {signed}{base} {s} {distro.components}")
     return "\n".join(lines) + "\n"
 
 
 class Release:
     def __init__(self, version: str):
-        if version not in SUITES:
-            raise Failure(f"Debian {version} is not supported (12 and 13 are)")
+        if version not in RELEASES:
+            raise Failure(f"{version} is not supported ({', '.join(RELEASES)} are)")
         self.version = version
-        self.suite = SUITES[version]
-        self.dir = ROOT / f"build-debian{version}"
+        self.distro, self.suite, build = RELEASES[version]
+        self.dir = ROOT / build
+        self.title = (f"Debian {version}" if self.distro is DEBIAN
+                      else f"{self.distro.name} {version.removeprefix('ubuntu')}")
+
+    def keyring(self) -> str:
+        """The archive keyring on the host: Debian's from its package; the
+        others' fetched once into the build directory and checked."""
+        if self.distro.keyring:
+            return self.distro.keyring
+        url, sha = self.distro.keyring_deb
+        d = self.dir / "keyring"
+        ring = d / "usr/share/keyrings/ubuntu-archive-keyring.gpg"
+        if ring.exists():
+            return str(ring)
+        d.mkdir(parents=True, exist_ok=True)
+        deb = d / pathlib.Path(url).name
+        sh(["curl", "-fsS", "-m", "120", "-o", str(deb), url])
+        got = hashlib.sha256(deb.read_bytes()).hexdigest()
+        if got != sha:
+            raise Failure(f"{url}: SHA-256 {got}, expected {sha}: not the keyring this "
+                          "script was written against; check it and update debroot.py")
+        sh(["dpkg-deb", "-x", str(deb), str(d)])
+        if not ring.exists():
+            raise Failure(f"{deb.name} has no {ring.relative_to(d)}")
+        return str(ring)
 
     # Versions ------------------------------------------------------------
 
@@ -94,25 +151,31 @@ class Release:
         d = self.dir / "apt"
         for sub in ("lists/partial", "cache/archives/partial", "state"):
             (d / sub).mkdir(parents=True, exist_ok=True)
-        (d / "sources.list").write_text(sources(self.suite, False))
+        (d / "sources.list").write_text(sources(self.distro, self.suite, False, self.keyring()))
         (d / "status").touch()
         res = sh(["apt-get", "update", "-q", *self.apt_opts()], capture_output=True, check=False)
         if res.returncode != 0:
-            raise Failure(f"apt-get update for {self.suite} failed:\n{res.stderr[-2000:]}")
+            raise Failure(f"apt-get update for {self.title} ({self.suite}) failed:\n{res.stderr[-2000:]}")
         out = sh(["apt-cache", "policy", *self.apt_opts(), *packages], capture_output=True).stdout
         found = {m.group(1): m.group(2)
                  for m in re.finditer(r"^(\S+):\n(?:  .*\n)*?  Candidate: (\S+)", out, re.M)}
         missing = [p for p in packages if found.get(p, "(none)") == "(none)"]
         if missing:
-            raise Failure(f"Debian {self.version} ({self.suite}) has no {', '.join(missing)}")
+            raise Failure(f"{self.title} ({self.suite}) has no {', '.join(missing)}")
         return {p: found[p] for p in packages}
 
     def packages(self, kind: str) -> list:
         if kind == "clean":
-            return CLEAN_PACKAGES
+            return CLEAN_PACKAGES + self.extra_packages()
         out = sh([str(ROOT / "devtools/setup.sh"), "--packages", self.version],
                  capture_output=True).stdout
-        return sorted(set(out.split()))
+        return sorted(set(out.split() + self.extra_packages()))
+
+    def extra_packages(self) -> list:
+        """What Debian's minbase has and Ubuntu's does not: apt is of
+        priority important there (minbase takes required), and its
+        trusted keys come with ubuntu-keyring."""
+        return [] if self.distro is DEBIAN else ["apt", "ubuntu-keyring"]
 
     # Roots -------------------------------------------------------------
 
@@ -132,7 +195,7 @@ class Release:
         for old in self.dir.glob(f"root-{kind}-*.tar"):
             old.unlink()
         self.dir.mkdir(parents=True, exist_ok=True)
-        log(f"making the Debian {self.version} ({self.suite}) {kind} root with mmdebstrap "
+        log(f"making the {self.title} ({self.suite}) {kind} root with mmdebstrap "
             f"({len(pkgs)} packages)")
         t0 = time.monotonic()
         tmp = tar.with_suffix(".partial")
@@ -140,16 +203,21 @@ class Release:
                     for d in ("man", "doc", "locale", "info")]
         # The apt lists stay, for `apt-get source` (dpdk-sdk.sh) and `apt
         # install ./x.deb`.
-        cmd = ["mmdebstrap", "--variant=minbase", "--quiet", "--skip=cleanup/apt/lists",
+        # Debian's keyring is on the host and in the root at the same path;
+        # another distribution's keyring package puts its keys in the root's
+        # trusted set, and the fetched copy verifies the bootstrap.
+        own = self.distro is DEBIAN
+        keyring = [] if own else [f"--keyring={self.keyring()}"]
+        cmd = ["mmdebstrap", "--variant=minbase", "--quiet", "--skip=cleanup/apt/lists", *keyring,
                "--aptopt=APT::Install-Recommends \"false\"", *excludes,
                "--include=" + ",".join(pkgs), "--format=tar", self.suite, str(tmp),
-               sources(self.suite, kind == "dev")]
+               sources(self.distro, self.suite, kind == "dev", self.distro.keyring if own else None)]
         res = sh(cmd, capture_output=True, check=False)
         if res.returncode != 0:
             tmp.unlink(missing_ok=True)
             raise Failure(f"mmdebstrap failed ({res.returncode}):\n{res.stderr[-3000:]}")
         tmp.rename(tar)
-        log(f"Debian {self.version} {kind} root made in {time.monotonic() - t0:.0f} s: "
+        log(f"{self.title} {kind} root made in {time.monotonic() - t0:.0f} s: "
             f"{tar.name} ({tar.stat().st_size >> 20} MiB)")
         return tar
 
@@ -213,7 +281,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="debroot.py", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    ap.add_argument("--debian", required=True, choices=sorted(SUITES))
+    which = ap.add_mutually_exclusive_group(required=True)
+    which.add_argument("--debian", choices=[r for r in RELEASES if r.isdigit()])
+    which.add_argument("--ubuntu", choices=[r.removeprefix("ubuntu") for r in RELEASES
+                                             if r.startswith("ubuntu")])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("root", help="make (or reuse) the root's tarball and print its path")
     p.add_argument("--kind", choices=["dev", "clean"], default="dev")
@@ -227,7 +298,11 @@ def main(argv=None) -> int:
     if os.geteuid() != 0:
         log("needs root (mmdebstrap, mount namespaces, chroot)")
         return 2
-    rel = Release(args.debian)
+    try:
+        rel = Release(args.debian or f"ubuntu{args.ubuntu}")
+    except Failure as e:
+        log(f"FAILED: {e}")
+        return 1
     try:
         if args.cmd == "root":
             print(rel.tarball(args.kind))

@@ -18,8 +18,9 @@
 # Options for test: --quick (normal build only: no real Xen, sanitizers or
 # fuzzing), -k EXPR (pytest selection), --debian 12|13 (only this: in a
 # Debian root made with mmdebstrap (devtools/debroot.py), build with the
-# README's command and run the unit tests and the core system tests).
-# Option for build: --debian 12|13 (build in that Debian root).
+# README's command and run the unit tests and the core system tests),
+# --ubuntu 24.04 (the same in an Ubuntu 24.04 root: DPDK 23.11).
+# Option for build: --debian 12|13, --ubuntu 24.04 (build in that root).
 # XENFRONT_JOBS=N limits ninja to N jobs (on a shared machine).
 #   devtools/run.sh deb     Debian packages of the drivers (librte-net-
 #                           xenfront<ABI>, librte-net-xenback<ABI>, -dev),
@@ -70,14 +71,26 @@ CORE_TESTS=(test_traffic.py test_offloads.py test_tcp_offloads.py test_rss.py
 	test_multiqueue.py test_linux_stacks.py test_ovs_dpdk.py test_probe_errors.py
 	test_xensim_abi.py test_xenstore_utils.py test_install.py)
 
-in_debian() { # in_debian N COMMAND...: run COMMAND in the Debian N dev root, at /src
+in_debian() { # in_debian N|ubuntuV COMMAND...: run COMMAND in that dev root, at /src
 	local n=$1 opts=()
 	shift
+	case "$n" in
+	ubuntu*) opts+=(--ubuntu "${n#ubuntu}") ;;
+	*) opts+=(--debian "$n") ;;
+	esac
+	opts+=(run)
 	[[ -z "${XENFRONT_JOBS:-}" ]] || opts+=(--env "XENFRONT_JOBS=$XENFRONT_JOBS")
 	if [[ -n "${XENFRONT_DPDK_SRC:-}" ]]; then
 		opts+=(--bind "$(readlink -f "$XENFRONT_DPDK_SRC"):/dpdk-src" --env XENFRONT_DPDK_SRC=/dpdk-src)
 	fi
-	"$PY" devtools/debroot.py --debian "$n" run "${opts[@]}" -- "$@"
+	"$PY" devtools/debroot.py "${opts[@]}" -- "$@"
+}
+
+release_name() { # release_name --debian N | --ubuntu V: debroot.py's name of it
+	case "$1" in
+	--debian) echo "$2" ;;
+	--ubuntu) echo "ubuntu$2" ;;
+	esac
 }
 
 # Each phase's wall time, for the CI budget (75 minutes on 2 cores).
@@ -91,11 +104,13 @@ cmd=${1:-}
 shift || true
 case "$cmd" in
 build)
-	if [[ "${1:-}" == --debian ]]; then
+	case "${1:-}" in
+	--debian | --ubuntu)
 		devtools/setup.sh
-		in_debian "${2:?--debian 12|13}" devtools/run.sh build
+		in_debian "$(release_name "$1" "${2:?$1 N}")" devtools/run.sh build
 		exit
-	fi
+		;;
+	esac
 	devtools/setup.sh
 	build build
 	;;
@@ -139,7 +154,7 @@ test)
 		case "$1" in
 		--quick) quick=1 ;;
 		--core) core=1 ;; # inside a Debian root: see --debian
-		--debian) debian=${2:?--debian 12|13}; shift ;;
+		--debian | --ubuntu) debian=$(release_name "$1" "${2:?$1 N}"); shift ;;
 		-k) pyargs+=(-k "$2"); shift ;;
 		*) echo "run: unknown option $1" >&2; exit 2 ;;
 		esac
@@ -150,7 +165,7 @@ test)
 		t0=$SECONDS
 		rc=0
 		in_debian "$debian" devtools/run.sh test --core "${pyargs[@]}" || rc=$?
-		echo "run: Debian $debian: $((SECONDS - t0)) s"
+		echo "run: $debian: $((SECONDS - t0)) s"
 		exit $rc
 	fi
 	devtools/setup.sh
@@ -168,10 +183,10 @@ test)
 			failed+=" normal-build"
 		fi
 		if [[ -n "$failed" ]]; then
-			echo "XENFRONT TESTS FAILED (Debian $VERSION_ID):$failed"
+			echo "XENFRONT TESTS FAILED ($PRETTY_NAME):$failed"
 			exit 1
 		fi
-		echo "XENFRONT TESTS PASSED (Debian $VERSION_ID, DPDK $(pkg-config --modversion libdpdk): build, core system tests)"
+		echo "XENFRONT TESTS PASSED ($PRETTY_NAME, DPDK $(pkg-config --modversion libdpdk): build, core system tests)"
 		exit 0
 	fi
 	devtools/check-format.sh || failed+=" format"

@@ -6,11 +6,13 @@
 # Debian 12 (DPDK 22.11, Xen 4.17) or Debian 13 (DPDK 24.11, Xen 4.20), and
 # enables Debian's source archive so that devtools/dpdk-sdk.sh can take
 # DPDK's driver-SDK headers from the source package of the installed DPDK.
+# Ubuntu 24.04 (DPDK 23.11, Xen 4.17; main and universe) works the same way.
 # Idempotent: a second run installs nothing new.
 #
 #   setup.sh                  install for this system
-#   setup.sh --packages [N]   print the packages for Debian N (default: this
-#                             system's), one a line, and install nothing
+#   setup.sh --packages [N]   print the packages for Debian N, or for
+#                             ubuntu24.04 (default: this system's), one a
+#                             line, and install nothing
 if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then
 	sed -n '5,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
 	exit 0
@@ -45,12 +47,12 @@ HOST_12=(
 	clang libclang-rt-14-dev
 )
 
-release_packages() { # release_packages 12|13
+release_packages() { # release_packages 12|13|ubuntu24.04
 	case "$1" in
 	12) printf '%s\n' "${COMMON[@]}" "${HOST_12[@]}" ;;
-	13) printf '%s\n' "${COMMON[@]}" ;;
+	13 | ubuntu24.04) printf '%s\n' "${COMMON[@]}" ;;
 	*)
-		echo "setup: Debian $1 is not supported (12 and 13 are)" >&2
+		echo "setup: $1 is not supported (Debian 12 and 13, ubuntu24.04 are)" >&2
 		return 1
 		;;
 	esac
@@ -59,13 +61,17 @@ release_packages() { # release_packages 12|13
 ID=unknown VERSION_ID=unknown VERSION_CODENAME=unknown PRETTY_NAME=unknown
 [[ -r /etc/os-release ]] && . /etc/os-release
 
+RELEASE=$VERSION_ID
+[[ "$ID" != ubuntu ]] || RELEASE=ubuntu$VERSION_ID
 if [[ "${1:-}" == --packages ]]; then
-	release_packages "${2:-$VERSION_ID}"
+	release_packages "${2:-$RELEASE}"
 	exit
 fi
 
-if [[ "$ID" != debian || ! "$VERSION_ID" =~ ^1[23]$ ]]; then
-	echo "setup: warning: written for Debian 12 and 13, this is $PRETTY_NAME; installing Debian 12's packages" >&2
+if [[ "$RELEASE" == ubuntu24.04 ]]; then
+	VERSION_ID=$RELEASE
+elif [[ "$ID" != debian || ! "$VERSION_ID" =~ ^1[23]$ ]]; then
+	echo "setup: warning: written for Debian 12 and 13 (and Ubuntu 24.04), this is $PRETTY_NAME; installing Debian 12's packages" >&2
 	VERSION_ID=12
 	[[ "$VERSION_CODENAME" != unknown ]] || VERSION_CODENAME=bookworm
 fi
@@ -77,23 +83,32 @@ if [[ $(id -u) -ne 0 ]]; then
 	SUDO=(sudo)
 fi
 
-# Debian's source archive, for `apt-get source dpdk` (driver-SDK headers).
+# The release's source archive, for `apt-get source dpdk` (driver-SDK headers).
 SRC_LIST=/etc/apt/sources.list.d/xenfront-deb-src.sources
+if [[ "$ID" == ubuntu ]]; then
+	SRC_URIS=(http://archive.ubuntu.com/ubuntu http://archive.ubuntu.com/ubuntu)
+	SRC_COMPONENTS="main universe"
+	SRC_KEYRING=/usr/share/keyrings/ubuntu-archive-keyring.gpg
+else
+	SRC_URIS=(http://deb.debian.org/debian http://deb.debian.org/debian-security)
+	SRC_COMPONENTS=main
+	SRC_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+fi
 if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ &&
-	! grep -qs '^deb-src' /etc/apt/sources.list; then
-	echo "setup: enabling Debian source packages in $SRC_LIST"
+	! grep -rqs '^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+	echo "setup: enabling source packages in $SRC_LIST"
 	"${SUDO[@]}" tee "$SRC_LIST" >/dev/null <<SRC
 Types: deb-src
-URIs: http://deb.debian.org/debian
+URIs: ${SRC_URIS[0]}
 Suites: $VERSION_CODENAME $VERSION_CODENAME-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+Components: $SRC_COMPONENTS
+Signed-By: $SRC_KEYRING
 
 Types: deb-src
-URIs: http://deb.debian.org/debian-security
+URIs: ${SRC_URIS[1]}
 Suites: $VERSION_CODENAME-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+Components: $SRC_COMPONENTS
+Signed-By: $SRC_KEYRING
 SRC
 	NEED_UPDATE=1
 fi

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <thread>
@@ -63,7 +64,8 @@ public:
 			::kill(pid_, SIGTERM);
 			::waitpid(pid_, nullptr, 0);
 		}
-		std::system(("rm -rf '" + dir_ + "'").c_str());
+		std::error_code ignored; /* a leftover temporary directory is harmless */
+		std::filesystem::remove_all(dir_, ignored);
 	}
 	Hvd(const Hvd &) = delete;
 	Hvd &operator=(const Hvd &) = delete;
