@@ -258,6 +258,23 @@ def tcp_server(ns):
     return server
 
 
+def tcp_transfer(tmp_path, ns_a, ns_b, size):
+    """`size` random bytes over TCP from CLIENT in `ns_a` to SERVER in
+    `ns_b`; the server's length and SHA-256 must be the data's."""
+    import hashlib
+
+    data = os.urandom(size)
+    (tmp_path / "data").write_bytes(data)
+    server = tcp_server(ns_b)
+    client = in_ns(ns_a, "/usr/bin/python3", "-c", CLIENT, str(tmp_path / "data"),
+                   check=False, timeout=120)
+    server.wait(timeout=60)
+    assert client.returncode == 0, client.stderr
+    length, digest = client.stdout.split()
+    assert int(length) == len(data)
+    assert digest == hashlib.sha256(data).hexdigest()
+
+
 # ---- the zero-copy example (examples/xenfront_zero_copy) ----
 
 RESULT = re.compile(r"zero_copy: pool=(\w+) size=(\d+) sent=(\d+) seconds=([\d.]+) pps=(\d+) "

@@ -8,11 +8,9 @@
 
 ping, then a TCP transfer whose SHA-256 must match at the far end."""
 
-import hashlib
-import os
 import time
 
-from conftest import CLIENT, in_ns, tcp_server
+from conftest import in_ns, tcp_transfer
 from testpmd import backend, frontend, stop_all
 
 def test_ping_and_tcp_between_two_kernels(build, xensim, prefix, namespaces, tmp_path):
@@ -39,16 +37,7 @@ def test_ping_and_tcp_between_two_kernels(build, xensim, prefix, namespaces, tmp
     assert ping.returncode == 0, ping.stdout + ping.stderr
     assert " 0% packet loss" in ping.stdout, ping.stdout
 
-    data = os.urandom(4 * 1024 * 1024)
-    (tmp_path / "data").write_bytes(data)
-    server = tcp_server(ns_b)
-    client = in_ns(ns_a, "/usr/bin/python3", "-c", CLIENT, str(tmp_path / "data"),
-                   check=False, timeout=120)
-    server.wait(timeout=60)
-    assert client.returncode == 0, client.stderr
-    length, digest = client.stdout.split()
-    assert int(length) == len(data)
-    assert digest == hashlib.sha256(data).hexdigest()
+    tcp_transfer(tmp_path, ns_a, ns_b, 4 * 1024 * 1024)
 
     # Stop the frontend first and let the ring drain before counting.
     front.command("stop")

@@ -18,7 +18,6 @@ vif with 1 queue and one with 2 (OVS then asks for 1 rx and 2 tx
 queues), and with the port added before its backend runs: add-port
 returns at once and the port connects when the backend comes."""
 
-import hashlib
 import os
 import re
 import time
@@ -27,7 +26,7 @@ import pytest
 
 from dpdk_tools import telemetry_xstats
 from ovs import VSWITCHD, OvsDpdk
-from conftest import CLIENT, in_ns, stop_at_teardown, tcp_server
+from conftest import in_ns, stop_at_teardown, tcp_transfer
 from testpmd import backend, stop_all
 
 
@@ -145,16 +144,7 @@ def test_ovs_dpdk_bridge_between_two_kernels(build, xensim, prefix, namespaces, 
     assert ping.returncode == 0, ping.stdout + ping.stderr + ovs.log()[-3000:]
     assert " 0% packet loss" in ping.stdout, ping.stdout
 
-    data = os.urandom(4 * 1024 * 1024)
-    (tmp_path / "data").write_bytes(data)
-    server = tcp_server(ns_b)
-    client = in_ns(ns_a, "/usr/bin/python3", "-c", CLIENT, str(tmp_path / "data"),
-                   check=False, timeout=120)
-    server.wait(timeout=60)
-    assert client.returncode == 0, client.stderr
-    length, digest = client.stdout.split()
-    assert int(length) == len(data)
-    assert digest == hashlib.sha256(data).hexdigest()
+    tcp_transfer(tmp_path, ns_a, ns_b, 4 * 1024 * 1024)
 
     # Let the last ACKs cross, then count: the backend's port 0 is the
     # other end of the rings.

@@ -16,7 +16,7 @@ import pytest
 
 import pcapfile
 from conftest import RxIntrApp
-from testpmd import GUEST_MAC, JUMBO, SMALL, backend, frontend, stop_all, wait_counter
+from testpmd import GUEST_MAC, JUMBO, SMALL, backend, frontend, pcap_relay, stop_all, wait_counter
 
 COPYBREAK = 256
 
@@ -34,26 +34,8 @@ def run_to_guest(build, sim, prefix, tmp_path, sizes, mtu, front_devargs):
     to_guest = pcapfile.make_frames(count, sizes, guest, peer, seed=7)
     pcapfile.write(tmp_path / "to_guest.pcap", to_guest)
     pcapfile.write(tmp_path / "none.pcap", [])
-    app = ["--forward-mode=io", "--no-flush-rx"]
-    if mtu > 1500:
-        app += [f"--max-pkt-len={mtu + 18}"]
-    back = backend(build, sim, prefix, app=app, extra_vdevs=[
-        f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,tx_pcap={tmp_path}/back_out.pcap"])
-    front = frontend(build, sim, prefix, app=app, devargs=front_devargs, extra_vdevs=[
-        f"net_pcap1,rx_pcap={tmp_path}/none.pcap,tx_pcap={tmp_path}/front_out.pcap"])
-    if mtu > 1500:
-        for p in (back, front):
-            p.command("port stop all")
-            p.command("port config 0 rx_offload scatter on")
-            out = p.command("port start all", timeout=60)
-            assert "Fail" not in out, out
-    front.wait_link(0)
-    back.wait_link(0)
-    for p in (front, back):
-        p.command("set fwd io retry")
-        p.command("set burst tx delay 20 retry 100000")
-    front.command("start")
-    back.command("start")
+    back, front = pcap_relay(build, sim, prefix, tmp_path, "to_guest.pcap", "none.pcap", mtu,
+                             front_devargs)
     wait_counter(front, 1, "opackets", count)
     front.command("stop")
     back.command("stop")

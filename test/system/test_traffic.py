@@ -9,7 +9,7 @@ import time
 import pytest
 
 import pcapfile
-from testpmd import GUEST_MAC, JUMBO, SMALL, backend, frontend, stop_all, wait_counter
+from testpmd import GUEST_MAC, JUMBO, SMALL, backend, frontend, pcap_relay, stop_all, wait_counter
 
 @pytest.mark.parametrize("sizes,mtu", [(SMALL, 1500), (JUMBO, 9000)], ids=["small", "jumbo"])
 def test_payloads_both_ways(build, xensim, prefix, tmp_path, sizes, mtu):
@@ -27,33 +27,8 @@ def test_payloads_both_ways(build, xensim, prefix, tmp_path, sizes, mtu):
     pcapfile.write(tmp_path / "to_guest.pcap", to_guest)
     pcapfile.write(tmp_path / "from_guest.pcap", from_guest)
 
-    # --no-flush-rx: testpmd would otherwise drain (and drop) the pcap
-    # ports at "start".
-    app = ["--forward-mode=io", "--no-flush-rx"]
-    if mtu > 1500:
-        app += [f"--max-pkt-len={mtu + 18}"]
-    back = backend(build, sim, prefix, app=app, extra_vdevs=[
-        f"net_pcap0,rx_pcap={tmp_path}/to_guest.pcap,tx_pcap={tmp_path}/back_out.pcap"])
-    front = frontend(build, sim, prefix, app=app, extra_vdevs=[
-        f"net_pcap1,rx_pcap={tmp_path}/from_guest.pcap,tx_pcap={tmp_path}/front_out.pcap"])
-    if mtu > 1500:
-        # Jumbo frames in 2 KiB mbufs: scattered rx on our ports (the
-        # pcap ports chain mbufs without the flag, and refuse it). The
-        # first start failed for want of it (and left port 1 unstarted);
-        # restart the backend's first: it connects only once started.
-        for p in (back, front):
-            p.command("port stop all")
-            p.command("port config 0 rx_offload scatter on")
-            out = p.command("port start all", timeout=60)
-            assert "Fail" not in out, out
-    front.wait_link(0)
-    back.wait_link(0)
-    for p in (front, back):
-        # Lossless: io forwarding retries a full ring instead of dropping.
-        p.command("set fwd io retry")
-        p.command("set burst tx delay 20 retry 100000")
-    front.command("start")
-    back.command("start")
+    back, front = pcap_relay(build, sim, prefix, tmp_path, "to_guest.pcap",
+                             "from_guest.pcap", mtu)
     wait_counter(front, 1, "opackets", count)
     wait_counter(back, 1, "opackets", count)
     front_stats = front.stats(0)

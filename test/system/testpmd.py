@@ -260,6 +260,43 @@ def frontend(build, sim, prefix: str, extra_vdevs=(), devargs="", app=(), wrappe
     return TestPmd(eal, list(app), sim.env(1), "frontend testpmd", wrapper)
 
 
+def pcap_relay(build, sim, prefix: str, tmp_path, to_guest_pcap: str, from_guest_pcap: str,
+               mtu: int, front_devargs: str = ""):
+    """A backend and a guest testpmd, each relaying (io forwarding) between
+    its Xen port 0 and a pcap port 1 that replays `to_guest_pcap` (backend)
+    and `from_guest_pcap` (guest) and records what leaves into
+    back_out.pcap / front_out.pcap under `tmp_path`; lossless (io retry),
+    forwarding started. Returns (back, front)."""
+    # --no-flush-rx: testpmd would otherwise drain (and drop) the pcap
+    # ports at "start".
+    app = ["--forward-mode=io", "--no-flush-rx"]
+    if mtu > 1500:
+        app += [f"--max-pkt-len={mtu + 18}"]
+    back = backend(build, sim, prefix, app=app, extra_vdevs=[
+        f"net_pcap0,rx_pcap={tmp_path}/{to_guest_pcap},tx_pcap={tmp_path}/back_out.pcap"])
+    front = frontend(build, sim, prefix, app=app, devargs=front_devargs, extra_vdevs=[
+        f"net_pcap1,rx_pcap={tmp_path}/{from_guest_pcap},tx_pcap={tmp_path}/front_out.pcap"])
+    if mtu > 1500:
+        # Jumbo frames in 2 KiB mbufs: scattered rx on our ports (the
+        # pcap ports chain mbufs without the flag, and refuse it). The
+        # first start failed for want of it (and left port 1 unstarted);
+        # restart the backend's first: it connects only once started.
+        for p in (back, front):
+            p.command("port stop all")
+            p.command("port config 0 rx_offload scatter on")
+            out = p.command("port start all", timeout=60)
+            assert "Fail" not in out, out
+    front.wait_link(0)
+    back.wait_link(0)
+    for p in (front, back):
+        # Lossless: io forwarding retries a full ring instead of dropping.
+        p.command("set fwd io retry")
+        p.command("set burst tx delay 20 retry 100000")
+    front.command("start")
+    back.command("start")
+    return back, front
+
+
 def wait_counter(pmd, port, key, want, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
