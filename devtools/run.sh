@@ -232,23 +232,29 @@ test)
 		else
 			failed+=" asan-build"
 		fi
-		# ThreadSanitizer: the unit tests and the store's restart tests
-		# (xensim's daemons instrumented). -Wno-tsan: gcc warns that TSan
-		# does not model fences; ours order the shared rings against the
-		# other end, a separate process TSan cannot see anyway. testpmd
-		# stays Debian's uninstrumented one with libtsan preloaded
-		# (test/system/sanitizers.py). The drivers' control-path tests
-		# (test_reconnect, test_close, test_vif_lifecycle,
-		# test_multiqueue, test_app_defaults, test_loaded_start) run under
-		# TSan but still report: stats_get and the xstats read the bursts'
-		# plain 64-bit counters, and EAL's lcore hand-off (uninstrumented)
-		# is invisible to TSan, so closing a port after its lcore stopped
-		# looks like a race. They join this list when those are fixed or
-		# suppressed with a reason (issue 15).
+		# ThreadSanitizer: the unit tests, the store's restart tests
+		# (xensim's daemons instrumented) and the drivers' control path
+		# with both ends in testpmd: connect (test_app_defaults: the port
+		# added before its backend), reconnect and backend kill/restart
+		# (test_reconnect), stop/close and Ctrl-C (test_close), the vif
+		# removed and added again (test_vif_lifecycle), every queue of a
+		# multi-queue port (test_multiqueue's first test), the store
+		# restarted under traffic (test_faults' two store tests), a start
+		# under load (test_loaded_start). A report fails the test (the
+		# fixtures collect them); test/tsan.supp holds the suppressions,
+		# each with its reason (only inside DPDK's own libraries).
+		# -Wno-tsan: gcc warns that TSan does not model fences; ours order
+		# the shared rings against the other end, a separate process TSan
+		# cannot see anyway. testpmd stays Debian's uninstrumented one with
+		# libtsan preloaded (test/system/sanitizers.py).
 		if build build-tsan -Db_sanitize=thread -Db_lundef=false \
 			-Dcpp_args=-Wno-tsan -Dc_args=-Wno-tsan; then
 			phase "tsan build"
-			TSAN_SYSTEM=(test_xenstore_restart.py)
+			TSAN_SYSTEM=(test_xenstore_restart.py test_reconnect.py test_close.py
+				test_vif_lifecycle.py test_multiqueue.py::test_every_queue_carries_traffic
+				test_app_defaults.py::test_port_added_before_its_backend
+				test_faults.py::test_store_live_update
+				test_faults.py::test_store_killed_and_restored test_loaded_start.py)
 			SYSTEM_TESTS=("${TSAN_SYSTEM[@]/#/test/system/}")
 			XENFRONT_LOADED_ROUNDS=3 suite build-tsan thread "${pyargs[@]}" ||
 				failed+=" tsan"

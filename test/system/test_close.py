@@ -15,6 +15,7 @@ import time
 import pytest
 
 from conftest import check_released, hv, sanitizer_env, wait_for
+from sanitizers import kind
 from testpmd import backend, frontend, stop_all
 
 FRONT_STATE = "/local/domain/1/device/vif/0/state"
@@ -27,6 +28,12 @@ NOT_FOLLOWED = "did not follow our Closing"
 # which the old 5 s per step (10 s with a dead backend) still fails.
 DRIVER_BOUND_MS = 1000
 WHOLE_BOUND = 8.0 if sanitizer_env() else 5.0
+# The exit after Ctrl-C, timed whole, also counts the sanitizer's own exit.
+# ThreadSanitizer's is long whatever the port: testpmd with a net_null port
+# took 19-20 s from Ctrl-C to exit under TSan, 0.0 s without, on 2 cores at
+# load 7.5 (2026-12-07). Under TSan only the driver's own figure is held to
+# its bound; the normal and ASan builds time the whole exit.
+EXIT_BOUND = None if kind() == "thread" else WHOLE_BOUND
 CLOSED = re.compile(r"net_xenfront0: closed \S+ in (\d+) ms \(the backend (followed|did not follow)\)")
 
 
@@ -107,7 +114,7 @@ def test_ctrl_c_within_a_second(build, xensim, prefix, backend_alive):
         print(f"backend {'alive' if backend_alive else 'dead'}: Ctrl-C to exit {took:.3f} s "
               f"(the driver's teardown {driver_ms} ms)")
         assert driver_ms < DRIVER_BOUND_MS and followed == backend_alive, front.output[-3000:]
-        assert took < WHOLE_BOUND, (took, front.output[-3000:])
+        assert EXIT_BOUND is None or took < EXIT_BOUND, (took, front.output[-3000:])
         assert store.read(FRONT_STATE) == b"6"
         assert (NOT_FOLLOWED in front.output) != backend_alive, front.output[-3000:]
         assert store.read(BACK_STATE) == (b"6" if backend_alive else b"4")

@@ -116,14 +116,14 @@ def test_backend_not_running_probe_does_not_wait(build, xensim, prefix):
     (it used to give up after connect_timeout); the port comes up link
     down, starting it is not an error, and closing it leaves the frontend
     Closed with none of its keys (test_app_defaults.py has the backend
-    come later)."""
-    import time
+    come later). connect_timeout is its longest, 10 minutes: a probe that
+    waited for it, as the old one did, would hold testpmd far past
+    run_testpmd's kill (60 s) and fail here, whatever the machine's load."""
     xensim.vif_add(1, 0)
-    t0 = time.monotonic()
     r = run_testpmd(build, build.eal_args(prefix, build.xenfront) +
-                    ["--vdev", "net_xenfront0,vif=0"], APP + ["--disable-link-check"],
+                    ["--vdev", "net_xenfront0,vif=0,connect_timeout=600000"],
+                    APP + ["--disable-link-check"],
                     env=xensim.env(1), stdin="show port info 0\nquit\n")
-    elapsed = time.monotonic() - t0
     out = r.stdout + r.stderr
     assert ("net_xenfront0: backend /local/domain/0/backend/vif/1/0 is Initialising, not "
             "ready: the port starts with link down and connects once the backend reaches "
@@ -131,7 +131,6 @@ def test_backend_not_running_probe_does_not_wait(build, xensim, prefix):
     assert re.search(r"Link status:\s+down", out), out
     assert "Fail to start port" not in out, out
     assert r.returncode == 0, out
-    assert elapsed < 10, elapsed  # the old probe alone waited connect_timeout (10 s)
     state = xensim.xs(0, "read", "/local/domain/1/device/vif/0/state").stdout.strip()
     assert state == "6"
     assert xensim.xs(0, "exists", "/local/domain/1/device/vif/0/tx-ring-ref",

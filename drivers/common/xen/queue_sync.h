@@ -60,8 +60,11 @@ struct QueueSync {
 class BurstGuard
 {
 public:
+	/* The acquire pairs with the previous burst's release: a burst on
+	 * another thread than the last one (testpmd flushes a queue from its
+	 * main thread after the forwarding lcore stopped) sees all it wrote. */
 	explicit BurstGuard(QueueSync &sync) noexcept
-		: sync_(sync), count_(__atomic_load_n(&sync.busy, __ATOMIC_RELAXED) | 1)
+		: sync_(sync), count_(__atomic_load_n(&sync.busy, __ATOMIC_ACQUIRE) | 1)
 	{
 		__atomic_store_n(&sync_.busy, count_, __ATOMIC_RELAXED);
 		if (unlikely(__atomic_load_n(&sync_.fenced, __ATOMIC_RELAXED)))
@@ -196,6 +199,21 @@ inline bool queue_wait_idle(const QueueSync &sync, const Grace &grace) noexcept
 inline bool read_epoch_wait(const ReadEpoch &epoch, const Grace &grace) noexcept
 {
 	return epoch_wait(epoch.count, grace);
+}
+
+/* Control path, once the application polls the queue no more (it frees
+ * or replaces the queue): takes the last burst's end with acquire, so that
+ * all the bursts wrote happens before what follows (rte_free's memset, a
+ * new queue in that memory). The application's own hand-off from its
+ * lcores (rte_eal_wait_lcore) orders this already; this is the driver's
+ * own edge, and one ThreadSanitizer sees (it cannot see into EAL). */
+inline void queue_quiesced(const QueueSync &sync) noexcept
+{
+	(void)__atomic_load_n(&sync.busy, __ATOMIC_ACQUIRE);
+}
+inline void read_epoch_quiesced(const ReadEpoch &epoch) noexcept
+{
+	(void)__atomic_load_n(&epoch.count, __ATOMIC_ACQUIRE);
 }
 
 /* Hands the ring (re-formatted, reconnected) back to the data path. */

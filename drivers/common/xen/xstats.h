@@ -9,21 +9,24 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <span>
 
 #include <ethdev_driver.h>
+
+#include "counter.h"
 
 namespace xen
 {
 
 struct XstatField {
 	const char *name;
-	size_t offset; /* of a uint64_t counter in the queue's stats struct */
+	size_t offset; /* of a Counter in the queue's stats struct */
 };
 
 /* Per-queue counters of a driver whose RxQ and TxQ each hold a `stats`
- * struct of uint64_t counters, named by the two tables. */
+ * struct of Counters (counter.h), named by the two tables: every counter
+ * has its line (the drivers static_assert it), so that the tables read and
+ * reset them all while the bursts write them. */
 template <typename RxQ, typename TxQ>
 struct QueueStatsTables {
 	std::span<const XstatField> rx;
@@ -64,12 +67,14 @@ struct QueueStatsTables {
 	{
 		for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
 			if (auto *q = static_cast<RxQ *>(dev->data->rx_queues[i]))
-				q->stats = {};
+				reset_rx(*q);
 		for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
 			if (auto *q = static_cast<TxQ *>(dev->data->tx_queues[i]))
-				q->stats = {};
+				reset_tx(*q);
 		return 0;
 	}
+	void reset_rx(RxQ &q) const noexcept { reset_fields(q.stats, rx); }
+	void reset_tx(TxQ &q) const noexcept { reset_fields(q.stats, tx); }
 
 private:
 	static unsigned fill_names(rte_eth_xstat_name *out, unsigned k, const char *dir,
@@ -82,6 +87,13 @@ private:
 		return k;
 	}
 
+	template <typename Stats>
+	static void reset_fields(Stats &stats, std::span<const XstatField> fields) noexcept
+	{
+		for (const auto &f : fields)
+			counter_at(stats, f.offset).store(0);
+	}
+
 	template <typename Q>
 	static unsigned fill_values(rte_eth_xstat *out, unsigned k, void *const *queues,
 				    uint16_t nb_queues, std::span<const XstatField> fields,
@@ -92,11 +104,7 @@ private:
 			for (const auto &f : fields) {
 				uint64_t v = 0;
 				if (queue != nullptr)
-					std::memcpy(
-						&v,
-						reinterpret_cast<const uint8_t *>(&queue->stats) +
-							f.offset,
-						sizeof(v));
+					v = counter_at(queue->stats, f.offset).load();
 				out[k] = {k, v};
 				k++;
 			}

@@ -21,6 +21,7 @@
 #include <rte_mbuf.h>
 #include <rte_spinlock.h>
 
+#include "counter.h"
 #include "netif_ring.h"
 #include "queue_sync.h"
 #include "xenback_ctrl.h"
@@ -80,46 +81,46 @@ struct Config {
 bool parse_config(const char *args, Config &config, std::string &error);
 
 struct RxStats { /* guest transmit → port receive */
-	uint64_t packets;
-	uint64_t bytes;
-	uint64_t errors; /* packets answered NETIF_RSP_ERROR */
-	uint64_t mbuf_alloc_failed;
-	uint64_t copy_errors;      /* grant-copy segments that failed */
-	uint64_t notifications;    /* event-channel kicks to the frontend */
-	uint64_t wakeups;          /* frontend kicks taken (interrupt style) */
-	uint64_t fatal_errors;     /* requests that disable the vif */
-	uint64_t multicast_ops;    /* XEN_NETIF_EXTRA_TYPE_MCAST_* requests */
-	uint64_t gso_packets;      /* GSO packets from the guest */
-	uint64_t segmented;        /* segments made here from them (no LRO) */
-	uint64_t csum_completed;   /* blank checksums completed here */
-	uint64_t csum_errors;      /* blank checksum or GSO on unparseable headers */
-	uint64_t hostile_injected; /* responses corrupted on purpose (hostile=) */
-	uint64_t bursts;           /* bursts that delivered at least one packet */
-	uint64_t mapped_copies;    /* packets read through a static grant: no grant copy */
-	uint64_t snooped_markers;  /* hostile=snoop: the marker seen in granted pages */
+	xen::Counter packets;
+	xen::Counter bytes;
+	xen::Counter errors; /* packets answered NETIF_RSP_ERROR */
+	xen::Counter mbuf_alloc_failed;
+	xen::Counter copy_errors;      /* grant-copy segments that failed */
+	xen::Counter notifications;    /* event-channel kicks to the frontend */
+	xen::Counter wakeups;          /* frontend kicks taken (interrupt style) */
+	xen::Counter fatal_errors;     /* requests that disable the vif */
+	xen::Counter multicast_ops;    /* XEN_NETIF_EXTRA_TYPE_MCAST_* requests */
+	xen::Counter gso_packets;      /* GSO packets from the guest */
+	xen::Counter segmented;        /* segments made here from them (no LRO) */
+	xen::Counter csum_completed;   /* blank checksums completed here */
+	xen::Counter csum_errors;      /* blank checksum or GSO on unparseable headers */
+	xen::Counter hostile_injected; /* responses corrupted on purpose (hostile=) */
+	xen::Counter bursts;           /* bursts that delivered at least one packet */
+	xen::Counter mapped_copies;    /* packets read through a static grant: no grant copy */
+	xen::Counter snooped_markers;  /* hostile=snoop: the marker seen in granted pages */
 };
 
 struct TxStats { /* port transmit → guest receive */
-	uint64_t packets;
-	uint64_t bytes;
-	uint64_t dropped;   /* too large for the frontend */
-	uint64_t ring_full; /* bursts cut short: no frontend buffers */
-	uint64_t copy_errors;
-	uint64_t notifications;
-	uint64_t fatal_errors;
-	uint64_t gso_packets;     /* sent to the guest as GSO */
-	uint64_t segmented;       /* segments made here (guest without GSO) */
-	uint64_t csum_computed;   /* checksums computed here (guest without blank) */
-	uint64_t offload_refused; /* offloads that could not be honoured */
-	uint64_t steered;         /* sent on another guest queue by hash */
-	uint64_t steer_dropped;   /* that queue's ring was full */
-	uint64_t flow_hashed;     /* sent on the guest queue their flow hash picked */
-	uint64_t hash_extras;     /* XEN_NETIF_EXTRA_TYPE_HASH sent */
-	RscStats rsc;             /* receive segment coalescing (rsc=1) */
-	uint64_t hostile_injected;
-	uint64_t bursts;             /* sends on this guest ring that moved at least one packet */
-	uint64_t mapped_copies;      /* packets written through a static grant: no grant copy */
-	uint64_t multicast_filtered; /* multicast frames the guest did not ask for */
+	xen::Counter packets;
+	xen::Counter bytes;
+	xen::Counter dropped;   /* too large for the frontend */
+	xen::Counter ring_full; /* bursts cut short: no frontend buffers */
+	xen::Counter copy_errors;
+	xen::Counter notifications;
+	xen::Counter fatal_errors;
+	xen::Counter gso_packets;     /* sent to the guest as GSO */
+	xen::Counter segmented;       /* segments made here (guest without GSO) */
+	xen::Counter csum_computed;   /* checksums computed here (guest without blank) */
+	xen::Counter offload_refused; /* offloads that could not be honoured */
+	xen::Counter steered;         /* sent on another guest queue by hash */
+	xen::Counter steer_dropped;   /* that queue's ring was full */
+	xen::Counter flow_hashed;     /* sent on the guest queue their flow hash picked */
+	xen::Counter hash_extras;     /* XEN_NETIF_EXTRA_TYPE_HASH sent */
+	RscStats rsc;                 /* receive segment coalescing (rsc=1) */
+	xen::Counter hostile_injected;
+	xen::Counter bursts;        /* sends on this guest ring that moved at least one packet */
+	xen::Counter mapped_copies; /* packets written through a static grant: no grant copy */
+	xen::Counter multicast_filtered; /* multicast frames the guest did not ask for */
 };
 
 /* The app's receive queue: consumes the guest's tx ring (mapped). */
@@ -128,7 +129,7 @@ struct RxQueue {
 	xengnttab_handle *gnttab; /* process-private, for grant copy */
 	uint16_t guest;           /* frontend domain id */
 	uint16_t data_room;
-	uint32_t max_frame;
+	uint32_t max_frame; /* mtu_set may change it while bursts run: relaxed atomics */
 	bool interrupt_style;
 	bool l4_csum; /* RX TCP/UDP checksum offload enabled on the port */
 	bool lro;     /* RX TCP LRO enabled on the port */

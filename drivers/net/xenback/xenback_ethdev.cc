@@ -89,9 +89,25 @@ int dev_infos_get(rte_eth_dev *dev, rte_eth_dev_info *info) noexcept
 	return 0;
 }
 
+/* What the last bursts on these queues wrote happens before the caller
+ * frees them (xen::queue_quiesced): all of them first, as a burst on one
+ * queue also sends on the others (steering). */
+void quiesce_queues(rte_eth_dev *dev)
+{
+	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
+		if (auto *q = static_cast<const RxQueue *>(dev->data->rx_queues[i]))
+			xen::queue_quiesced(q->sync);
+	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
+		if (auto *q = static_cast<const TxQueue *>(dev->data->tx_queues[i])) {
+			xen::queue_quiesced(q->sync);
+			xen::read_epoch_quiesced(q->steer_epoch);
+		}
+}
+
 void free_queues(rte_eth_dev *dev)
 {
 	control(dev).detach_queues();
+	quiesce_queues(dev);
 	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++) {
 		rte_free(dev->data->rx_queues[i]);
 		dev->data->rx_queues[i] = nullptr;
@@ -130,6 +146,7 @@ int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t, unsigned int socket
 	q->mcast = &a.mcast;
 	void *old = dev->data->rx_queues[qid];
 	control(dev).attach_rx_queue(qid, q);
+	quiesce_queues(dev);
 	rte_free(old);
 	dev->data->rx_queues[qid] = q;
 	return 0;
@@ -147,6 +164,7 @@ int tx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t, unsigned int socket
 	q->mcast = &adapter(dev).mcast;
 	void *old = dev->data->tx_queues[qid];
 	control(dev).attach_tx_queue(qid, q);
+	quiesce_queues(dev);
 	rte_free(old);
 	dev->data->tx_queues[qid] = q;
 	return 0;
@@ -156,7 +174,8 @@ int dev_start(rte_eth_dev *dev) noexcept
 {
 	Adapter &a = adapter(dev);
 	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
-		static_cast<RxQueue *>(dev->data->rx_queues[i])->max_frame = a.max_frame;
+		__atomic_store_n(&static_cast<RxQueue *>(dev->data->rx_queues[i])->max_frame,
+				 a.max_frame, __ATOMIC_RELAXED);
 	control(dev).set_port_started(true);
 	xen::set_queue_states(dev, RTE_ETH_QUEUE_STATE_STARTED);
 	return 0;
@@ -213,9 +232,12 @@ int mtu_set(rte_eth_dev *dev, uint16_t mtu) noexcept
 {
 	Adapter &a = adapter(dev);
 	a.max_frame = mtu + l2_overhead;
+	/* ethdev lets the MTU change while the port runs (Linux netback's
+	 * ndo_change_mtu too): the rx burst reads max_frame with relaxed
+	 * loads, each packet judged by the old or the new one. */
 	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
 		if (auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]))
-			q->max_frame = a.max_frame;
+			__atomic_store_n(&q->max_frame, a.max_frame, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -226,14 +248,17 @@ int stats_get(rte_eth_dev *dev, rte_eth_stats *stats) noexcept
 		if (q == nullptr)
 			continue;
 		const RxStats &s = q->stats;
-		stats->ipackets += s.packets;
-		stats->ibytes += s.bytes;
-		stats->ierrors += s.errors + s.fatal_errors;
-		stats->rx_nombuf += s.mbuf_alloc_failed;
+		const uint64_t packets = s.packets.load();
+		const uint64_t bytes = s.bytes.load();
+		const uint64_t errors = s.errors.load() + s.fatal_errors.load();
+		stats->ipackets += packets;
+		stats->ibytes += bytes;
+		stats->ierrors += errors;
+		stats->rx_nombuf += s.mbuf_alloc_failed.load();
 		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
-			stats->q_ipackets[i] = s.packets;
-			stats->q_ibytes[i] = s.bytes;
-			stats->q_errors[i] = s.errors + s.fatal_errors;
+			stats->q_ipackets[i] = packets;
+			stats->q_ibytes[i] = bytes;
+			stats->q_errors[i] = errors;
 		}
 	}
 	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++) {
@@ -241,12 +266,14 @@ int stats_get(rte_eth_dev *dev, rte_eth_stats *stats) noexcept
 		if (q == nullptr)
 			continue;
 		const TxStats &s = q->stats;
-		stats->opackets += s.packets;
-		stats->obytes += s.bytes;
-		stats->oerrors += s.dropped + s.copy_errors + s.fatal_errors;
+		const uint64_t packets = s.packets.load();
+		const uint64_t bytes = s.bytes.load();
+		stats->opackets += packets;
+		stats->obytes += bytes;
+		stats->oerrors += s.dropped.load() + s.copy_errors.load() + s.fatal_errors.load();
 		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
-			stats->q_opackets[i] = s.packets;
-			stats->q_obytes[i] = s.bytes;
+			stats->q_opackets[i] = packets;
+			stats->q_obytes[i] = bytes;
 		}
 	}
 	return 0;
@@ -299,6 +326,10 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"mapped_copies", offsetof(TxStats, mapped_copies)},
 	{"multicast_filtered", offsetof(TxStats, multicast_filtered)},
 };
+static_assert(RTE_DIM(rx_xstats) * sizeof(xen::Counter) == sizeof(RxStats),
+	      "an rx counter without an xstat");
+static_assert(RTE_DIM(tx_xstats) * sizeof(xen::Counter) == sizeof(TxStats),
+	      "a tx counter without an xstat");
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 
 /* Port xstats, after the queues' (so that their ids stay as they were). */

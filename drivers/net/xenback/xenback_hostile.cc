@@ -301,8 +301,7 @@ void Control::hostile_step() noexcept
 	const TxQueue &txq = *links_[0].txq;
 	const uint32_t rate = hostile_rate(config_.hostile);
 	if (config_.hostile.behaviour == HostileBehaviour::unmap) {
-		uint64_t packets = __atomic_load_n(&rxq.stats.packets, __ATOMIC_RELAXED) +
-				   __atomic_load_n(&txq.stats.packets, __ATOMIC_RELAXED);
+		uint64_t packets = rxq.stats.packets.load() + txq.stats.packets.load();
 		if (packets < rate)
 			return;
 		/* The rings and ports go; xenstore still says Connected. */
@@ -317,10 +316,7 @@ void Control::hostile_step() noexcept
 	}
 	/* flap: once traffic flows (both ends connected), one random value
 	 * per step, then the real state again. */
-	if (hostile_flaps_ == 0 &&
-	    __atomic_load_n(&rxq.stats.packets, __ATOMIC_RELAXED) +
-			    __atomic_load_n(&txq.stats.packets, __ATOMIC_RELAXED) <
-		    1000)
+	if (hostile_flaps_ == 0 && rxq.stats.packets.load() + txq.stats.packets.load() < 1000)
 		return;
 	static const char *const values[] = {"1", "2", "3",  "5",  "6",       "7",
 					     "8", "0", "99", "-1", "garbage", ""};

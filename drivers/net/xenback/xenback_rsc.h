@@ -17,19 +17,20 @@
 
 #include <rte_mbuf.h>
 
+#include "counter.h"
 #include "net_headers.h"
 
 namespace xenback
 {
 
 struct RscStats {
-	uint64_t packets;    /* GSO packets made */
-	uint64_t segments;   /* segments merged into them */
-	uint64_t bypass_syn; /* SYN segments, never merged */
-	uint64_t flush_fin_rst_urg;
-	uint64_t flush_out_of_order;
-	uint64_t flush_mismatch; /* ack, options, flags or IP fields changed */
-	uint64_t flush_size;     /* 64 KiB or the mbuf chain limit reached */
+	xen::Counter packets;    /* GSO packets made */
+	xen::Counter segments;   /* segments merged into them */
+	xen::Counter bypass_syn; /* SYN segments, never merged */
+	xen::Counter flush_fin_rst_urg;
+	xen::Counter flush_out_of_order;
+	xen::Counter flush_mismatch; /* ack, options, flags or IP fields changed */
+	xen::Counter flush_size;     /* 64 KiB or the mbuf chain limit reached */
 };
 
 /* How many of `pkts[0..n)`, starting at the first, form one run that can be

@@ -383,7 +383,7 @@ bool plan_general(RxQueue &q, Burst &b, const netif_tx_request &first) noexcept
 	 * segmented or delivered as LRO). */
 	p.flags = first.flags;
 	if (pk.nb_data > xen::max_tx_slots_per_packet || pk.total < RTE_ETHER_HDR_LEN ||
-	    (pk.total > q.max_frame && pk.gso_size == 0)) {
+	    (pk.total > __atomic_load_n(&q.max_frame, __ATOMIC_RELAXED) && pk.gso_size == 0)) {
 		p.status = NETIF_RSP_ERROR;
 		q.stats.errors++;
 		b.nb_pending++;
@@ -437,7 +437,8 @@ void deliver_now(RxQueue &q, rte_mbuf *m, const netif_tx_request &req) noexcept
  * written back around plan_general. */
 void plan(RxQueue &q, Burst &b, rte_mbuf **pkts, uint16_t &nb_rx, uint64_t &bytes) noexcept
 {
-	const uint32_t fast_max = RTE_MIN(q.max_frame, static_cast<uint32_t>(q.data_room));
+	const uint32_t fast_max = RTE_MIN(__atomic_load_n(&q.max_frame, __ATOMIC_RELAXED),
+					  static_cast<uint32_t>(q.data_room));
 	const GrefTable *grefs = published_grefs(q.grefs);
 	RING_IDX cons = b.cons;
 	unsigned nb_pending = b.nb_pending;

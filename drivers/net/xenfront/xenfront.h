@@ -22,6 +22,7 @@
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 
+#include "counter.h"
 #include "netif_ring.h"
 #include "queue_sync.h"
 #include "xenfront_granted.h"
@@ -81,72 +82,72 @@ bool parse_config(const char *args, Config &config, std::string &error);
 
 /* Counters of one rx queue; the per-queue xstats are these fields. */
 struct RxStats {
-	uint64_t packets;
-	uint64_t bytes;
-	uint64_t errors; /* packets the backend marked as errors */
-	uint64_t mbuf_alloc_failed;
-	uint64_t notifications;  /* event-channel kicks sent for new buffers */
-	uint64_t bad_responses;  /* ids/sizes/offsets that break netif.h */
-	uint64_t oversize;       /* longer than the configured frame size */
-	uint64_t too_many_slots; /* more than XEN_NETIF_NR_SLOTS_MIN fragments */
-	uint64_t extra_info;     /* extra-info slots seen (and ignored) */
-	uint64_t gso_packets;    /* GSO extras received (LRO packets) */
-	uint64_t csum_blank;     /* packets with NETRXF_csum_blank */
+	xen::Counter packets;
+	xen::Counter bytes;
+	xen::Counter errors; /* packets the backend marked as errors */
+	xen::Counter mbuf_alloc_failed;
+	xen::Counter notifications;  /* event-channel kicks sent for new buffers */
+	xen::Counter bad_responses;  /* ids/sizes/offsets that break netif.h */
+	xen::Counter oversize;       /* longer than the configured frame size */
+	xen::Counter too_many_slots; /* more than XEN_NETIF_NR_SLOTS_MIN fragments */
+	xen::Counter extra_info;     /* extra-info slots seen (and ignored) */
+	xen::Counter gso_packets;    /* GSO extras received (LRO packets) */
+	xen::Counter csum_blank;     /* packets with NETRXF_csum_blank */
 	/* The backend broke netif.h; each packet counts in one of these (and in
 	 * bad_responses) and is dropped, the queue stays up. */
-	uint64_t bad_id;     /* id is not the one posted in that ring slot */
-	uint64_t bad_status; /* negative status other than ERROR/DROPPED */
-	uint64_t bad_size;   /* offset + size past the end of the page */
-	uint64_t bad_extra;  /* extra-info type not negotiated, or chain too long */
-	uint64_t bad_chain;  /* every buffer answered, packet still incomplete */
+	xen::Counter bad_id;     /* id is not the one posted in that ring slot */
+	xen::Counter bad_status; /* negative status other than ERROR/DROPPED */
+	xen::Counter bad_size;   /* offset + size past the end of the page */
+	xen::Counter bad_extra;  /* extra-info type not negotiated, or chain too long */
+	xen::Counter bad_chain;  /* every buffer answered, packet still incomplete */
 	/* Producer index past the requests posted: the queue stops. */
-	uint64_t ring_overrun;
+	xen::Counter ring_overrun;
 	/* Software fan-out (xenfront_fanout.h): packets and bytes this queue
 	 * handed to the application; packets this queue's ring could not
 	 * place (another group filled the destination); the lcore polling it
 	 * (LCORE_ID_ANY until polled). */
-	uint64_t fanout_packets;
-	uint64_t fanout_bytes;
-	uint64_t fanout_dropped;
-	uint64_t lcore;
-	uint64_t bursts; /* ring bursts that delivered at least one packet */
+	xen::Counter fanout_packets;
+	xen::Counter fanout_bytes;
+	xen::Counter fanout_dropped;
+	xen::Counter lcore;
+	xen::Counter bursts; /* ring bursts that delivered at least one packet */
 	/* rx_copybreak: packets delivered in lent pages (external buffers),
 	 * not copied; packets over the copy-break copied because no spare
 	 * page was left to post in place of theirs. */
-	uint64_t attached;
-	uint64_t copybreak_fallback;
+	xen::Counter attached;
+	xen::Counter copybreak_fallback;
 	/* Packets this queue received from netif queues that no application
 	 * rx queue polls (more tx than rx queues configured). */
-	uint64_t unpolled_packets;
+	xen::Counter unpolled_packets;
 };
 
 struct TxStats {
-	uint64_t packets;
-	uint64_t bytes;
-	uint64_t errors;  /* backend answered ERROR/DROPPED */
-	uint64_t dropped; /* refused here: oversize or malformed mbuf */
-	uint64_t notifications;
-	uint64_t ring_full; /* bursts cut short for lack of slots */
-	uint64_t bad_responses;
-	uint64_t offload_refused; /* offloads netif cannot describe (see tx_prepare) */
-	uint64_t bad_status;      /* status out of range (the id is taken back) */
+	xen::Counter packets;
+	xen::Counter bytes;
+	xen::Counter errors;  /* backend answered ERROR/DROPPED */
+	xen::Counter dropped; /* refused here: oversize or malformed mbuf */
+	xen::Counter notifications;
+	xen::Counter ring_full; /* bursts cut short for lack of slots */
+	xen::Counter bad_responses;
+	xen::Counter offload_refused; /* offloads netif cannot describe (see tx_prepare) */
+	xen::Counter bad_status;      /* status out of range (the id is taken back) */
 	/* These stop the queue: an answer was lost, so an id never returns. */
-	uint64_t bad_id;       /* id not in flight (never issued, or twice) */
-	uint64_t lost_ids;     /* every request answered, ids still in flight */
-	uint64_t ring_overrun; /* producer index past the requests written */
+	xen::Counter bad_id;       /* id not in flight (never issued, or twice) */
+	xen::Counter lost_ids;     /* every request answered, ids still in flight */
+	xen::Counter ring_overrun; /* producer index past the requests written */
 	/* Software fan-out: packets and bytes this queue passed to its ring;
 	 * the lcore sending on it (LCORE_ID_ANY until used). */
-	uint64_t fanout_packets;
-	uint64_t fanout_bytes;
-	uint64_t lcore;
-	uint64_t bursts; /* ring bursts that enqueued at least one packet */
+	xen::Counter fanout_packets;
+	xen::Counter fanout_bytes;
+	xen::Counter lcore;
+	xen::Counter bursts; /* ring bursts that enqueued at least one packet */
 	/* Packets sent from granted memory without a copy (xenfront_granted.h). */
-	uint64_t zero_copy_packets;
+	xen::Counter zero_copy_packets;
 	/* Multicast filter changes (MCAST_ADD/DEL requests, sent by the
 	 * control path on queue 0) and those the backend answered ERROR (its
 	 * list full); neither is a packet. */
-	uint64_t multicast_requests;
-	uint64_t multicast_refused;
+	xen::Counter multicast_requests;
+	xen::Counter multicast_refused;
 };
 
 struct RxQueue {
@@ -157,7 +158,7 @@ struct RxQueue {
 	uint16_t nb_desc;    /* buffers posted (a power of two ≤ 256) */
 	uint16_t nb_to_post; /* ids in to_post[] */
 	uint16_t data_room;  /* mbuf data room after headroom */
-	uint32_t max_frame;  /* longest frame accepted */
+	uint32_t max_frame;  /* longest frame accepted (queue_max_frame) */
 	bool broken;         /* the backend broke the protocol */
 	bool l4_csum;        /* RX TCP/UDP checksum offload enabled */
 	bool ipv4_csum;      /* RX IPv4 checksum offload enabled (verified here) */
@@ -221,8 +222,8 @@ struct TxQueue {
 	xen::TxFrontRing ring;
 	uint8_t *pages; /* page i is the buffer with request id i */
 	uint16_t nb_desc;
-	uint16_t nb_free; /* ids in free_ids[] */
-	uint32_t max_frame;
+	uint16_t nb_free;   /* ids in free_ids[] */
+	uint32_t max_frame; /* queue_max_frame */
 	bool broken;
 	bool sg;             /* backend accepts multi-slot packets */
 	TxOffloadCaps caps;  /* what the backend completes or segments */
@@ -246,6 +247,14 @@ struct TxQueue {
 
 	xen::QueueSync sync;
 };
+
+/* A queue's longest frame: mtu_set may change it while the bursts run (as
+ * ethdev and Linux netfront allow), so each burst reads it once, relaxed. */
+template <typename Queue>
+inline uint32_t queue_max_frame(const Queue &q) noexcept
+{
+	return __atomic_load_n(&q.max_frame, __ATOMIC_RELAXED);
+}
 
 class Control;
 

@@ -388,6 +388,7 @@ void free_rx_queue(rte_eth_dev *dev, uint16_t qid)
 	if (q->copybreak != copybreak_off)
 		unregister_granted_region(adapter(dev), q->pages);
 	control(dev).release_rx_queue(qid);
+	xen::queue_quiesced(q->sync);
 	rte_free(q);
 	dev->data->rx_queues[qid] = nullptr;
 }
@@ -398,6 +399,7 @@ void free_tx_queue(rte_eth_dev *dev, uint16_t qid)
 	if (q == nullptr)
 		return;
 	control(dev).release_tx_queue(qid);
+	xen::queue_quiesced(q->sync);
 	rte_free(q);
 	dev->data->tx_queues[qid] = nullptr;
 }
@@ -411,11 +413,13 @@ void free_own_queues(rte_eth_dev *dev)
 	for (uint16_t r = 0; r < max_queue_pairs; r++) {
 		if (a.own_rxq[r] != nullptr) {
 			control(dev).release_rx_queue(r);
+			xen::queue_quiesced(a.own_rxq[r]->sync);
 			rte_free(a.own_rxq[r]);
 			a.own_rxq[r] = nullptr;
 		}
 		if (a.own_txq[r] != nullptr) {
 			control(dev).release_tx_queue(r);
+			xen::queue_quiesced(a.own_txq[r]->sync);
 			rte_free(a.own_txq[r]);
 			a.own_txq[r] = nullptr;
 		}
@@ -819,13 +823,23 @@ int mtu_set(rte_eth_dev *dev, uint16_t mtu) noexcept
 		}
 	}
 	a.max_frame = frame;
+	/* ethdev lets the MTU change while the port runs (Linux netfront's
+	 * xennet_change_mtu too): the bursts read max_frame once each
+	 * (queue_max_frame). */
 	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++)
 		if (auto *q = static_cast<RxQueue *>(dev->data->rx_queues[i]))
-			q->max_frame = frame;
+			__atomic_store_n(&q->max_frame, frame, __ATOMIC_RELAXED);
 	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++)
 		if (auto *q = static_cast<TxQueue *>(dev->data->tx_queues[i]))
-			q->max_frame = frame;
+			__atomic_store_n(&q->max_frame, frame, __ATOMIC_RELAXED);
 	return 0;
+}
+
+/* The rx errors of rte_eth_stats: what the backend marked or broke. */
+uint64_t rx_errors(const RxStats &s) noexcept
+{
+	return s.errors.load() + s.bad_responses.load() + s.oversize.load() +
+	       s.too_many_slots.load();
 }
 
 int stats_get(rte_eth_dev *dev, rte_eth_stats *stats) noexcept
@@ -838,22 +852,22 @@ int stats_get(rte_eth_dev *dev, rte_eth_stats *stats) noexcept
 		if (q == nullptr)
 			continue;
 		const RxStats &s = q->stats;
-		uint64_t packets = fanout ? s.fanout_packets : s.packets;
-		uint64_t bytes = fanout ? s.fanout_bytes : s.bytes;
-		uint64_t errors = s.errors + s.bad_responses + s.oversize + s.too_many_slots;
-		uint64_t nombuf = s.mbuf_alloc_failed;
+		uint64_t packets = fanout ? s.fanout_packets.load() : s.packets.load();
+		uint64_t bytes = fanout ? s.fanout_bytes.load() : s.bytes.load();
+		uint64_t errors = rx_errors(s);
+		uint64_t nombuf = s.mbuf_alloc_failed.load();
 		/* The rings no application queue polls count in the queue that
 		 * reads them. */
 		for (uint8_t k = 0; k < q->nb_unpolled; k++) {
 			const RxStats &u = q->unpolled[k]->stats;
-			packets += u.packets;
-			bytes += u.bytes;
-			errors += u.errors + u.bad_responses + u.oversize + u.too_many_slots;
-			nombuf += u.mbuf_alloc_failed;
+			packets += u.packets.load();
+			bytes += u.bytes.load();
+			errors += rx_errors(u);
+			nombuf += u.mbuf_alloc_failed.load();
 		}
 		stats->ipackets += packets;
 		stats->ibytes += bytes;
-		stats->imissed += s.fanout_dropped;
+		stats->imissed += s.fanout_dropped.load();
 		stats->ierrors += errors;
 		stats->rx_nombuf += nombuf;
 		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
@@ -867,11 +881,11 @@ int stats_get(rte_eth_dev *dev, rte_eth_stats *stats) noexcept
 		if (q == nullptr)
 			continue;
 		const TxStats &s = q->stats;
-		const uint64_t packets = fanout ? s.fanout_packets : s.packets;
-		const uint64_t bytes = fanout ? s.fanout_bytes : s.bytes;
+		const uint64_t packets = fanout ? s.fanout_packets.load() : s.packets.load();
+		const uint64_t bytes = fanout ? s.fanout_bytes.load() : s.bytes.load();
 		stats->opackets += packets;
 		stats->obytes += bytes;
-		stats->oerrors += s.errors + s.dropped + s.bad_responses;
+		stats->oerrors += s.errors.load() + s.dropped.load() + s.bad_responses.load();
 		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
 			stats->q_opackets[i] = packets;
 			stats->q_obytes[i] = bytes;
@@ -929,6 +943,10 @@ constexpr xen::XstatField tx_xstats[] = {
 	{"multicast_requests", offsetof(TxStats, multicast_requests)},
 	{"multicast_refused", offsetof(TxStats, multicast_refused)},
 };
+static_assert(RTE_DIM(rx_xstats) * sizeof(xen::Counter) == sizeof(RxStats),
+	      "an rx counter without an xstat");
+static_assert(RTE_DIM(tx_xstats) * sizeof(xen::Counter) == sizeof(TxStats),
+	      "a tx counter without an xstat");
 constexpr xen::QueueStatsTables<RxQueue, TxQueue> queue_stats{rx_xstats, tx_xstats};
 
 /* Port xstats, after the queues' (so that their ids stay as they were). */
@@ -941,9 +959,9 @@ void reset_own_queue_stats(Adapter &a) noexcept
 {
 	for (uint16_t r = 0; r < max_queue_pairs; r++) {
 		if (a.own_rxq[r] != nullptr)
-			a.own_rxq[r]->stats = {};
+			queue_stats.reset_rx(*a.own_rxq[r]);
 		if (a.own_txq[r] != nullptr)
-			a.own_txq[r]->stats = {};
+			queue_stats.reset_tx(*a.own_txq[r]);
 	}
 }
 

@@ -92,13 +92,13 @@ void drain(FanoutState &f, FanoutRing &r) noexcept
 }
 
 /* Records the lcore serving a queue, with one log line when it changes. */
-inline void note_lcore(uint64_t &seen, const char *dir, uint16_t port, uint16_t qid,
+inline void note_lcore(xen::Counter &seen, const char *dir, uint16_t port, uint16_t qid,
 		       uint16_t ring) noexcept
 {
 	unsigned lcore = rte_lcore_id();
-	if (likely(seen == lcore))
+	if (likely(seen.load() == lcore))
 		return;
-	seen = lcore;
+	seen.store(lcore);
 	XF_DRV_LOG(NOTICE, "xenfront", "port %u %s queue %u (netif queue %u) served by lcore %u",
 		   port, dir, qid, ring, lcore);
 }
@@ -182,13 +182,13 @@ void fanout_attach(FanoutState &f, rte_eth_dev *dev, RxQueue *const *ring_rxq,
 	for (uint16_t q = 0; q < f.nb_queues; q++) {
 		auto *rxq = static_cast<RxQueue *>(dev->data->rx_queues[q]);
 		rxq->fanout = &f;
-		rxq->stats.lcore = LCORE_ID_ANY;
+		rxq->stats.lcore.store(LCORE_ID_ANY);
 	}
 	for (uint16_t q = 0; q < f.nb_tx_queues; q++) {
 		auto *txq = static_cast<TxQueue *>(dev->data->tx_queues[q]);
 		const TxQueue &ring_txq_of_q = *f.rings[q % f.nb_rings].txq;
 		txq->fanout = &f;
-		txq->stats.lcore = LCORE_ID_ANY;
+		txq->stats.lcore.store(LCORE_ID_ANY);
 		/* tx_prepare on any queue judges by its ring's backend. */
 		txq->caps = ring_txq_of_q.caps;
 		txq->sg = ring_txq_of_q.sg;

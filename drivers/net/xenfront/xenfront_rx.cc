@@ -471,14 +471,15 @@ inline void prefetch_posted(const RxQueue &q, RING_IDX i) noexcept
  * checked as scan_packet checks it (id posted at that position, offset +
  * size within the page, length within the frame); anything else takes the
  * general path. */
-inline bool rx_single_slot(RxQueue &q, RING_IDX cons, RING_IDX prod, rte_mbuf *m) noexcept
+inline bool rx_single_slot(RxQueue &q, RING_IDX cons, RING_IDX prod, rte_mbuf *m,
+			   uint32_t max_frame) noexcept
 {
 	const netif_rx_response rsp = q.ring.copy_response(cons);
 	const uint16_t id = posted_id(q, cons);
 	if (unlikely(rsp.id != id || rsp.status <= 0 ||
 		     (rsp.flags & (NETRXF_more_data | NETRXF_extra_info)) ||
 		     rsp.offset + static_cast<uint32_t>(rsp.status) > xen::page_size ||
-		     static_cast<uint32_t>(rsp.status) > q.max_frame))
+		     static_cast<uint32_t>(rsp.status) > max_frame))
 		return false;
 	const uint16_t len = static_cast<uint16_t>(rsp.status);
 	const bool lend = len > q.copybreak && (nb_spares(q) > 0 || take_returned(q) > 0);
@@ -521,9 +522,10 @@ uint16_t rx_batch_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, RING_IDX 
 	uint16_t nb_rx = 0;
 	uint16_t used = 0;
 	uint64_t bytes = 0;
+	const uint32_t max_frame = queue_max_frame(q);
 	prefetch_posted(q, cons);
 	while (cons != prod && used < want) {
-		if (likely(rx_single_slot(q, cons, prod, heads[used]))) {
+		if (likely(rx_single_slot(q, cons, prod, heads[used], max_frame))) {
 			bytes += heads[used]->pkt_len;
 			pkts[nb_rx++] = heads[used++];
 			cons++;
@@ -539,7 +541,7 @@ uint16_t rx_batch_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts, RING_IDX 
 			set_fault(pkt, fault_chain);
 		}
 		/* A coalesced (GSO) packet may exceed the MTU when LRO is on. */
-		uint32_t max_len = pkt.gso_size && q.lro ? xen::max_packet_size : q.max_frame;
+		uint32_t max_len = pkt.gso_size && q.lro ? xen::max_packet_size : max_frame;
 		if (likely(pkt.fault == fault_none && !pkt.error && !pkt.too_many &&
 			   pkt.length <= max_len && pkt.length > 0)) {
 			if (pkt.end != prod) {

@@ -392,7 +392,8 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 	/* Fast path: single-slot packets without offload while ids and ring
 	 * slots last; the first other packet, or the end of either budget,
 	 * goes to the general loop, which counts and reclaims as it must. */
-	const uint32_t fast_max = RTE_MIN(q.max_frame, static_cast<uint32_t>(xen::page_size));
+	const uint32_t max_frame = queue_max_frame(q);
+	const uint32_t fast_max = RTE_MIN(max_frame, static_cast<uint32_t>(xen::page_size));
 	/* Granted memory registered: packets from it above the copy-break
 	 * leave the fast path for the zero-copy one. */
 	const uint32_t nb_regions = granted_regions_in_use(*q.granted);
@@ -421,7 +422,7 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 		rte_mbuf *m = pkts[nb_tx];
 		uint32_t len = m->pkt_len;
 		if (len >= zc_min && !(m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK) &&
-		    len >= RTE_ETHER_HDR_LEN && len <= q.max_frame && len <= xen::max_packet_size) {
+		    len >= RTE_ETHER_HDR_LEN && len <= max_frame && len <= xen::max_packet_size) {
 			const GrantedRegion *regions[xen::max_tx_slots_per_packet];
 			const unsigned zc_slots = plan_zero_copy(q, nb_regions, m, regions);
 			/* More than one slot needs feature-sg; without it the
@@ -456,7 +457,7 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 		 * of 65521 gives frames up to 65539). A segmentation-offloaded
 		 * packet may exceed the MTU. */
 		if (unlikely(!ok || len < RTE_ETHER_HDR_LEN || len > xen::max_packet_size ||
-			     (len > q.max_frame && !tso) || (nb_slots > 1 && !q.sg))) {
+			     (len > max_frame && !tso) || (nb_slots > 1 && !q.sg))) {
 			if (!ok)
 				q.stats.offload_refused++;
 			else
@@ -511,6 +512,7 @@ extern "C" uint16_t xenfront_tx_prepare(void *queue, rte_mbuf **pkts, uint16_t n
 		unlikely(q.fanout != nullptr)
 			? q.fanout->rings[q.queue_id % q.fanout->nb_rings].txq->caps
 			: q.caps;
+	const uint32_t max_frame = queue_max_frame(q);
 	for (uint16_t i = 0; i < nb_pkts; i++) {
 		TxOffloadPlan plan;
 		int rc = plan_tx_offload(pkts[i], caps, plan);
@@ -520,7 +522,7 @@ extern "C" uint16_t xenfront_tx_prepare(void *queue, rte_mbuf **pkts, uint16_t n
 		}
 		bool tso = pkts[i]->ol_flags & RTE_MBUF_F_TX_TCP_SEG;
 		if (pkts[i]->pkt_len > xen::max_packet_size ||
-		    (pkts[i]->pkt_len > q.max_frame && !tso)) {
+		    (pkts[i]->pkt_len > max_frame && !tso)) {
 			rte_errno = EINVAL;
 			return i;
 		}
