@@ -210,8 +210,7 @@ std::optional<WatchDelay> parse_watch_delay(const std::string &arg)
 	unsigned long dom = 0, ms = 0;
 	int end = 0;
 	if (std::sscanf(arg.c_str(), "%lu:%lu%n", &dom, &ms, &end) != 2 ||
-	    static_cast<std::size_t>(end) != arg.size() || dom > UINT16_MAX || ms < 1 ||
-	    ms > 60000)
+	    static_cast<std::size_t>(end) != arg.size() || dom > UINT16_MAX || ms < 1 || ms > 60000)
 		return std::nullopt;
 	return WatchDelay{DomId{static_cast<uint32_t>(dom)}, std::chrono::milliseconds(ms)};
 }
@@ -233,8 +232,7 @@ class Daemon
 public:
 	using Clock = std::chrono::steady_clock;
 
-	Daemon(std::string dir, const Limits &limits, std::string self_exe,
-	       WatchDelay watch_delay);
+	Daemon(std::string dir, const Limits &limits, std::string self_exe, WatchDelay watch_delay);
 	int run(const StartMode &mode);
 
 private:
@@ -304,8 +302,7 @@ private:
 	WatchDelay watch_delay_;
 };
 
-Daemon::Daemon(std::string dir, const Limits &limits, std::string self_exe,
-	       WatchDelay watch_delay)
+Daemon::Daemon(std::string dir, const Limits &limits, std::string self_exe, WatchDelay watch_delay)
 	: dir_(std::move(dir)), sockdir_(dir_ + "/store"), store_(limits),
 	  snapshot_path_(sockdir_ + "/snapshot"), self_exe_(std::move(self_exe)),
 	  watch_delay_(watch_delay)
@@ -446,8 +443,7 @@ int Daemon::held_timeout_ms() const
 	/* How long epoll may sleep before a held WATCH is due; -1: none. */
 	std::optional<Clock::time_point> first;
 	for (const auto &[id, c] : conns_)
-		if (!c->closing && c->watch_held_until &&
-		    (!first || *c->watch_held_until < *first))
+		if (!c->closing && c->watch_held_until && (!first || *c->watch_held_until < *first))
 			first = c->watch_held_until;
 	if (!first)
 		return -1;
@@ -1516,10 +1512,11 @@ int main(int argc, char **argv)
 		} else if (a == "--watch-delay" && i + 1 < argc) {
 			auto parsed = parse_watch_delay(argv[++i]);
 			if (!parsed) {
-				std::fprintf(stderr,
-					     "xensim-stored: --watch-delay '%s': expected DOMID:MS, "
-					     "MS from 1 to 60000\n",
-					     argv[i]);
+				std::fprintf(
+					stderr,
+					"xensim-stored: --watch-delay '%s': expected DOMID:MS, "
+					"MS from 1 to 60000\n",
+					argv[i]);
 				return 2;
 			}
 			watch_delay = *parsed;
