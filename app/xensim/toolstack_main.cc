@@ -619,6 +619,18 @@ void wait_ready(const std::string &dir, const Spawned &d,
 
 int cmd_start(const Args &a)
 {
+	std::vector<std::string> delay_args;
+	if (a.has("watch-delay")) {
+		/* A test knob (xensim-stored --watch-delay): checked here, before
+		 * anything is made, so that a typo is this command's error. */
+		const std::string &v = a.opts.at("watch-delay");
+		auto colon = v.find(':');
+		if (colon == std::string::npos)
+			throw Error("--watch-delay " + v + ": expected DOMID:MS");
+		parse_number("watch-delay", v.substr(0, colon), 0, kDomidFirstReserved - 1);
+		parse_number("watch-delay", v.substr(colon + 1), 1, 60000);
+		delay_args = {"--watch-delay", v};
+	}
 	std::string dir;
 	bool created = false;
 	if (a.has("dir")) {
@@ -649,17 +661,7 @@ int cmd_start(const Args &a)
 						     1, 1u << 20))});
 
 	std::vector<std::string> store_args{"--dir", dir};
-	if (a.has("watch-delay")) {
-		/* A test knob (xensim-stored --watch-delay): checked here so that
-		 * a typo is an error of this command, not of a daemon's start. */
-		const std::string &v = a.opts.at("watch-delay");
-		auto colon = v.find(':');
-		if (colon == std::string::npos)
-			throw Error("--watch-delay " + v + ": expected DOMID:MS");
-		parse_number("watch-delay", v.substr(0, colon), 0, kDomidFirstReserved - 1);
-		parse_number("watch-delay", v.substr(colon + 1), 1, 60000);
-		store_args.insert(store_args.end(), {"--watch-delay", v});
-	}
+	store_args.insert(store_args.end(), delay_args.begin(), delay_args.end());
 
 	std::vector<pid_t> started;
 	auto undo = [&]() {
