@@ -16,6 +16,7 @@
  * on the same connection with req_id 0, as libxenstore expects.
  */
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -166,6 +167,9 @@ struct Connection {
 	bool closing = false;
 	uint32_t events = 0; /* current epoll interest */
 	bool drop_logged = false;
+	/* --watch-delay: when the WATCH request at the head of the input may
+	 * be processed (unset while none is held). */
+	std::optional<std::chrono::steady_clock::time_point> watch_held_until;
 };
 
 struct Listener {
@@ -191,6 +195,34 @@ struct StartMode {
 constexpr std::string_view kSnapshotMagic = "xensim-stored snapshot 1";
 constexpr std::string_view kLiveUpdateMagic = "xensim-stored live-update 1";
 
+/* --watch-delay DOMID:MS: the WATCH requests of one domain are processed
+ * that late, and the requests behind them on the connection wait too, as
+ * a xenstored slow to serve that domain (a loaded host) would answer them.
+ * A test knob: it widens the window between a client's request before its
+ * WATCH and its first look at the watched node, where races hide. */
+struct WatchDelay {
+	DomId dom{0};
+	std::chrono::milliseconds delay{0};
+};
+
+std::optional<WatchDelay> parse_watch_delay(const std::string &arg)
+{
+	unsigned long dom = 0, ms = 0;
+	int end = 0;
+	if (std::sscanf(arg.c_str(), "%lu:%lu%n", &dom, &ms, &end) != 2 ||
+	    static_cast<std::size_t>(end) != arg.size() || dom > UINT16_MAX || ms < 1 || ms > 60000)
+		return std::nullopt;
+	return WatchDelay{DomId{static_cast<uint32_t>(dom)}, std::chrono::milliseconds(ms)};
+}
+
+/* The option's value again, for the daemon a live update starts. */
+std::string watch_delay_arg(const WatchDelay &d)
+{
+	if (d.delay.count() == 0)
+		return {};
+	return std::to_string(raw(d.dom)) + ":" + std::to_string(d.delay.count());
+}
+
 /* How long a live update waits for open transactions to end, as
  * xenstored's live-update timeout (xenstore-control live-update -t). */
 constexpr std::chrono::seconds kLiveUpdateTimeout{10};
@@ -200,7 +232,7 @@ class Daemon
 public:
 	using Clock = std::chrono::steady_clock;
 
-	Daemon(std::string dir, const Limits &limits, std::string self_exe);
+	Daemon(std::string dir, const Limits &limits, std::string self_exe, WatchDelay watch_delay);
 	int run(const StartMode &mode);
 
 private:
@@ -237,6 +269,8 @@ private:
 	std::string status_json() const;
 	std::optional<DomId> target_of(DomId d) const;
 	bool blocked(const Connection &c) const;
+	bool watch_held(Connection &c, const xsd_sockmsg &hdr);
+	int held_timeout_ms() const;
 	void reap();
 
 	std::string dir_;
@@ -265,11 +299,13 @@ private:
 	std::string self_exe_;
 	uint64_t live_updates_ = 0; /* carried over each live update */
 	bool restored_ = false;
+	WatchDelay watch_delay_;
 };
 
-Daemon::Daemon(std::string dir, const Limits &limits, std::string self_exe)
+Daemon::Daemon(std::string dir, const Limits &limits, std::string self_exe, WatchDelay watch_delay)
 	: dir_(std::move(dir)), sockdir_(dir_ + "/store"), store_(limits),
-	  snapshot_path_(sockdir_ + "/snapshot"), self_exe_(std::move(self_exe))
+	  snapshot_path_(sockdir_ + "/snapshot"), self_exe_(std::move(self_exe)),
+	  watch_delay_(watch_delay)
 {
 	store_.set_fire_handler([this](const FireRequest &r) { fire(r); });
 }
@@ -381,6 +417,38 @@ bool Daemon::blocked(const Connection &c) const
 	/* xenstored domain_can_read(): an unprivileged domain with
 	 * quota_req_outstanding replies not yet taken is not read from. */
 	return !is_privileged(c.dom) && c.pending_replies >= store_.limits().outstanding;
+}
+
+bool Daemon::watch_held(Connection &c, const xsd_sockmsg &hdr)
+{
+	if (hdr.type != XS_WATCH || watch_delay_.delay.count() == 0 || c.dom != watch_delay_.dom)
+		return false;
+	const auto now = Clock::now();
+	if (!c.watch_held_until) {
+		c.watch_held_until = now + watch_delay_.delay;
+		if (verbose)
+			log("conn %llu (domain %u): WATCH req %u held for %lld ms (--watch-delay)",
+			    (unsigned long long)c.id, raw(c.dom), hdr.req_id,
+			    static_cast<long long>(watch_delay_.delay.count()));
+		return true;
+	}
+	if (now < *c.watch_held_until)
+		return true;
+	c.watch_held_until.reset();
+	return false;
+}
+
+int Daemon::held_timeout_ms() const
+{
+	/* How long epoll may sleep before a held WATCH is due; -1: none. */
+	std::optional<Clock::time_point> first;
+	for (const auto &[id, c] : conns_)
+		if (!c->closing && c->watch_held_until && (!first || *c->watch_held_until < *first))
+			first = c->watch_held_until;
+	if (!first)
+		return -1;
+	auto left = std::chrono::ceil<std::chrono::milliseconds>(*first - Clock::now());
+	return static_cast<int>(std::max<long long>(left.count(), 0));
 }
 
 void Daemon::update_interest(Connection &c)
@@ -913,6 +981,8 @@ void Daemon::process_input(Connection &c)
 		 * ones wait in the input (carried over to the new daemon). */
 		if (live_update_ && hdr.type == XS_TRANSACTION_START)
 			break;
+		if (watch_held(c, hdr))
+			break;
 		std::string_view body(c.in.data() + off + sizeof(hdr), hdr.len);
 		process(c, hdr, body);
 		off += sizeof(hdr) + hdr.len;
@@ -1145,6 +1215,11 @@ void Daemon::exec_live_update()
 		std::vector<const char *> argv{lu.exe.c_str(), "--dir", dir_.c_str()};
 		if (verbose)
 			argv.push_back("--verbose");
+		const std::string delay_arg = watch_delay_arg(watch_delay_);
+		if (!delay_arg.empty()) {
+			argv.push_back("--watch-delay");
+			argv.push_back(delay_arg.c_str());
+		}
 		argv.push_back("--live-update-fd");
 		argv.push_back(fd_arg.c_str());
 		argv.push_back(nullptr);
@@ -1348,6 +1423,8 @@ int Daemon::run(const StartMode &mode)
 		if (first || live_update_)
 			timeout = first ? 0 : 100;
 		first = false;
+		if (int held = held_timeout_ms(); held >= 0 && (timeout < 0 || held < timeout))
+			timeout = held;
 		int n = ::epoll_wait(epoll_.get(), events, 64, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -1408,10 +1485,14 @@ int Daemon::run(const StartMode &mode)
 
 void usage(FILE *f)
 {
-	std::fprintf(f, "usage: xensim-stored --dir DIR [--verbose] [--restore]\n"
+	std::fprintf(f, "usage: xensim-stored --dir DIR [--verbose] [--restore] "
+			"[--watch-delay DOMID:MS]\n"
 			"  Serves the xenstore wire protocol on DIR/store/domain-<N>.sock and\n"
 			"  keeps a snapshot of the tree in DIR/store/snapshot.\n"
 			"  --restore: start from that snapshot (after the daemon was killed).\n"
+			"  --watch-delay: domain DOMID's WATCH requests are processed MS ms late\n"
+			"  (1 to 60000), the requests behind them on the connection too: a\n"
+			"  test knob, a store slow to serve that domain.\n"
 			"  (--live-update-fd N is how a live update hands its state over.)\n");
 }
 
@@ -1423,10 +1504,22 @@ int main(int argc, char **argv)
 	using namespace xensim::store;
 	std::string dir;
 	StartMode mode;
+	WatchDelay watch_delay;
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
 		if (a == "--dir" && i + 1 < argc) {
 			dir = argv[++i];
+		} else if (a == "--watch-delay" && i + 1 < argc) {
+			auto parsed = parse_watch_delay(argv[++i]);
+			if (!parsed) {
+				std::fprintf(
+					stderr,
+					"xensim-stored: --watch-delay '%s': expected DOMID:MS, "
+					"MS from 1 to 60000\n",
+					argv[i]);
+				return 2;
+			}
+			watch_delay = *parsed;
 		} else if (a == "--restore") {
 			mode.restore = true;
 		} else if (a == "--live-update-fd" && i + 1 < argc) {
@@ -1455,6 +1548,9 @@ int main(int argc, char **argv)
 	constexpr std::string_view deleted = " (deleted)";
 	if (exe.ends_with(deleted))
 		exe.erase(exe.size() - deleted.size());
-	Daemon d(dir, Limits{}, exe);
+	if (watch_delay.delay.count())
+		log("--watch-delay: domain %u's WATCH requests processed %lld ms late",
+		    raw(watch_delay.dom), static_cast<long long>(watch_delay.delay.count()));
+	Daemon d(dir, Limits{}, exe, watch_delay);
 	return d.run(mode);
 }

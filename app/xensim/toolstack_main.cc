@@ -5,7 +5,7 @@
 /*
  * xensim: the toolstack of a xensim instance.
  *
- *   xensim start [--dir DIR] [--gntalloc-limit N]
+ *   xensim start [--dir DIR] [--gntalloc-limit N] [--watch-delay DOMID:MS]
  *   xensim env --domid N
  *   xensim vif-add --domid N --vif M [--backend-domid B] [--mac MAC] [--mtu BYTES]
  *                  [--trusted 0|1]
@@ -143,7 +143,7 @@ Args parse_args(int argc, char **argv)
 	Args a;
 	a.cmd = argv[1];
 	static const std::map<std::string, std::vector<std::string>> valued = {
-		{"start", {"dir", "gntalloc-limit"}},
+		{"start", {"dir", "gntalloc-limit", "watch-delay"}},
 		{"env", {"dir", "domid"}},
 		{"vif-add",
 		 {"dir", "domid", "vif", "backend-domid", "mac", "mtu", "max-queues", "name",
@@ -619,6 +619,18 @@ void wait_ready(const std::string &dir, const Spawned &d,
 
 int cmd_start(const Args &a)
 {
+	std::vector<std::string> delay_args;
+	if (a.has("watch-delay")) {
+		/* A test knob (xensim-stored --watch-delay): checked here, before
+		 * anything is made, so that a typo is this command's error. */
+		const std::string &v = a.opts.at("watch-delay");
+		auto colon = v.find(':');
+		if (colon == std::string::npos)
+			throw Error("--watch-delay " + v + ": expected DOMID:MS");
+		parse_number("watch-delay", v.substr(0, colon), 0, kDomidFirstReserved - 1);
+		parse_number("watch-delay", v.substr(colon + 1), 1, 60000);
+		delay_args = {"--watch-delay", v};
+	}
 	std::string dir;
 	bool created = false;
 	if (a.has("dir")) {
@@ -648,6 +660,9 @@ int cmd_start(const Args &a)
 			 std::to_string(parse_number("gntalloc-limit", a.opts.at("gntalloc-limit"),
 						     1, 1u << 20))});
 
+	std::vector<std::string> store_args{"--dir", dir};
+	store_args.insert(store_args.end(), delay_args.begin(), delay_args.end());
+
 	std::vector<pid_t> started;
 	auto undo = [&]() {
 		for (pid_t p : started) {
@@ -662,9 +677,11 @@ int cmd_start(const Args &a)
 	try {
 		write_file(dir + "/" + kMarker, "xensim instance\n");
 		const std::string stored = stored_path(), hvd = hvd_path();
-		pid_t store_pid = spawn(stored, {"--dir", dir}, dir + "/store.log");
+		pid_t store_pid = spawn(stored, store_args, dir + "/store.log");
 		started.push_back(store_pid);
 		write_file(dir + "/store.pid", std::to_string(store_pid) + "\n");
+		if (a.has("watch-delay")) /* for the daemon restart-store --kill starts */
+			write_file(dir + "/store.watch-delay", a.opts.at("watch-delay") + "\n");
 		pid_t hv_pid = spawn(hvd, hvd_args, dir + "/hv.log");
 		started.push_back(hv_pid);
 		write_file(dir + "/hv.pid", std::to_string(hv_pid) + "\n");
@@ -1058,7 +1075,10 @@ void kill_and_restore_store(const std::string &dir, std::optional<pid_t> pid)
 	std::error_code ec;
 	fs::remove(dir + "/store/ready", ec);
 	const std::string stored = stored_path();
-	pid_t new_pid = spawn(stored, {"--dir", dir, "--restore"}, dir + "/store.log");
+	std::vector<std::string> args{"--dir", dir, "--restore"};
+	if (std::string delay = last_line(dir + "/store.watch-delay"); !delay.empty())
+		args.insert(args.end(), {"--watch-delay", delay});
+	pid_t new_pid = spawn(stored, args, dir + "/store.log");
 	write_file(dir + "/store.pid", std::to_string(new_pid) + "\n");
 	wait_ready(dir, {new_pid, "store daemon", stored, "/store/ready", "/store.log"},
 		   std::chrono::steady_clock::now() + kStartTimeout);
@@ -1131,9 +1151,10 @@ struct CommandHelp {
 	const char *what;
 };
 constexpr CommandHelp command_help[] = {
-	{"start", "xensim start [--dir DIR] [--gntalloc-limit N]",
+	{"start", "xensim start [--dir DIR] [--gntalloc-limit N] [--watch-delay DOMID:MS]",
 	 "starts an instance (store and hypervisor daemons) and prints the shell lines\n"
-	 "that join it as domain 0: eval \"$(xensim start)\""},
+	 "that join it as domain 0: eval \"$(xensim start)\"; --watch-delay (a test knob)\n"
+	 "has the store process domain DOMID's WATCH requests MS ms late"},
 	{"env", "xensim env --domid N", "prints the shell lines that make a process domain N"},
 	{"vif-add",
 	 "xensim vif-add --domid N --vif M [--backend-domid B] [--mac MAC]\n"

@@ -81,6 +81,9 @@ def prefix():
 def pytest_configure(config):
     config.addinivalue_line("markers", "gntalloc_limit(n): start xensim with this "
                             "per-domain grant limit (default 1024, as Linux gntalloc)")
+    config.addinivalue_line("markers", "store_watch_delay(domid, ms): start xensim with "
+                            "--watch-delay domid:ms (that domain's WATCH requests processed "
+                            "ms late, as by a store slow to serve it)")
 
 
 @pytest.fixture
@@ -89,7 +92,9 @@ def xensim(tmp_path, request):
     (tmpfs, so grant pages are RAM), stopped at teardown even if the test
     fails. With XENFRONT_SANITIZE=1 a sanitizer report from one of its
     daemons fails the test. @pytest.mark.gntalloc_limit(n) raises the grant
-    limit, as an administrator raises xen_gntalloc's."""
+    limit, as an administrator raises xen_gntalloc's;
+    @pytest.mark.store_watch_delay(domid, ms) slows the store's answer to
+    that domain's watches."""
     import shutil
     import tempfile
 
@@ -101,8 +106,10 @@ def xensim(tmp_path, request):
     inst = pathlib.Path(tempfile.mkdtemp(prefix="xensim-test.", dir="/dev/shm"))
     try:
         marker = request.node.get_closest_marker("gntalloc_limit")
+        delay = request.node.get_closest_marker("store_watch_delay")
         sim.start(inst, reports=tmp_path / "sanitizer",
-                  gntalloc_limit=marker.args[0] if marker else None)
+                  gntalloc_limit=marker.args[0] if marker else None,
+                  watch_delay=tuple(delay.args) if delay else None)
         yield sim
     finally:
         # The drivers' processes go before the store they talk to.

@@ -240,10 +240,11 @@ def verbose_received(output: str) -> list:
 
 
 
-def backend(build, sim, prefix: str, extra_vdevs=(), devargs="", app=(), wrapper=()) -> TestPmd:
+def backend(build, sim, prefix: str, extra_vdevs=(), devargs="", app=(), wrapper=(),
+            eal=()) -> TestPmd:
     """net_xenback (domain 0) serving vif 0 of domain 1."""
-    eal = build.eal_args(prefix + "b", build.xenback) + ["-l", "0,1", "--vdev",
-                                                          "net_xenback0,domid=1,vif=0" + devargs]
+    eal = build.eal_args(prefix + "b", build.xenback) + list(eal) + [
+        "-l", "0,1", "--vdev", "net_xenback0,domid=1,vif=0" + devargs]
     for v in extra_vdevs:
         eal += ["--vdev", v]
     return TestPmd(eal, list(app), sim.env(0), "backend testpmd", wrapper)

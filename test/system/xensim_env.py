@@ -70,12 +70,17 @@ class XenSim:
             raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr}")
         return p
 
-    def start(self, tmp_dir, reports: pathlib.Path = None, gntalloc_limit: int = None) -> dict:
-        """Starts an instance in `tmp_dir`; returns domain 0's environment."""
+    def start(self, tmp_dir, reports: pathlib.Path = None, gntalloc_limit: int = None,
+              watch_delay: tuple = None) -> dict:
+        """Starts an instance in `tmp_dir`; returns domain 0's environment.
+        watch_delay=(domid, ms): the store processes that domain's WATCH
+        requests ms late (xensim start --watch-delay)."""
         self.reports = reports
         args = ["start", "--dir", str(tmp_dir)]
         if gntalloc_limit is not None:
             args += ["--gntalloc-limit", str(gntalloc_limit)]
+        if watch_delay is not None:
+            args += ["--watch-delay", f"{watch_delay[0]}:{watch_delay[1]}"]
         p = self.run(*args)
         self.dir = pathlib.Path(tmp_dir)
         self.start_output = p.stdout
