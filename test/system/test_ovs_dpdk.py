@@ -114,6 +114,16 @@ def test_ovs_dpdk_bridge_between_two_kernels(build, xensim, prefix, namespaces, 
     ovs.run("ovs-ofctl", "del-flows", "br0")
     ovs.run("ovs-ofctl", "add-flow", "br0", "in_port=1,actions=output:2")
     ovs.run("ovs-ofctl", "add-flow", "br0", "in_port=2,actions=output:1")
+    # The IP traffic by its address as well, so that the datapath parses
+    # it: OVS 3.5.0 (Debian 13) forwards a port whose flows match only
+    # in_port without parsing ("simple match") and then loses the kernel's
+    # CHECKSUM_PARTIAL from the internal port: the PMD gets a TCP segment
+    # with a pseudo-header checksum and no RTE_MBUF_F_TX_TCP_CKSUM, and
+    # kernel B counts TcpInCsumErrors (OVS "flow: Fix checksum offloads
+    # with simple match", in 3.5.1, 3.4.3, 3.3.5). Parsed, the request
+    # reaches the driver, whose transmit offload this then exercises.
+    ovs.run("ovs-ofctl", "add-flow", "br0",
+            "priority=40000,in_port=2,ip,nw_dst=10.77.0.2,actions=output:1")
 
     in_ns(ns_a, "ip", "addr", "add", "10.77.0.1/24", "dev", "guest0")
     in_ns(ns_b, "ip", "addr", "add", "10.77.0.2/24", "dev", "xbk0")
