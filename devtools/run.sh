@@ -241,8 +241,8 @@ test)
 		# a dead backend (test_close), the vif removed under traffic and
 		# added again, four queues each carrying traffic
 		# (test_multiqueue), the store daemon killed and restored under
-		# traffic (test_faults), a start under load (test_loaded_start, 2
-		# rounds). A report fails the test (the fixtures collect them);
+		# traffic (test_faults). A report fails the test (the fixtures
+		# collect them);
 		# test/tsan.supp holds the suppressions, each with its reason.
 		# Cases, not whole modules, where a module repeats a path: under
 		# TSan a testpmd costs several times its normal start and exit,
@@ -250,7 +250,12 @@ test)
 		# repeats of these paths: test_reconnect's killed-before-answering
 		# case, test_vif_lifecycle's domain-name case, test_multiqueue's
 		# 2-queue and refusal cases, test_faults' live update (the kill is
-		# the harder one).
+		# the harder one). test_loaded_start is left out: its checks are
+		# timed (a first packet within 8 s, no "has not answered our
+		# Connected" notice, which comes after 10 s), and under TSan with
+		# its stress-ng load the backend testpmd's own start passes them
+		# (seen: the notice at 10052 ms, packets flowing after); its path,
+		# the guest before its backend, is test_app_defaults' case here.
 		# -Wno-tsan: gcc warns that TSan does not model fences; ours order
 		# the shared rings against the other end, a separate process TSan
 		# cannot see anyway. testpmd stays Debian's uninstrumented one with
@@ -266,10 +271,9 @@ test)
 				test_close.py
 				test_vif_lifecycle.py::test_vif_removed_under_traffic_then_added_again
 				"test_multiqueue.py::test_every_queue_carries_traffic[4]"
-				test_faults.py::test_store_killed_and_restored
-				test_loaded_start.py)
+				test_faults.py::test_store_killed_and_restored)
 			SYSTEM_TESTS=("${TSAN_SYSTEM[@]/#/test/system/}")
-			XENFRONT_LOADED_ROUNDS=2 suite build-tsan thread "${pyargs[@]}" ||
+			suite build-tsan thread "${pyargs[@]}" ||
 				failed+=" tsan"
 			SYSTEM_TESTS=(test/system)
 			phase "tsan tests"
