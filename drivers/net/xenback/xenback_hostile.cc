@@ -308,8 +308,8 @@ void Control::hostile_step() noexcept
 		XB_DRV_LOG(WARNING, name_.c_str(),
 			   "hostile: unmapping the rings and unbinding the event channels of %s "
 			   "after %lu packets, state left %s",
-			   front_dir_.c_str(), static_cast<unsigned long>(packets),
-			   xen::state_name(state_));
+			   xenbus_.front_dir().c_str(), static_cast<unsigned long>(packets),
+			   xen::state_name(xenbus_.state()));
 		disconnect();
 		hostile_done_ = true;
 		return;
@@ -322,16 +322,16 @@ void Control::hostile_step() noexcept
 					     "8", "0", "99", "-1", "garbage", ""};
 	if (hostile_flaps_ == 0)
 		XB_DRV_LOG(WARNING, name_.c_str(), "hostile: flapping %s/state %u times",
-			   back_dir_.c_str(), rate);
+			   xenbus_.back_dir().c_str(), rate);
 	if (hostile_flaps_ < rate) {
-		store_.write(back_dir_ + "/state",
+		store_.write(xenbus_.back_dir() + "/state",
 			     values[rte_rand_max(sizeof(values) / sizeof(values[0]))]);
 		hostile_flaps_++;
 		return;
 	}
-	store_.switch_state(back_dir_, state_);
+	store_.switch_state(xenbus_.back_dir(), xenbus_.state());
 	XB_DRV_LOG(WARNING, name_.c_str(), "hostile: done flapping, state %s again",
-		   xen::state_name(state_));
+		   xen::state_name(xenbus_.state()));
 	hostile_done_ = true;
 }
 

@@ -173,8 +173,7 @@ Control::Found Control::take_vif(xen::DomId guest, std::string &why) noexcept
 		return Found::refused;
 	}
 	guest_ = guest;
-	back_dir_ = dir;
-	front_dir_ = *frontend;
+	xenbus_.bind(*frontend, dir);
 	bool gone = false;
 	if (!write_features(why, gone)) {
 		if (!gone)
@@ -184,17 +183,16 @@ Control::Found Control::take_vif(xen::DomId guest, std::string &why) noexcept
 	}
 	/* The watch before our InitWait: every write of the frontend's
 	 * state answering it then fires after the watch's first event. */
-	if (!store_.watch(front_dir_ + "/state", watch_token)) {
-		why = "cannot watch " + front_dir_ + "/state: " + std::strerror(errno);
+	if (!store_.watch(xenbus_.front_dir() + "/state", watch_token)) {
+		why = "cannot watch " + xenbus_.front_dir() + "/state: " + std::strerror(errno);
 		return Found::refused;
 	}
 	front_watch_registrations_ = 1;
 	/* netback_probe: InitWait once the features are written. */
 	bound_ = true;
-	state_ = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
 	frontend_state_ = XenbusState::Unknown;
 	frontend_fresh_ = false;
-	if (state_ == XenbusState::InitWait) {
+	if (xenbus_.read_state(store_) == XenbusState::InitWait) {
 		/* Left there by a backend that died (ours, killed): write it
 		 * again all the same. A frontend whose Connected that backend
 		 * never answered learns from this write that a new backend is
@@ -205,11 +203,12 @@ Control::Found Control::take_vif(xen::DomId guest, std::string &why) noexcept
 	auto *a = static_cast<Adapter *>(dev_->data->dev_private);
 	__atomic_add_fetch(&a->vif_found, 1, __ATOMIC_RELAXED);
 	if (config_.domid)
-		XB_INIT_LOG(NOTICE, name_.c_str(), "serving %s for %s", back_dir_.c_str(),
-			    front_dir_.c_str());
+		XB_INIT_LOG(NOTICE, name_.c_str(), "serving %s for %s", xenbus_.back_dir().c_str(),
+			    xenbus_.front_dir().c_str());
 	else
 		XB_INIT_LOG(NOTICE, name_.c_str(), "serving %s for %s (domain '%s' is domain %u)",
-			    back_dir_.c_str(), front_dir_.c_str(), config_.domain, guest_.value());
+			    xenbus_.back_dir().c_str(), xenbus_.front_dir().c_str(), config_.domain,
+			    guest_.value());
 	return Found::taken;
 }
 
@@ -220,16 +219,14 @@ void Control::vif_removed() noexcept
 	XB_INIT_LOG(NOTICE, name_.c_str(),
 		    "%s removed (the vif detached, or its guest destroyed): link down, rings "
 		    "unmapped, event channels unbound",
-		    back_dir_.c_str());
+		    xenbus_.back_dir().c_str());
 	disconnect();
-	store_.unwatch(front_dir_ + "/state", watch_token);
+	store_.unwatch(xenbus_.front_dir() + "/state", watch_token);
 	bound_ = false;
-	state_ = XenbusState::Unknown;
 	frontend_state_ = XenbusState::Unknown;
 	frontend_fresh_ = false;
 	front_watch_registrations_ = 0;
-	back_dir_.clear();
-	front_dir_.clear();
+	xenbus_.unbind();
 	auto *a = static_cast<Adapter *>(dev_->data->dev_private);
 	__atomic_add_fetch(&a->vif_removed, 1, __ATOMIC_RELAXED);
 	XB_INIT_LOG(NOTICE, name_.c_str(), "waiting for %s", awaited().c_str());
@@ -237,7 +234,7 @@ void Control::vif_removed() noexcept
 
 void Control::refresh() noexcept
 {
-	if (bound_ && !store_.read(back_dir_)) {
+	if (bound_ && !store_.read(xenbus_.back_dir())) {
 		if (!store_.alive()) {
 			store_lost_ = true;
 			return;
@@ -267,11 +264,11 @@ bool Control::write_features(std::string &error, bool &gone) noexcept
 	 * tested. GSO needs sg; dynamic multicast control needs multicast
 	 * control. Written only while the vif is there. */
 	auto body = [&](xen::Transaction &tx) {
-		if (!tx.read(back_dir_ + "/frontend")) {
+		if (!tx.read(xenbus_.back_dir() + "/frontend")) {
 			gone = true;
 			return false;
 		}
-		auto key = [&](const char *k) { return back_dir_ + "/" + k; };
+		auto key = [&](const char *k) { return xenbus_.back_dir() + "/" + k; };
 		auto flag = [](bool on) { return on ? "1" : "0"; };
 		return tx.write(key("feature-sg"), flag(config_.sg)) &&
 		       tx.write(key("feature-rx-copy"), flag(config_.rx_copy)) &&
@@ -292,7 +289,7 @@ bool Control::write_features(std::string &error, bool &gone) noexcept
 				     config_.dynamic_multicast_control));
 	};
 	if (!store_.transact(body, error)) {
-		error = "cannot write the features under " + back_dir_ + ": " + error;
+		error = "cannot write the features under " + xenbus_.back_dir() + ": " + error;
 		return false;
 	}
 	return true;
@@ -328,23 +325,13 @@ bool Control::write_state(XenbusState state) noexcept
 	/* As Linux's xenbus_switch_state, a state node gone is not written:
 	 * that would bring back the directory the toolstack removed (the
 	 * control thread then lets the vif go). */
-	const std::string node = back_dir_ + "/state";
-	bool gone = false;
 	std::string error;
-	auto body = [&](xen::Transaction &tx) {
-		if (!tx.read(node)) {
-			gone = errno == ENOENT;
-			return false;
-		}
-		return tx.write(node, std::to_string(static_cast<int>(state)));
-	};
-	if (store_.transact(body, error))
-		return true;
-	if (gone)
-		XB_INIT_LOG(DEBUG, name_.c_str(), "%s is gone: not written", node.c_str());
-	else
-		XB_INIT_LOG(ERR, name_.c_str(), "cannot write %s: %s", node.c_str(), error.c_str());
-	return false;
+	const auto written = xenbus_.switch_state(store_, state, error, true);
+	if (written == xen::XenbusDevice::Write::Gone)
+		XB_INIT_LOG(DEBUG, name_.c_str(), "%s", error.c_str());
+	else if (written != xen::XenbusDevice::Write::Written)
+		XB_INIT_LOG(ERR, name_.c_str(), "%s", error.c_str());
+	return written == xen::XenbusDevice::Write::Written;
 }
 
 void Control::set_state(XenbusState target) noexcept
@@ -353,11 +340,9 @@ void Control::set_state(XenbusState target) noexcept
 	 * so a frontend sees every step. */
 	if (!bound_)
 		return;
-	while (state_ != target) {
-		XenbusState next = next_step(state_, target);
-		if (!write_state(next))
+	while (xenbus_.state() != target) {
+		if (!write_state(next_step(xenbus_.state(), target)))
 			return;
-		state_ = next;
 	}
 }
 
@@ -365,7 +350,7 @@ void Control::fatal(const std::string &message) noexcept
 {
 	/* xenbus_dev_fatal: error/<nodename>/error under our home, then Closing. */
 	XB_INIT_LOG(ERR, name_.c_str(), "%s", message.c_str());
-	std::string rel = back_dir_.substr(home_.size() + 1);
+	std::string rel = xenbus_.back_dir().substr(home_.size() + 1);
 	store_.write(home_ + "/error/" + rel + "/error", message);
 	disconnect();
 	set_state(XenbusState::Closing);
@@ -400,7 +385,7 @@ bool Control::read_queue(const std::string &dir, bool split, QueueRequest &q,
 bool Control::read_frontend(FrontendRequest &req, std::string &error) noexcept
 {
 	bool malformed = false;
-	auto key = [&](const char *k) { return front_dir_ + "/" + k; };
+	auto key = [&](const char *k) { return xenbus_.front_dir() + "/" + k; };
 	/* netif.h "Multiple transmit and receive queues": absent means one,
 	 * with the flat layout; more than we offered is refused. */
 	auto nq = store_.read_uint(key("multi-queue-num-queues"), 65535, malformed);
@@ -415,8 +400,9 @@ bool Control::read_frontend(FrontendRequest &req, std::string &error) noexcept
 		store_.read(key(nb_queues == 1 ? "event-channel-tx" : "queue-0/event-channel-tx"));
 	req.queues.resize(nb_queues);
 	for (uint64_t q = 0; q < nb_queues; q++) {
-		std::string dir =
-			nb_queues == 1 ? front_dir_ : front_dir_ + "/queue-" + std::to_string(q);
+		std::string dir = nb_queues == 1
+					  ? xenbus_.front_dir()
+					  : xenbus_.front_dir() + "/queue-" + std::to_string(q);
 		if (!read_queue(dir, req.split, req.queues[q], error))
 			return false;
 	}
@@ -552,7 +538,7 @@ bool Control::connect(std::string &error) noexcept
 	XB_INIT_LOG(INFO, name_.c_str(),
 		    "frontend %s connected: %u queue(s), queue 0: tx ring %u, rx ring %u, event "
 		    "channel%s %u%s%s, sg %s",
-		    front_dir_.c_str(), nb_connected_, q0.tx_ring_ref.value(),
+		    xenbus_.front_dir().c_str(), nb_connected_, q0.tx_ring_ref.value(),
 		    q0.rx_ring_ref.value(), req.split ? "s" : "", q0.port_tx.value(),
 		    req.split ? "/" : "", req.split ? q0.port_rx.str().c_str() : "",
 		    req.sg ? "on" : "off");
@@ -728,12 +714,12 @@ void Control::disconnect() noexcept
 	if (config_.multicast_control && config_.dynamic_multicast_control)
 		store_.unwatch(mcast_request_node(), mcast_watch_token);
 	mcast_reset(*mcast_);
-	XB_INIT_LOG(INFO, name_.c_str(), "frontend %s disconnected", front_dir_.c_str());
+	XB_INIT_LOG(INFO, name_.c_str(), "frontend %s disconnected", xenbus_.front_dir().c_str());
 }
 
 std::string Control::mcast_request_node() const
 {
-	return front_dir_ + "/request-multicast-control";
+	return xenbus_.front_dir() + "/request-multicast-control";
 }
 
 void Control::follow_mcast_request() noexcept
@@ -759,7 +745,7 @@ void Control::follow_mcast_request() noexcept
 	__atomic_store_n(&mcast_->enabled, uint32_t(on), __ATOMIC_RELAXED);
 	XB_DRV_LOG(INFO, name_.c_str(),
 		   "frontend %s: multicast filtering %s (%u address(es) listed)",
-		   front_dir_.c_str(), on ? "on" : "off", mcast_->count);
+		   xenbus_.front_dir().c_str(), on ? "on" : "off", mcast_->count);
 }
 
 void Control::update_link(bool up) noexcept
@@ -770,7 +756,7 @@ void Control::update_link(bool up) noexcept
 
 void Control::frontend_changed() noexcept
 {
-	auto read = store_.read_state(front_dir_);
+	auto read = store_.read_state(xenbus_.front_dir());
 	if (!read && !store_.alive()) {
 		/* Our connection to the store broke, the frontend did
 		 * nothing: the rings stay as they are (run() reopens it). */
@@ -780,8 +766,8 @@ void Control::frontend_changed() noexcept
 	auto front = read.value_or(XenbusState::Unknown);
 	if (front != frontend_state_)
 		XB_INIT_LOG(DEBUG, name_.c_str(), "frontend %s: %s -> %s (backend %s)",
-			    front_dir_.c_str(), xen::state_name(frontend_state_),
-			    xen::state_name(front), xen::state_name(state_));
+			    xenbus_.front_dir().c_str(), xen::state_name(frontend_state_),
+			    xen::state_name(front), xen::state_name(xenbus_.state()));
 	frontend_state_ = front;
 	switch (front) {
 	case XenbusState::Initialising:
@@ -794,13 +780,14 @@ void Control::frontend_changed() noexcept
 		frontend_fresh_ = true;
 		break;
 	case XenbusState::Connected: {
-		if (state_ == XenbusState::Connected || state_ != XenbusState::InitWait)
+		if (xenbus_.state() == XenbusState::Connected ||
+		    xenbus_.state() != XenbusState::InitWait)
 			break;
 		if (!frontend_fresh_ || !port_started_.load())
 			break; /* a stale Connected, or the port is not started yet */
 		std::string error;
 		if (!connect(error)) {
-			fatal("cannot connect to " + front_dir_ + ": " + error);
+			fatal("cannot connect to " + xenbus_.front_dir() + ": " + error);
 			break;
 		}
 		set_state(XenbusState::Connected);
@@ -832,7 +819,7 @@ void Control::note_frontend_writes(const std::vector<std::string> &fired) noexce
 	 * our InitWait is alive, whatever it wrote. */
 	if (!bound_)
 		return;
-	const std::string node = front_dir_ + "/state";
+	const std::string node = xenbus_.front_dir() + "/state";
 	for (const std::string &path : fired) {
 		if (path != node)
 			continue;
@@ -864,7 +851,7 @@ void Control::stop_thread() noexcept
 		return;
 	thread_.stop();
 	if (bound_)
-		store_.unwatch(front_dir_ + "/state", watch_token);
+		store_.unwatch(xenbus_.front_dir() + "/state", watch_token);
 	store_.unwatch(device_watch_, device_watch_token);
 }
 
@@ -925,7 +912,7 @@ bool Control::recover_store() noexcept
 		std::string front_state;
 		{
 			std::lock_guard lock(mutex_);
-			front_state = bound_ ? front_dir_ + "/state" : std::string();
+			front_state = bound_ ? xenbus_.front_dir() + "/state" : std::string();
 		}
 		const std::string &failed =
 			!store->watch(device_watch_, device_watch_token) ? device_watch_
@@ -947,14 +934,14 @@ bool Control::recover_store() noexcept
 	/* A state write that failed while the store was away left ours
 	 * unknown: take it from the store again. */
 	if (bound_)
-		state_ = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+		xenbus_.read_state(store_);
 	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 	XB_DRV_LOG(NOTICE, name_.c_str(),
 		   "xenstore reopened after %u attempt(s) in %lld ms (reconnect %llu); watching "
 		   "%s again (backend %s)",
 		   attempts, static_cast<long long>(ms.count()), static_cast<unsigned long long>(n),
-		   bound_ ? (front_dir_ + "/state").c_str() : device_watch_.c_str(),
-		   xen::state_name(state_));
+		   bound_ ? (xenbus_.front_dir() + "/state").c_str() : device_watch_.c_str(),
+		   xen::state_name(xenbus_.state()));
 	/* The vif may have gone, or come, meanwhile. */
 	refresh();
 	return true;

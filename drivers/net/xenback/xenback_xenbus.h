@@ -20,6 +20,7 @@
 #include "evtchn.h"
 #include "grant.h"
 #include "store.h"
+#include "xenbus_device.h"
 #include "xenback.h"
 
 struct rte_eth_dev;
@@ -149,11 +150,10 @@ private:
 	std::string device_watch_;
 	/* A vif taken (found, features written): the three below are its. */
 	bool bound_ = false;
-	std::string back_dir_; /* <home>/backend/vif/<domid>/<vif> */
-	std::string front_dir_;
+	/* <home>/backend/vif/<domid>/<vif>, the frontend's, our state. */
+	xen::XenbusDevice xenbus_{xen::XenbusDevice::Side::Backend};
 	xen::DomId guest_;
 	std::string refused_; /* why the vif found was last refused (logged once) */
-	xen::XenbusState state_ = xen::XenbusState::Unknown;
 	xen::XenbusState frontend_state_ = xen::XenbusState::Unknown;
 	/* Only a frontend that wrote its state after our InitWait (seen
 	 * leaving Connected, or its watch fired) connects: a stale Connected

@@ -89,12 +89,18 @@ constexpr const char *frontend_keys[] = {
 
 bool Control::switch_state(XenbusState state, std::string &error) noexcept
 {
-	if (store_.switch_state(front_dir_, state))
-		return true;
-	error = "cannot write " + front_dir_ +
-		"/state = " + std::to_string(static_cast<int>(state)) + " (" +
-		xen::state_name(state) + "): " + std::strerror(errno);
-	return false;
+	const auto written = xenbus_.switch_state(store_, state, error);
+	if (written == xen::XenbusDevice::Write::Refused)
+		XF_DRV_LOG(ERR, name_.c_str(), "%s", error.c_str());
+	return written == xen::XenbusDevice::Write::Written;
+}
+
+void Control::write_state(XenbusState state) noexcept
+{
+	/* The teardown goes on without the write (a store down is recovered
+	 * later); only a refused move, a driver bug, is said. */
+	std::string error;
+	switch_state(state, error);
 }
 
 Control::Control(std::string name, const Config &config, xen::Store store, xen::Gntshr gntshr,
@@ -132,7 +138,7 @@ std::unique_ptr<Control> Control::probe(const char *name, const Config &config,
 	/* netback_probe writes the features before it goes InitWait; a
 	 * backend connected to another frontend has them too. Read before our
 	 * state is touched, so that a bad one leaves the vif as it was. */
-	auto theirs = c->store_.read_state(c->back_dir_).value_or(XenbusState::Unknown);
+	auto theirs = c->xenbus_.read_other_state(c->store_);
 	c->last_backend_state_ = theirs;
 	if (theirs == XenbusState::InitWait || theirs == XenbusState::Connected) {
 		if (!c->read_backend_features(error))
@@ -149,7 +155,7 @@ std::unique_ptr<Control> Control::probe(const char *name, const Config &config,
 			    "backend %s is %s, not ready: the port starts with link down and "
 			    "connects once the backend reaches InitWait; until then it offers one "
 			    "queue pair, no transmit offloads and frames up to a page",
-			    c->back_dir_.c_str(), xen::state_name(theirs));
+			    c->xenbus_.back_dir().c_str(), xen::state_name(theirs));
 	return c;
 }
 
@@ -158,11 +164,14 @@ bool Control::read_vif(std::string &error) noexcept
 	std::string rel = "device/vif/" + std::to_string(config_.vif);
 	bool malformed = false;
 	auto domid = store_.read_uint("domid", 0x7fef, malformed);
-	front_dir_ = domid ? "/local/domain/" + std::to_string(*domid) + "/" + rel : rel;
+	const std::string front_dir =
+		domid ? "/local/domain/" + std::to_string(*domid) + "/" + rel : rel;
 	VifNodes vif;
-	if (!read_vif_nodes(reader(), front_dir_, config_.vif, vif, error))
+	if (!read_vif_nodes(reader(), front_dir, config_.vif, vif, error))
 		return false;
-	back_dir_ = vif.back_dir;
+	xenbus_.bind(front_dir, vif.back_dir);
+	/* Another frontend may have left our node (take_over() follows). */
+	xenbus_.read_state(store_);
 	backend_domid_ = vif.backend_domid;
 	mac_ = vif.mac;
 	mtu_ = vif.mtu;
@@ -176,13 +185,13 @@ bool Control::read_vif(std::string &error) noexcept
 		error = std::string("rx_copybreak lends receive pages to the application and "
 				    "gives them back to the backend with what it wrote there; the "
 				    "backend of ") +
-			front_dir_ + " is not trusted (" + why + "): unset rx_copybreak";
+			xenbus_.front_dir() + " is not trusted (" + why + "): unset rx_copybreak";
 		return false;
 	}
 	XF_INIT_LOG(NOTICE, name_.c_str(),
 		    "backend %s is not trusted (%s): it sees nothing but this vif's frames "
 		    "(every frame copied, no granted mempool)",
-		    back_dir_.c_str(), why);
+		    xenbus_.back_dir().c_str(), why);
 	return true;
 }
 
@@ -194,7 +203,7 @@ NodeReader Control::reader() const
 bool Control::read_backend_features(std::string &error) noexcept
 {
 	BackendFeatures f;
-	if (!xenfront::read_backend_features(reader(), back_dir_, f, error))
+	if (!xenfront::read_backend_features(reader(), xenbus_.back_dir(), f, error))
 		return false;
 	std::lock_guard lock(features_mutex_);
 	features_ = f;
@@ -228,7 +237,7 @@ void Control::learn_features(rte_eth_dev *dev) noexcept
 		XF_INIT_LOG(NOTICE, name_.c_str(),
 			    "backend %s is ready (InitWait): %u queue pair(s), sg %s, control ring "
 			    "%s",
-			    back_dir_.c_str(), f.max_queues, f.sg ? "on" : "off",
+			    xenbus_.back_dir().c_str(), f.max_queues, f.sg ? "on" : "off",
 			    f.ctrl_ring ? "yes" : "no");
 }
 
@@ -238,7 +247,9 @@ std::string Control::backend_error() const noexcept
 	 * under the backend domain's home, where nodename is the backend path
 	 * relative to that home (backend/vif/<domid>/<vif>). */
 	std::string home = "/local/domain/" + backend_domid_.str() + "/";
-	std::string rel = back_dir_.rfind(home, 0) == 0 ? back_dir_.substr(home.size()) : back_dir_;
+	std::string rel = xenbus_.back_dir().rfind(home, 0) == 0
+				  ? xenbus_.back_dir().substr(home.size())
+				  : xenbus_.back_dir();
 	auto err = store_.read(home + "error/" + rel + "/error");
 	return err ? " (backend error: " + *err + ")" : "";
 }
@@ -247,11 +258,11 @@ bool Control::wait_backend(Clock::time_point deadline, std::initializer_list<Xen
 			   XenbusState &seen) noexcept
 {
 	const std::string token = "xenfront-wait";
-	store_.watch(back_dir_ + "/state", token);
+	store_.watch(xenbus_.back_dir() + "/state", token);
 	bool reached = false;
 	for (;;) {
 		store_.pending_watch_paths();
-		auto s = store_.read_state(back_dir_);
+		auto s = store_.read_state(xenbus_.back_dir());
 		seen = s.value_or(XenbusState::Unknown);
 		for (XenbusState want : states)
 			if (seen == want)
@@ -259,7 +270,7 @@ bool Control::wait_backend(Clock::time_point deadline, std::initializer_list<Xen
 		if (reached || stopping() || !store_.wait_watch(deadline, thread_.fd()))
 			break;
 	}
-	store_.unwatch(back_dir_ + "/state", token);
+	store_.unwatch(xenbus_.back_dir() + "/state", token);
 	store_.pending_watch_paths();
 	return reached;
 }
@@ -267,7 +278,7 @@ bool Control::wait_backend(Clock::time_point deadline, std::initializer_list<Xen
 bool Control::close_step(XenbusState ours, Clock::time_point deadline) noexcept
 {
 	const auto started = Clock::now();
-	store_.switch_state(front_dir_, ours);
+	write_state(ours);
 	XenbusState seen;
 	const bool followed =
 		ours == XenbusState::Closing
@@ -285,7 +296,7 @@ bool Control::close_step(XenbusState ours, Clock::time_point deadline) noexcept
 			NOTICE, name_.c_str(),
 			"backend %s did not follow our %s in %lld ms (still %s: dead or stuck?); "
 			"going on without it",
-			back_dir_.c_str(), xen::state_name(ours),
+			xenbus_.back_dir().c_str(), xen::state_name(ours),
 			static_cast<long long>(
 				std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
 										      started)
@@ -298,7 +309,7 @@ bool Control::own_state(std::string &error, bool &written) noexcept
 {
 	written = false;
 	error.clear();
-	auto ours = store_.read_state(front_dir_).value_or(XenbusState::Unknown);
+	auto ours = xenbus_.read_state(store_);
 	if (ours == XenbusState::Initialising)
 		return true;
 	if (ours != XenbusState::Closed && ours != XenbusState::Unknown)
@@ -314,11 +325,11 @@ bool Control::take_over(Clock::time_point deadline, std::string &error) noexcept
 		return true;
 	if (!error.empty())
 		return false;
-	auto ours = store_.read_state(front_dir_).value_or(XenbusState::Unknown);
+	auto ours = xenbus_.read_state(store_);
 	XF_INIT_LOG(NOTICE, name_.c_str(),
 		    "%s is in state %s (another frontend's?); taking it over: "
 		    "Closing, Closed, Initialising",
-		    front_dir_.c_str(), xen::state_name(ours));
+		    xenbus_.front_dir().c_str(), xen::state_name(ours));
 	if (ours != XenbusState::Closing)
 		close_step(XenbusState::Closing,
 			   std::min(deadline, Clock::now() + teardown_step_timeout));
@@ -539,7 +550,7 @@ bool Control::write_keys(std::string &error) noexcept
 	const bool split = features().split_event_channels;
 	const size_t nb_queues = resources_.size();
 	auto body = [&](xen::Transaction &tx) {
-		auto key = [&](const std::string &k) { return front_dir_ + "/" + k; };
+		auto key = [&](const std::string &k) { return xenbus_.front_dir() + "/" + k; };
 		auto remove = [&](const std::string &k) { return tx.remove(key(k)); };
 		auto write = [&](const std::string &k, const std::string &v) {
 			return tx.write(key(k), v);
@@ -592,7 +603,8 @@ bool Control::write_keys(std::string &error) noexcept
 		return ok;
 	};
 	if (!store_.transact(body, error)) {
-		error = "cannot write the connection keys under " + front_dir_ + ": " + error;
+		error = "cannot write the connection keys under " + xenbus_.front_dir() + ": " +
+			error;
 		return false;
 	}
 	return true;
@@ -601,9 +613,9 @@ bool Control::write_keys(std::string &error) noexcept
 void Control::remove_keys() noexcept
 {
 	for (const char *k : frontend_keys)
-		store_.remove(front_dir_ + "/" + k);
+		store_.remove(xenbus_.front_dir() + "/" + k);
 	for (unsigned q = 0; q < max_stale_queue_dirs; q++)
-		store_.remove(front_dir_ + "/queue-" + std::to_string(q));
+		store_.remove(xenbus_.front_dir() + "/queue-" + std::to_string(q));
 }
 
 TxOffloadCaps Control::tx_offload_caps() const noexcept
@@ -621,7 +633,7 @@ bool Control::carrier() const noexcept
 {
 	/* netif.h "Link state": absent means up. */
 	bool malformed = false;
-	return store_.read_flag(back_dir_ + "/carrier", true, malformed);
+	return store_.read_flag(xenbus_.back_dir() + "/carrier", true, malformed);
 }
 
 bool Control::queues_broken() const noexcept
@@ -653,7 +665,8 @@ bool Control::check_queues_fit(const BackendFeatures &f, std::string &error) con
 	if (resources_.size() > f.max_queues) {
 		/* A backend restarted with fewer queues than the port was
 		 * configured for (Linux netback would refuse the connection). */
-		error = "backend " + back_dir_ + " offers " + std::to_string(f.max_queues) +
+		error = "backend " + xenbus_.back_dir() + " offers " +
+			std::to_string(f.max_queues) +
 			" queue pair(s) (multi-queue-max-queues), the port is configured for " +
 			std::to_string(resources_.size()) +
 			": stop the port and configure fewer queues, or use fanout=1";
@@ -729,7 +742,7 @@ bool Control::begin_handshake(Clock::time_point deadline, std::string &error) no
 		return false;
 	XenbusState seen;
 	if (!wait_backend(deadline, {XenbusState::InitWait}, seen)) {
-		error = "backend " + back_dir_ + " did not reach InitWait (state " +
+		error = "backend " + xenbus_.back_dir() + " did not reach InitWait (state " +
 			xen::state_name(seen) + ")" + backend_error();
 		failure_retryable_ = true;
 		return false;
@@ -779,7 +792,8 @@ void Control::await_backend_connected(rte_eth_dev *dev, XenbusState state,
 		handshake_pending_ = false;
 		failure_retryable_ = true;
 		last_backend_state_ = XenbusState::Unknown; /* its features anew */
-		connection_failed("backend " + back_dir_ + " wrote " + xen::state_name(state) +
+		connection_failed("backend " + xenbus_.back_dir() + " wrote " +
+				  xen::state_name(state) +
 				  " again before answering our Connected: a new backend; "
 				  "connecting again");
 		return;
@@ -792,7 +806,7 @@ void Control::await_backend_connected(rte_eth_dev *dev, XenbusState state,
 		 * says why, and a retry would too. */
 		handshake_pending_ = false;
 		failure_retryable_ = refused.empty();
-		connection_failed("backend " + back_dir_ + " did not connect (state " +
+		connection_failed("backend " + xenbus_.back_dir() + " did not connect (state " +
 				  xen::state_name(state) + ")" + refused);
 		return;
 	}
@@ -803,7 +817,7 @@ void Control::await_backend_connected(rte_eth_dev *dev, XenbusState state,
 		XF_DRV_LOG(NOTICE, name_.c_str(),
 			   "backend %s has not answered our Connected in %lld ms (state %s); "
 			   "waiting for it, link down",
-			   back_dir_.c_str(), static_cast<long long>(waited.count()),
+			   xenbus_.back_dir().c_str(), static_cast<long long>(waited.count()),
 			   xen::state_name(state));
 	}
 }
@@ -823,12 +837,12 @@ bool Control::complete_connection(rte_eth_dev *dev, std::string &error) noexcept
 	/* All-multicast changed between our keys and the backend's answer
 	 * (set_allmulticast() saw no connection yet). */
 	if (features().multicast_control && mcast_filter_ != mcast_filter_sent_) {
-		const std::string node = front_dir_ + "/request-multicast-control";
+		const std::string node = xenbus_.front_dir() + "/request-multicast-control";
 		if (!features().dynamic_multicast_control)
 			XF_DRV_LOG(WARNING, name_.c_str(),
 				   "all-multicast mode changed while connecting to %s, which reads "
 				   "%s only then: in effect from the next connection",
-				   back_dir_.c_str(), node.c_str());
+				   xenbus_.back_dir().c_str(), node.c_str());
 		else if (store_.write(node, mcast_filter_ ? "1" : "0"))
 			mcast_filter_sent_ = mcast_filter_;
 		else
@@ -839,14 +853,14 @@ bool Control::complete_connection(rte_eth_dev *dev, std::string &error) noexcept
 	 * while the data path is still off the rings. */
 	if (features().multicast_control && !mcast_list_.empty() &&
 	    !send_mcast_locked(mcast_list_, true, false, error)) {
-		error = "cannot send the multicast list to " + back_dir_ + ": " + error;
+		error = "cannot send the multicast list to " + xenbus_.back_dir() + ": " + error;
 		return false;
 	}
 	connected_ = true;
 	broken_reported_ = false;
 	publish_queues();
 	XF_INIT_LOG(INFO, name_.c_str(), "connected to %s (%s event channels, sg %s)",
-		    back_dir_.c_str(), features().split_event_channels ? "split" : "one",
+		    xenbus_.back_dir().c_str(), features().split_event_channels ? "split" : "one",
 		    features().sg ? "on" : "off");
 	update_link(dev, carrier());
 	return true;
@@ -863,7 +877,7 @@ void Control::abandon_connection() noexcept
 		close_step(XenbusState::Closing, Clock::now() + teardown_step_timeout);
 		close_step(XenbusState::Closed, Clock::now() + teardown_step_timeout);
 	} else {
-		store_.switch_state(front_dir_, XenbusState::Closed);
+		write_state(XenbusState::Closed);
 	}
 	remove_keys();
 	keys_written_ = false;
@@ -872,7 +886,7 @@ void Control::abandon_connection() noexcept
 		r.port_rx.reset();
 	}
 	release_ctrl_port();
-	store_.switch_state(front_dir_, XenbusState::Initialising);
+	write_state(XenbusState::Initialising);
 }
 
 void Control::connection_failed(const std::string &error) noexcept
@@ -888,7 +902,7 @@ void Control::connection_failed(const std::string &error) noexcept
 	XF_INIT_LOG(ERR, name_.c_str(), "%s", error.c_str());
 	if (failure_retryable_) {
 		XF_DRV_LOG(NOTICE, name_.c_str(), "connecting again when %s is back in InitWait",
-			   back_dir_.c_str());
+			   xenbus_.back_dir().c_str());
 		return;
 	}
 	/* Trying again would fail the same way (and, with a backend that
@@ -898,7 +912,7 @@ void Control::connection_failed(const std::string &error) noexcept
 	XF_DRV_LOG(ERR, name_.c_str(),
 		   "not connected to %s: the link stays down until the port is stopped and "
 		   "started again",
-		   back_dir_.c_str());
+		   xenbus_.back_dir().c_str());
 }
 
 bool Control::follow(rte_eth_dev *dev, std::string &error) noexcept
@@ -926,8 +940,7 @@ bool Control::start(rte_eth_dev *dev, std::string &error) noexcept
 		}
 	}
 	if (!take_over_pending_)
-		ready = store_.read_state(back_dir_).value_or(XenbusState::Unknown) ==
-			XenbusState::InitWait;
+		ready = xenbus_.read_other_state(store_) == XenbusState::InitWait;
 	if (ready) {
 		/* Our half now, so that what is wrong on our side fails here. */
 		auto deadline =
@@ -943,7 +956,7 @@ bool Control::start(rte_eth_dev *dev, std::string &error) noexcept
 	} else {
 		XF_INIT_LOG(INFO, name_.c_str(),
 			    "connecting to %s once it is in InitWait (link down until then)",
-			    back_dir_.c_str());
+			    xenbus_.back_dir().c_str());
 	}
 	if (!start_watcher(dev, error)) {
 		abandon_connection();
@@ -984,16 +997,16 @@ void Control::disconnect() noexcept
 		if (followed)
 			followed = close_step(XenbusState::Closed, deadline);
 		else
-			store_.switch_state(front_dir_, XenbusState::Closed);
+			write_state(XenbusState::Closed);
 		XF_DRV_LOG(INFO, name_.c_str(), "closed %s in %lld ms (the backend %s)",
-			   back_dir_.c_str(),
+			   xenbus_.back_dir().c_str(),
 			   static_cast<long long>(
 				   std::chrono::duration_cast<std::chrono::milliseconds>(
 					   Clock::now() - began)
 					   .count()),
 			   followed ? "followed" : "did not follow");
 	} else if (!take_over_pending_) {
-		store_.switch_state(front_dir_, XenbusState::Closed);
+		write_state(XenbusState::Closed);
 	}
 	remove_keys();
 	keys_written_ = false;
@@ -1015,15 +1028,15 @@ bool Control::start_watcher(rte_eth_dev *dev, std::string &error) noexcept
 {
 	if (thread_.running())
 		return true;
-	if (!store_.watch(back_dir_, "xenfront-backend")) {
-		error = "cannot watch " + back_dir_ + ": " + std::strerror(errno);
+	if (!store_.watch(xenbus_.back_dir(), "xenfront-backend")) {
+		error = "cannot watch " + xenbus_.back_dir() + ": " + std::strerror(errno);
 		return false;
 	}
 	char thread_name[RTE_MAX_THREAD_NAME_LEN];
 	std::snprintf(thread_name, sizeof(thread_name), "xf-ctl-%u", dev->data->port_id);
 	if (!thread_.start(
 		    thread_name, [this, dev] { watch_backend(dev); }, error)) {
-		store_.unwatch(back_dir_, "xenfront-backend");
+		store_.unwatch(xenbus_.back_dir(), "xenfront-backend");
 		return false;
 	}
 	return true;
@@ -1036,7 +1049,7 @@ void Control::stop_watcher() noexcept
 	/* Every wait of the thread polls its eventfd too: it returns within a
 	 * store request or a control-ring call. */
 	thread_.stop();
-	store_.unwatch(back_dir_, "xenfront-backend");
+	store_.unwatch(xenbus_.back_dir(), "xenfront-backend");
 }
 
 bool Control::recover_store(rte_eth_dev *dev) noexcept
@@ -1054,8 +1067,8 @@ bool Control::recover_store(rte_eth_dev *dev) noexcept
 		if (!store)
 			return false;
 		/* The new connection has none of our watches. */
-		if (!store->watch(back_dir_, "xenfront-backend")) {
-			error = "cannot watch " + back_dir_ + ": " + std::strerror(errno);
+		if (!store->watch(xenbus_.back_dir(), "xenfront-backend")) {
+			error = "cannot watch " + xenbus_.back_dir() + ": " + std::strerror(errno);
 			continue;
 		}
 		{
@@ -1069,11 +1082,11 @@ bool Control::recover_store(rte_eth_dev *dev) noexcept
 	if (store_reconnects_ != nullptr)
 		__atomic_fetch_add(store_reconnects_, 1, __ATOMIC_RELAXED);
 	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-	auto state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+	auto state = xenbus_.read_other_state(store_);
 	XF_DRV_LOG(NOTICE, name_.c_str(),
 		   "xenstore reopened after %u attempt(s) in %lld ms; watching %s again "
 		   "(backend %s)",
-		   attempts, static_cast<long long>(ms.count()), back_dir_.c_str(),
+		   attempts, static_cast<long long>(ms.count()), xenbus_.back_dir().c_str(),
 		   xen::state_name(state));
 	return true;
 }
@@ -1091,7 +1104,7 @@ bool Control::follow_take_over(XenbusState &state) noexcept
 		gave_up_ = true;
 	}
 	take_over_pending_ = false;
-	state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+	state = xenbus_.read_other_state(store_);
 	return true;
 }
 
@@ -1107,7 +1120,7 @@ void Control::follow_carrier(rte_eth_dev *dev) noexcept
 		XF_DRV_LOG(ERR, name_.c_str(),
 			   "backend %s broke the netif protocol; link down until it reconnects or "
 			   "the port is restarted",
-			   back_dir_.c_str());
+			   xenbus_.back_dir().c_str());
 	}
 	update_link(dev, carrier() && !broken);
 }
@@ -1118,7 +1131,7 @@ void Control::follow_carrier(rte_eth_dev *dev) noexcept
 bool Control::backend_left(rte_eth_dev *dev, XenbusState &state) noexcept
 {
 	XF_DRV_LOG(NOTICE, name_.c_str(), "backend %s went %s; reconnecting when it returns",
-		   back_dir_.c_str(), xen::state_name(state));
+		   xenbus_.back_dir().c_str(), xen::state_name(state));
 	update_link(dev, false);
 	{
 		/* Against a multicast change taking ring 0. */
@@ -1129,14 +1142,14 @@ bool Control::backend_left(rte_eth_dev *dev, XenbusState &state) noexcept
 	close_step(XenbusState::Closing, Clock::now() + teardown_step_timeout);
 	if (stopping())
 		return false;
-	store_.switch_state(front_dir_, XenbusState::Closed);
+	write_state(XenbusState::Closed);
 	for (QueueResources &r : resources_) {
 		r.port_tx.reset();
 		r.port_rx.reset();
 	}
 	keys_written_ = false;
-	store_.switch_state(front_dir_, XenbusState::Initialising);
-	state = store_.read_state(back_dir_).value_or(XenbusState::Unknown);
+	write_state(XenbusState::Initialising);
+	state = xenbus_.read_other_state(store_);
 	last_backend_state_ = state;
 	return true;
 }
@@ -1187,11 +1200,11 @@ void Control::watch_backend(rte_eth_dev *dev) noexcept
 		int n = poll(fds, 2, 1000);
 		if (stopping() || (n > 0 && (fds[0].revents & POLLIN)))
 			return;
-		const std::string state_node = back_dir_ + "/state";
+		const std::string state_node = xenbus_.back_dir() + "/state";
 		const auto fired = store_.pending_watch_paths();
 		const bool state_written =
 			std::find(fired.begin(), fired.end(), state_node) != fired.end();
-		auto read = store_.read_state(back_dir_);
+		auto read = store_.read_state(xenbus_.back_dir());
 		if (!read && !store_.alive()) {
 			/* Not the backend's doing: our connection to the store
 			 * broke. Nothing is torn down for it. */

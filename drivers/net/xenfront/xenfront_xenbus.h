@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "control_thread.h"
+#include "xenbus_device.h"
 #include "evtchn.h"
 #include "grant.h"
 #include "store.h"
@@ -73,8 +74,8 @@ public:
 					      std::string &error) noexcept;
 	~Control();
 
-	const std::string &front_dir() const { return front_dir_; }
-	const std::string &back_dir() const { return back_dir_; }
+	const std::string &front_dir() const { return xenbus_.front_dir(); }
+	const std::string &back_dir() const { return xenbus_.back_dir(); }
 	/* The backend's features as last read (at probe, at its InitWait, at
 	 * each connection), or what every backend has until then. */
 	BackendFeatures features() const noexcept;
@@ -179,6 +180,8 @@ private:
 	bool own_state(std::string &error, bool &written) noexcept;
 	/* Writes our state; on failure `error` names the node and the value. */
 	bool switch_state(xen::XenbusState state, std::string &error) noexcept;
+	/* The same where a failed write changes nothing (teardown). */
+	void write_state(xen::XenbusState state) noexcept;
 	/* Waits for one of `states`; false at `deadline`, or at once when the
 	 * control thread is asked to stop (thread_.fd()). */
 	bool wait_backend(Clock::time_point deadline,
@@ -251,8 +254,8 @@ private:
 	xen::Store store_;
 	xen::Gntshr gntshr_;
 	xen::Evtchn evtchn_;
-	std::string front_dir_;
-	std::string back_dir_;
+	/* Our and the backend's directories, our state node. */
+	xen::XenbusDevice xenbus_{xen::XenbusDevice::Side::Frontend};
 	xen::DomId backend_domid_;
 	/* Read by the application's thread (dev_infos, configure), written by
 	 * the control thread: every access through features() or

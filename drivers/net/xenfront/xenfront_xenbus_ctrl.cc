@@ -50,7 +50,7 @@ RssConfig Control::rss() const noexcept
 bool Control::apply_rss_locked(const RssConfig &rss, std::string &error) noexcept
 {
 	if (!ctrl_) {
-		error = "RSS needs the backend's control ring, and " + back_dir_ +
+		error = "RSS needs the backend's control ring, and " + xenbus_.back_dir() +
 			"/feature-ctrl-ring is not 1";
 		return false;
 	}
@@ -76,7 +76,7 @@ bool Control::apply_rss_locked(const RssConfig &rss, std::string &error) noexcep
 	if (!ok) {
 		if (ctrl_errors_ != nullptr)
 			__atomic_fetch_add(ctrl_errors_, 1, __ATOMIC_RELAXED);
-		error = "RSS over the control ring of " + back_dir_ + ": " + error;
+		error = "RSS over the control ring of " + xenbus_.back_dir() + ": " + error;
 		return false;
 	}
 	XF_INIT_LOG(INFO, name_.c_str(),
@@ -94,7 +94,7 @@ void Control::steer_to_polled_locked() noexcept
 			NOTICE, name_.c_str(),
 			"netif queues %u-%u have no rx queue and %s/feature-ctrl-ring is not 1: "
 			"rx queues 0-%u also read those rings (rx_q<N>_unpolled_packets)",
-			first, last, back_dir_.c_str(), first - 1);
+			first, last, xenbus_.back_dir().c_str(), first - 1);
 		return;
 	}
 	std::string error;
@@ -115,7 +115,7 @@ void Control::steer_to_polled_locked() noexcept
 			   "netif queues %u-%u have no rx queue; steering away from them over the "
 			   "control ring of %s failed: %s; rx queues 0-%u also read those rings "
 			   "(rx_q<N>_unpolled_packets)",
-			   first, last, back_dir_.c_str(), error.c_str(), first - 1);
+			   first, last, xenbus_.back_dir().c_str(), error.c_str(), first - 1);
 		return;
 	}
 	XF_INIT_LOG(NOTICE, name_.c_str(),
@@ -160,7 +160,7 @@ void Control::unmap_static_grants() noexcept
 				__atomic_fetch_add(ctrl_errors_, 1, __ATOMIC_RELAXED);
 			XF_DRV_LOG(NOTICE, name_.c_str(),
 				   "static grants of queue %u over the control ring of %s: %s", qid,
-				   back_dir_.c_str(), error.c_str());
+				   xenbus_.back_dir().c_str(), error.c_str());
 			return;
 		}
 	}
@@ -173,7 +173,7 @@ void Control::map_static_grants_locked() noexcept
 		XF_INIT_LOG(INFO, name_.c_str(),
 			    "static_grants=1: %s/feature-ctrl-ring is not 1; the backend copies "
 			    "by grant copy",
-			    back_dir_.c_str());
+			    xenbus_.back_dir().c_str());
 		return;
 	}
 	for (size_t qid = 0; qid < resources_.size(); qid++) {
@@ -215,7 +215,7 @@ void Control::map_static_grants_locked() noexcept
 		XF_DRV_LOG(NOTICE, name_.c_str(),
 			   "static grants of queue %zu over the control ring of %s: %s; the "
 			   "backend copies by grant copy",
-			   qid, back_dir_.c_str(), error.c_str());
+			   qid, xenbus_.back_dir().c_str(), error.c_str());
 		return; /* one failure is enough: no wait per queue on a silent backend */
 	}
 }
@@ -271,8 +271,8 @@ bool Control::send_mcast_locked(const std::vector<rte_ether_addr> &addrs, bool a
 		if (Clock::now() >= deadline) {
 			error = "netif queue 0 had no room for " +
 				std::to_string(addrs.size() - done) +
-				" multicast request(s) within a second (backend " + back_dir_ +
-				" not answering)";
+				" multicast request(s) within a second (backend " +
+				xenbus_.back_dir() + " not answering)";
 			return false;
 		}
 		std::this_thread::sleep_for(1ms);
@@ -311,7 +311,7 @@ int Control::set_allmulticast(bool all, std::string &error) noexcept
 {
 	std::lock_guard lock(ctrl_mutex_);
 	if (connected_ && !features().dynamic_multicast_control) {
-		error = "backend " + back_dir_ +
+		error = "backend " + xenbus_.back_dir() +
 			" reads request-multicast-control only when the frontend connects (no "
 			"feature-dynamic-multicast-control): stop the port, change all-multicast, "
 			"start it again";
@@ -319,7 +319,7 @@ int Control::set_allmulticast(bool all, std::string &error) noexcept
 	}
 	if (connected_) {
 		/* netif.h: the backend follows the key while connected. */
-		const std::string node = front_dir_ + "/request-multicast-control";
+		const std::string node = xenbus_.front_dir() + "/request-multicast-control";
 		if (!store_.write(node, all ? "0" : "1")) {
 			error = "cannot write " + node + ": " + std::strerror(errno);
 			return -EIO;
