@@ -389,10 +389,18 @@ class Images:
             shutil.rmtree(kx)
         sh(["dpkg-deb", "-x", str(self.deb(kernel_pkg)), str(kx)])
         kver = kernel_pkg[len("linux-image-"):]
-        mods = kx / "lib/modules" / kver
+        # Debian 12's kernel package has /lib/modules and .ko files, 13's
+        # /usr/lib/modules and .ko.xz (kmod reads both).
+        mods = next((d for d in (kx / "lib/modules" / kver, kx / "usr/lib/modules" / kver)
+                     if d.exists()), None)
+        if mods is None:
+            raise Failure(f"{kernel_pkg} has no modules directory")
         dst = work / "usr/lib/modules" / kver
         for rel in KERNEL_MODULES:
             src = mods / "kernel" / rel
+            if not src.exists() and pathlib.Path(str(src) + ".xz").exists():
+                rel += ".xz"
+                src = mods / "kernel" / rel
             if not src.exists():
                 raise Failure(f"{kernel_pkg} has no {rel}")
             (dst / "kernel" / rel).parent.mkdir(parents=True, exist_ok=True)
