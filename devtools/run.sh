@@ -122,15 +122,22 @@ demo)
 xen)
 	devtools/setup.sh
 	build build
+	# --debian 13: images from trixie (Xen 4.20, DPDK 24.11) with the
+	# project's Debian 13 packages (devtools/run.sh deb --debian 13).
+	xenbed=("$PY" devtools/xen/xenbed.py --build build)
+	if [[ "${1:-}" == --debian ]]; then
+		xenbed+=(--debian "${2:?--debian 12|13}")
+		shift 2
+	fi
 	case "${1:-}" in
 	--shell)
-		exec "$PY" devtools/xen/xenbed.py --build build shell "${2:?--shell dom0|domU}"
+		exec "${xenbed[@]}" shell "${2:?--shell dom0|domU}"
 		;;
 	--dom0-script | --domu-script)
-		exec "$PY" devtools/xen/xenbed.py --build build scripts "$@"
+		exec "${xenbed[@]}" scripts "$@"
 		;;
 	esac
-	exec "$PY" devtools/xen/xenbed.py --build build suite "$@"
+	exec "${xenbed[@]}" suite "$@"
 	;;
 gate)
 	# The callgrind regression gate alone; --update rewrites its baseline.

@@ -16,6 +16,15 @@ An agent in each domain (guest/usr/local/sbin/xenbed-agent) runs scripts
 for the host: QEMU forwards a local port to dom0's agent, and dom0 relays a
 second one to the domU's agent over the control vif.
 
+Debian 12 (the default) or 13 (--debian 13, or XENBED_DEBIAN=13): 12 has
+Xen 4.17 and DPDK 22.11 with the project's build installed by `meson
+install`; 13 has Xen 4.20, Linux 6.12 and DPDK 24.11 with the project's
+Debian 13 packages (build-deb/debian13, or --debs DIR) installed by apt,
+its images under <build>/xen-debian13/. Xen 4.20 boots under TCG with the
+same QEMU CPU model (Nehalem) and command line as 4.17 (measured
+2026-12-07, load ~17 on 2 cores: trixie base 380 s, images 115 s, dom0 up
+130 s after QEMU starts).
+
   xenbed.py images                  build the images (cached)
   xenbed.py boot                    boot and leave the bed running
   xenbed.py stop                    power it off
@@ -47,9 +56,6 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GUEST_FILES = pathlib.Path(__file__).resolve().parent / "guest"
-SUITE = "bookworm"
-XEN_PACKAGE = "xen-hypervisor-4.17-amd64"
-XEN_LIBEXEC = "/usr/lib/xen-4.17"
 AGENT_PORT = 7000
 # QEMU's user-mode network to dom0's agent (dom0 is .15 on it): away from
 # the 10.0.<devid>.0/24 networks of the guest's vifs.
@@ -69,7 +75,7 @@ DOMU_TIMEOUT = 900
 # Packages of both domains. The DPDK runtime of dpdk-testpmd and of the
 # project's drivers is added from what they link on this host (ldd + dpkg -S).
 ROOT_PACKAGES = [
-    "xen-utils-4.17", "xenstore-utils", "iproute2", "kmod", "procps", "iputils-ping",
+    "xenstore-utils", "iproute2", "kmod", "procps", "iputils-ping",
     "ethtool", "tcpdump", "python3", "libstdc++6",
 ]
 # DPDK drivers EAL loads as plugins (not linked by dpdk-testpmd): the
@@ -82,7 +88,58 @@ KERNEL_MODULES = ["drivers/xen", "drivers/net/xen-netback", "drivers/net/xen-net
                   # A Linux bridge (case 8: multicast frames as a bridged host's).
                   "net/bridge/bridge.ko", "net/802/stp.ko", "net/llc/llc.ko"]
 # Left out of the domU's image: the toolstack and the domU's own image.
-DOMU_EXCLUDE = ["./usr/lib/xen-4.17", "./boot", "./usr/share/X11"]
+DOMU_EXCLUDE = ["./boot", "./usr/share/X11"]
+
+
+class Release:
+    """The Debian release both domains are made from. Debian 12 (the
+    host's): Xen 4.17, the DPDK runtime the host's build links (ldd + dpkg
+    -S), the project by `meson install` of that build. Debian 13: Xen 4.20,
+    DPDK 24.11, from a private apt state (devtools/debroot.py's), and the
+    project from its Debian 13 packages (`devtools/run.sh deb --debian 13`),
+    installed into the image by apt as a user would; testpmd then loads
+    net_xenfront from DPDK's plugin directory, with no -d."""
+
+    def __init__(self, version: str, debs: pathlib.Path = None):
+        if version not in ("12", "13"):
+            raise Failure(f"Debian {version}: the bed knows 12 and 13")
+        self.version = version
+        self.suite = {"12": "bookworm", "13": "trixie"}[version]
+        self.xen = {"12": "4.17", "13": "4.20"}[version]
+        self.xen_package = f"xen-hypervisor-{self.xen}-amd64"
+        self.xen_libexec = f"/usr/lib/xen-{self.xen}"
+        self.host = version == "12"
+        self.debs = None
+        if not self.host:
+            self.debs = (debs or ROOT / f"build-deb/debian{version}").resolve()
+        self._apt = None
+
+    def apt_opts(self) -> list:
+        """apt options that point at the release's archive (none: the host's)."""
+        if self.host:
+            return []
+        if self._apt is None:
+            sys.path.insert(0, str(ROOT / "devtools"))
+            import debroot
+            rel = debroot.Release(self.version)
+            rel.candidates(["apt"])  # apt-get update of build-debian<N>/apt
+            self._apt = rel.apt_opts()
+        return self._apt
+
+    def project_debs(self) -> list:
+        """Our packages to install in the image (not -dev, not dbgsym)."""
+        found = sorted(p for p in self.debs.glob("*.deb")
+                       if "-dbgsym_" not in p.name and "-dev_" not in p.name
+                       and not p.name.startswith("xensim_"))
+        if not any(p.name.startswith("librte-net-xenfront") for p in found):
+            raise Failure(f"no librte-net-xenfront .deb in {self.debs}: "
+                          f"build them (devtools/run.sh deb --debian {self.version})")
+        return found
+
+
+def release_from_env() -> Release:
+    debs = os.environ.get("XENBED_DEBS")
+    return Release(os.environ.get("XENBED_DEBIAN", "12"), pathlib.Path(debs) if debs else None)
 
 
 class Failure(Exception):
@@ -135,9 +192,12 @@ class Images:
     by the candidate versions of the packages it is made from; the images
     by that and the digest of what the project installs."""
 
-    def __init__(self, build: pathlib.Path):
+    def __init__(self, build: pathlib.Path, release: Release = None):
         self.build = build
-        self.dir = build / "xen"
+        self.release = release or release_from_env()
+        # Debian 12's images where they always were; another release's beside.
+        self.dir = build / ("xen" if self.release.host else f"xen-debian{self.release.version}")
+        self._candidates = {}
         self.debs = self.dir / "debs"
         self.xen_elf = self.dir / "xen.elf"
         self.vmlinuz = self.dir / "vmlinuz"
@@ -146,39 +206,38 @@ class Images:
 
     # Versions -----------------------------------------------------------
 
-    @staticmethod
-    def kernel_package() -> str:
-        out = sh(["apt-cache", "depends", "linux-image-amd64"], capture_output=True).stdout
+    def kernel_package(self) -> str:
+        out = sh(["apt-cache", *self.release.apt_opts(), "depends", "linux-image-amd64"],
+                 capture_output=True).stdout
         m = re.search(r"Depends: (linux-image-\S+-amd64)", out)
         if not m:
             raise Failure("apt-cache knows no linux-image-amd64 (run devtools/setup.sh)")
         return m.group(1)
 
-    _candidates = {}
-
-    @classmethod
-    def candidates(cls, pkgs) -> dict:
+    def candidates(self, pkgs) -> dict:
         """The versions apt would install (one apt-cache call for all)."""
-        todo = [p for p in pkgs if p not in cls._candidates]
+        todo = [p for p in pkgs if p not in self._candidates]
         if todo:
-            out = sh(["apt-cache", "policy", *todo], capture_output=True).stdout
+            out = sh(["apt-cache", *self.release.apt_opts(), "policy", *todo],
+                     capture_output=True).stdout
             for m in re.finditer(r"^(\S+):\n(?:  .*\n)*?  Candidate: (\S+)", out, re.M):
-                cls._candidates[m.group(1)] = m.group(2)
+                self._candidates[m.group(1)] = m.group(2)
         found = {}
         for p in pkgs:
-            v = cls._candidates.get(p)
+            v = self._candidates.get(p)
             if v is None or v == "(none)":
                 raise Failure(f"no installable version of Debian package {p} (apt-get update?)")
             found[p] = v
         return found
 
-    @classmethod
-    def candidate(cls, pkg: str) -> str:
-        return cls.candidates([pkg])[pkg]
+    def candidate(self, pkg: str) -> str:
+        return self.candidates([pkg])[pkg]
 
     def dpdk_packages(self) -> list:
         """The Debian packages dpdk-testpmd and our drivers link, plus the
         plugin drivers, all of the installed DPDK's ABI."""
+        if not self.release.host:
+            return self.release_dpdk_packages()
         libs = [shutil.which("dpdk-testpmd") or "/usr/bin/dpdk-testpmd"]
         libs += [str(p) for p in self.driver_libraries()]
         libs.append(str(self.build / "app/offload-fwd/xf-offload-fwd"))
@@ -204,18 +263,43 @@ class Images:
                 raise Failure(f"{lib} is missing: build first (devtools/run.sh build)")
         return libs
 
+    def release_dpdk_packages(self) -> list:
+        """Another release's: the libraries its dpdk-testpmd needs (by
+        soname: librte_net_bnxt.so.25 is in librte-net-bnxt25), plus the
+        plugin drivers; our packages' own dependencies come with them."""
+        with tempfile.TemporaryDirectory(dir=self.dir) as tmp:
+            tp = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(self.deb("dpdk-dev"))],
+                                  stdout=subprocess.PIPE)
+            sh(["tar", "-x", "-C", tmp, "./usr/bin/dpdk-testpmd"], stdin=tp.stdout)
+            tp.wait()
+            dyn = sh(["readelf", "-d", f"{tmp}/usr/bin/dpdk-testpmd"], capture_output=True).stdout
+        pkgs = set()
+        abi = None
+        for m in re.finditer(r"NEEDED.*\[librte_(\w+)\.so\.(\d+)\]", dyn):
+            # Debian's library package names put a hyphen between a name
+            # ending in a digit and its soname version (librte-common-mlx5-25).
+            name = "librte-" + m.group(1).replace("_", "-")
+            pkgs.add(name + ("-" if name[-1].isdigit() else "") + m.group(2))
+            abi = m.group(2)
+        if abi is None:
+            raise Failure("this release's dpdk-testpmd links no librte library")
+        pkgs.update(p + abi for p in DPDK_PLUGINS)
+        return sorted(pkgs)
+
     def base_packages(self) -> list:
-        return sorted(set(ROOT_PACKAGES + self.dpdk_packages()))
+        return sorted(set(ROOT_PACKAGES + [f"xen-utils-{self.release.xen}"] +
+                          self.dpdk_packages()))
 
     # Steps ------------------------------------------------------------
 
     def download(self, kernel_pkg: str):
         self.debs.mkdir(parents=True, exist_ok=True)
-        for pkg in (XEN_PACKAGE, kernel_pkg, "dpdk-dev"):
+        for pkg in (self.release.xen_package, kernel_pkg, "dpdk-dev"):
             version = self.candidate(pkg).replace(":", "%3a")
             if not list(self.debs.glob(f"{pkg}_{version}_*.deb")):
                 log(f"downloading {pkg} {version}")
-                sh(["apt-get", "download", "-q", pkg], cwd=self.debs, capture_output=True)
+                sh(["apt-get", *self.release.apt_opts(), "download", "-q", pkg], cwd=self.debs,
+                   capture_output=True)
 
     def deb(self, pkg: str) -> pathlib.Path:
         version = self.candidate(pkg).replace(":", "%3a")
@@ -226,30 +310,42 @@ class Images:
 
     def base(self, packages: list) -> pathlib.Path:
         """The Debian root filesystem of both domains, as a tarball."""
-        key = sha256_of(SUITE, *[f"{p}={v}" for p, v in self.candidates(packages).items()])
+        suite = self.release.suite
+        local = [] if self.release.host else self.release.project_debs()
+        key = sha256_of(suite, *[f"{p}={v}" for p, v in self.candidates(packages).items()],
+                        *[p.read_bytes() for p in local])
         tar = self.dir / f"base-{key}.tar"
         if tar.exists():
             return tar
         for old in self.dir.glob("base-*.tar"):
             old.unlink()
-        log(f"building the Debian {SUITE} root filesystem with mmdebstrap "
-            f"({len(packages)} packages; a few minutes)")
+        log(f"building the Debian {suite} root filesystem with mmdebstrap "
+            f"({len(packages)} packages, {len(local)} of the project's; a few minutes)")
         t0 = time.monotonic()
         tmp = tar.with_suffix(".partial")
         excludes = [f"--dpkgopt=path-exclude=/usr/share/{d}/*"
                     for d in ("man", "doc", "locale", "info")]
-        cmd = ["mmdebstrap", "--variant=minbase", "--quiet",
+        # apt (outside) hands the local .debs' paths to dpkg (inside the
+        # root): mmdebstrap's hook makes them visible there (mmdebstrap(1)).
+        hooks = ["--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount"] if local else []
+        cmd = ["mmdebstrap", "--variant=minbase", "--quiet", *hooks,
                "--aptopt=APT::Install-Recommends \"false\"", *excludes,
-               "--include=" + ",".join(packages), "--format=tar", SUITE, str(tmp)]
+               "--include=" + ",".join(packages + [str(p) for p in local]), "--format=tar",
+               suite, str(tmp)]
         res = sh(cmd, capture_output=True, check=False)
         if res.returncode != 0:
-            raise Failure(f"mmdebstrap failed ({res.returncode}):\n{res.stderr[-3000:]}")
+            (self.dir / "mmdebstrap.log").write_text(res.stderr)
+            raise Failure(f"mmdebstrap failed ({res.returncode}; all in {self.dir}/mmdebstrap.log):\n"
+                          f"{res.stderr[-3000:]}")
         tmp.rename(tar)
         log(f"root filesystem built in {time.monotonic() - t0:.0f} s: {tar.name}")
         return tar
 
     def project_install(self, dest: pathlib.Path):
-        """What a user gets from `meson install`, under dest."""
+        """What a user gets from `meson install`, under dest (another
+        release's image has the project from its packages, in the base)."""
+        if not self.release.host:
+            return
         res = sh(["meson", "install", "-C", str(self.build), "--no-rebuild", "--destdir",
                   str(dest)], capture_output=True, check=False)
         if res.returncode != 0:
@@ -261,6 +357,8 @@ class Images:
             if not shutil.which(tool):
                 raise Failure(f"{tool} is not installed (devtools/setup.sh installs it)")
         self.dir.mkdir(parents=True, exist_ok=True)
+        if not self.release.host:
+            self.release.project_debs()  # says how to build them if missing
         kernel_pkg = self.kernel_package()
         self.download(kernel_pkg)
         packages = self.base_packages()
@@ -268,7 +366,7 @@ class Images:
         with tempfile.TemporaryDirectory(dir=self.dir, prefix="install-") as inst:
             inst = pathlib.Path(inst)
             self.project_install(inst)
-            key = sha256_of(base.name, self.candidate(XEN_PACKAGE), kernel_pkg,
+            key = sha256_of(base.name, self.candidate(self.release.xen_package), kernel_pkg,
                             self.candidate(kernel_pkg), self.candidate("dpdk-dev"),
                             tree_digest(inst), tree_digest(GUEST_FILES),
                             sha256_of(pathlib.Path(__file__).read_bytes()))
@@ -294,10 +392,18 @@ class Images:
             shutil.rmtree(kx)
         sh(["dpkg-deb", "-x", str(self.deb(kernel_pkg)), str(kx)])
         kver = kernel_pkg[len("linux-image-"):]
-        mods = kx / "lib/modules" / kver
+        # Debian 12's kernel package has /lib/modules and .ko files, 13's
+        # /usr/lib/modules and .ko.xz (kmod reads both).
+        mods = next((d for d in (kx / "lib/modules" / kver, kx / "usr/lib/modules" / kver)
+                     if d.exists()), None)
+        if mods is None:
+            raise Failure(f"{kernel_pkg} has no modules directory")
         dst = work / "usr/lib/modules" / kver
         for rel in KERNEL_MODULES:
             src = mods / "kernel" / rel
+            if not src.exists() and pathlib.Path(str(src) + ".xz").exists():
+                rel += ".xz"
+                src = mods / "kernel" / rel
             if not src.exists():
                 raise Failure(f"{kernel_pkg} has no {rel}")
             (dst / "kernel" / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -315,7 +421,7 @@ class Images:
         xx = self.dir / "xen-deb"
         if xx.exists():
             shutil.rmtree(xx)
-        sh(["dpkg-deb", "-x", str(self.deb(XEN_PACKAGE)), str(xx)])
+        sh(["dpkg-deb", "-x", str(self.deb(self.release.xen_package)), str(xx)])
         gz = next((xx / "boot").glob("xen-*.gz"))
         with open(self.xen_elf, "wb") as out:
             sh(["zcat", str(gz)], stdout=out, text=False)
@@ -333,7 +439,7 @@ class Images:
         # The project, as `meson install` put it, and the bed's own files.
         sh(["cp", "-a", f"{inst}/.", str(work)])
         sh(["cp", "-a", f"{GUEST_FILES}/.", str(work)])
-        self.write_env(work, inst)
+        self.write_env(work, inst if self.release.host else work)
         for dev, mode, major, minor in (("console", 0o600, 5, 1), ("null", 0o666, 1, 3)):
             node = work / "dev" / dev
             if not node.exists():
@@ -342,7 +448,8 @@ class Images:
         # kernel and image under /boot (xl create reads them there).
         domu = work / "boot" / "domu.cpio"
         domu.parent.mkdir(exist_ok=True)
-        self.cpio(work, domu, exclude=DOMU_EXCLUDE + ["./boot/domu.cpio"])
+        self.cpio(work, domu, exclude=DOMU_EXCLUDE + ["." + self.release.xen_libexec,
+                                                      "./boot/domu.cpio"])
         shutil.copy2(self.vmlinuz, work / "boot" / "vmlinuz")
         self.cpio(work, self.dom0_cpio)
         shutil.rmtree(work)
@@ -350,9 +457,11 @@ class Images:
     @staticmethod
     def write_env(work: pathlib.Path, inst: pathlib.Path):
         """/etc/xenbed/env: where the installed drivers and tools are, for
-        every script the agent runs."""
+        every script the agent runs (inst: what the project installed, or
+        the whole root when its packages did)."""
         def installed(name):
-            found = sorted(inst.rglob(name))
+            found = sorted(p for p in inst.rglob(name + "*") if p.name in (name, name + ".25")
+                           or re.fullmatch(re.escape(name) + r"\.\d+", p.name))
             if not found:
                 raise Failure(f"meson install put no {name} in the image")
             return "/" + found[0].relative_to(inst).as_posix()
@@ -637,6 +746,7 @@ class Bed:
 
     def save(self):
         self.state["domu_id"] = self.domu_id
+        self.state_file(self.build).parent.mkdir(parents=True, exist_ok=True)
         self.state_file(self.build).write_text(json.dumps(self.state, indent=1) + "\n")
 
     def _set_env(self):
@@ -668,7 +778,8 @@ class Bed:
         proc = subprocess.Popen(cmd, stdout=qlog, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         state = {"qemu_pid": proc.pid, "ports": ports, "serial": str(serial),
-                 "started": time.time(), "domu_id": None}
+                 "started": time.time(), "domu_id": None,
+                 "debian": images.release.version, "xen": images.release.xen}
         bed = cls(build, state)
         bed.save()
         log(f"QEMU started (pid {proc.pid}); serial console in {serial}")
@@ -870,6 +981,11 @@ def main(argv=None) -> int:
                                  epilog="\n\n".join(__doc__.split("\n\n")[1:]))
     ap.add_argument("--build", type=pathlib.Path, default=None,
                     help="the project's build directory (default: $XENFRONT_BUILD_DIR or build)")
+    ap.add_argument("--debian", choices=["12", "13"], default=None,
+                    help="the release of the images (default: $XENBED_DEBIAN or 12)")
+    ap.add_argument("--debs", type=pathlib.Path, default=None,
+                    help="with --debian 13: the project's packages "
+                    "(default: build-deb/debian13, from devtools/run.sh deb --debian 13)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("images", help="build the images (cached)")
     sub.add_parser("boot", help="boot the bed and leave it running")
@@ -891,8 +1007,13 @@ def main(argv=None) -> int:
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
     args.pytest_args = extra
     build = (args.build or build_dir()).resolve()
-    images = Images(build)
+    # The pytest suite and later commands find the release in the environment.
+    if args.debian:
+        os.environ["XENBED_DEBIAN"] = args.debian
+    if args.debs:
+        os.environ["XENBED_DEBS"] = str(args.debs.resolve())
     try:
+        images = Images(build)
         if args.cmd == "images":
             images.ensure()
         elif args.cmd == "boot":
