@@ -11,6 +11,12 @@
  *
  *   xenfront-rx-intr [EAL options] -- [--idle-polls N] [--hold N]
  *
+ * --poll polls without sleeping (no rx interrupt: net_xenback has none);
+ * --scatter enables RTE_ETH_RX_OFFLOAD_SCATTER (net_xenback's zerocopy=1
+ * hands chains only to an application that takes them). SIGUSR2 frees the
+ * packets held so far (holding no more). SIGUSR1 also prints port 0's
+ * non-zero xstats, "rx_intr: xstat <name>=<value>".
+ *
  * --hold N keeps the first N packets received instead of freeing them,
  * across the port's stop and close at exit: it prints "rx_intr: closed,
  * holding <n>", waits a second, frees them, prints "rx_intr: freed" and
@@ -45,11 +51,14 @@
 
 static volatile sig_atomic_t quit;
 static volatile sig_atomic_t report;
+static volatile sig_atomic_t release_held;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
 		report = 1;
+	else if (sig == SIGUSR2)
+		release_held = 1;
 	else
 		quit = 1;
 }
@@ -67,11 +76,31 @@ static void print_counters(const struct counters *c)
 	fflush(stdout);
 }
 
-static int setup_port(uint16_t port)
+static void print_xstats(uint16_t port)
+{
+	int n = rte_eth_xstats_get(port, NULL, 0);
+	if (n <= 0)
+		return;
+	struct rte_eth_xstat *v = calloc((size_t)n, sizeof(*v));
+	struct rte_eth_xstat_name *names = calloc((size_t)n, sizeof(*names));
+	if (v != NULL && names != NULL && rte_eth_xstats_get(port, v, (unsigned int)n) == n &&
+	    rte_eth_xstats_get_names(port, names, (unsigned int)n) == n)
+		for (int i = 0; i < n; i++)
+			if (v[i].value != 0)
+				printf("rx_intr: xstat %s=%" PRIu64 "\n", names[v[i].id].name,
+				       v[i].value);
+	free(v);
+	free(names);
+	fflush(stdout);
+}
+
+static int setup_port(uint16_t port, int poll, int scatter)
 {
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
-	conf.intr_conf.rxq = 1;
+	conf.intr_conf.rxq = !poll;
+	if (scatter)
+		conf.rxmode.offloads = RTE_ETH_RX_OFFLOAD_SCATTER;
 	struct rte_mempool *mp = rte_pktmbuf_pool_create(
 		"rx_intr_pool", NB_MBUFS, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	if (mp == NULL) {
@@ -88,7 +117,7 @@ static int setup_port(uint16_t port)
 		rc = rte_eth_tx_queue_setup(port, 0, NB_DESC, rte_eth_dev_socket_id(port), NULL);
 	if (rc == 0)
 		rc = rte_eth_dev_start(port);
-	if (rc == 0)
+	if (rc == 0 && !poll)
 		rc = rte_eth_dev_rx_intr_ctl_q(port, 0, RTE_EPOLL_PER_THREAD, RTE_INTR_EVENT_ADD,
 					       NULL);
 	if (rc != 0) {
@@ -101,10 +130,12 @@ static int setup_port(uint16_t port)
 /* Printed by EAL's --help (before EAL's options) and by -- --help. */
 static void usage(const char *prgname)
 {
-	printf("usage: %s [EAL options] -- [--idle-polls N] [--hold N]\n"
+	printf("usage: %s [EAL options] -- [--idle-polls N] [--hold N] [--poll] [--scatter]\n"
 	       "Receives on port 0 in rx interrupt mode: sleeps on the queue's event\n"
 	       "channel once N polls (--idle-polls, default 100) found nothing.\n"
-	       "  --hold N   keep the first N mbufs received until exit\n",
+	       "  --hold N   keep the first N mbufs received until exit (or SIGUSR2)\n"
+	       "  --poll     never sleep (no rx interrupt)\n"
+	       "  --scatter  enable RTE_ETH_RX_OFFLOAD_SCATTER\n",
 	       prgname);
 }
 
@@ -121,6 +152,8 @@ int main(int argc, char **argv)
 	argv += n;
 	unsigned long idle_polls = 100;
 	unsigned long hold = 0;
+	int poll = 0;
+	int scatter = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage("xenfront-rx-intr");
@@ -130,6 +163,10 @@ int main(int argc, char **argv)
 			idle_polls = strtoul(argv[++i], NULL, 0);
 		} else if (strcmp(argv[i], "--hold") == 0 && i + 1 < argc && hold == 0) {
 			hold = strtoul(argv[++i], NULL, 0);
+		} else if (strcmp(argv[i], "--poll") == 0) {
+			poll = 1;
+		} else if (strcmp(argv[i], "--scatter") == 0) {
+			scatter = 1;
 		} else {
 			fprintf(stderr, "usage: xenfront-rx-intr [EAL options] -- "
 					"[--idle-polls N] [--hold N]\n");
@@ -147,14 +184,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const uint16_t port = 0;
-	if (setup_port(port) != 0)
+	if (setup_port(port, poll, scatter) != 0)
 		return 1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGUSR1, on_signal);
+	signal(SIGUSR2, on_signal);
 	/* The fd ethdev epolls for queue 0 (an application may epoll it itself). */
 	printf("rx_intr: port %u ready, queue 0 fd %d\n", port,
-	       rte_eth_dev_rx_intr_ctl_q_get_fd(port, 0));
+	       poll ? -1 : rte_eth_dev_rx_intr_ctl_q_get_fd(port, 0));
 	fflush(stdout);
 
 	struct counters c = {0, 0, 0};
@@ -164,7 +202,16 @@ int main(int argc, char **argv)
 	while (!quit) {
 		if (report) {
 			report = 0;
+			print_xstats(port);
 			print_counters(&c);
+		}
+		if (release_held) {
+			release_held = 0;
+			rte_pktmbuf_free_bulk(held, (unsigned int)nb_held);
+			printf("rx_intr: released %lu\n", nb_held);
+			fflush(stdout);
+			nb_held = 0;
+			hold = 0;
 		}
 		uint16_t got = rte_eth_rx_burst(port, 0, pkts, BURST);
 		if (got > 0) {
@@ -176,7 +223,7 @@ int main(int argc, char **argv)
 			idle = 0;
 			continue;
 		}
-		if (++idle < idle_polls)
+		if (++idle < idle_polls || poll)
 			continue;
 		idle = 0;
 		if (c.rx != printed_rx) {
@@ -193,7 +240,8 @@ int main(int argc, char **argv)
 		rte_eth_dev_rx_intr_disable(port, 0);
 	}
 	print_counters(&c);
-	rte_eth_dev_rx_intr_ctl_q(port, 0, RTE_EPOLL_PER_THREAD, RTE_INTR_EVENT_DEL, NULL);
+	if (!poll)
+		rte_eth_dev_rx_intr_ctl_q(port, 0, RTE_EPOLL_PER_THREAD, RTE_INTR_EVENT_DEL, NULL);
 	rte_eth_dev_stop(port);
 	rte_eth_dev_close(port);
 	if (hold > 0) {

@@ -66,6 +66,9 @@ def parse_args(argv):
                     help="also run each xen peer chosen as a variant PEER+ whose guest has "
                          "these extra net_xenfront devargs, interleaved with it (A/B in one "
                          "run, e.g. rx_copybreak=256)")
+    ap.add_argument("--xenback-devargs", metavar="K=V[,K=V...]",
+                    help="likewise, a variant PEER+ whose host has these extra net_xenback "
+                         "devargs and --enable-scatter (e.g. zerocopy=1)")
     ap.add_argument("--pmd-perf", action="store_true",
                     help="also run dpdk-test's pmd_perf_autotest over each peer that can run "
                          "it (its cycles per packet, DPDK's own measure; ~30 s a run)")
@@ -95,12 +98,18 @@ def parse_args(argv):
     for s in plan["sizes"]:
         if not (60 <= s <= 1500 or s == 9000):
             ap.error(f"frame size {s} not supported (60..1500, or 9000)")
-    if a.xenfront_devargs:
+    if a.xenfront_devargs or a.xenback_devargs:
         for name in [p for p in plan["peers"] if P.PEERS[p].xen]:
             base = P.PEERS[name]
-            variant = type(base.__name__ + "Variant", (base,), {
-                "name": name + "+", "label": f"{base.label} {a.xenfront_devargs}",
-                "extra_devargs": "," + a.xenfront_devargs})
+            attrs = {"name": name + "+",
+                     "label": f"{base.label} {a.xenfront_devargs or ''}"
+                              f"{' back:' + a.xenback_devargs if a.xenback_devargs else ''}"}
+            if a.xenfront_devargs:
+                attrs["extra_devargs"] = "," + a.xenfront_devargs
+            if a.xenback_devargs:
+                attrs["host_devargs"] = "," + a.xenback_devargs
+                attrs["host_app_extra"] = ["--enable-scatter"]
+            variant = type(base.__name__ + "Variant", (base,), attrs)
             P.PEERS[variant.name] = variant
             plan["peers"].insert(plan["peers"].index(name) + 1, variant.name)
     plan["profile"] = a.profile.split(",") if a.profile else []

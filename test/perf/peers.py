@@ -120,6 +120,9 @@ class PairPeer:
     def guest_eal(self) -> list:
         raise NotImplementedError
 
+    # Host testpmd arguments of a variant (bench.py --xenback-devargs).
+    host_app_extra: list = []
+
     def host_env(self) -> dict:
         return {}
 
@@ -136,7 +139,7 @@ class PairPeer:
         self.tag = tag
         self.host = Testpmd(f"{tag} host", EAL_COMMON + ["--file-prefix", self.fprefix("h")] +
                             HOST_LCORES + self.host_eal() + null_vdevs(self.group.sizes),
-                            app, self.host_env(), self.ctx.log(f"{tag}-host"),
+                            app + self.host_app_extra, self.host_env(), self.ctx.log(f"{tag}-host"),
                             wrapper=self.ctx.wrapper(tag, "host"))
         self.guest = Testpmd(f"{tag} guest", EAL_COMMON + ["--file-prefix", self.fprefix("g")] +
                              GUEST_LCORES + self.guest_eal(), app, self.guest_env(),
@@ -317,6 +320,7 @@ class XenPeer(PairPeer):
 
     xen = True
     extra_devargs = ""  # bench.py --xenfront-devargs: ",key=value..." of a variant
+    host_devargs = ""  # bench.py --xenback-devargs: the same for net_xenback
     style = "interrupt"
 
     def __init__(self, ctx, group):
@@ -329,7 +333,8 @@ class XenPeer(PairPeer):
 
     def host_eal(self):
         return ["-d", self.ctx.xenback, "--vdev",
-                f"net_xenback0,domid={self.domid},vif=0,style={self.style}"]
+                f"net_xenback0,domid={self.domid},vif=0,style={self.style}" +
+                self.host_devargs]
 
     def guest_eal(self):
         # Static grants: the backend keeps the buffers mapped and copies

@@ -60,7 +60,7 @@ def test_no_store_without_xenstored_path(build, prefix, value):
      "net_xenback0: devargs 'domid' and 'domain' exclude each other: give the guest's domain "
      "id (domid=1) or its name (domain=web), not both"),
     ("xenback", "net_xenback0,domid=1,bogus=1",
-     "net_xenback0: unknown devarg 'bogus' (valid: domid, domain, vif, style, sg, rx_copy, split_event_channels, csum, ipv6_csum, gso_tcpv4, gso_tcpv6, max_queues, ctrl_ring, multicast_control, dynamic_multicast_control, rsc, hostile)"),
+     "net_xenback0: unknown devarg 'bogus' (valid: domid, domain, vif, style, sg, rx_copy, split_event_channels, csum, ipv6_csum, gso_tcpv4, gso_tcpv6, max_queues, ctrl_ring, multicast_control, dynamic_multicast_control, rsc, zerocopy, hostile)"),
 ])
 def test_bad_devargs_named(build, prefix, driver, vdev, line):
     lib = getattr(build, driver)
@@ -86,7 +86,7 @@ def test_pmdinfo_lists_both_drivers(build):
         "domid=<uint>", "domain=<name>", "vif=<uint>", "style=interrupt|poll", "sg=0|1", "rx_copy=0|1",
         "split_event_channels=0|1", "csum=0|1", "ipv6_csum=0|1", "gso_tcpv4=0|1",
         "gso_tcpv6=0|1", "max_queues=<uint>", "ctrl_ring=0|1",
-        "multicast_control=0|1", "dynamic_multicast_control=0|1", "rsc=0|1",
+        "multicast_control=0|1", "dynamic_multicast_control=0|1", "rsc=0|1", "zerocopy=0|1",
         "hostile=<behaviour>[:<rate>]"]
 
 

@@ -187,7 +187,7 @@ TEST(XenbackDevargs, RefusedByName)
 		{"domid=1,bogus=1", "unknown devarg 'bogus' (valid: domid, domain, vif, style, sg, "
 				    "rx_copy, split_event_channels, csum, ipv6_csum, gso_tcpv4, "
 				    "gso_tcpv6, max_queues, ctrl_ring, multicast_control, "
-				    "dynamic_multicast_control, rsc, hostile)"},
+				    "dynamic_multicast_control, rsc, zerocopy, hostile)"},
 		{"domid=0", "devarg domid='0' is invalid: expected an integer from 1 to 32751"},
 		{"domid=32752",
 		 "devarg domid='32752' is invalid: expected an integer from 1 to 32751"},

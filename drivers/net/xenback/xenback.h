@@ -74,6 +74,7 @@ struct Config {
 	bool ctrl_ring = true;
 	bool multicast_control = true;         /* feature-multicast-control */
 	bool dynamic_multicast_control = true; /* feature-dynamic-multicast-control */
+	bool zerocopy = false;                 /* lend statically granted tx pages (zerocopy=) */
 	HostileConfig hostile;                 /* testing only: break netif.h on purpose */
 };
 
@@ -98,7 +99,64 @@ struct RxStats { /* guest transmit → port receive */
 	xen::Counter bursts;           /* bursts that delivered at least one packet */
 	xen::Counter mapped_copies;    /* packets read through a static grant: no grant copy */
 	xen::Counter snooped_markers;  /* hostile=snoop: the marker seen in granted pages */
+	xen::Counter zerocopy;         /* packets whose payload was lent, not copied (zerocopy=1) */
+	xen::Counter zc_fallbacks;     /* lendable packets copied: too many lent already */
+	xen::Counter zc_pending;       /* lent now: the application holds them (a gauge) */
 };
+
+/* Zero-copy guest transmit (zerocopy=1), as Linux netback keeps a guest's
+ * tx pages grant-mapped under an skb's frags and answers the request from
+ * the skb's destructor (xenvif_zerocopy_callback): a single-slot packet
+ * whose page the guest granted statically (already mapped) reaches the
+ * application as two segments, its first zc_head bytes copied into the
+ * head mbuf (netback copies its first XEN_NETBACK_TX_COPY_LEN = 128 bytes:
+ * headers the guest can no longer change under the application's checks),
+ * the rest an external buffer on the mapped page. Its response is written
+ * when the application frees that segment, on whatever lcore: the free
+ * callback queues the slot on `done` (multi-producer, single-consumer), the
+ * next rx burst answers it.
+ *
+ * The block outlives its queue while pages are lent (one reference for the
+ * queue, one per lent slot), like net_xenfront's RxPages. The mappings
+ * themselves belong to the control path, which keeps a region mapped while
+ * a lent slot points into it (Control::retire_regions, xenback_gref.cc). */
+constexpr uint32_t zc_head = 128;
+/* Lent at most: the rest of the ring goes by copy, so an application that
+ * holds mbufs slows this vif's copies, no more, and dom0 pins at most half
+ * a ring of the guest's pages per queue. */
+constexpr uint32_t zc_max_lent = ring_size / 2;
+/* Smaller packets are copied: two segments and a deferred response cost
+ * more than copying a few hundred bytes (measured with the callgrind gate). */
+constexpr uint32_t zc_min_size = 512;
+
+struct ZeroCopy;
+struct RxQueue;
+
+struct ZcSlot {
+	rte_mbuf_ext_shared_info shinfo; /* private memory: the guest cannot reach it */
+	ZeroCopy *owner;
+	uint8_t *page; /* __atomic: the lent page, nullptr once the application freed it */
+	uint32_t gen;  /* the queue's ctrl_gen when lent: no response on a later ring */
+	uint16_t id;   /* the request's id, for its response */
+};
+
+struct ZeroCopy {
+	struct rte_ring *done; /* ZcSlot * freed by the application */
+	uint32_t refs;         /* __atomic: the queue's, and one per lent slot */
+	uint32_t lent;         /* __atomic (read by xstats): slots out */
+	uint32_t nb_free;      /* data path only */
+	uint16_t free[ring_size];
+	ZcSlot slots[ring_size];
+};
+
+/* The block for a queue of `port` (rx queue setup); nullptr if memory is short. */
+ZeroCopy *zc_create(uint16_t port, uint16_t queue, int socket) noexcept;
+/* Drops one reference; the last frees the block. */
+void zc_unref(ZeroCopy *z) noexcept;
+/* Whether an mbuf the application holds still points into [base, base + len). */
+bool zc_lent_in(ZeroCopy &z, const uint8_t *base, size_t len) noexcept;
+/* Frees an rx queue and lets go of its block (queue release and re-setup). */
+void release_rx_queue(RxQueue *q) noexcept;
 
 struct TxStats { /* port transmit → guest receive */
 	xen::Counter packets;
@@ -144,6 +202,7 @@ struct RxQueue {
 	Hostile hostile;          /* behaviour none unless hostile= */
 	const SharedGrefs *grefs; /* static grants of this queue (process-private) */
 	McastFilter *mcast;       /* the port's, in dev_private */
+	ZeroCopy *zc;             /* zerocopy=1 with RTE_ETH_RX_OFFLOAD_SCATTER, else nullptr */
 
 	uint16_t stash_head;
 	uint16_t stash_len;

@@ -123,6 +123,11 @@ bool parse_rsc(std::string_view value, Config &config, std::string &why)
 	return xen::parse_bool(value, config.rsc, why);
 }
 
+bool parse_zerocopy(std::string_view value, Config &config, std::string &why)
+{
+	return xen::parse_bool(value, config.zerocopy, why);
+}
+
 bool parse_hostile(std::string_view value, Config &config, std::string &why)
 {
 	return parse_hostile_config(value, config.hostile, why);

@@ -35,6 +35,9 @@
 	  "connected (default 1)")                                                                 \
 	X(rsc, "0|1",                                                                              \
 	  "coalesce consecutive TCP segments into GSO packets toward the guest (default 0)")       \
+	X(zerocopy, "0|1",                                                                         \
+	  "lend the guest's statically granted tx pages to the application instead of copying, "   \
+	  "with RTE_ETH_RX_OFFLOAD_SCATTER (default 0)")                                           \
 	X(hostile, "<behaviour>[:<rate>]",                                                         \
 	  "testing only: break netif.h on purpose, one packet in <rate> (see xenback.rst)")
 

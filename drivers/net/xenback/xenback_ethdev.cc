@@ -109,7 +109,7 @@ void free_queues(rte_eth_dev *dev)
 	control(dev).detach_queues();
 	quiesce_queues(dev);
 	for (uint16_t i = 0; i < dev->data->nb_rx_queues; i++) {
-		rte_free(dev->data->rx_queues[i]);
+		release_rx_queue(static_cast<RxQueue *>(dev->data->rx_queues[i]));
 		dev->data->rx_queues[i] = nullptr;
 	}
 	for (uint16_t i = 0; i < dev->data->nb_tx_queues; i++) {
@@ -144,10 +144,24 @@ int rx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t, unsigned int socket
 	q->port_id = dev->data->port_id;
 	q->queue_id = qid;
 	q->mcast = &a.mcast;
-	void *old = dev->data->rx_queues[qid];
+	/* zerocopy=1 hands the application a chain (copied headers, lent
+	 * payload): only if it asked for chains. */
+	if (a.config.zerocopy && (offloads & RTE_ETH_RX_OFFLOAD_SCATTER)) {
+		q->zc = zc_create(dev->data->port_id, qid, static_cast<int>(socket));
+		if (q->zc == nullptr) {
+			rte_free(q);
+			return -ENOMEM;
+		}
+	} else if (a.config.zerocopy) {
+		XB_INIT_LOG(NOTICE, a.name,
+			    "rx queue %u: zerocopy=1 needs RTE_ETH_RX_OFFLOAD_SCATTER (headers "
+			    "copied, payload chained); copying",
+			    qid);
+	}
+	auto *old = static_cast<RxQueue *>(dev->data->rx_queues[qid]);
 	control(dev).attach_rx_queue(qid, q);
 	quiesce_queues(dev);
-	rte_free(old);
+	release_rx_queue(old);
 	dev->data->rx_queues[qid] = q;
 	return 0;
 }
@@ -297,6 +311,9 @@ constexpr xen::XstatField rx_xstats[] = {
 	{"bursts", offsetof(RxStats, bursts)},
 	{"mapped_copies", offsetof(RxStats, mapped_copies)},
 	{"snooped_markers", offsetof(RxStats, snooped_markers)},
+	{"zerocopy", offsetof(RxStats, zerocopy)},
+	{"zc_fallbacks", offsetof(RxStats, zc_fallbacks)},
+	{"zc_pending", offsetof(RxStats, zc_pending)},
 };
 constexpr xen::XstatField tx_xstats[] = {
 	{"packets", offsetof(TxStats, packets)},

@@ -7,7 +7,11 @@
  * the grant maps they create and the tables the bursts look them up in. */
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <new>
+#include <thread>
 
 #include "xenback_logs.h"
 #include "xenback_xenbus.h"
@@ -60,6 +64,7 @@ void Control::handle_gref_request(const xen_netif_ctrl_request &req,
 	rsp.type = req.type;
 	rsp.status = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
 	rsp.data = 0;
+	sweep_parked();
 	const uint32_t qid = req.data[0];
 	if (qid >= nb_connected_ || !links_[qid].grefs)
 		return;
@@ -179,8 +184,64 @@ uint32_t Control::del_grefs(uint16_t qid, xen_netif_gref *list, uint32_t n) noex
 			r.live -= static_cast<uint32_t>(
 				std::count(r.refs.begin(), r.refs.end(), list[i].ref));
 	}
+	std::vector<QueueLink::GrefRegion> dead;
+	for (QueueLink::GrefRegion &r : l.gref_regions)
+		if (r.live == 0)
+			dead.push_back(std::move(r));
 	std::erase_if(l.gref_regions, [](const QueueLink::GrefRegion &r) { return r.live == 0; });
+	retire_regions(l, std::move(dead));
 	return removed;
+}
+
+/* No burst looks these mappings up any more (published away, or the rings
+ * taken back): each is unmapped now, unless a page of it is still lent to
+ * the application (zerocopy=1), then parked until it comes back. */
+void Control::retire_regions(QueueLink &l, std::vector<QueueLink::GrefRegion> &&dead) noexcept
+{
+	ZeroCopy *zc = l.rxq != nullptr ? l.rxq->zc : nullptr;
+	for (QueueLink::GrefRegion &r : dead) {
+		if (zc == nullptr || !zc_lent_in(*zc, static_cast<const uint8_t *>(r.map.data()),
+						 r.map.count() * xen::page_size))
+			continue; /* unmapped as `dead` goes */
+		__atomic_fetch_add(&zc->refs, 1, __ATOMIC_RELAXED);
+		parked_.push_back(Parked{std::move(r), zc});
+	}
+	dead.clear();
+	sweep_parked();
+}
+
+/* Unmaps the parked mappings the application no longer has a page of. */
+void Control::sweep_parked() noexcept
+{
+	std::erase_if(parked_, [](Parked &p) {
+		if (zc_lent_in(*p.zc, static_cast<const uint8_t *>(p.region.map.data()),
+			       p.region.map.count() * xen::page_size))
+			return false;
+		zc_unref(p.zc);
+		return true; /* unmapped */
+	});
+}
+
+/* Close: the application has a second to free what it holds; what it
+ * still holds then stays mapped for the life of the process (leaked, and
+ * said so) rather than unmapped under it. */
+void Control::settle_parked() noexcept
+{
+	for (int i = 0; i < 100 && !parked_.empty(); i++) {
+		sweep_parked();
+		if (!parked_.empty())
+			std::this_thread::sleep_for(std::chrono::milliseconds(10));
+	}
+	if (parked_.empty())
+		return;
+	XB_DRV_LOG(ERR, name_.c_str(),
+		   "closed while the application holds mbufs on %zu static grant mappings of "
+		   "the guest; left mapped until the process ends",
+		   parked_.size());
+	auto *leaked = new (std::nothrow) std::vector<Parked>(std::move(parked_));
+	if (leaked == nullptr)
+		std::abort(); /* unmapping would let the application fault */
+	parked_.clear();
 }
 
 } // namespace xenback

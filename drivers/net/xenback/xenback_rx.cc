@@ -20,7 +20,10 @@
 #include <poll.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_eal.h>
+#include <rte_malloc.h>
 #include <rte_memcpy.h>
+#include <rte_ring.h>
 
 extern "C" {
 #include <xenevtchn.h>
@@ -50,6 +53,7 @@ struct Pending {
 	uint16_t flags;    /* NETTXF_* of the first slot */
 	uint16_t gso_size; /* from a XEN_NETIF_EXTRA_TYPE_GSO extra, 0 if none */
 	uint16_t first_id; /* id of the first request */
+	bool lent = false; /* zero-copy: answered when the application frees it */
 };
 
 void fatal(RxQueue &q, const char *why, unsigned value) noexcept
@@ -216,6 +220,7 @@ struct Burst {
 	unsigned used = 0;      /* heads[] taken */
 	unsigned nb_heads;
 	unsigned mapped = 0;
+	unsigned lent = 0;
 	Pending pending[max_batch];
 	/* One head mbuf per packet, allocated in bulk: at most one packet per
 	 * request slot. */
@@ -431,6 +436,81 @@ void deliver_now(RxQueue &q, rte_mbuf *m, const netif_tx_request &req) noexcept
 	rsp->status = NETIF_RSP_OKAY;
 }
 
+/* The free callback of a lent segment, on the lcore that freed it: the
+ * slot goes back to its queue's next burst, which answers the request. */
+void zc_freed(void *, void *opaque) noexcept
+{
+	auto *slot = static_cast<ZcSlot *>(opaque);
+	ZeroCopy *z = slot->owner;
+	/* Release: the control path, seeing nullptr, may unmap the page. */
+	__atomic_store_n(&slot->page, nullptr, __ATOMIC_RELEASE);
+	/* Never full: room for every slot. */
+	rte_ring_mp_enqueue(z->done, slot);
+	zc_unref(z);
+}
+
+/* Lends a fast-path request's page to the application: `m` gets the
+ * first zc_head bytes, copied (netback's header copy), and a segment
+ * attached to the page for the rest; the response waits for the
+ * segment's free. False, nothing changed, if no segment mbuf is left. */
+bool zc_lend(RxQueue &q, rte_mbuf *m, const netif_tx_request &req, uint8_t *page,
+	     uint32_t gen) noexcept
+{
+	ZeroCopy &z = *q.zc;
+	rte_mbuf *seg = rte_pktmbuf_alloc(q.mp);
+	if (unlikely(seg == nullptr))
+		return false;
+	const uint16_t index = z.free[--z.nb_free];
+	ZcSlot &slot = z.slots[index];
+	slot.id = req.id;
+	slot.gen = gen;
+	__atomic_store_n(&slot.page, page, __ATOMIC_RELAXED);
+	rte_mbuf_ext_refcnt_set(&slot.shinfo, 1);
+	__atomic_fetch_add(&z.refs, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&z.lent, z.lent + 1, __ATOMIC_RELAXED);
+	const rte_iova_t iova = rte_eal_iova_mode() == RTE_IOVA_VA
+					? static_cast<rte_iova_t>(reinterpret_cast<uintptr_t>(page))
+					: RTE_BAD_IOVA;
+	rte_pktmbuf_attach_extbuf(seg, page, iova, xen::page_size, &slot.shinfo);
+	/* The request's offset, not 0: a frontend may put two slots in a page. */
+	seg->data_off = static_cast<uint16_t>(req.offset + zc_head);
+	seg->data_len = static_cast<uint16_t>(req.size - zc_head);
+	rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + req.offset, zc_head);
+	m->data_len = zc_head;
+	m->next = seg;
+	m->nb_segs = 2;
+	return true;
+}
+
+/* Answers the requests whose lent segments the application freed (their
+ * ring still the one they came on); true if it wrote any response. */
+bool zc_answer(RxQueue &q) noexcept
+{
+	ZeroCopy &z = *q.zc;
+	const uint32_t gen = __atomic_load_n(&q.sync.ctrl_gen, __ATOMIC_RELAXED);
+	void *done[max_batch];
+	unsigned n;
+	bool answered = false;
+	uint32_t lent = z.lent;
+	do {
+		n = rte_ring_sc_dequeue_burst(z.done, done, max_batch, nullptr);
+		for (unsigned k = 0; k < n; k++) {
+			auto *slot = static_cast<ZcSlot *>(done[k]);
+			if (slot->gen == gen) {
+				netif_tx_response *rsp = q.ring.next_response();
+				rsp->id = slot->id;
+				rsp->status = NETIF_RSP_OKAY;
+				answered = true;
+			}
+			z.free[z.nb_free++] = static_cast<uint16_t>(slot - z.slots);
+		}
+		lent -= n;
+	} while (n == max_batch);
+	__atomic_store_n(&z.lent, lent, __ATOMIC_RELAXED);
+	q.stats.zc_pending.store(lent);
+	return answered;
+}
+
 /* Takes requests until the burst is full or the ring empty: the common
  * packet here (one copy segment, or a copy through a static grant), any
  * other through plan_general. The fast path's state stays in locals,
@@ -446,6 +526,8 @@ void plan(RxQueue &q, Burst &b, rte_mbuf **pkts, uint16_t &nb_rx, uint64_t &byte
 	unsigned used = b.used;
 	unsigned nb_inline = 0;
 	unsigned mapped = 0;
+	unsigned lent = 0;
+	const uint32_t gen = __atomic_load_n(&q.sync.ctrl_gen, __ATOMIC_RELAXED);
 	const RING_IDX prod = b.prod;
 	const unsigned limit = b.limit;
 	while (cons != prod && nb_pending + nb_inline < limit) {
@@ -467,18 +549,46 @@ void plan(RxQueue &q, Burst &b, rte_mbuf **pkts, uint16_t &nb_rx, uint64_t &byte
 		rte_mbuf *m = b.heads[used++];
 		const uint8_t *page =
 			grefs != nullptr ? gref_lookup(*grefs, req.gref, false) : nullptr;
+		bool lend = false;
 		if (page != nullptr) {
-			/* A static grant: copy it now, no segment. */
-			rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + req.offset, req.size);
-			mapped++;
+			/* Lent: nothing here writes into the page (no blank
+			 * checksum to complete), and half a ring at most. */
+			if (q.zc != nullptr && req.size >= zc_min_size &&
+			    !(req.flags & NETTXF_csum_blank)) {
+				if (q.zc->lent < zc_max_lent)
+					lend = zc_lend(q, m, req, const_cast<uint8_t *>(page), gen);
+				else
+					q.stats.zc_fallbacks++;
+			}
+			m->data_len = req.size;
+			if (lend) {
+				lent++;
+				m->data_len = zc_head;
+			} else {
+				/* A static grant: copy it now, no segment. */
+				rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + req.offset,
+					   req.size);
+				mapped++;
+			}
 		} else {
 			plan_segment(q, q.segs[nb_segs], req, m);
+			m->data_len = req.size;
 		}
-		m->data_len = req.size;
 		m->pkt_len = req.size;
 		m->port = q.port_id;
 		cons++;
-		if (page != nullptr && nb_pending == 0 && !(req.flags & NETTXF_csum_blank)) {
+		if (lend && nb_pending == 0) {
+			/* Every packet before it answered: deliver now, the
+			 * response when the application frees it. */
+			if ((req.flags & NETTXF_data_validated) && q.l4_csum)
+				m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+			pkts[nb_rx++] = m;
+			bytes += req.size;
+			nb_inline++;
+			continue;
+		}
+		if (page != nullptr && !lend && nb_pending == 0 &&
+		    !(req.flags & NETTXF_csum_blank)) {
 			/* Every packet before it answered, nothing to
 			 * complete: deliver and answer now (finish()'s plain
 			 * case; responses and packets keep the request
@@ -498,7 +608,8 @@ void plan(RxQueue &q, Burst &b, rte_mbuf **pkts, uint16_t &nb_rx, uint64_t &byte
 						  NETIF_RSP_OKAY,
 						  req.flags,
 						  0,
-						  req.id};
+						  req.id,
+						  lend};
 		nb_segs += page == nullptr;
 	}
 	b.cons = cons;
@@ -507,6 +618,7 @@ void plan(RxQueue &q, Burst &b, rte_mbuf **pkts, uint16_t &nb_rx, uint64_t &byte
 	b.used = used;
 	b.nb_inline = nb_inline;
 	b.mapped = mapped;
+	b.lent = lent;
 }
 
 /* A planned packet once the grant copy is done: its segments checked, then
@@ -531,6 +643,8 @@ void complete(RxQueue &q, Pending &p, rte_mbuf **pkts, uint16_t nb_pkts, uint16_
  * first, NULL for each extra, then each fragment. */
 void respond(RxQueue &q, const Burst &b, const Pending &p) noexcept
 {
+	if (p.lent)
+		return; /* answered once the application frees it (zc_answer) */
 	if (likely(p.nb_slots == 1)) {
 		netif_tx_response *rsp = q.ring.next_response();
 		rsp->id = p.first_id;
@@ -570,6 +684,16 @@ bool requests_ready(RxQueue &q, RING_IDX cons, RING_IDX &prod) noexcept
 	return true;
 }
 
+/* Pushes what zc_answer wrote when the burst ends early; `nb_rx`. */
+uint16_t push_answers(RxQueue &q, bool answered, uint16_t nb_rx) noexcept
+{
+	if (answered && q.ring.push_responses()) {
+		xenevtchn_notify(q.notify.handle, q.notify.port);
+		q.stats.notifications++;
+	}
+	return nb_rx;
+}
+
 /* Segments left over from the last burst, first. */
 uint16_t unstash(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 {
@@ -590,13 +714,16 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	xen::BurstGuard guard(q.sync);
 	if (unlikely(!guard.usable() || q.broken))
 		return 0;
+	/* Lent pages the application gave back: answered first, so that a
+	 * guest waiting for its slots gets them even when nothing else moves. */
+	const bool answered = q.zc != nullptr && zc_answer(q);
 	uint16_t nb_rx = unstash(q, pkts, nb_pkts);
 	if (q.stash_len > 0 || nb_rx == nb_pkts)
-		return nb_rx; /* still full: leave the ring for the next burst */
+		return push_answers(q, answered, nb_rx); /* still full: leave the ring */
 	const RING_IDX cons = q.ring.req_cons();
 	RING_IDX prod;
 	if (!requests_ready(q, cons, prod))
-		return nb_rx; /* idle: nothing of a Burst set up */
+		return push_answers(q, answered, nb_rx); /* idle: nothing of a Burst set up */
 	Burst b;
 	b.prod = prod;
 	b.start = b.cons = cons;
@@ -607,16 +734,19 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	b.nb_heads = RTE_MIN(b.limit, b.prod - b.cons);
 	if (unlikely(rte_pktmbuf_alloc_bulk(q.mp, b.heads, b.nb_heads) != 0)) {
 		q.stats.mbuf_alloc_failed++;
-		return nb_rx;
+		return push_answers(q, answered, nb_rx);
 	}
 	const RING_IDX rsp_first = q.ring.rsp_prod_pvt();
 	uint64_t bytes = 0;
 	plan(q, b, pkts, nb_rx, bytes);
 	q.ring.set_req_cons(b.cons);
 	q.stats.mapped_copies += b.mapped;
+	q.stats.zerocopy += b.lent;
+	if (q.zc != nullptr)
+		q.stats.zc_pending.store(q.zc->lent);
 	xen::free_mbufs(b.heads + b.used, b.nb_heads - b.used);
 	if (b.nb_pending + b.nb_inline == 0)
-		return nb_rx;
+		return push_answers(q, answered, nb_rx);
 
 	if (b.nb_segs > 0 && xengnttab_grant_copy(q.gnttab, b.nb_segs, q.segs) != 0)
 		for (unsigned s = 0; s < b.nb_segs; s++)
@@ -638,6 +768,66 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	q.stats.packets += nb_rx;
 	q.stats.bytes += bytes;
 	return nb_rx;
+}
+
+ZeroCopy *zc_create(uint16_t port, uint16_t queue, int socket) noexcept
+{
+	auto *z = static_cast<ZeroCopy *>(
+		rte_zmalloc_socket("xenback_zc", sizeof(ZeroCopy), RTE_CACHE_LINE_SIZE, socket));
+	if (z == nullptr)
+		return nullptr;
+	/* Room for every slot, so that the callback's enqueue never fails
+	 * (an rte_ring of size N holds N - 1). */
+	const unsigned size = rte_align32pow2(ring_size + 1);
+	const ssize_t bytes = rte_ring_get_memsize(size);
+	char name[RTE_RING_NAMESIZE];
+	snprintf(name, sizeof(name), "xb_zc_%u_%u", port, queue);
+	if (bytes > 0)
+		z->done = static_cast<rte_ring *>(
+			rte_zmalloc_socket(name, size_t(bytes), RTE_CACHE_LINE_SIZE, socket));
+	if (z->done == nullptr || rte_ring_init(z->done, name, size, RING_F_SC_DEQ) != 0) {
+		rte_free(z->done);
+		rte_free(z);
+		return nullptr;
+	}
+	z->refs = 1;
+	for (uint32_t i = 0; i < ring_size; i++) {
+		ZcSlot &s = z->slots[i];
+		s.shinfo.free_cb = zc_freed;
+		s.shinfo.fcb_opaque = &s;
+		rte_mbuf_ext_refcnt_set(&s.shinfo, 0);
+		s.owner = z;
+		z->free[z->nb_free++] = static_cast<uint16_t>(ring_size - 1 - i);
+	}
+	return z;
+}
+
+void zc_unref(ZeroCopy *z) noexcept
+{
+	/* Acquire-release: whoever drops the last reference sees every other
+	 * holder's use of the block done. */
+	if (z != nullptr && __atomic_sub_fetch(&z->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		rte_free(z->done);
+		rte_free(z);
+	}
+}
+
+bool zc_lent_in(ZeroCopy &z, const uint8_t *base, size_t len) noexcept
+{
+	for (const ZcSlot &s : z.slots) {
+		const uint8_t *page = __atomic_load_n(&s.page, __ATOMIC_ACQUIRE);
+		if (page != nullptr && page >= base && page < base + len)
+			return true;
+	}
+	return false;
+}
+
+void release_rx_queue(RxQueue *q) noexcept
+{
+	if (q == nullptr)
+		return;
+	zc_unref(q->zc);
+	rte_free(q);
 }
 
 } // namespace xenback

@@ -674,6 +674,7 @@ void Control::release_links() noexcept
 			l.txq->ring.detach();
 			l.txq->grefs = nullptr;
 		}
+		retire_regions(l, std::move(l.gref_regions));
 		l.gref_regions.clear();
 		l.grefs.reset();
 		l.port_tx.reset();
@@ -996,6 +997,7 @@ void Control::shutdown() noexcept
 	stop_thread();
 	std::lock_guard lock(mutex_);
 	disconnect();
+	settle_parked();
 	set_state(XenbusState::Closed);
 }
 

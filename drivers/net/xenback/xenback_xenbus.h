@@ -189,6 +189,21 @@ private:
 		std::vector<GrefRegion> gref_regions;
 	};
 	std::vector<QueueLink> links_;
+	/* Zero-copy (zerocopy=1, xenback_gref.cc): a static grant mapping that
+	 * goes (DEL_GREF_MAPPING, disconnect) while the application still holds
+	 * an mbuf on one of its pages stays mapped here, with a reference on the
+	 * queue's ZeroCopy block, until no lent slot points into it: swept at
+	 * each control request and disconnect; at close waited for a second,
+	 * then left mapped for good (complained about), never unmapped under
+	 * the application. Declared after gnttab_: unmapped before it closes. */
+	struct Parked {
+		QueueLink::GrefRegion region;
+		ZeroCopy *zc;
+	};
+	std::vector<Parked> parked_;
+	void retire_regions(QueueLink &l, std::vector<QueueLink::GrefRegion> &&dead) noexcept;
+	void sweep_parked() noexcept;
+	void settle_parked() noexcept;
 	uint16_t nb_connected_ = 0;
 	/* The control ring, if the guest set one up. */
 	std::optional<xen::Evtchn> ctrl_evtchn_;
