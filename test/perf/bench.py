@@ -68,7 +68,7 @@ def parse_args(argv):
                          "run, e.g. rx_copybreak=256)")
     ap.add_argument("--xenback-devargs", metavar="K=V[,K=V...]",
                     help="likewise, a variant PEER+ whose host has these extra net_xenback "
-                         "devargs and --enable-scatter (e.g. zerocopy=1)")
+                         "devargs and RX scatter on (e.g. zerocopy=1)")
     ap.add_argument("--pmd-perf", action="store_true",
                     help="also run dpdk-test's pmd_perf_autotest over each peer that can run "
                          "it (its cycles per packet, DPDK's own measure; ~30 s a run)")
@@ -108,7 +108,8 @@ def parse_args(argv):
                 attrs["extra_devargs"] = "," + a.xenfront_devargs
             if a.xenback_devargs:
                 attrs["host_devargs"] = "," + a.xenback_devargs
-                attrs["host_app_extra"] = ["--enable-scatter"]
+                attrs["host_setup"] = ["port stop 0", "port config 0 rx_offload scatter on",
+                                       "port start 0"]
             variant = type(base.__name__ + "Variant", (base,), attrs)
             P.PEERS[variant.name] = variant
             plan["peers"].insert(plan["peers"].index(name) + 1, variant.name)

@@ -120,8 +120,9 @@ class PairPeer:
     def guest_eal(self) -> list:
         raise NotImplementedError
 
-    # Host testpmd arguments of a variant (bench.py --xenback-devargs).
-    host_app_extra: list = []
+    # Host testpmd commands run once its ports are up (bench.py
+    # --xenback-devargs: scatter on port 0 only; the null ports refuse it).
+    host_setup: list = []
 
     def host_env(self) -> dict:
         return {}
@@ -139,12 +140,14 @@ class PairPeer:
         self.tag = tag
         self.host = Testpmd(f"{tag} host", EAL_COMMON + ["--file-prefix", self.fprefix("h")] +
                             HOST_LCORES + self.host_eal() + null_vdevs(self.group.sizes),
-                            app + self.host_app_extra, self.host_env(), self.ctx.log(f"{tag}-host"),
+                            app, self.host_env(), self.ctx.log(f"{tag}-host"),
                             wrapper=self.ctx.wrapper(tag, "host"))
         self.guest = Testpmd(f"{tag} guest", EAL_COMMON + ["--file-prefix", self.fprefix("g")] +
                              GUEST_LCORES + self.guest_eal(), app, self.guest_env(),
                              self.ctx.log(f"{tag}-guest"), wrapper=self.ctx.wrapper(tag, "guest"))
         wait = 180 if self.ctx.callgrind_side else 60
+        if self.host_setup:
+            self.host.commands(*self.host_setup)
         self.guest.wait_link(0, timeout=wait)
         self.host.wait_link(0, timeout=wait)
 
