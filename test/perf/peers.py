@@ -142,12 +142,12 @@ class PairPeer:
                             HOST_LCORES + self.host_eal() + null_vdevs(self.group.sizes),
                             app, self.host_env(), self.ctx.log(f"{tag}-host"),
                             wrapper=self.ctx.wrapper(tag, "host"))
+        if self.host_setup:  # before the guest connects
+            self.host.commands(*self.host_setup)
         self.guest = Testpmd(f"{tag} guest", EAL_COMMON + ["--file-prefix", self.fprefix("g")] +
                              GUEST_LCORES + self.guest_eal(), app, self.guest_env(),
                              self.ctx.log(f"{tag}-guest"), wrapper=self.ctx.wrapper(tag, "guest"))
         wait = 180 if self.ctx.callgrind_side else 60
-        if self.host_setup:
-            self.host.commands(*self.host_setup)
         self.guest.wait_link(0, timeout=wait)
         self.host.wait_link(0, timeout=wait)
 

@@ -128,6 +128,7 @@ constexpr uint32_t zc_max_lent = ring_size / 2;
 /* Smaller packets are copied: two segments and a deferred response cost
  * more than copying a few hundred bytes (measured with the callgrind gate). */
 constexpr uint32_t zc_min_size = 512;
+constexpr uint32_t zc_spares = 32;
 
 struct ZeroCopy;
 struct RxQueue;
@@ -145,6 +146,12 @@ struct ZeroCopy {
 	uint32_t refs;         /* __atomic: the queue's, and one per lent slot */
 	uint32_t lent;         /* __atomic (read by xstats): slots out */
 	uint32_t nb_free;      /* data path only */
+	bool iova_va;          /* RTE_IOVA_VA: a page's address is its IOVA */
+	/* mbufs for the lent segments, taken from the queue's pool in bulk
+	 * (one allocation per packet cost more than the copy saved); back to
+	 * the pool at the queue's release. Data path only. */
+	uint32_t nb_spare;
+	rte_mbuf *spare[zc_spares];
 	uint16_t free[ring_size];
 	ZcSlot slots[ring_size];
 };

@@ -457,9 +457,12 @@ bool zc_lend(RxQueue &q, rte_mbuf *m, const netif_tx_request &req, uint8_t *page
 	     uint32_t gen) noexcept
 {
 	ZeroCopy &z = *q.zc;
-	rte_mbuf *seg = rte_pktmbuf_alloc(q.mp);
-	if (unlikely(seg == nullptr))
-		return false;
+	if (z.nb_spare == 0) {
+		if (unlikely(rte_pktmbuf_alloc_bulk(q.mp, z.spare, zc_spares) != 0))
+			return false;
+		z.nb_spare = zc_spares;
+	}
+	rte_mbuf *seg = z.spare[--z.nb_spare];
 	const uint16_t index = z.free[--z.nb_free];
 	ZcSlot &slot = z.slots[index];
 	slot.id = req.id;
@@ -468,7 +471,7 @@ bool zc_lend(RxQueue &q, rte_mbuf *m, const netif_tx_request &req, uint8_t *page
 	rte_mbuf_ext_refcnt_set(&slot.shinfo, 1);
 	__atomic_fetch_add(&z.refs, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&z.lent, z.lent + 1, __ATOMIC_RELAXED);
-	const rte_iova_t iova = rte_eal_iova_mode() == RTE_IOVA_VA
+	const rte_iova_t iova = z.iova_va
 					? static_cast<rte_iova_t>(reinterpret_cast<uintptr_t>(page))
 					: RTE_BAD_IOVA;
 	rte_pktmbuf_attach_extbuf(seg, page, iova, xen::page_size, &slot.shinfo);
@@ -791,6 +794,7 @@ ZeroCopy *zc_create(uint16_t port, uint16_t queue, int socket) noexcept
 		return nullptr;
 	}
 	z->refs = 1;
+	z->iova_va = rte_eal_iova_mode() == RTE_IOVA_VA;
 	for (uint32_t i = 0; i < ring_size; i++) {
 		ZcSlot &s = z->slots[i];
 		s.shinfo.free_cb = zc_freed;
@@ -826,6 +830,10 @@ void release_rx_queue(RxQueue *q) noexcept
 {
 	if (q == nullptr)
 		return;
+	if (q->zc != nullptr) {
+		rte_pktmbuf_free_bulk(q->zc->spare, q->zc->nb_spare);
+		q->zc->nb_spare = 0;
+	}
 	zc_unref(q->zc);
 	rte_free(q);
 }
