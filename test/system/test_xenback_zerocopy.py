@@ -21,7 +21,7 @@ import time
 import pytest
 
 import pcapfile
-from conftest import COUNTERS, RxIntrApp, sanitizer_env, stop_at_teardown
+from conftest import COUNTERS, RxIntrApp, hv, sanitizer_env, stop_at_teardown
 from testpmd import GUEST_MAC, backend, frontend, stop_all, wait_counter
 
 SIZES = [60, 64, 128, 333, 511, 512, 1000, 1400, 1514]
@@ -206,3 +206,28 @@ def test_zerocopy_close_while_held(build, xensim, prefix, tmp_path):
     assert "rx_intr: closed, holding 300" in out and "rx_intr: freed" in out, out[-3000:]
     front.command("stop")
     stop_all(front)
+
+
+def test_zerocopy_guest_leaves_while_held(build, xensim, prefix, tmp_path):
+    count = 600
+    back, front = held_setup(build, xensim, prefix, tmp_path, count, hold=300)
+    check_held(back, front, count)
+    # The guest deletes its static grants and disconnects: the mapping the
+    # application still has pages of stays (parked), the rest goes.
+    front.command("stop")
+    stop_all(front)
+    deadline = time.monotonic() + 10
+    while hv(xensim, 0).get("evtchn_ports", 0) != 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    d0 = hv(xensim, 0)
+    assert d0.get("evtchn_ports", 0) == 0, d0  # disconnected
+    assert d0.get("mappings_held", 0) > 0, d0  # the lent pages still mapped
+    assert hv(xensim, 1).get("grants_mapped_by_others", 0) > 0
+    # The application frees them (no ring to answer on now) and closes:
+    # nothing left to complain about, all unmapped.
+    back.proc.send_signal(signal.SIGUSR2)
+    back.wait_for(r"rx_intr: released 300")
+    out = back.quit()
+    assert "closed while the application holds" not in out, out[-3000:]
+    assert hv(xensim, 0).get("mappings_held", 0) == 0, hv(xensim, 0)
+    assert hv(xensim, 1).get("grants_mapped_by_others", 0) == 0, hv(xensim, 1)
