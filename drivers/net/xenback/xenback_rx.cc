@@ -53,7 +53,7 @@ struct Pending {
 	uint16_t flags;    /* NETTXF_* of the first slot */
 	uint16_t gso_size; /* from a XEN_NETIF_EXTRA_TYPE_GSO extra, 0 if none */
 	uint16_t first_id; /* id of the first request */
-	bool lent = false; /* zero-copy: answered when the application frees it */
+	bool lent;         /* zero-copy: answered when the application frees it */
 };
 
 void fatal(RxQueue &q, const char *why, unsigned value) noexcept
@@ -376,7 +376,7 @@ bool plan_general(RxQueue &q, Burst &b, const netif_tx_request &first) noexcept
 	p = Pending{nullptr,        b.cons, static_cast<uint16_t>(i - b.cons),
 		    pk.nb_extras,   0,      0,
 		    NETIF_RSP_OKAY, 0,      pk.gso_size,
-		    first.id};
+		    first.id,       false};
 	b.cons = i;
 	if (pk.mcast) {
 		apply_mcast(q, pk, p);
@@ -687,14 +687,13 @@ bool requests_ready(RxQueue &q, RING_IDX cons, RING_IDX &prod) noexcept
 	return true;
 }
 
-/* Pushes what zc_answer wrote when the burst ends early; `nb_rx`. */
-uint16_t push_answers(RxQueue &q, bool answered, uint16_t nb_rx) noexcept
+/* Pushes what zc_answer wrote when the burst ends early. */
+__attribute__((noinline)) void push_answers(RxQueue &q) noexcept
 {
-	if (answered && q.ring.push_responses()) {
+	if (q.ring.push_responses()) {
 		xenevtchn_notify(q.notify.handle, q.notify.port);
 		q.stats.notifications++;
 	}
-	return nb_rx;
 }
 
 /* Segments left over from the last burst, first. */
@@ -719,14 +718,20 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		return 0;
 	/* Lent pages the application gave back: answered first, so that a
 	 * guest waiting for its slots gets them even when nothing else moves. */
-	const bool answered = q.zc != nullptr && zc_answer(q);
+	const bool answered = unlikely(q.zc != nullptr) && zc_answer(q);
 	uint16_t nb_rx = unstash(q, pkts, nb_pkts);
-	if (q.stash_len > 0 || nb_rx == nb_pkts)
-		return push_answers(q, answered, nb_rx); /* still full: leave the ring */
+	if (q.stash_len > 0 || nb_rx == nb_pkts) {
+		if (unlikely(answered))
+			push_answers(q);
+		return nb_rx; /* still full: leave the ring */
+	}
 	const RING_IDX cons = q.ring.req_cons();
 	RING_IDX prod;
-	if (!requests_ready(q, cons, prod))
-		return push_answers(q, answered, nb_rx); /* idle: nothing of a Burst set up */
+	if (!requests_ready(q, cons, prod)) {
+		if (unlikely(answered))
+			push_answers(q);
+		return nb_rx; /* idle: nothing of a Burst set up */
+	}
 	Burst b;
 	b.prod = prod;
 	b.start = b.cons = cons;
@@ -737,7 +742,9 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	b.nb_heads = RTE_MIN(b.limit, b.prod - b.cons);
 	if (unlikely(rte_pktmbuf_alloc_bulk(q.mp, b.heads, b.nb_heads) != 0)) {
 		q.stats.mbuf_alloc_failed++;
-		return push_answers(q, answered, nb_rx);
+		if (unlikely(answered))
+			push_answers(q);
+		return nb_rx;
 	}
 	const RING_IDX rsp_first = q.ring.rsp_prod_pvt();
 	uint64_t bytes = 0;
@@ -748,8 +755,11 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	if (q.zc != nullptr)
 		q.stats.zc_pending.store(q.zc->lent);
 	xen::free_mbufs(b.heads + b.used, b.nb_heads - b.used);
-	if (b.nb_pending + b.nb_inline == 0)
-		return push_answers(q, answered, nb_rx);
+	if (b.nb_pending + b.nb_inline == 0) {
+		if (unlikely(answered))
+			push_answers(q);
+		return nb_rx;
+	}
 
 	if (b.nb_segs > 0 && xengnttab_grant_copy(q.gnttab, b.nb_segs, q.segs) != 0)
 		for (unsigned s = 0; s < b.nb_segs; s++)
