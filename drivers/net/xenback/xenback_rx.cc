@@ -220,7 +220,7 @@ struct Burst {
 	unsigned used = 0;      /* heads[] taken */
 	unsigned nb_heads;
 	unsigned mapped = 0;
-	unsigned lent = 0;
+	unsigned lent; /* zero-copy bursts only (plan<true>) */
 	Pending pending[max_batch];
 	/* One head mbuf per packet, allocated in bulk: at most one packet per
 	 * request slot. */
@@ -514,10 +514,29 @@ bool zc_answer(RxQueue &q) noexcept
 	return answered;
 }
 
+/* Whether a static-grant request is lent rather than copied (zerocopy=1):
+ * nothing here writes into its page (no blank checksum to complete), it is
+ * large enough to be worth a segment and a deferred response, and less
+ * than half a ring is lent already. */
+bool zc_try(RxQueue &q, rte_mbuf *m, const netif_tx_request &req, const uint8_t *page,
+	    uint32_t gen) noexcept
+{
+	if (req.size < zc_min_size || (req.flags & NETTXF_csum_blank))
+		return false;
+	if (q.zc->lent >= zc_max_lent) {
+		q.stats.zc_fallbacks++;
+		return false;
+	}
+	return zc_lend(q, m, req, const_cast<uint8_t *>(page), gen);
+}
+
 /* Takes requests until the burst is full or the ring empty: the common
  * packet here (one copy segment, or a copy through a static grant), any
  * other through plan_general. The fast path's state stays in locals,
- * written back around plan_general. */
+ * written back around plan_general. Zc: the queue lends pages (q.zc set);
+ * the copy-only instance has none of its code, so that zerocopy=0 costs
+ * the copy path nothing (the callgrind gate). */
+template <bool Zc>
 void plan(RxQueue &q, Burst &b, rte_mbuf **pkts, uint16_t &nb_rx, uint64_t &bytes) noexcept
 {
 	const uint32_t fast_max = RTE_MIN(__atomic_load_n(&q.max_frame, __ATOMIC_RELAXED),
@@ -529,8 +548,10 @@ void plan(RxQueue &q, Burst &b, rte_mbuf **pkts, uint16_t &nb_rx, uint64_t &byte
 	unsigned used = b.used;
 	unsigned nb_inline = 0;
 	unsigned mapped = 0;
-	unsigned lent = 0;
-	const uint32_t gen = __atomic_load_n(&q.sync.ctrl_gen, __ATOMIC_RELAXED);
+	[[maybe_unused]] unsigned lent = 0;
+	[[maybe_unused]] uint32_t gen = 0;
+	if constexpr (Zc)
+		gen = __atomic_load_n(&q.sync.ctrl_gen, __ATOMIC_RELAXED);
 	const RING_IDX prod = b.prod;
 	const unsigned limit = b.limit;
 	while (cons != prod && nb_pending + nb_inline < limit) {
@@ -552,46 +573,50 @@ void plan(RxQueue &q, Burst &b, rte_mbuf **pkts, uint16_t &nb_rx, uint64_t &byte
 		rte_mbuf *m = b.heads[used++];
 		const uint8_t *page =
 			grefs != nullptr ? gref_lookup(*grefs, req.gref, false) : nullptr;
-		bool lend = false;
-		if (page != nullptr) {
-			/* Lent: nothing here writes into the page (no blank
-			 * checksum to complete), and half a ring at most. */
-			if (q.zc != nullptr && req.size >= zc_min_size &&
-			    !(req.flags & NETTXF_csum_blank)) {
-				if (q.zc->lent < zc_max_lent)
-					lend = zc_lend(q, m, req, const_cast<uint8_t *>(page), gen);
-				else
-					q.stats.zc_fallbacks++;
-			}
-			m->data_len = req.size;
-			if (lend) {
+		if constexpr (Zc) {
+			if (page != nullptr && zc_try(q, m, req, page, gen)) {
+				m->pkt_len = req.size;
+				m->port = q.port_id;
+				cons++;
 				lent++;
-				m->data_len = zc_head;
-			} else {
-				/* A static grant: copy it now, no segment. */
-				rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + req.offset,
-					   req.size);
-				mapped++;
+				if (nb_pending == 0) {
+					/* Every packet before it answered:
+					 * deliver now, the response when the
+					 * application frees it. */
+					if ((req.flags & NETTXF_data_validated) && q.l4_csum)
+						m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+					pkts[nb_rx++] = m;
+					bytes += req.size;
+					nb_inline++;
+				} else {
+					b.pending[nb_pending++] =
+						Pending{m,
+							cons - 1,
+							1,
+							0,
+							static_cast<uint16_t>(nb_segs),
+							0,
+							NETIF_RSP_OKAY,
+							req.flags,
+							0,
+							req.id,
+							true};
+				}
+				continue;
 			}
+		}
+		if (page != nullptr) {
+			/* A static grant: copy it now, no segment. */
+			rte_memcpy(rte_pktmbuf_mtod(m, uint8_t *), page + req.offset, req.size);
+			mapped++;
 		} else {
 			plan_segment(q, q.segs[nb_segs], req, m);
-			m->data_len = req.size;
 		}
+		m->data_len = req.size;
 		m->pkt_len = req.size;
 		m->port = q.port_id;
 		cons++;
-		if (lend && nb_pending == 0) {
-			/* Every packet before it answered: deliver now, the
-			 * response when the application frees it. */
-			if ((req.flags & NETTXF_data_validated) && q.l4_csum)
-				m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
-			pkts[nb_rx++] = m;
-			bytes += req.size;
-			nb_inline++;
-			continue;
-		}
-		if (page != nullptr && !lend && nb_pending == 0 &&
-		    !(req.flags & NETTXF_csum_blank)) {
+		if (page != nullptr && nb_pending == 0 && !(req.flags & NETTXF_csum_blank)) {
 			/* Every packet before it answered, nothing to
 			 * complete: deliver and answer now (finish()'s plain
 			 * case; responses and packets keep the request
@@ -612,7 +637,7 @@ void plan(RxQueue &q, Burst &b, rte_mbuf **pkts, uint16_t &nb_rx, uint64_t &byte
 						  req.flags,
 						  0,
 						  req.id,
-						  lend};
+						  false};
 		nb_segs += page == nullptr;
 	}
 	b.cons = cons;
@@ -621,7 +646,8 @@ void plan(RxQueue &q, Burst &b, rte_mbuf **pkts, uint16_t &nb_rx, uint64_t &byte
 	b.used = used;
 	b.nb_inline = nb_inline;
 	b.mapped = mapped;
-	b.lent = lent;
+	if constexpr (Zc)
+		b.lent = lent;
 }
 
 /* A planned packet once the grant copy is done: its segments checked, then
@@ -644,10 +670,12 @@ void complete(RxQueue &q, Pending &p, rte_mbuf **pkts, uint16_t nb_pkts, uint16_
 
 /* One response per request slot, with the ids read when it was taken: the
  * first, NULL for each extra, then each fragment. */
+template <bool Zc>
 void respond(RxQueue &q, const Burst &b, const Pending &p) noexcept
 {
-	if (p.lent)
-		return; /* answered once the application frees it (zc_answer) */
+	if constexpr (Zc)
+		if (p.lent)
+			return; /* answered once the application frees it (zc_answer) */
 	if (likely(p.nb_slots == 1)) {
 		netif_tx_response *rsp = q.ring.next_response();
 		rsp->id = p.first_id;
@@ -708,28 +736,30 @@ uint16_t unstash(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 	return nb_rx;
 }
 
-} // namespace
-
-extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+/* A burst past its guard: Zc for a queue that lends pages (q.zc set), chosen
+ * once per burst so that the copy-only instance has none of the zero-copy
+ * checks. */
+template <bool Zc>
+uint16_t rx_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 {
-	RxQueue &q = *static_cast<RxQueue *>(queue);
-	xen::BurstGuard guard(q.sync);
-	if (unlikely(!guard.usable() || q.broken))
-		return 0;
 	/* Lent pages the application gave back: answered first, so that a
 	 * guest waiting for its slots gets them even when nothing else moves. */
-	const bool answered = unlikely(q.zc != nullptr) && zc_answer(q);
+	[[maybe_unused]] bool answered = false;
+	if constexpr (Zc)
+		answered = zc_answer(q);
 	uint16_t nb_rx = unstash(q, pkts, nb_pkts);
 	if (q.stash_len > 0 || nb_rx == nb_pkts) {
-		if (unlikely(answered))
-			push_answers(q);
+		if constexpr (Zc)
+			if (answered)
+				push_answers(q);
 		return nb_rx; /* still full: leave the ring */
 	}
 	const RING_IDX cons = q.ring.req_cons();
 	RING_IDX prod;
 	if (!requests_ready(q, cons, prod)) {
-		if (unlikely(answered))
-			push_answers(q);
+		if constexpr (Zc)
+			if (answered)
+				push_answers(q);
 		return nb_rx; /* idle: nothing of a Burst set up */
 	}
 	Burst b;
@@ -742,22 +772,25 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	b.nb_heads = RTE_MIN(b.limit, b.prod - b.cons);
 	if (unlikely(rte_pktmbuf_alloc_bulk(q.mp, b.heads, b.nb_heads) != 0)) {
 		q.stats.mbuf_alloc_failed++;
-		if (unlikely(answered))
-			push_answers(q);
+		if constexpr (Zc)
+			if (answered)
+				push_answers(q);
 		return nb_rx;
 	}
 	const RING_IDX rsp_first = q.ring.rsp_prod_pvt();
 	uint64_t bytes = 0;
-	plan(q, b, pkts, nb_rx, bytes);
+	plan<Zc>(q, b, pkts, nb_rx, bytes);
 	q.ring.set_req_cons(b.cons);
 	q.stats.mapped_copies += b.mapped;
-	q.stats.zerocopy += b.lent;
-	if (q.zc != nullptr)
+	if constexpr (Zc) {
+		q.stats.zerocopy += b.lent;
 		q.stats.zc_pending.store(q.zc->lent);
+	}
 	xen::free_mbufs(b.heads + b.used, b.nb_heads - b.used);
 	if (b.nb_pending + b.nb_inline == 0) {
-		if (unlikely(answered))
-			push_answers(q);
+		if constexpr (Zc)
+			if (answered)
+				push_answers(q);
 		return nb_rx;
 	}
 
@@ -768,7 +801,7 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 		Pending &p = b.pending[k];
 		if (p.head != nullptr)
 			complete(q, p, pkts, nb_pkts, nb_rx, bytes);
-		respond(q, b, p);
+		respond<Zc>(q, b, p);
 	}
 	if constexpr (hostile_hooks)
 		if (unlikely(q.hostile.behaviour != HostileBehaviour::none))
@@ -781,6 +814,19 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	q.stats.packets += nb_rx;
 	q.stats.bytes += bytes;
 	return nb_rx;
+}
+
+} // namespace
+
+extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	RxQueue &q = *static_cast<RxQueue *>(queue);
+	xen::BurstGuard guard(q.sync);
+	if (unlikely(!guard.usable() || q.broken))
+		return 0;
+	if (unlikely(q.zc != nullptr))
+		return rx_burst<true>(q, pkts, nb_pkts);
+	return rx_burst<false>(q, pkts, nb_pkts);
 }
 
 ZeroCopy *zc_create(uint16_t port, uint16_t queue, int socket) noexcept
