@@ -144,7 +144,7 @@ struct ZcSlot {
 struct ZeroCopy {
 	struct rte_ring *done; /* ZcSlot * freed by the application */
 	uint32_t refs;         /* __atomic: the queue's, and one per lent slot */
-	uint32_t lent;         /* __atomic (read by xstats): slots out */
+	uint32_t lent;         /* data path only: slots out (the xstat zc_pending is its copy) */
 	uint32_t nb_free;      /* data path only */
 	bool iova_va;          /* RTE_IOVA_VA: a page's address is its IOVA */
 	/* mbufs for the lent segments, taken from the queue's pool in bulk

@@ -470,7 +470,7 @@ bool zc_lend(RxQueue &q, rte_mbuf *m, const netif_tx_request &req, uint8_t *page
 	__atomic_store_n(&slot.page, page, __ATOMIC_RELAXED);
 	rte_mbuf_ext_refcnt_set(&slot.shinfo, 1);
 	__atomic_fetch_add(&z.refs, 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&z.lent, z.lent + 1, __ATOMIC_RELAXED);
+	z.lent++;
 	const rte_iova_t iova = z.iova_va
 					? static_cast<rte_iova_t>(reinterpret_cast<uintptr_t>(page))
 					: RTE_BAD_IOVA;
@@ -509,7 +509,7 @@ bool zc_answer(RxQueue &q) noexcept
 		}
 		lent -= n;
 	} while (n == max_batch);
-	__atomic_store_n(&z.lent, lent, __ATOMIC_RELAXED);
+	z.lent = lent;
 	q.stats.zc_pending.store(lent);
 	return answered;
 }
