@@ -69,3 +69,24 @@ TEST(XenbusStates, DirectoriesBySide)
 	back.unbind();
 	EXPECT_TRUE(back.our_dir().empty());
 }
+
+/* The watch each driver sets on the other end, and the events of it that
+ * count as the other end writing its state (each but the watch's first). */
+TEST(XenbusStates, WatchOnTheOtherEnd)
+{
+	xen::XenbusDevice front(xen::XenbusDevice::Side::Frontend, "xenfront-backend", true);
+	front.bind("/local/domain/1/device/vif/0", "/local/domain/0/backend/vif/1/0");
+	EXPECT_EQ(front.other_watch_path(), "/local/domain/0/backend/vif/1/0");
+	xen::XenbusDevice back(xen::XenbusDevice::Side::Backend, "xenback-frontend", false);
+	back.bind("/local/domain/1/device/vif/0", "/local/domain/0/backend/vif/1/0");
+	EXPECT_EQ(back.other_watch_path(), "/local/domain/1/device/vif/0/state");
+	const std::vector<std::string> fired = {
+		"/local/domain/1/device/vif/0/state",
+		"/local/domain/1/device/vif/0/request-multicast-control",
+		"/local/domain/1/device/vif/0/state",
+		"/local/domain/0/backend/vif/1/0/state",
+	};
+	EXPECT_EQ(back.other_state_events(fired), 2u);
+	EXPECT_EQ(front.other_state_events(fired), 1u);
+	EXPECT_EQ(back.other_state_events({}), 0u);
+}

@@ -3,8 +3,10 @@
  */
 #include "xenbus_device.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <poll.h>
 #include <utility>
 
 namespace xen
@@ -62,6 +64,89 @@ XenbusState XenbusDevice::read_state(const Store &store) noexcept
 XenbusState XenbusDevice::read_other_state(const Store &store) const noexcept
 {
 	return store.read_state(other_dir()).value_or(XenbusState::Unknown);
+}
+
+std::optional<XenbusState> XenbusDevice::follow_other_state(const Store &store) const noexcept
+{
+	auto read = store.read_state(other_dir());
+	if (!read && !store.alive())
+		return std::nullopt;
+	return read.value_or(XenbusState::Unknown);
+}
+
+unsigned XenbusDevice::other_state_events(const std::vector<std::string> &fired) const
+{
+	const std::string node = other_state_node();
+	return static_cast<unsigned>(std::count(fired.begin(), fired.end(), node));
+}
+
+std::string XenbusDevice::other_watch_path() const
+{
+	return watch_other_dir_ ? other_dir() : other_state_node();
+}
+
+bool XenbusDevice::watch_other(Store &store, std::string &error) noexcept
+{
+	const std::string path = other_watch_path();
+	if (store.watch(path, watch_token_))
+		return true;
+	error = "cannot watch " + path + ": " + std::strerror(errno);
+	return false;
+}
+
+void XenbusDevice::unwatch_other(Store &store) noexcept
+{
+	store.unwatch(other_watch_path(), watch_token_);
+}
+
+bool XenbusDevice::start_thread(Store &store, const char *name, XenbusHooks hooks,
+				std::string &error) noexcept
+{
+	if (thread_.running())
+		return true;
+	hooks_ = std::move(hooks);
+	return thread_.start(
+		name, [this, &store] { run(store); }, error);
+}
+
+void XenbusDevice::run(Store &store) noexcept
+{
+	for (;;) {
+		pollfd fds[3] = {
+			{thread_.fd(), POLLIN, 0}, {store.watch_fd(), POLLIN, 0}, {-1, 0, 0}};
+		int period_ms = 1000;
+		if (hooks_.before_wait) {
+			std::lock_guard lock(mutex_);
+			hooks_.before_wait(fds[2].fd, period_ms);
+		}
+		if (fds[2].fd >= 0)
+			fds[2].events = POLLIN;
+		poll(fds, fds[2].fd >= 0 ? 3 : 2, period_ms);
+		if (thread_.stopping())
+			return;
+		thread_.drain();
+		const auto fired = store.pending_watch_paths();
+		std::unique_lock lock(mutex_);
+		const Pass next = hooks_.pass(fired);
+		lock.unlock();
+		if (next == Pass::Stop)
+			return;
+		if (next == Pass::StoreLost && !hooks_.recover_store())
+			return;
+	}
+}
+
+std::optional<Store>
+XenbusDevice::reopen_store(const std::function<bool(Store &, std::string &)> &rewatch,
+			   unsigned &attempts) noexcept
+{
+	std::string error;
+	for (;;) {
+		auto store = xen::reopen_store(
+			thread_.fd(), [this] { return thread_.stopping(); }, attempts, error);
+		if (!store || rewatch(*store, error))
+			return store;
+	}
 }
 
 XenbusDevice::Write XenbusDevice::switch_state(Store &store, XenbusState to, std::string &error,

@@ -38,7 +38,6 @@ using namespace std::chrono_literals;
 namespace
 {
 constexpr auto quiesce_timeout = 2s;
-const std::string watch_token = "xenback-frontend";
 const std::string device_watch_token = "xenback-vif";
 const std::string mcast_watch_token = "xenback-mcast";
 } // namespace
@@ -183,10 +182,8 @@ Control::Found Control::take_vif(xen::DomId guest, std::string &why) noexcept
 	}
 	/* The watch before our InitWait: every write of the frontend's
 	 * state answering it then fires after the watch's first event. */
-	if (!store_.watch(xenbus_.front_dir() + "/state", watch_token)) {
-		why = "cannot watch " + xenbus_.front_dir() + "/state: " + std::strerror(errno);
+	if (!xenbus_.watch_other(store_, why))
 		return Found::refused;
-	}
 	front_watch_registrations_ = 1;
 	/* netback_probe: InitWait once the features are written. */
 	bound_ = true;
@@ -221,7 +218,7 @@ void Control::vif_removed() noexcept
 		    "unmapped, event channels unbound",
 		    xenbus_.back_dir().c_str());
 	disconnect();
-	store_.unwatch(xenbus_.front_dir() + "/state", watch_token);
+	xenbus_.unwatch_other(store_);
 	bound_ = false;
 	frontend_state_ = XenbusState::Unknown;
 	frontend_fresh_ = false;
@@ -757,14 +754,14 @@ void Control::update_link(bool up) noexcept
 
 void Control::frontend_changed() noexcept
 {
-	auto read = store_.read_state(xenbus_.front_dir());
-	if (!read && !store_.alive()) {
+	auto read = xenbus_.follow_other_state(store_);
+	if (!read) {
 		/* Our connection to the store broke, the frontend did
-		 * nothing: the rings stay as they are (run() reopens it). */
+		 * nothing: the rings stay as they are (recover_store()). */
 		store_lost_ = true;
 		return;
 	}
-	auto front = read.value_or(XenbusState::Unknown);
+	auto front = *read;
 	if (front != frontend_state_)
 		XB_INIT_LOG(DEBUG, name_.c_str(), "frontend %s: %s -> %s (backend %s)",
 			    xenbus_.front_dir().c_str(), xen::state_name(frontend_state_),
@@ -820,10 +817,7 @@ void Control::note_frontend_writes(const std::vector<std::string> &fired) noexce
 	 * our InitWait is alive, whatever it wrote. */
 	if (!bound_)
 		return;
-	const std::string node = xenbus_.front_dir() + "/state";
-	for (const std::string &path : fired) {
-		if (path != node)
-			continue;
+	for (unsigned n = xenbus_.other_state_events(fired); n > 0; n--) {
 		if (front_watch_registrations_ > 0)
 			front_watch_registrations_--;
 		else
@@ -833,7 +827,7 @@ void Control::note_frontend_writes(const std::vector<std::string> &fired) noexce
 
 void Control::kick() noexcept
 {
-	if (!thread_.kick())
+	if (!xenbus_.thread().kick())
 		XB_DRV_LOG(WARNING, name_.c_str(), "cannot wake the control thread: %s",
 			   std::strerror(errno));
 }
@@ -842,38 +836,16 @@ bool Control::start_thread(std::string &error) noexcept
 {
 	char thread_name[RTE_MAX_THREAD_NAME_LEN];
 	std::snprintf(thread_name, sizeof(thread_name), "xb-ctl-%u", dev_->data->port_id);
-	return thread_.start(
-		thread_name, [this] { run(); }, error);
-}
-
-void Control::stop_thread() noexcept
-{
-	if (!thread_.running())
-		return;
-	thread_.stop();
-	if (bound_)
-		store_.unwatch(xenbus_.front_dir() + "/state", watch_token);
-	store_.unwatch(device_watch_, device_watch_token);
-}
-
-void Control::run() noexcept
-{
 	const bool hostile = hostile_is_control(config_.hostile.behaviour);
-	for (;;) {
-		pollfd fds[3] = {
-			{thread_.fd(), POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}, {-1, 0, 0}};
-		{
-			std::lock_guard lock(mutex_);
-			if (ctrl_map_)
-				fds[2] = {ctrl_evtchn_->fd(), POLLIN, 0};
-		}
-		/* A periodic look too, so a lost watch event cannot wedge us. */
-		poll(fds, fds[2].fd >= 0 ? 3 : 2, hostile && !hostile_done_ ? 50 : 1000);
-		if (thread_.stopping())
-			return;
-		thread_.drain();
-		auto fired = store_.pending_watch_paths();
-		std::unique_lock lock(mutex_);
+	xen::XenbusHooks hooks;
+	hooks.before_wait = [this, hostile](int &fd, int &period_ms) {
+		if (ctrl_map_)
+			fd = ctrl_evtchn_->fd();
+		/* hostile= steps come faster than the periodic look. */
+		if (hostile && !hostile_done_)
+			period_ms = 50;
+	};
+	hooks.pass = [this, hostile](const std::vector<std::string> &fired) {
 		note_frontend_writes(fired);
 		refresh();
 		if (connected_ && config_.multicast_control && config_.dynamic_multicast_control)
@@ -881,19 +853,27 @@ void Control::run() noexcept
 		serve_ctrl();
 		if (hostile && !hostile_done_ && bound_)
 			hostile_step();
-		if (store_lost_) {
-			lock.unlock();
-			if (!recover_store())
-				return;
-		}
-	}
+		return store_lost_ ? xen::Pass::StoreLost : xen::Pass::Wait;
+	};
+	hooks.recover_store = [this] { return recover_store(); };
+	return xenbus_.start_thread(store_, thread_name, std::move(hooks), error);
+}
+
+void Control::stop_thread() noexcept
+{
+	if (!xenbus_.thread().running())
+		return;
+	xenbus_.stop_thread();
+	if (bound_)
+		xenbus_.unwatch_other(store_);
+	store_.unwatch(device_watch_, device_watch_token);
 }
 
 bool Control::recover_store() noexcept
 {
 	bool was_connected;
 	{
-		std::lock_guard lock(mutex_);
+		std::lock_guard lock(xenbus_.mutex());
 		was_connected = connected_;
 	}
 	XB_DRV_LOG(WARNING, name_.c_str(),
@@ -902,29 +882,23 @@ bool Control::recover_store() noexcept
 		   was_connected ? "connected" : "not connected");
 	const auto start = Clock::now();
 	unsigned attempts = 0;
-	std::string error;
-	std::optional<xen::Store> store;
-	for (;;) {
-		store = xen::reopen_store(
-			thread_.fd(), [this] { return thread_.stopping(); }, attempts, error);
-		if (!store)
+	/* The new connection has none of our watches. */
+	auto rewatch = [this](xen::Store &store, std::string &error) {
+		if (!store.watch(device_watch_, device_watch_token)) {
+			error = "cannot watch " + device_watch_ + ": " + std::strerror(errno);
 			return false;
-		/* The new connection has none of our watches. */
-		std::string front_state;
-		{
-			std::lock_guard lock(mutex_);
-			front_state = bound_ ? xenbus_.front_dir() + "/state" : std::string();
 		}
-		const std::string &failed =
-			!store->watch(device_watch_, device_watch_token) ? device_watch_
-			: !front_state.empty() && !store->watch(front_state, watch_token)
-				? front_state
-				: std::string();
-		if (failed.empty())
-			break;
-		error = "cannot watch " + failed + ": " + std::strerror(errno);
-	}
-	std::lock_guard lock(mutex_);
+		bool bound;
+		{
+			std::lock_guard lock(xenbus_.mutex());
+			bound = bound_;
+		}
+		return !bound || xenbus_.watch_other(store, error);
+	};
+	auto store = xenbus_.reopen_store(rewatch, attempts);
+	if (!store)
+		return false;
+	std::lock_guard lock(xenbus_.mutex());
 	store_ = std::move(*store);
 	store_lost_ = false;
 	front_watch_registrations_ = bound_ ? 1 : 0; /* its first event comes again */
@@ -950,7 +924,7 @@ bool Control::recover_store() noexcept
 
 void Control::attach_rx_queue(uint16_t qid, RxQueue *q) noexcept
 {
-	std::lock_guard lock(mutex_);
+	std::lock_guard lock(xenbus_.mutex());
 	if (connected_) {
 		disconnect();
 		set_state(XenbusState::InitWait);
@@ -963,7 +937,7 @@ void Control::attach_rx_queue(uint16_t qid, RxQueue *q) noexcept
 
 void Control::attach_tx_queue(uint16_t qid, TxQueue *q) noexcept
 {
-	std::lock_guard lock(mutex_);
+	std::lock_guard lock(xenbus_.mutex());
 	if (connected_) {
 		disconnect();
 		set_state(XenbusState::InitWait);
@@ -978,7 +952,7 @@ void Control::attach_tx_queue(uint16_t qid, TxQueue *q) noexcept
 
 void Control::detach_queues() noexcept
 {
-	std::lock_guard lock(mutex_);
+	std::lock_guard lock(xenbus_.mutex());
 	disconnect();
 	for (QueueLink &l : links_) {
 		l.rxq = nullptr;
@@ -995,7 +969,7 @@ void Control::set_port_started(bool started) noexcept
 void Control::shutdown() noexcept
 {
 	stop_thread();
-	std::lock_guard lock(mutex_);
+	std::lock_guard lock(xenbus_.mutex());
 	disconnect();
 	settle_parked();
 	set_state(XenbusState::Closed);

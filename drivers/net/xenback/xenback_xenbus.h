@@ -124,9 +124,8 @@ private:
 	void follow_mcast_request() noexcept;
 	bool start_thread(std::string &error) noexcept;
 	void stop_thread() noexcept;
-	void run() noexcept;
 	/* The store connection broke: reopens it (with backoff, without
-	 * holding mutex_) while the data path runs on; false if asked to stop
+	 * holding the mutex) while the data path runs on; false if asked to stop
 	 * meanwhile. */
 	bool recover_store() noexcept;
 	void kick() noexcept;
@@ -150,8 +149,11 @@ private:
 	std::string device_watch_;
 	/* A vif taken (found, features written): the three below are its. */
 	bool bound_ = false;
-	/* <home>/backend/vif/<domid>/<vif>, the frontend's, our state. */
-	xen::XenbusDevice xenbus_{xen::XenbusDevice::Side::Backend};
+	/* <home>/backend/vif/<domid>/<vif>, the frontend's, our state. And
+	 * the port's control thread (kick() wakes it) with the one mutex
+	 * over the control state (the thread and the ethdev ops), and the
+	 * watch on the frontend's state node. */
+	xen::XenbusDevice xenbus_{xen::XenbusDevice::Side::Backend, "xenback-frontend", false};
 	xen::DomId guest_;
 	std::string refused_; /* why the vif found was last refused (logged once) */
 	xen::XenbusState frontend_state_ = xen::XenbusState::Unknown;
@@ -216,9 +218,6 @@ private:
 	bool connected_ = false;
 	std::atomic<bool> port_started_{false};
 
-	/* The port's control thread (run); kick() wakes it. */
-	xen::ControlThread thread_;
-	std::mutex mutex_; /* control state: the thread and the ethdev ops */
 	bool hostile_done_ = false;
 	uint32_t hostile_flaps_ = 0;
 	uint32_t hostile_ctrl_requests_ = 0; /* control requests answered */

@@ -267,7 +267,7 @@ bool Control::wait_backend(Clock::time_point deadline, std::initializer_list<Xen
 		for (XenbusState want : states)
 			if (seen == want)
 				reached = true;
-		if (reached || stopping() || !store_.wait_watch(deadline, thread_.fd()))
+		if (reached || stopping() || !store_.wait_watch(deadline, xenbus_.thread().fd()))
 			break;
 	}
 	store_.unwatch(xenbus_.back_dir() + "/state", token);
@@ -1026,17 +1026,19 @@ void Control::disconnect() noexcept
 
 bool Control::start_watcher(rte_eth_dev *dev, std::string &error) noexcept
 {
-	if (thread_.running())
+	if (xenbus_.thread().running())
 		return true;
-	if (!store_.watch(xenbus_.back_dir(), "xenfront-backend")) {
-		error = "cannot watch " + xenbus_.back_dir() + ": " + std::strerror(errno);
+	if (!xenbus_.watch_other(store_, error))
 		return false;
-	}
 	char thread_name[RTE_MAX_THREAD_NAME_LEN];
 	std::snprintf(thread_name, sizeof(thread_name), "xf-ctl-%u", dev->data->port_id);
-	if (!thread_.start(
-		    thread_name, [this, dev] { watch_backend(dev); }, error)) {
-		store_.unwatch(xenbus_.back_dir(), "xenfront-backend");
+	xen::XenbusHooks hooks;
+	hooks.pass = [this, dev](const std::vector<std::string> &fired) {
+		return watch_pass(dev, fired);
+	};
+	hooks.recover_store = [this, dev] { return recover_store(dev); };
+	if (!xenbus_.start_thread(store_, thread_name, std::move(hooks), error)) {
+		xenbus_.unwatch_other(store_);
 		return false;
 	}
 	return true;
@@ -1044,12 +1046,10 @@ bool Control::start_watcher(rte_eth_dev *dev, std::string &error) noexcept
 
 void Control::stop_watcher() noexcept
 {
-	if (!thread_.running())
+	if (!xenbus_.thread().running())
 		return;
-	/* Every wait of the thread polls its eventfd too: it returns within a
-	 * store request or a control-ring call. */
-	thread_.stop();
-	store_.unwatch(xenbus_.back_dir(), "xenfront-backend");
+	xenbus_.stop_thread();
+	xenbus_.unwatch_other(store_);
 }
 
 bool Control::recover_store(rte_eth_dev *dev) noexcept
@@ -1060,24 +1060,17 @@ bool Control::recover_store(rte_eth_dev *dev) noexcept
 		   dev->data->dev_link.link_status ? "up" : "down");
 	const auto start = Clock::now();
 	unsigned attempts = 0;
-	std::string error;
-	for (;;) {
-		auto store = xen::reopen_store(
-			thread_.fd(), [] { return true; }, attempts, error);
-		if (!store)
-			return false;
-		/* The new connection has none of our watches. */
-		if (!store->watch(xenbus_.back_dir(), "xenfront-backend")) {
-			error = "cannot watch " + xenbus_.back_dir() + ": " + std::strerror(errno);
-			continue;
-		}
-		{
-			/* set_allmulticast() writes through it from the
-			 * application's thread. */
-			std::lock_guard ctrl_lock(ctrl_mutex_);
-			store_ = std::move(*store);
-		}
-		break;
+	/* The new connection has none of our watches. */
+	auto store = xenbus_.reopen_store(
+		[this](xen::Store &s, std::string &error) { return xenbus_.watch_other(s, error); },
+		attempts);
+	if (!store)
+		return false;
+	{
+		/* set_allmulticast() writes through it from the application's
+		 * thread. */
+		std::lock_guard ctrl_lock(ctrl_mutex_);
+		store_ = std::move(*store);
 	}
 	if (store_reconnects_ != nullptr)
 		__atomic_fetch_add(store_reconnects_, 1, __ATOMIC_RELAXED);
@@ -1191,31 +1184,16 @@ bool Control::follow_backend(rte_eth_dev *dev, XenbusState state, bool state_wri
 	return true;
 }
 
-void Control::watch_backend(rte_eth_dev *dev) noexcept
+/* One pass of the control thread (xen::XenbusDevice runs it on a watch
+ * event, and each second: a missed watch must not wedge us; the watch
+ * fires once when set, so the first pass comes at once). */
+xen::Pass Control::watch_pass(rte_eth_dev *dev, const std::vector<std::string> &fired) noexcept
 {
-	pollfd fds[2] = {{thread_.fd(), POLLIN, 0}, {store_.watch_fd(), POLLIN, 0}};
-	for (;;) {
-		/* Poll also on a period: a missed watch must not wedge us. (The
-		 * watch fires once when set: the first pass comes at once.) */
-		int n = poll(fds, 2, 1000);
-		if (stopping() || (n > 0 && (fds[0].revents & POLLIN)))
-			return;
-		const std::string state_node = xenbus_.back_dir() + "/state";
-		const auto fired = store_.pending_watch_paths();
-		const bool state_written =
-			std::find(fired.begin(), fired.end(), state_node) != fired.end();
-		auto read = store_.read_state(xenbus_.back_dir());
-		if (!read && !store_.alive()) {
-			/* Not the backend's doing: our connection to the store
-			 * broke. Nothing is torn down for it. */
-			if (!recover_store(dev))
-				return;
-			fds[1].fd = store_.watch_fd();
-			continue;
-		}
-		if (!follow_backend(dev, read.value_or(XenbusState::Unknown), state_written))
-			return;
-	}
+	const auto state = xenbus_.follow_other_state(store_);
+	if (!state)
+		return xen::Pass::StoreLost; /* the store, not the backend: nothing torn down */
+	const bool state_written = xenbus_.other_state_events(fired) > 0;
+	return follow_backend(dev, *state, state_written) ? xen::Pass::Wait : xen::Pass::Stop;
 }
 
 } // namespace xenfront

@@ -183,7 +183,7 @@ private:
 	/* The same where a failed write changes nothing (teardown). */
 	void write_state(xen::XenbusState state) noexcept;
 	/* Waits for one of `states`; false at `deadline`, or at once when the
-	 * control thread is asked to stop (thread_.fd()). */
+	 * control thread is asked to stop (xenbus_.thread().fd()). */
 	bool wait_backend(Clock::time_point deadline,
 			  std::initializer_list<xen::XenbusState> states,
 			  xen::XenbusState &seen) noexcept;
@@ -225,7 +225,7 @@ private:
 	/* Reads the backend's features (it reached InitWait) and publishes
 	 * them to dev_private for secondary processes. */
 	void learn_features(rte_eth_dev *dev) noexcept;
-	bool stopping() const noexcept { return thread_.stopping(); }
+	bool stopping() const noexcept { return xenbus_.stopping(); }
 	bool write_keys(std::string &error) noexcept;
 	void remove_keys() noexcept;
 	void quiesce_queues() noexcept;
@@ -244,7 +244,7 @@ private:
 	void follow_carrier(rte_eth_dev *dev) noexcept;
 	bool backend_left(rte_eth_dev *dev, xen::XenbusState &state) noexcept;
 	bool follow_backend(rte_eth_dev *dev, xen::XenbusState state, bool state_written) noexcept;
-	void watch_backend(rte_eth_dev *dev) noexcept;
+	xen::Pass watch_pass(rte_eth_dev *dev, const std::vector<std::string> &fired) noexcept;
 	/* The store connection broke: reopens it (with backoff) while the
 	 * data path runs on; false if asked to stop meanwhile. */
 	bool recover_store(rte_eth_dev *dev) noexcept;
@@ -254,8 +254,10 @@ private:
 	xen::Store store_;
 	xen::Gntshr gntshr_;
 	xen::Evtchn evtchn_;
-	/* Our and the backend's directories, our state node. */
-	xen::XenbusDevice xenbus_{xen::XenbusDevice::Side::Frontend};
+	/* Our and the backend's directories, our state node; the port's
+	 * control thread (watch_pass), whose eventfd is the stop request every
+	 * wait of the thread polls; the watch on the backend's directory. */
+	xen::XenbusDevice xenbus_{xen::XenbusDevice::Side::Frontend, "xenfront-backend", true};
 	xen::DomId backend_domid_;
 	/* Read by the application's thread (dev_infos, configure), written by
 	 * the control thread: every access through features() or
@@ -326,10 +328,6 @@ private:
 	xen::XenbusState last_backend_state_ = xen::XenbusState::Unknown;
 	std::vector<uint16_t> static_mapped_; /* queues whose buffers the backend maps */
 	bool broken_reported_ = false;
-
-	/* The port's control thread (watch_backend); its eventfd is the
-	 * stop request every wait of the thread polls. */
-	xen::ControlThread thread_;
 };
 
 } // namespace xenfront
