@@ -266,7 +266,7 @@ void burst(Harness &h, FuzzedDataProvider &in)
 		size_t len = bytes[k].size();
 		size_t slots = (len + h.q->slot_size - 1) / h.q->slot_size;
 		if (len < RTE_ETHER_HDR_LEN || len > h.q->max_frame || len > xen::max_packet_size ||
-		    (slots > 1 && !h.q->sg))
+		    (slots > 1 && !h.q->sg) || slots > xen::max_tx_slots_per_packet)
 			continue;
 		on_ring.push_back(bytes[k]);
 	}

@@ -462,8 +462,11 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 		 * first slot's 16-bit size must hold the whole length (an MTU
 		 * of 65521 gives frames up to 65539). A segmentation-offloaded
 		 * packet may exceed the MTU. */
+		/* More slots than netback takes: half-page slots and a packet
+		 * over 18 of them (the MTU raised after queue set-up). */
 		if (unlikely(!ok || len < RTE_ETHER_HDR_LEN || len > xen::max_packet_size ||
-			     (len > max_frame && !tso) || (nb_slots > 1 && !q.sg))) {
+			     (len > max_frame && !tso) || (nb_slots > 1 && !q.sg) ||
+			     nb_slots > xen::max_tx_slots_per_packet)) {
 			if (!ok)
 				q.stats.offload_refused++;
 			else

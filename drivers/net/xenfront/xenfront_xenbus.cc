@@ -458,13 +458,15 @@ bool Control::setup_tx_queue(uint16_t qid, TxQueue &q, std::string &error) noexc
 	if (qid >= txqs_.size())
 		txqs_.resize(qid + 1, nullptr);
 	QueueResources &r = resources_[qid];
-	/* Two ids per page (tx_slot_size): a frame over a slot chains slots,
-	 * which needs feature-sg; a backend known to lack it gets a page per
-	 * id, as a frame up to max_mtu must then fit one slot. Not known yet
-	 * (no backend at InitWait): half pages, and without feature-sg frames
-	 * over a slot are dropped (tx_q<N>_dropped). Linux netback and
-	 * net_xenback always offer feature-sg. */
-	q.slot_size = features_known() && !features().sg ? xen::page_size : tx_slot_size;
+	/* Two ids per page (tx_slot_size, unless tx_queue_setup chose a page
+	 * for TSO or jumbo frames): a frame over a slot chains slots, which
+	 * needs feature-sg; a backend known to lack it gets a page per id, as
+	 * a frame up to max_mtu must then fit one slot. Not known yet (no
+	 * backend at InitWait): half pages, and without feature-sg frames over
+	 * a slot are dropped (tx_q<N>_dropped). Linux netback and net_xenback
+	 * always offer feature-sg. */
+	if (features_known() && !features().sg)
+		q.slot_size = xen::page_size;
 	const uint16_t ids_per_page = xen::page_size / q.slot_size;
 	q.nb_pages = static_cast<uint16_t>((q.nb_desc + ids_per_page - 1) / ids_per_page);
 	uint32_t page_grefs[ring_size];
