@@ -43,6 +43,15 @@ def test_default_limit_fits_two_queue_pairs_and_refuses_three(guest):
     assert offered == "2", offered
     vif = guest.vif(0)
 
+    # One pair first: the backend reaches InitWait and offers its queues.
+    one = guest.start_front(["--forward-mode=rxonly"])
+    guest.wait_link(one)
+    used = limit - gntalloc_free(guest)
+    assert used == GRANTS_PER_QUEUE_PAIR, used
+    one.quit()
+    guest.procs.remove(one)
+    assert gntalloc_free(guest) == limit
+
     two = guest.start_front(["--forward-mode=txonly", "--rxq=2", "--txq=2"])
     guest.wait_link(two)
     used = limit - gntalloc_free(guest)

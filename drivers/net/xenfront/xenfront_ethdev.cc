@@ -592,6 +592,9 @@ int setup_own_tx_queue(rte_eth_dev *dev, uint16_t ring) noexcept
 		if (q == nullptr)
 			return -ENOMEM;
 		q->nb_desc = own_tx_desc;
+		q->slot_size = tx_slot_size; /* tx_queue_setup's rule, no TSO here */
+		if (a.max_frame > xen::max_tx_slots_per_packet * tx_slot_size)
+			q->slot_size = xen::page_size;
 		q->granted = &a.granted;
 		q->port_id = dev->data->port_id;
 		q->queue_id = ring;
