@@ -150,6 +150,24 @@ std::unique_ptr<Control> Control::probe(const char *name, const Config &config,
 			return nullptr;
 		c->take_over_pending_ = true; /* the control thread's, it waits */
 	}
+	if (written && theirs == XenbusState::Closed) {
+		/* A backend a previous frontend closed (as every application's
+		 * exit leaves it) answers our Initialising with InitWait at once
+		 * (Linux netback's frontend_changed: "prepare for reconnect").
+		 * Wait for that, bounded as close is: ethdev reads max_rx_queues
+		 * before configure, so a port probed a moment too early would
+		 * offer one queue pair where the backend has more. */
+		XenbusState seen;
+		const auto deadline =
+			Clock::now() + std::chrono::milliseconds(c->config_.close_timeout_ms);
+		if (c->wait_backend(deadline, {XenbusState::InitWait, XenbusState::Connected},
+				    seen)) {
+			c->last_backend_state_ = seen;
+			theirs = seen;
+			if (!c->read_backend_features(error))
+				return nullptr;
+		}
+	}
 	if (!c->features_known())
 		XF_INIT_LOG(NOTICE, name,
 			    "backend %s is %s, not ready: the port starts with link down and "
