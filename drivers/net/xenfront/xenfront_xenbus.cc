@@ -7,7 +7,9 @@
  *   probe:   read backend/backend-id/mac/mtu from device/vif/N; read the
  *            backend's features if it is there (InitWait). Nothing waits
  *            for the backend: as Linux netfront's device exists before
- *            its backend, the port exists at once, link down.
+ *            its backend, the port exists at once, link down. (A backend
+ *            in Closed, left by the previous frontend, is given up to
+ *            close_timeout to answer our Initialising with InitWait.)
  *   watcher: a control thread from probe to close. It takes the vif over
  *            if another frontend left it connected (Closing → Closed →
  *            Initialising), reads the backend's features at its InitWait,
