@@ -29,7 +29,7 @@ import time
 STATES = {0: "Unknown", 1: "Initialising", 2: "InitWait", 3: "Initialised", 4: "Connected",
           5: "Closing", 6: "Closed", 7: "Reconfiguring", 8: "Reconfigured"}
 XEN_NETFRONT = "vif"  # xen-netfront registers its xenbus driver under this name
-GRANTS_PER_QUEUE_PAIR = 2 + 2 * 256
+GRANTS_PER_QUEUE_PAIR = 2 + 256 // 2 + 256  # rings, tx pages of two 2048-byte slots, rx pages
 IFF_UP = 0x1
 
 

@@ -67,11 +67,16 @@ void find_pool_regions()
 	}
 }
 
-/* Where a request's data is: its id's page (copied) or granted memory. */
+/* Where a request's data is: its id's slot (copied: the grant of the slot's
+ * page, the slot's offset in it) or granted memory. */
 const uint8_t *request_data(const TxQueue &q, const uint8_t *pages, const netif_tx_request &r)
 {
-	if (r.gref == q.grefs[r.id] && r.offset == 0)
-		return pages + size_t(r.id) * xen::page_size;
+	if (r.gref < granted_gref0) {
+		const size_t at = size_t(r.id) * q.slot_size;
+		FUZZ_CHECK(r.gref == 2000u + at / xen::page_size);
+		FUZZ_CHECK(r.offset == at % xen::page_size);
+		return pages + at;
+	}
 	FUZZ_CHECK(r.gref >= granted_gref0);
 	uint32_t ri = (r.gref - granted_gref0) / granted_stride;
 	uint32_t page = (r.gref - granted_gref0) % granted_stride;
@@ -98,7 +103,7 @@ struct Harness {
 	std::deque<uint16_t> pending; /* ids read and not yet answered */
 	xenfront::Adapter adapter{};
 
-	Harness(uint16_t nb_desc, uint32_t max_frame, bool sg, bool granted)
+	Harness(uint16_t nb_desc, uint32_t max_frame, bool sg, uint16_t slot_size, bool granted)
 	{
 		q = static_cast<TxQueue *>(std::aligned_alloc(64, sizeof(TxQueue)));
 		std::memset(static_cast<void *>(q), 0, sizeof(TxQueue));
@@ -108,6 +113,7 @@ struct Harness {
 			std::aligned_alloc(4096, size_t(nb_desc) * xen::page_size));
 		q->pages = pages;
 		q->nb_desc = nb_desc;
+		q->slot_size = slot_size;
 		q->max_frame = max_frame;
 		q->sg = sg;
 		rte_spinlock_init(&adapter.granted.lock);
@@ -117,8 +123,9 @@ struct Harness {
 				FUZZ_CHECK(xenfront::register_granted_region(
 						   adapter, reinterpret_cast<const void *>(r.base),
 						   r.nb_pages, r.grefs.data()) == 0);
+		/* As setup_tx_queue: one grant per page, shared by its ids. */
 		for (uint16_t i = 0; i < nb_desc; i++)
-			q->grefs[i] = 2000u + i;
+			q->grefs[i] = 2000u + uint32_t(i) * slot_size / xen::page_size;
 		q->ring.init(sring);
 		xenfront::tx_queue_reset(*q);
 		xen::queue_sync_init(q->sync, 1);
@@ -253,13 +260,13 @@ void burst(Harness &h, FuzzedDataProvider &in)
 		return;
 	}
 	/* What the queue accepted and did not refuse (runts, oversize,
-	 * multi-page without feature-sg) went on the ring, in order. */
+	 * multi-slot without feature-sg) went on the ring, in order. */
 	std::vector<std::vector<uint8_t>> on_ring;
 	for (unsigned k = 0; k < sent; k++) {
 		size_t len = bytes[k].size();
-		size_t slots = (len + xen::page_size - 1) / xen::page_size;
+		size_t slots = (len + h.q->slot_size - 1) / h.q->slot_size;
 		if (len < RTE_ETHER_HDR_LEN || len > h.q->max_frame || len > xen::max_packet_size ||
-		    (slots > 1 && !h.q->sg))
+		    (slots > 1 && !h.q->sg) || slots > xen::max_tx_slots_per_packet)
 			continue;
 		on_ring.push_back(bytes[k]);
 	}
@@ -345,7 +352,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint16_t nb_desc = in.ConsumeIntegralInRange<uint16_t>(1, 256);
 	uint32_t max_frame = in.ConsumeIntegralInRange<uint32_t>(60, 70000);
 	const bool sg = in.ConsumeBool();
-	Harness h(nb_desc, max_frame, sg, in.ConsumeBool());
+	/* Half-page slots, or a page each (a backend known to lack
+	 * feature-sg); half pages without feature-sg too (features not yet
+	 * known at queue set-up). */
+	const uint16_t slot_size =
+		sg || in.ConsumeBool() ? xenfront::tx_slot_size : uint16_t(xen::page_size);
+	Harness h(nb_desc, max_frame, sg, slot_size, in.ConsumeBool());
 	while (in.remaining_bytes() > 0) {
 		switch (in.ConsumeIntegralInRange<int>(0, 4)) {
 		case 0:

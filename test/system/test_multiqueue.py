@@ -73,6 +73,33 @@ def test_more_queues_than_the_backend_offers_is_refused(build, xensim, prefix):
     stop_all(back)
 
 
+@pytest.mark.gntalloc_limit(8192)
+def test_restarted_application_gets_every_queue(build, xensim, prefix):
+    """An application's exit leaves the vif Closed at both ends; the next
+    one's probe waits for the backend's answer to its Initialising
+    (InitWait) before dev_infos, so asking for the backend's two queue
+    pairs again works at once (on real Xen the probe used to see Closed
+    and offer one pair: "rxq (2) can't be greater than max_rx_queues (1)")."""
+    xensim.vif_add(1, 0)
+    qargs = ["--rxq=2", "--txq=2"]
+    back = backend(build, xensim, prefix, devargs=",max_queues=2", app=qargs)
+    for run in range(3):
+        if run > 0:
+            back_state = xensim.xs(0, "read", "/local/domain/0/backend/vif/1/0/state")
+            assert back_state.stdout.strip() == "6", (run, back_state.stdout)
+        eal = build.eal_args(f"{prefix}f{run}", build.xenfront) + [
+            "--vdev", "net_xenfront0,vif=0"]
+        r = run_testpmd(build, eal, qargs + ["-i"], env=xensim.env(1),
+                        stdin="show port info 0\nquit\n")
+        out = r.stdout + r.stderr
+        assert "can't be greater than max_rx_queues" not in out, (run, out)
+        assert "is Closed, not ready" not in out, (run, out)
+        assert r.returncode == 0, (run, out)
+        state = xensim.xs(0, "read", "/local/domain/1/device/vif/0/state").stdout.strip()
+        assert state == "6", (run, state)  # Closed again for the next run
+    stop_all(back)
+
+
 def spread_frames():
     """Flows told apart by their ports or addresses, each packet carrying
     its flow and sequence number at the end: TCP and UDP over IPv4 between

@@ -290,7 +290,7 @@ def test_mtu_beyond_mbufs_named(build, xensim, prefix):
 
 @pytest.mark.gntalloc_limit(300)
 def test_gntalloc_limit_named(build, xensim, prefix):
-    """Fewer grants than a queue pair needs (514): the queue set-up names
+    """Fewer grants than a queue pair needs (386): the queue set-up names
     the gntalloc limit and where to raise it."""
     sim = xensim
     sim.vif_add(1, 0)

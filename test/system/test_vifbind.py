@@ -101,7 +101,8 @@ def test_vifbind_round_trip(build, xensim, prefix, tmp_path):
     assert st.returncode == 0, st.stderr
     assert "vif-0  device/vif/0  mac=00:16:3e:00:01:00  state=Connected" in st.stdout, st.stdout
     assert "owner: kernel (xen-netfront, eth0)" in st.stdout, st.stdout
-    assert "gntalloc: limit 1024 grants: 1 queue pair(s)" in st.stdout, st.stdout
+    assert ("gntalloc: limit 1024 grants: 2 queue pair(s) of 256 descriptors (386 grants "
+            "each)") in st.stdout, st.stdout
 
     # An interface that is up is not pulled from under the kernel.
     up = tool(xensim, root, "--to-userspace", "0", "--apply")

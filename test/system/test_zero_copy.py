@@ -114,7 +114,7 @@ def test_frames_byte_exact(build, xensim, prefix, tmp_path, pool, size, seg_size
     assert not bad, f"{len(bad)} frames differ, first #{bad[0]}"
     # The granted pool holds grants while it exists; all go with it.
     if pool == "granted":
-        assert stages["ready"] > stages["probed"] + 514, stages
+        assert stages["ready"] > stages["probed"] + 386, stages
     if zero_copy:
         # The backend read the pool's pages by grant copy: at least one
         # segment per frame.

@@ -214,15 +214,28 @@ struct RxQueue {
 	xen::QueueSync sync;
 };
 
+/* A transmit copy slot: half a page, so a queue's 256 ids take 128 grants
+ * and a queue pair 1 + 128 + 1 + 256 = 386: two pairs and the control
+ * ring's two pages (774) fit gntalloc's default limit of 1024 per domain,
+ * three pairs (1158) do not. netif.h lets a tx request start at any offset as
+ * long as offset + size stays in its page; Linux netback and net_xenback
+ * copy (or read a static grant) from req.offset. A 1514-byte frame fits
+ * one slot; longer ones chain slots (feature-sg). */
+constexpr uint16_t tx_slot_size = 2048;
+
 /* What an id in flight carries (TxQueue::inflight). */
 constexpr uint8_t tx_inflight_packet = 1;
 constexpr uint8_t tx_inflight_mcast = 2; /* a multicast filter change, no mbuf */
 
 struct TxQueue {
 	xen::TxFrontRing ring;
-	uint8_t *pages; /* page i is the buffer with request id i */
+	/* Request id i owns the slot_size bytes at pages + i * slot_size:
+	 * two ids per granted page (tx_slot_size), one without feature-sg. */
+	uint8_t *pages;
 	uint16_t nb_desc;
 	uint16_t nb_free;   /* ids in free_ids[] */
+	uint16_t slot_size; /* tx_slot_size or xen::page_size */
+	uint16_t nb_pages;  /* pages granted for the slots */
 	uint32_t max_frame; /* queue_max_frame */
 	bool broken;
 	bool sg;             /* backend accepts multi-slot packets */
@@ -237,7 +250,7 @@ struct TxQueue {
 	 * there are sent without a copy. */
 	const GrantedRegions *granted;
 
-	uint32_t grefs[ring_size];
+	uint32_t grefs[ring_size]; /* by id: the grant of the id's page */
 	uint16_t free_ids[ring_size];
 	uint8_t inflight[ring_size]; /* 0 free, else tx_inflight_* */
 	/* A packet sent without a copy stays ours until the backend answers:

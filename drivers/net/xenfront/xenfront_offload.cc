@@ -67,11 +67,12 @@ int plan_tx_offload(const rte_mbuf *m, const TxOffloadCaps &caps, TxOffloadPlan 
 	if (v4 == v6 || ((ol & RTE_MBUF_F_TX_IP_CKSUM) && !v4))
 		return -EINVAL;
 
-	/* Headers, within the first page of our copy. */
+	/* Headers, within the first slot of our copy (half a page, or a page:
+	 * TxQueue::slot_size). */
 	const uint32_t l2 = m->l2_len, l3 = m->l3_len, l4 = m->l4_len;
 	const uint32_t hdr_len = l2 + l3 + (tso ? l4 : 0);
 	if (l2 < RTE_ETHER_HDR_LEN || l3 < (v4 ? sizeof(rte_ipv4_hdr) : sizeof(rte_ipv6_hdr)) ||
-	    hdr_len > m->pkt_len || hdr_len > xen::page_size || (tso && l4 < 20))
+	    hdr_len > m->pkt_len || hdr_len > xen::page_size / 2 || (tso && l4 < 20))
 		return -EINVAL;
 	uint8_t buf[256 + 64];
 	uint32_t peek = RTE_MIN(l2 + l3, static_cast<uint32_t>(sizeof(buf)));

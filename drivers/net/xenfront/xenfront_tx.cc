@@ -4,8 +4,9 @@
 
 /* Transmit path: mbufs → netif tx requests.
  *
- * Each request id owns one page granted at queue set-up. A packet is copied
- * into the pages of as many free ids as it needs (one per 4 KiB) and its
+ * Each request id owns a slot of a page granted at queue set-up (half a
+ * page, tx_slot_size; a whole one if the backend lacks feature-sg). A
+ * packet is copied into the slots of as many free ids as it needs and its
  * mbufs are freed in bulk at the end of the burst, so no mbuf is held while
  * the backend works and nothing is granted or revoked here. A slot is
  * claimed only when both an id and a ring slot are free, requests are
@@ -75,6 +76,12 @@ struct FreeBatch {
 		n = 0;
 	}
 };
+
+/* Where id's slot starts in its granted page (the request's offset). */
+inline uint16_t slot_offset(const TxQueue &q, uint16_t id) noexcept
+{
+	return static_cast<uint16_t>((uint32_t(id) * q.slot_size) % xen::page_size);
+}
 
 void mark_broken(TxQueue &q, const char *why, RING_IDX value) noexcept
 {
@@ -165,9 +172,9 @@ void enqueue(TxQueue &q, const rte_mbuf *m, unsigned nb_slots, const TxOffloadPl
 	for (unsigned s = 0; s < nb_slots; s++) {
 		uint16_t id = q.free_ids[--q.nb_free];
 		q.inflight[id] = tx_inflight_packet;
-		uint8_t *page = q.pages + size_t(id) * xen::page_size;
+		uint8_t *page = q.pages + size_t(id) * q.slot_size;
 		uint8_t *dst = page;
-		uint32_t chunk = RTE_MIN(left, static_cast<uint32_t>(xen::page_size));
+		uint32_t chunk = RTE_MIN(left, static_cast<uint32_t>(q.slot_size));
 		uint32_t todo = chunk;
 		while (todo > 0) {
 			while (seg_left == 0) {
@@ -186,7 +193,7 @@ void enqueue(TxQueue &q, const rte_mbuf *m, unsigned nb_slots, const TxOffloadPl
 		uint16_t flags = left > 0 ? NETTXF_more_data : 0;
 		bool gso = false;
 		if (s == 0 && plan != nullptr) {
-			/* The headers are in the first page (checked by the plan). */
+			/* The headers are in the first slot (checked by the plan). */
 			apply_tx_offload(page, m, *plan);
 			flags |= plan->netif_flags;
 			gso = plan->gso_type != XEN_NETIF_GSO_TYPE_NONE;
@@ -195,7 +202,7 @@ void enqueue(TxQueue &q, const rte_mbuf *m, unsigned nb_slots, const TxOffloadPl
 		}
 		netif_tx_request *req = q.ring.next_request();
 		req->gref = q.grefs[id];
-		req->offset = 0;
+		req->offset = slot_offset(q, id);
 		req->flags = flags;
 		req->id = id;
 		/* netif.h: the first slot carries the whole packet's size. */
@@ -211,18 +218,17 @@ void enqueue(TxQueue &q, const rte_mbuf *m, unsigned nb_slots, const TxOffloadPl
 	}
 }
 
-/* The common packet: its data in one mbuf, at most a page, no offload. It
+/* The common packet: its data in one mbuf, at most a slot, no offload. It
  * takes one free id and one ring slot (the caller checked both), one copy
- * into that id's granted page and one request. */
+ * into that id's slot and one request. */
 inline void enqueue_single(TxQueue &q, const rte_mbuf *m, uint16_t len) noexcept
 {
 	const uint16_t id = q.free_ids[--q.nb_free];
 	q.inflight[id] = tx_inflight_packet;
-	rte_memcpy(q.pages + size_t(id) * xen::page_size, rte_pktmbuf_mtod(m, const uint8_t *),
-		   len);
+	rte_memcpy(q.pages + size_t(id) * q.slot_size, rte_pktmbuf_mtod(m, const uint8_t *), len);
 	netif_tx_request *req = q.ring.next_request();
 	req->gref = q.grefs[id];
-	req->offset = 0;
+	req->offset = slot_offset(q, id);
 	req->flags = 0;
 	req->id = id;
 	req->size = len;
@@ -252,7 +258,7 @@ inline Room make_room(TxQueue &q, unsigned ids, unsigned requests, bool &reclaim
  * non-empty segment touches, with each segment's region in `regions`; 0 if
  * a segment lies outside every region or the packet would take more slots
  * than Linux netback accepts (XEN_NETBK_LEGACY_SLOTS_MAX, 18): the copy
- * path then packs it into whole pages. */
+ * path then packs it into its slots. */
 unsigned plan_zero_copy(const TxQueue &q, uint32_t nb_regions, const rte_mbuf *m,
 			const GrantedRegion **regions) noexcept
 {
@@ -393,7 +399,7 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 	 * slots last; the first other packet, or the end of either budget,
 	 * goes to the general loop, which counts and reclaims as it must. */
 	const uint32_t max_frame = queue_max_frame(q);
-	const uint32_t fast_max = RTE_MIN(max_frame, static_cast<uint32_t>(xen::page_size));
+	const uint32_t fast_max = RTE_MIN(max_frame, static_cast<uint32_t>(q.slot_size));
 	/* Granted memory registered: packets from it above the copy-break
 	 * leave the fast path for the zero-copy one. */
 	const uint32_t nb_regions = granted_regions_in_use(*q.granted);
@@ -426,7 +432,7 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 			const GrantedRegion *regions[xen::max_tx_slots_per_packet];
 			const unsigned zc_slots = plan_zero_copy(q, nb_regions, m, regions);
 			/* More than one slot needs feature-sg; without it the
-			 * copy path may still fit the packet in one page. */
+			 * copy path may still fit the packet in one slot. */
 			if (zc_slots != 0 && (zc_slots == 1 || q.sg)) {
 				const Room room =
 					make_room(q, zc_slots, zc_slots, reclaimed_again, done);
@@ -442,7 +448,7 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 				continue;
 			}
 		}
-		unsigned nb_slots = (len + xen::page_size - 1) / xen::page_size;
+		unsigned nb_slots = (len + q.slot_size - 1) / q.slot_size;
 		TxOffloadPlan plan;
 		const TxOffloadPlan *offload = nullptr;
 		bool ok = true;
@@ -456,8 +462,11 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 		 * first slot's 16-bit size must hold the whole length (an MTU
 		 * of 65521 gives frames up to 65539). A segmentation-offloaded
 		 * packet may exceed the MTU. */
+		/* More slots than netback takes: half-page slots and a packet
+		 * over 18 of them (the MTU raised after queue set-up). */
 		if (unlikely(!ok || len < RTE_ETHER_HDR_LEN || len > xen::max_packet_size ||
-			     (len > max_frame && !tso) || (nb_slots > 1 && !q.sg))) {
+			     (len > max_frame && !tso) || (nb_slots > 1 && !q.sg) ||
+			     nb_slots > xen::max_tx_slots_per_packet)) {
 			if (!ok)
 				q.stats.offload_refused++;
 			else

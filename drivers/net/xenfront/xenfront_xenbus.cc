@@ -7,7 +7,9 @@
  *   probe:   read backend/backend-id/mac/mtu from device/vif/N; read the
  *            backend's features if it is there (InitWait). Nothing waits
  *            for the backend: as Linux netfront's device exists before
- *            its backend, the port exists at once, link down.
+ *            its backend, the port exists at once, link down. (A backend
+ *            in Closed, left by the previous frontend, is given up to
+ *            close_timeout to answer our Initialising with InitWait.)
  *   watcher: a control thread from probe to close. It takes the vif over
  *            if another frontend left it connected (Closing → Closed →
  *            Initialising), reads the backend's features at its InitWait,
@@ -149,6 +151,24 @@ std::unique_ptr<Control> Control::probe(const char *name, const Config &config,
 		if (!error.empty())
 			return nullptr;
 		c->take_over_pending_ = true; /* the control thread's, it waits */
+	}
+	if (written && theirs == XenbusState::Closed) {
+		/* A backend a previous frontend closed (as every application's
+		 * exit leaves it) answers our Initialising with InitWait at once
+		 * (Linux netback's frontend_changed: "prepare for reconnect").
+		 * Wait for that, bounded as close is: ethdev reads max_rx_queues
+		 * before configure, so a port probed a moment too early would
+		 * offer one queue pair where the backend has more. */
+		XenbusState seen;
+		const auto deadline =
+			Clock::now() + std::chrono::milliseconds(c->config_.close_timeout_ms);
+		if (c->wait_backend(deadline, {XenbusState::InitWait, XenbusState::Connected},
+				    seen)) {
+			c->last_backend_state_ = seen;
+			theirs = seen;
+			if (!c->read_backend_features(error))
+				return nullptr;
+		}
 	}
 	if (!c->features_known())
 		XF_INIT_LOG(NOTICE, name,
@@ -366,7 +386,8 @@ bool Control::share_lent_rx_pages(uint16_t qid, QueueResources &r, RxQueue &q,
 	/* As many spares as descriptors: the application may hold a ring's
 	 * worth of lent pages (forwarding them to a port that keeps them
 	 * until sent) and the ring stays full. A queue pair already needs
-	 * 2 * (1 + nb_desc) grants, 514 of gntalloc's default limit of 1024
+	 * 2 + nb_desc / 2 + nb_desc grants (tx_slot_size), 386 of gntalloc's
+	 * default limit of 1024
 	 * per domain; near the limit, fewer spares, down to one burst's worth,
 	 * with a line saying so. */
 	constexpr uint16_t min_spares = default_burst;
@@ -457,9 +478,23 @@ bool Control::setup_tx_queue(uint16_t qid, TxQueue &q, std::string &error) noexc
 	if (qid >= txqs_.size())
 		txqs_.resize(qid + 1, nullptr);
 	QueueResources &r = resources_[qid];
+	/* Two ids per page (tx_slot_size, unless tx_queue_setup chose a page
+	 * for TSO or jumbo frames): a frame over a slot chains slots, which
+	 * needs feature-sg; a backend known to lack it gets a page per id, as
+	 * a frame up to max_mtu must then fit one slot. Not known yet (no
+	 * backend at InitWait): half pages, and without feature-sg frames over
+	 * a slot are dropped (tx_q<N>_dropped). Linux netback and net_xenback
+	 * always offer feature-sg. */
+	if (features_known() && !features().sg)
+		q.slot_size = xen::page_size;
+	const uint16_t ids_per_page = xen::page_size / q.slot_size;
+	q.nb_pages = static_cast<uint16_t>((q.nb_desc + ids_per_page - 1) / ids_per_page);
+	uint32_t page_grefs[ring_size];
 	/* The backend only reads transmitted packets. */
-	if (!share_queue_pages(r.tx_ring, r.tx_buffers, q.nb_desc, false, q.grefs, error))
+	if (!share_queue_pages(r.tx_ring, r.tx_buffers, q.nb_pages, false, page_grefs, error))
 		return false;
+	for (uint16_t id = 0; id < q.nb_desc; id++)
+		q.grefs[id] = page_grefs[id / ids_per_page];
 	q.pages = r.tx_buffers->page(0);
 	xen::queue_sync_init(q.sync, generation_);
 	txqs_[qid] = &q;

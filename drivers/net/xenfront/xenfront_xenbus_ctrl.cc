@@ -131,13 +131,15 @@ std::vector<xen_netif_gref> Control::static_grant_list(size_t qid, size_t limit)
 	std::vector<xen_netif_gref> list;
 	const TxQueue *txq = txqs_[qid];
 	const RxQueue *rxq = rxqs_[qid];
-	for (uint16_t id = 0; id < txq->nb_desc; id++)
-		list.push_back(xen_netif_gref{txq->grefs[id], XEN_NETIF_CTRLF_GREF_readonly, 0});
+	const uint16_t ids_per_page = xen::page_size / txq->slot_size;
+	for (uint16_t p = 0; p < txq->nb_pages; p++)
+		list.push_back(xen_netif_gref{txq->grefs[p * ids_per_page],
+					      XEN_NETIF_CTRLF_GREF_readonly, 0});
 	for (uint16_t p = 0; p < rxq->nb_pages; p++)
 		list.push_back(xen_netif_gref{rxq->grefs[p], 0, 0});
 	/* rx_copybreak's spare pages beyond what the backend maps: it copies
 	 * into those by grant copy (netback looks each gref up). */
-	if (list.size() > limit && limit >= size_t(txq->nb_desc) + rxq->nb_desc)
+	if (list.size() > limit && limit >= size_t(txq->nb_pages) + rxq->nb_desc)
 		list.resize(limit);
 	return list;
 }
