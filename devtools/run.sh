@@ -310,7 +310,7 @@ test)
 		devtools/fuzz.sh "${FUZZ_SECONDS:-30}" || failed+=" fuzz"
 		phase fuzzing
 		wait "$root_pid" || { cat build-debian13.root.log >&2; failed+=" debian13-root"; }
-		phase "debian 13 root (the rest of)"
+		phase "debian 13 root (after fuzzing)"
 		# Debian 13 (DPDK 24.11, OVS 3.5) in that root: the build with the
 		# README's commands, the unit tests and the core subset.
 		devtools/run.sh test --debian 13 "${pyargs[@]}" || failed+=" debian13"
