@@ -104,8 +104,10 @@ release_name() { # release_name --debian N | --ubuntu V: debroot.py's name of it
 # root made in 715 s (280 s quiet; 1116 MiB), unpacked in 7, the build
 # 708 s (about 190 quiet), unit and core tests 464 s (86 passed); 1902 s
 # in all. Now the normal build runs the core subset, not every module
-# (about 450 s less), and the root is made while the fuzzers run: about
-# 66 minutes in all on a quiet machine with no cached root, 64 with one.
+# (estimated 450 s less; the same subset took 458 s in Debian 13's root
+# at that load), and the root is made while the fuzzers run: about 66
+# minutes in all projected on a quiet machine with no cached root, 65
+# with one (not yet measured as one run).
 phase_start=$SECONDS
 phase() { # phase NAME: closes the phase that ran since the last call
 	echo "run: $1 took $((SECONDS - phase_start)) s (total $SECONDS s)"
@@ -213,7 +215,7 @@ test)
 	# AddressSanitizer+UBSan build (the same -O2 code with checks), and the
 	# normal build runs the core subset (CORE_TESTS, as in each Debian root)
 	# with the help and documentation checks, which do not depend on the
-	# build; the store's protocol and ABI tests exercise only xensim, so
+	# build; the store's other protocol tests exercise only xensim, so
 	# they run sanitized only. That keeps CI's 75 minutes for Debian 13.
 	skip_in_sanitized=(--ignore=test/system/test_tools_help.py --ignore=test/system/test_docs.py)
 	normal_tests=("${CORE_TESTS[@]/#/test/system/}" test/system/test_tools_help.py
