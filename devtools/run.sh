@@ -103,11 +103,12 @@ release_name() { # release_name --debian N | --ubuntu V: debroot.py's name of it
 # load of 8 to 9 from other runs, so about 2.5 times a quiet one's): the
 # root made in 715 s (280 s quiet; 1116 MiB), unpacked in 7, the build
 # 708 s (about 190 quiet), unit and core tests 464 s (86 passed); 1902 s
-# in all. Now the normal build runs the core subset, not every module
-# (estimated 450 s less; the same subset took 458 s in Debian 13's root
-# at that load), and the root is made while the fuzzers run: about 66
-# minutes in all projected on a quiet machine with no cached root, 65
-# with one (not yet measured as one run).
+# in all. Now the normal build runs the core subset, the help and doc
+# checks and test_loaded_start, not every module: build 142 s, unit and
+# system tests 271 s (129 passed; load about 1), 623 s less than before;
+# and the root is made while the fuzzers run. Projected on a quiet
+# machine: about 62 minutes with no cached root, 61 with one (not yet
+# measured as one run).
 phase_start=$SECONDS
 phase() { # phase NAME: closes the phase that ran since the last call
 	echo "run: $1 took $((SECONDS - phase_start)) s (total $SECONDS s)"
