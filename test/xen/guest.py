@@ -150,7 +150,9 @@ class Guest:
 
 # What the domU holds, read from the hypervisor and from the guest's kernel.
 
-GNTALLOC_FREE = r"""
+# A Python prelude for the domU: libxengnttab's gntshr device opened, and
+# share(ref) granting one page to dom0 (0 when gntalloc's limit is reached).
+GNTSHR = r"""
 import ctypes
 g = ctypes.CDLL("libxengnttab.so.1")
 g.xengntshr_open.restype = ctypes.c_void_p
@@ -160,8 +162,13 @@ g.xengntshr_share_pages.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_i
                                     ctypes.POINTER(ctypes.c_uint32), ctypes.c_int]
 h = g.xengntshr_open(None, 0)
 ref = ctypes.c_uint32()
+def share():
+    return g.xengntshr_share_pages(h, 0, 1, ctypes.byref(ref), 0)
+"""
+
+GNTALLOC_FREE = GNTSHR + r"""
 n = 0
-while n < 1 << 20 and g.xengntshr_share_pages(h, 0, 1, ctypes.byref(ref), 0):
+while n < 1 << 20 and share():
     n += 1
 print(n)  # the process's exit gives them all back
 """

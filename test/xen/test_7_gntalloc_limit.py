@@ -11,23 +11,15 @@ that names the limit. Every grant comes back at each quit."""
 
 import time
 
-from guest import gntalloc_free, gntalloc_limit, wait_until
+from guest import GNTSHR, gntalloc_free, gntalloc_limit, wait_until
 
 GRANTS_PER_QUEUE_PAIR = 2 + 256 // 2 + 256
 CONTROL_RING = 2  # RSS over two queues (netback's hash is set over it): ring and data page
 
-HOLD = r"""
-import ctypes, sys, time
-g = ctypes.CDLL("libxengnttab.so.1")
-g.xengntshr_open.restype = ctypes.c_void_p
-g.xengntshr_open.argtypes = [ctypes.c_void_p, ctypes.c_uint]
-g.xengntshr_share_pages.restype = ctypes.c_void_p
-g.xengntshr_share_pages.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
-                                    ctypes.POINTER(ctypes.c_uint32), ctypes.c_int]
-h = g.xengntshr_open(None, 0)
-ref = ctypes.c_uint32()
+HOLD = GNTSHR + r"""
+import sys, time
 n = 0
-while n < int(sys.argv[1]) and g.xengntshr_share_pages(h, 0, 1, ctypes.byref(ref), 0):
+while n < int(sys.argv[1]) and share():
     n += 1
 print("held", n, flush=True)
 time.sleep(3600)  # until killed: the exit gives them back
