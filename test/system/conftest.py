@@ -380,15 +380,20 @@ class RxIntrApp:
     mode and reports its counters on SIGUSR1."""
 
     def __init__(self, build, sim, prefix, devargs="", args=()):
+        self._spawn(build, sim.env(1), build.eal_args(prefix + "i", build.xenfront) + [
+            "--lcores", "0@0", "--vdev", "net_xenfront0,vif=0" + devargs],
+            ["--idle-polls", "100", *args])
+        self.fd = int(self.wait_for(r"rx_intr: port 0 ready, queue 0 fd (-?\d+)").group(1))
+
+    def _spawn(self, build, domain_env, eal, app_args):
+        """Starts the app with EAL arguments `eal` in the domain whose
+        xensim environment is `domain_env`; a thread collects its output."""
         exe = build.path / "app/rx_intr/xenfront-rx-intr"
         assert exe.exists(), f"{exe} is missing: build first"
         env = dict(os.environ)
-        env.update(sim.env(1))
+        env.update(domain_env)
         env.update(sanitizer_env())
-        eal = build.eal_args(prefix + "i", build.xenfront) + [
-            "--lcores", "0@0", "--vdev", "net_xenfront0,vif=0" + devargs]
-        self.proc = subprocess.Popen([str(exe)] + eal + ["--", "--idle-polls", "100",
-                                                        *args],
+        self.proc = subprocess.Popen([str(exe)] + eal + ["--", *app_args],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env=env)
         stop_at_teardown(self.kill)
@@ -396,7 +401,6 @@ class RxIntrApp:
         self.lock = threading.Lock()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        self.fd = int(self.wait_for(r"rx_intr: port 0 ready, queue 0 fd (-?\d+)").group(1))
 
     def _read(self):
         for line in self.proc.stdout:

@@ -11,17 +11,14 @@ a ring of them (zc_pending 128), the rest is
 copied and keeps flowing; the slots come back once it frees them, and a
 backend closed while they are held says so and exits cleanly."""
 
-import os
 import re
 import signal
-import subprocess
-import threading
 import time
 
 import pytest
 
 import pcapfile
-from conftest import COUNTERS, RxIntrApp, hv, sanitizer_env, stop_at_teardown
+from conftest import COUNTERS, RxIntrApp, hv
 from testpmd import GUEST_MAC, backend, frontend, stop_all, wait_counter
 
 SIZES = [60, 64, 128, 333, 511, 512, 1000, 1400, 1514]
@@ -111,21 +108,9 @@ class Holder(RxIntrApp):
     takes chains, holds the first `hold` frames (SIGUSR2 frees them)."""
 
     def __init__(self, build, sim, prefix, hold):
-        exe = build.path / "app/rx_intr/xenfront-rx-intr"
-        assert exe.exists(), f"{exe} is missing: build first"
-        env = dict(os.environ)
-        env.update(sim.env(0))
-        env.update(sanitizer_env())
-        eal = build.eal_args(prefix + "h", build.xenback) + [
-            "--lcores", "0@0", "--vdev", "net_xenback0,domid=1,vif=0,zerocopy=1"]
-        self.proc = subprocess.Popen(
-            [str(exe)] + eal + ["--", "--poll", "--scatter", "--hold", str(hold)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        stop_at_teardown(self.kill)
-        self.output = ""
-        self.lock = threading.Lock()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        self._spawn(build, sim.env(0), build.eal_args(prefix + "h", build.xenback) + [
+            "--lcores", "0@0", "--vdev", "net_xenback0,domid=1,vif=0,zerocopy=1"],
+            ["--poll", "--scatter", "--hold", str(hold)])
         self.wait_for(r"rx_intr: port 0 ready")
 
     def xstats(self):
