@@ -107,6 +107,10 @@ public:
 
 	void *data() const noexcept { return base_; }
 	size_t count() const noexcept { return count_; }
+	/* Leaves the pages mapped for the life of the process: for pages that
+	 * someone may still read after we are gone (the mapping outlives the
+	 * gntdev handle, as an mmap outlives its file). */
+	void leak() noexcept { base_ = nullptr; }
 
 private:
 	MappedGrants(xengnttab_handle *h, void *base, size_t count) noexcept

@@ -8,9 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <thread>
 
 #include "xenback_logs.h"
@@ -238,9 +236,10 @@ void Control::settle_parked() noexcept
 		   "closed while the application holds mbufs on %zu static grant mappings of "
 		   "the guest; left mapped until the process ends",
 		   parked_.size());
-	auto *leaked = new (std::nothrow) std::vector<Parked>(std::move(parked_));
-	if (leaked == nullptr)
-		std::abort(); /* unmapping would let the application fault */
+	/* Each keeps its reference on its queue's ZeroCopy too: the
+	 * application's frees still land there. */
+	for (Parked &p : parked_)
+		p.region.map.leak();
 	parked_.clear();
 }
 
