@@ -715,7 +715,8 @@ bool requests_ready(RxQueue &q, RING_IDX cons, RING_IDX &prod) noexcept
 	return true;
 }
 
-/* Pushes what zc_answer wrote when the burst ends early. */
+/* Pushes what zc_answer wrote if the burst did not (it returned early);
+ * after a burst that pushed, there is nothing left and no notification. */
 __attribute__((noinline)) void push_answers(RxQueue &q) noexcept
 {
 	if (q.ring.push_responses()) {
@@ -742,26 +743,13 @@ uint16_t unstash(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 template <bool Zc>
 uint16_t rx_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 {
-	/* Lent pages the application gave back: answered first, so that a
-	 * guest waiting for its slots gets them even when nothing else moves. */
-	[[maybe_unused]] bool answered = false;
-	if constexpr (Zc)
-		answered = zc_answer(q);
 	uint16_t nb_rx = unstash(q, pkts, nb_pkts);
-	if (q.stash_len > 0 || nb_rx == nb_pkts) {
-		if constexpr (Zc)
-			if (answered)
-				push_answers(q);
+	if (q.stash_len > 0 || nb_rx == nb_pkts)
 		return nb_rx; /* still full: leave the ring */
-	}
 	const RING_IDX cons = q.ring.req_cons();
 	RING_IDX prod;
-	if (!requests_ready(q, cons, prod)) {
-		if constexpr (Zc)
-			if (answered)
-				push_answers(q);
+	if (!requests_ready(q, cons, prod))
 		return nb_rx; /* idle: nothing of a Burst set up */
-	}
 	Burst b;
 	b.prod = prod;
 	b.start = b.cons = cons;
@@ -772,9 +760,6 @@ uint16_t rx_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 	b.nb_heads = RTE_MIN(b.limit, b.prod - b.cons);
 	if (unlikely(rte_pktmbuf_alloc_bulk(q.mp, b.heads, b.nb_heads) != 0)) {
 		q.stats.mbuf_alloc_failed++;
-		if constexpr (Zc)
-			if (answered)
-				push_answers(q);
 		return nb_rx;
 	}
 	const RING_IDX rsp_first = q.ring.rsp_prod_pvt();
@@ -787,12 +772,8 @@ uint16_t rx_burst(RxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 		q.stats.zc_pending.store(q.zc->lent);
 	}
 	xen::free_mbufs(b.heads + b.used, b.nb_heads - b.used);
-	if (b.nb_pending + b.nb_inline == 0) {
-		if constexpr (Zc)
-			if (answered)
-				push_answers(q);
+	if (b.nb_pending + b.nb_inline == 0)
 		return nb_rx;
-	}
 
 	if (b.nb_segs > 0 && xengnttab_grant_copy(q.gnttab, b.nb_segs, q.segs) != 0)
 		for (unsigned s = 0; s < b.nb_segs; s++)
@@ -824,9 +805,15 @@ extern "C" uint16_t xenback_rx_burst(void *queue, rte_mbuf **pkts, uint16_t nb_p
 	xen::BurstGuard guard(q.sync);
 	if (unlikely(!guard.usable() || q.broken))
 		return 0;
-	if (unlikely(q.zc != nullptr))
-		return rx_burst<true>(q, pkts, nb_pkts);
-	return rx_burst<false>(q, pkts, nb_pkts);
+	if (likely(q.zc == nullptr))
+		return rx_burst<false>(q, pkts, nb_pkts);
+	/* Lent pages the application gave back: answered first, so that a
+	 * guest waiting for its slots gets them even when nothing else moves. */
+	const bool answered = zc_answer(q);
+	const uint16_t nb_rx = rx_burst<true>(q, pkts, nb_pkts);
+	if (answered)
+		push_answers(q);
+	return nb_rx;
 }
 
 ZeroCopy *zc_create(uint16_t port, uint16_t queue, int socket) noexcept
