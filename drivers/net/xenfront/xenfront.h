@@ -223,6 +223,17 @@ struct RxQueue {
  * one slot; longer ones chain slots (feature-sg). */
 constexpr uint16_t tx_slot_size = 2048;
 
+/* A tx queue's slot: half a page, unless a packet could then need more
+ * slots than Linux netback takes (XEN_NETBK_LEGACY_SLOTS_MAX, 18; past 20
+ * it disconnects the frontend): a TSO packet up to 64 KiB or a frame over
+ * 18 * 2048 bytes keeps a page per slot (17 for 64 KiB). */
+constexpr uint16_t tx_slot_size_for(bool tso, uint32_t max_frame) noexcept
+{
+	return tso || max_frame > xen::max_tx_slots_per_packet * tx_slot_size
+		       ? uint16_t(xen::page_size)
+		       : tx_slot_size;
+}
+
 /* What an id in flight carries (TxQueue::inflight). */
 constexpr uint8_t tx_inflight_packet = 1;
 constexpr uint8_t tx_inflight_mcast = 2; /* a multicast filter change, no mbuf */

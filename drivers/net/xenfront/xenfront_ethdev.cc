@@ -505,16 +505,9 @@ int tx_queue_setup(rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc, unsigned in
 		return -ENOMEM;
 	q->nb_desc = clamp_desc(a, "tx", qid, nb_desc);
 	q->max_frame = a.max_frame;
-	/* Half-page copy slots, unless a packet could then need more slots
-	 * than Linux netback takes (XEN_NETBK_LEGACY_SLOTS_MAX, 18; past 20
-	 * it disconnects the frontend): a TSO packet up to 64 KiB or a frame
-	 * over 18 * 2048 bytes keeps a page per slot (17 for 64 KiB). */
 	const uint64_t offloads =
 		dev->data->dev_conf.txmode.offloads | (conf != nullptr ? conf->offloads : 0);
-	q->slot_size = (offloads & RTE_ETH_TX_OFFLOAD_TCP_TSO) ||
-				       a.max_frame > xen::max_tx_slots_per_packet * tx_slot_size
-			       ? uint16_t(xen::page_size)
-			       : tx_slot_size;
+	q->slot_size = tx_slot_size_for(offloads & RTE_ETH_TX_OFFLOAD_TCP_TSO, a.max_frame);
 	q->granted = &a.granted;
 	q->port_id = dev->data->port_id;
 	q->queue_id = qid;
@@ -592,9 +585,7 @@ int setup_own_tx_queue(rte_eth_dev *dev, uint16_t ring) noexcept
 		if (q == nullptr)
 			return -ENOMEM;
 		q->nb_desc = own_tx_desc;
-		q->slot_size = tx_slot_size; /* tx_queue_setup's rule, no TSO here */
-		if (a.max_frame > xen::max_tx_slots_per_packet * tx_slot_size)
-			q->slot_size = xen::page_size;
+		q->slot_size = tx_slot_size_for(false, a.max_frame); /* no TSO here */
 		q->granted = &a.granted;
 		q->port_id = dev->data->port_id;
 		q->queue_id = ring;

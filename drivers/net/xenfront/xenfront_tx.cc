@@ -29,6 +29,7 @@
 
 #include "xenfront.h"
 
+#include <bit>
 #include <cstring>
 
 #include <rte_branch_prediction.h>
@@ -400,6 +401,8 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 	 * goes to the general loop, which counts and reclaims as it must. */
 	const uint32_t max_frame = queue_max_frame(q);
 	const uint32_t fast_max = RTE_MIN(max_frame, static_cast<uint32_t>(q.slot_size));
+	/* slot_size is a power of two: a shift per packet, not a division. */
+	const unsigned slot_shift = std::countr_zero(q.slot_size);
 	/* Granted memory registered: packets from it above the copy-break
 	 * leave the fast path for the zero-copy one. */
 	const uint32_t nb_regions = granted_regions_in_use(*q.granted);
@@ -448,7 +451,7 @@ uint16_t ring_tx_burst(TxQueue &q, rte_mbuf **pkts, uint16_t nb_pkts) noexcept
 				continue;
 			}
 		}
-		unsigned nb_slots = (len + q.slot_size - 1) / q.slot_size;
+		unsigned nb_slots = (len + q.slot_size - 1) >> slot_shift;
 		TxOffloadPlan plan;
 		const TxOffloadPlan *offload = nullptr;
 		bool ok = true;
